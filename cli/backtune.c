@@ -1,0 +1,41 @@
+/* backtune: one command over the library, benchmarks and tuner. */
+#include "commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct command {
+    const char *name, *summary;
+    int (*run)(int argc, char **argv);
+} command;
+
+static const command commands[] = {
+    {"info", "this machine: CPU, ISA, cores, caches", bt_cmd_info},
+    {"list", "list the registered variants and their parameters", bt_cmd_list},
+    {"check", "check variants against the reference on problems", bt_cmd_check},
+};
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: backtune <command> [options]   (backtune <command> --help for more)\n\n"
+                 "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nProblems are written '<op>[_nhwc] <benchdnn descriptor>', e.g.\n"
+                 "  backtune check \"conv_bwd_w mb2ic3ih7oc4kh3ph1\"\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "backtune: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

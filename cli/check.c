@@ -1,0 +1,162 @@
+/* backtune check: variants against the reference on given problems, PASS/FAIL per run. */
+#include "check.h"
+#include "commands.h"
+
+#include <fnmatch.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char check_help[] =
+    "usage: backtune check [options] PROBLEM...\n"
+    "Runs every variant of the problem's op (or those matching --variant) on each PROBLEM\n"
+    "and compares with the double reference. Prints PASS/FAIL/SKIP per variant with the\n"
+    "max error and a repro line; exits 1 if anything failed, 2 on bad usage.\n\n"
+    "  PROBLEM               '<op>[_nhwc] <descriptor> [accumulate]',\n"
+    "                        e.g. \"conv_bwd_w mb2ic3ih7oc4kh3ph1\"\n"
+    "  -v, --variant GLOB    variants to check (shell glob, default all of the op)\n"
+    "  -t, --threads LIST    thread counts, comma-separated (default: OpenMP's)\n"
+    "  -p, --params TEXT     parameters for the variant (key=value,...)\n"
+    "  -m, --mode MODE       exact (integer inputs, threshold 0), random, or both (default)\n"
+    "  -s, --seed N          seed of the input fill (default 1)\n"
+    "      --no-bias         do not compute db in bwd_weights\n"
+    "  -h, --help            this text\n";
+
+static int check_one(const bt_problem *p, const char *text, const char *variant, int threads,
+                     const char *params, bt_check_mode mode, uint64_t seed, int bias) {
+    char ptext[512];
+    if (threads > 0)
+        snprintf(ptext, sizeof ptext, "%s%sthreads=%d", params ? params : "", params ? "," : "",
+                 threads);
+    else
+        snprintf(ptext, sizeof ptext, "%s", params ? params : "");
+    bt_plan *plan;
+    bt_status st = bt_plan_create(&plan, p, variant, ptext);
+    if (st == BT_EUNSUPPORTED) {
+        printf("SKIP %-40s %s\n", variant, bt_last_error());
+        return 0;
+    }
+    if (st != BT_OK) {
+        printf("FAIL %-40s plan: %s\n", variant, bt_last_error());
+        return 1;
+    }
+    bt_check_options opt = {.mode = mode, .seed = seed, .with_bias = bias};
+    bt_check_result res;
+    st = bt_check_plan(plan, &opt, &res);
+    const char *mode_name = mode == BT_CHECK_EXACT ? "exact" : "random";
+    if (st != BT_OK) {
+        printf("FAIL %-40s %s: %s\n", variant, mode_name, bt_last_error());
+        bt_plan_destroy(plan);
+        return 1;
+    }
+    printf("%s %-40s %-6s max_err=%-10.3g %s\n", res.pass ? "PASS" : "FAIL", variant, mode_name,
+           res.max_abs_err, bt_plan_params(plan));
+    if (!res.pass)
+        printf("     %s (%lld bad)\n     repro: backtune check --variant %s --params '%s' "
+               "--mode %s --seed %llu '%s'\n",
+               res.detail, (long long)res.bad_count, variant, bt_plan_params(plan), mode_name,
+               (unsigned long long)seed, text);
+    bt_plan_destroy(plan);
+    return !res.pass;
+}
+
+int bt_cmd_check(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"variant", required_argument, NULL, 'v'}, {"threads", required_argument, NULL, 't'},
+        {"params", required_argument, NULL, 'p'},  {"mode", required_argument, NULL, 'm'},
+        {"seed", required_argument, NULL, 's'},    {"no-bias", no_argument, NULL, 'b'},
+        {"help", no_argument, NULL, 'h'},          {0}};
+    const char *glob = "*", *threads_list = NULL, *params = NULL;
+    int modes = 3, bias = 1; /* bit 0: exact, bit 1: random */
+    uint64_t seed = 1;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "v:t:p:m:s:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'v':
+            glob = optarg;
+            break;
+        case 't':
+            threads_list = optarg;
+            break;
+        case 'p':
+            params = optarg;
+            break;
+        case 'm':
+            if (!strcmp(optarg, "exact"))
+                modes = 1;
+            else if (!strcmp(optarg, "random"))
+                modes = 2;
+            else if (!strcmp(optarg, "both"))
+                modes = 3;
+            else {
+                fprintf(stderr, "backtune check: --mode takes exact, random or both\n");
+                return 2;
+            }
+            break;
+        case 's':
+            seed = strtoull(optarg, NULL, 10);
+            break;
+        case 'b':
+            bias = 0;
+            break;
+        case 'h':
+            fputs(check_help, stdout);
+            return 0;
+        default:
+            fputs(check_help, stderr);
+            return 2;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "backtune check: no problem given\n\n%s", check_help);
+        return 2;
+    }
+    int threads[16], nthreads = 0;
+    if (threads_list) {
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", threads_list);
+        for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok && nthreads < 16;
+             tok = strtok_r(NULL, ",", &save)) {
+            char *end;
+            long v = strtol(tok, &end, 10);
+            if (*end || v < 1 || v > 1024) {
+                fprintf(stderr, "backtune check: bad thread count '%s'\n", tok);
+                return 2;
+            }
+            threads[nthreads++] = (int)v;
+        }
+    } else {
+        threads[nthreads++] = 0;
+    }
+    int failures = 0, runs = 0;
+    for (int a = optind; a < argc; a++) {
+        bt_problem p;
+        if (bt_problem_parse(argv[a], &p) != BT_OK) {
+            fprintf(stderr, "backtune check: %s\n", bt_last_error());
+            return 2;
+        }
+        char canon[512];
+        bt_problem_format(&p, canon, sizeof canon);
+        printf("problem: %s\n", canon);
+        int matched = 0;
+        for (int i = 0; i < bt_variant_count(); i++) {
+            if (bt_variant_op(i) != p.op || fnmatch(glob, bt_variant_name(i), 0)) continue;
+            matched++;
+            for (int ti = 0; ti < nthreads; ti++)
+                for (int m = 0; m < 2; m++)
+                    if (modes & (1 << m)) {
+                        failures += check_one(&p, canon, bt_variant_name(i), threads[ti], params,
+                                              m ? BT_CHECK_RANDOM : BT_CHECK_EXACT, seed, bias);
+                        runs++;
+                    }
+        }
+        if (!matched) {
+            fprintf(stderr, "backtune check: no %s variant matches '%s'\n", bt_op_name(p.op), glob);
+            return 2;
+        }
+    }
+    printf("%d checks, %d failed\n", runs, failures);
+    return failures ? 1 : 0;
+}

@@ -1,0 +1,43 @@
+/* Checking a plan against the double reference (DESIGN.md §5). Shared by `backtune check`,
+ * the tests and the tuner, so there is one definition of "correct" and one tolerance.
+ *
+ * Exact mode fills inputs with small integers (and accumulate targets too) so that every
+ * partial sum of every summation order is an integer below 2^24, exactly representable in
+ * float: any correct variant matches the reference bit for bit, threshold 0.
+ * Random mode fills uniform [-1, 1]; an output passes when
+ *     |got - ref| <= BT_CHECK_RANDOM_ULPS_PER_TERM * FLT_EPSILON * (L + 1) * sum|terms|
+ * where L is the reduction length of that output and sum|terms| is the reference run on the
+ * absolute values of the inputs (plus |prior value| when accumulating): the classic
+ * recursive-summation bound, valid for any summation order. */
+#ifndef BT_CHECK_H
+#define BT_CHECK_H
+
+#include "internal.h"
+
+#define BT_CHECK_RANDOM_ULPS_PER_TERM 1.0
+
+typedef enum bt_check_mode { BT_CHECK_EXACT, BT_CHECK_RANDOM } bt_check_mode;
+
+typedef struct bt_check_options {
+    bt_check_mode mode;
+    uint64_t seed;
+    int with_bias; /* bwd_weights: also compute and check db */
+} bt_check_options;
+
+typedef struct bt_check_result {
+    int pass;
+    double max_abs_err; /* over all checked outputs */
+    double worst_ratio; /* max |err| / tolerance (random mode), 0 in exact mode if pass */
+    int64_t bad_count;  /* outputs outside tolerance */
+    char detail[256];   /* first mismatch, in words */
+} bt_check_result;
+
+/* Runs the plan on fresh inputs and compares with the reference. Returns BT_OK when the
+ * check ran (the verdict is in res->pass), or an error if it could not run. */
+bt_status bt_check_plan(bt_plan *plan, const bt_check_options *opt, bt_check_result *res);
+
+/* Deterministic fills used by the check (exposed for tests and benchmarks). */
+void bt_fill_random(float *a, size_t n, uint64_t seed);
+void bt_fill_exact(float *a, size_t n, uint64_t seed, int max_abs);
+
+#endif

@@ -1,0 +1,150 @@
+/* Internal interface between the core (plans, registry, dispatch) and the variants.
+ *
+ * A variant is a bt_variant descriptor defined in its own source file and listed once in
+ * its op's enumerator (kernels/fc/fc_bwd_data.inc, ...). The core:
+ *   1. normalizes the problem into a bt_shape,
+ *   2. asks variant->supports() whether it can take it,
+ *   3. parses the params text against variant->params into plan->param[],
+ *   4. calls variant->prepare() to fill defaults, check them and size scratch,
+ *   5. allocates and touches plan->scratch (64-byte aligned, plan->scratch_bytes),
+ * and at execute time opens one OpenMP parallel region of plan->threads threads, flushes
+ * denormals in each, and calls variant->run(plan, t, tid, nthr) on every thread. A variant
+ * partitions work statically by (tid, nthr) so reruns are bit-identical; it may use
+ * `#pragma omp barrier` (orphaned) between phases. run() must not allocate.
+ */
+#ifndef BT_INTERNAL_H
+#define BT_INTERNAL_H
+
+#include "backtune.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#define BT_MAX_PARAMS 8
+#define BT_PARAMS_TEXT 256
+#define BT_ALIGN 64
+
+typedef enum bt_isa { BT_ISA_SCALAR = 0, BT_ISA_AVX2 = 1, BT_ISA_AVX512 = 2 } bt_isa;
+
+/* A normalized problem with everything derived that kernels index with. */
+typedef struct bt_shape {
+    bt_op op;
+    bt_layout layout;
+    int accumulate;
+    int64_t n, c, h, w;             /* input */
+    int64_t k, r, s;                /* weights */
+    int64_t p, q;                   /* output */
+    int64_t sh, sw, ph, pw, dh, dw; /* stride, pad, dilation (1 = dense) */
+    int64_t g, cg, kg;              /* groups, C/G, K/G */
+} bt_shape;
+
+/* One tunable parameter. Integer parameters have a range; enum parameters have choices and
+ * are stored as the index of the choice. `tune` lists the tuner's candidates as text,
+ * "a|b|c" (NULL: every choice of an enum; for an int, the variant's default only). */
+typedef struct bt_param_spec {
+    const char *key;
+    const char *const *choices; /* NULL-terminated, or NULL for an integer parameter */
+    int64_t min, max;
+    const char *tune;
+} bt_param_spec;
+
+struct bt_plan;
+
+typedef struct bt_variant {
+    const char *name;
+    bt_op op;
+    bt_isa isa;
+    int priority;                /* heuristic dispatch order: highest first among those that fit */
+    const bt_param_spec *params; /* terminated by an entry with key NULL; may be NULL */
+    /* Whether the variant can take the shape; if not, a reason in why. NULL: takes all. */
+    int (*supports)(const bt_shape *s, char *why, size_t why_size);
+    /* Fill parameters the user did not give (plan->param_given[i] == 0) from the machine
+     * and shape, check them (bt_fail on bad values), set plan->scratch_bytes and any
+     * variant state (plan->priv, freed with free()). NULL: nothing to prepare. */
+    bt_status (*prepare)(struct bt_plan *plan);
+    void (*run)(const struct bt_plan *plan, const bt_tensors *t, int tid, int nthr);
+} bt_variant;
+
+struct bt_plan {
+    const bt_variant *variant;
+    bt_problem problem; /* normalized */
+    bt_shape shape;
+    int threads;
+    int64_t param[BT_MAX_PARAMS];
+    int param_given[BT_MAX_PARAMS];
+    void *scratch;
+    size_t scratch_bytes;
+    void *priv;
+    const char *source; /* how the variant was chosen */
+    char params_text[BT_PARAMS_TEXT];
+};
+
+/* Machine facts, detected once. */
+typedef struct bt_machine {
+    int64_t l1d_bytes, l2_bytes, l3_bytes; /* per core for L1/L2; L3 as shared */
+    int cores, pus;
+    int has_avx2, has_avx512; /* what the CPU can do */
+    bt_isa isa_cap;           /* min(CPU, BACKTUNE_ISA_CAP) */
+} bt_machine;
+
+const bt_machine *bt_machine_get(void);
+
+/* Errors: record a message for bt_last_error() and return the status. */
+bt_status bt_fail(bt_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void bt_clear_error(void);
+
+/* Registry. */
+int bt_registry_count(void);
+const bt_variant *bt_registry_get(int i);
+
+/* Shape from a normalized problem. */
+void bt_shape_from_problem(const bt_problem *p, bt_shape *s);
+
+/* Value of parameter `key` in a plan (its index in variant->params), or -1 if absent. */
+int bt_param_index(const bt_variant *v, const char *key);
+
+/* [begin, end) of thread tid's share of `total` items split as evenly as possible. */
+static inline void bt_split(int64_t total, int tid, int nthr, int64_t *begin, int64_t *end) {
+    int64_t base = total / nthr, rem = total % nthr;
+    *begin = tid * base + (tid < rem ? tid : rem);
+    *end = *begin + base + (tid < rem ? 1 : 0);
+}
+
+/* Element offsets of activations, in the problem's layout. x/dx: (n, c, i, j) over C x H x W;
+ * dy: (n, k, p, q) over K x P x Q. */
+static inline int64_t bt_x_off(const bt_shape *s, int64_t n, int64_t c, int64_t i, int64_t j) {
+    return s->layout == BT_NCHW ? ((n * s->c + c) * s->h + i) * s->w + j
+                                : ((n * s->h + i) * s->w + j) * s->c + c;
+}
+static inline int64_t bt_dy_off(const bt_shape *s, int64_t n, int64_t k, int64_t p, int64_t q) {
+    return s->layout == BT_NCHW ? ((n * s->k + k) * s->p + p) * s->q + q
+                                : ((n * s->p + p) * s->q + q) * s->k + k;
+}
+/* Weights are K x C/G x R x S. */
+static inline int64_t bt_w_off(const bt_shape *s, int64_t k, int64_t cg, int64_t r, int64_t ss) {
+    return ((k * s->cg + cg) * s->r + r) * s->s + ss;
+}
+
+static inline int64_t bt_div_up(int64_t a, int64_t b) {
+    return (a + b - 1) / b;
+}
+static inline int64_t bt_min64(int64_t a, int64_t b) {
+    return a < b ? a : b;
+}
+static inline int64_t bt_max64(int64_t a, int64_t b) {
+    return a > b ? a : b;
+}
+
+/* Element counts of the shape's tensors. */
+static inline size_t bt_shape_x_elems(const bt_shape *s) {
+    return (size_t)(s->n * s->c * s->h * s->w);
+}
+static inline size_t bt_shape_w_elems(const bt_shape *s) {
+    return (size_t)(s->k * s->cg * s->r * s->s);
+}
+static inline size_t bt_shape_dy_elems(const bt_shape *s) {
+    return (size_t)(s->n * s->k * s->p * s->q);
+}
+
+#endif

@@ -1,0 +1,408 @@
+/* Plans: dispatch, parameter parsing, scratch; execution in one OpenMP parallel region. */
+#include "internal.h"
+#include "tuning.h"
+
+#include <ctype.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <xmmintrin.h>
+
+#define MAX_THREADS 1024
+
+/* Parameters every variant takes, handled here. */
+static const char *const bind_choices[] = {"none", "close", "spread", NULL};
+enum { BIND_NONE, BIND_CLOSE, BIND_SPREAD };
+
+typedef struct core_params {
+    int threads, bind;
+    int threads_given, bind_given;
+} core_params;
+
+static int verbose(void) {
+    const char *v = getenv("BACKTUNE_VERBOSE");
+    return v && *v && strcmp(v, "0");
+}
+
+static int default_bind(void) {
+    /* Follow OMP_PROC_BIND when the user set it; otherwise keep threads on their cores. */
+    if (getenv("OMP_PROC_BIND")) {
+        switch (omp_get_proc_bind()) {
+        case omp_proc_bind_false:
+            return BIND_NONE;
+        case omp_proc_bind_spread:
+            return BIND_SPREAD;
+        default:
+            return BIND_CLOSE;
+        }
+    }
+    return BIND_CLOSE;
+}
+
+static bt_status parse_value(const char *key, const char *val, const char *const *choices,
+                             int64_t lo, int64_t hi, int64_t *out) {
+    if (choices) {
+        for (int i = 0; choices[i]; i++)
+            if (!strcmp(choices[i], val)) {
+                *out = i;
+                return BT_OK;
+            }
+        char list[160] = "";
+        for (int i = 0; choices[i]; i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
+                     choices[i]);
+        return bt_fail(BT_EINVAL, "params: %s=%s is not one of: %s", key, val, list);
+    }
+    char *end;
+    if (!*val || !(isdigit((unsigned char)*val) || *val == '-'))
+        return bt_fail(BT_EINVAL, "params: %s=%s is not an integer", key, val);
+    long long v = strtoll(val, &end, 10);
+    if (*end) return bt_fail(BT_EINVAL, "params: %s=%s is not an integer", key, val);
+    if (v < lo || v > hi)
+        return bt_fail(BT_EINVAL, "params: %s=%lld is outside [%lld, %lld]", key, v, (long long)lo,
+                       (long long)hi);
+    *out = v;
+    return BT_OK;
+}
+
+static void list_keys(const bt_variant *v, char *buf, size_t size) {
+    snprintf(buf, size, "threads, bind");
+    for (int i = 0; v->params && v->params[i].key; i++)
+        snprintf(buf + strlen(buf), size - strlen(buf), ", %s", v->params[i].key);
+}
+
+/* "key=value,key=value" against the variant's declared parameters and the core ones. */
+static bt_status parse_params(bt_plan *plan, core_params *core, const char *text) {
+    const bt_variant *v = plan->variant;
+    if (!text) return BT_OK;
+    size_t len = strlen(text);
+    if (len >= 1024) return bt_fail(BT_EINVAL, "params: text too long");
+    char buf[1024];
+    memcpy(buf, text, len + 1);
+    for (char *save = NULL, *item = strtok_r(buf, ", ", &save); item;
+         item = strtok_r(NULL, ", ", &save)) {
+        char *eq = strchr(item, '=');
+        if (!eq) return bt_fail(BT_EINVAL, "params: '%s' is not key=value", item);
+        *eq = '\0';
+        const char *key = item, *val = eq + 1;
+        int64_t value;
+        bt_status st;
+        if (!strcmp(key, "threads")) {
+            if ((st = parse_value(key, val, NULL, 1, MAX_THREADS, &value)) != BT_OK) return st;
+            core->threads = (int)value, core->threads_given = 1;
+            continue;
+        }
+        if (!strcmp(key, "bind")) {
+            if ((st = parse_value(key, val, bind_choices, 0, 0, &value)) != BT_OK) return st;
+            core->bind = (int)value, core->bind_given = 1;
+            continue;
+        }
+        int idx = bt_param_index(v, key);
+        if (idx < 0) {
+            char keys[256];
+            list_keys(v, keys, sizeof keys);
+            return bt_fail(BT_EINVAL, "params: variant %s has no parameter '%s' (it takes: %s)",
+                           v->name, key, keys);
+        }
+        if (plan->param_given[idx]) return bt_fail(BT_EINVAL, "params: '%s' given twice", key);
+        const bt_param_spec *ps = &v->params[idx];
+        if ((st = parse_value(key, val, ps->choices, ps->min, ps->max, &value)) != BT_OK) return st;
+        plan->param[idx] = value;
+        plan->param_given[idx] = 1;
+    }
+    return BT_OK;
+}
+
+static void format_params(bt_plan *plan, int bind) {
+    const bt_variant *v = plan->variant;
+    char *b = plan->params_text;
+    size_t size = sizeof plan->params_text, n = 0;
+    for (int i = 0; v->params && v->params[i].key && n < size; i++) {
+        const bt_param_spec *ps = &v->params[i];
+        if (ps->choices)
+            n += (size_t)snprintf(b + n, size - n, "%s=%s,", ps->key, ps->choices[plan->param[i]]);
+        else
+            n += (size_t)snprintf(b + n, size - n, "%s=%lld,", ps->key, (long long)plan->param[i]);
+    }
+    if (n < size)
+        snprintf(b + n, size - n, "threads=%d,bind=%s", plan->threads, bind_choices[bind]);
+}
+
+static void *alloc_scratch(size_t bytes) {
+    size_t rounded = (bytes + BT_ALIGN - 1) / BT_ALIGN * BT_ALIGN;
+    void *p = aligned_alloc(BT_ALIGN, rounded);
+    if (!p) return NULL;
+    /* Fault the pages in now (DESIGN.md §10): first touch costs ~2.5 ms/MB on 4 KiB pages. */
+    if (rounded >= (2u << 20)) madvise(p, rounded, MADV_HUGEPAGE);
+    memset(p, 0, rounded);
+    return p;
+}
+
+/* Why variant v cannot take shape s (returns 0 and fills why), or 1 if it can. */
+static int variant_fits(const bt_variant *v, const bt_shape *s, char *why, size_t size) {
+    static const char *const isa_names[] = {"scalar", "avx2", "avx512"};
+    if (v->op != s->op) {
+        snprintf(why, size, "is for %s, not %s", bt_op_name(v->op), bt_op_name(s->op));
+        return 0;
+    }
+    if (v->isa > bt_machine_get()->isa_cap) {
+        snprintf(why, size, "needs %s, this CPU%s offers %s", isa_names[v->isa],
+                 getenv("BACKTUNE_ISA_CAP") ? " (capped by BACKTUNE_ISA_CAP)" : "",
+                 isa_names[bt_machine_get()->isa_cap]);
+        return 0;
+    }
+    why[0] = '\0';
+    if (v->supports && !v->supports(s, why, size)) {
+        if (!why[0]) snprintf(why, size, "does not take this shape");
+        return 0;
+    }
+    return 1;
+}
+
+bt_status bt_variant_supports(int i, const bt_problem *p) {
+    const bt_variant *v = bt_registry_get(i);
+    if (!v) return bt_fail(BT_EINVAL, "variant index %d out of range", i);
+    bt_problem norm;
+    bt_status st = bt_problem_normalize(p, &norm);
+    if (st != BT_OK) return st;
+    bt_shape s;
+    bt_shape_from_problem(&norm, &s);
+    char why[256];
+    if (!variant_fits(v, &s, why, sizeof why))
+        return bt_fail(BT_EUNSUPPORTED, "variant %s %s", v->name, why);
+    return BT_OK;
+}
+
+const char *bt_variant_param_space(int i) {
+    static _Thread_local char buf[512];
+    const bt_variant *v = bt_registry_get(i);
+    if (!v) return NULL;
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int j = 0; v->params && v->params[j].key && n < sizeof buf; j++) {
+        const bt_param_spec *ps = &v->params[j];
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s=", j ? ";" : "", ps->key);
+        if (n >= sizeof buf) break;
+        if (ps->tune)
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "%s", ps->tune);
+        else if (ps->choices)
+            for (int c = 0; ps->choices[c] && n < sizeof buf; c++)
+                n +=
+                    (size_t)snprintf(buf + n, sizeof buf - n, "%s%s", c ? "|" : "", ps->choices[c]);
+        else
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "%lld..%lld", (long long)ps->min,
+                                  (long long)ps->max);
+    }
+    return buf;
+}
+
+void bt_plan_destroy(bt_plan *plan) {
+    if (!plan) return;
+    free(plan->scratch);
+    free(plan->priv);
+    free(plan);
+}
+
+/* Builds a plan for variant v; on failure nothing is left allocated. */
+static bt_status build_plan(bt_plan **out, const bt_problem *norm, const bt_shape *s,
+                            const bt_variant *v, const char *params, const char *source) {
+    bt_plan *plan = calloc(1, sizeof *plan);
+    if (!plan) return bt_fail(BT_ENOMEM, "bt_plan_create: out of memory");
+    plan->variant = v;
+    plan->problem = *norm;
+    plan->shape = *s;
+    plan->source = source;
+    core_params core = {.threads = omp_get_max_threads(), .bind = default_bind()};
+    bt_status st = parse_params(plan, &core, params);
+    if (st == BT_OK) {
+        plan->threads = core.threads;
+        if (v->prepare) st = v->prepare(plan);
+    }
+    if (st == BT_OK && plan->scratch_bytes) {
+        plan->scratch = alloc_scratch(plan->scratch_bytes);
+        if (!plan->scratch)
+            st = bt_fail(BT_ENOMEM, "bt_plan_create: cannot allocate %zu bytes of scratch",
+                         plan->scratch_bytes);
+    }
+    if (st != BT_OK) {
+        bt_plan_destroy(plan);
+        return st;
+    }
+    format_params(plan, core.bind);
+    *out = plan;
+    return BT_OK;
+}
+
+static int plan_bind(const bt_plan *plan) {
+    const char *t = strstr(plan->params_text, "bind=");
+    if (!t) return BIND_NONE;
+    t += 5;
+    return !strcmp(t, "close") ? BIND_CLOSE : !strcmp(t, "spread") ? BIND_SPREAD : BIND_NONE;
+}
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("backtune: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static bt_status dispatch(bt_plan **out, const bt_problem *norm, const bt_shape *s,
+                          const char *params) {
+    int talk = verbose();
+    char text[256];
+    bt_problem_format(norm, text, sizeof text);
+    const char *forced = getenv("BACKTUNE_VARIANT");
+    if (forced && *forced) {
+        int i = bt_variant_find(forced);
+        if (i < 0) return bt_fail(BT_EINVAL, "BACKTUNE_VARIANT=%s: no such variant", forced);
+        char why[256];
+        if (!variant_fits(bt_registry_get(i), s, why, sizeof why))
+            return bt_fail(BT_EUNSUPPORTED, "BACKTUNE_VARIANT=%s %s", forced, why);
+        if (talk) say("%s: %s (forced by BACKTUNE_VARIANT)", text, forced);
+        return build_plan(out, norm, s, bt_registry_get(i), params, "forced");
+    }
+    int threads = omp_get_max_threads();
+    char tparams[BT_PARAMS_TEXT];
+    const char *threads_text = params ? strstr(params, "threads=") : NULL;
+    if (threads_text) threads = atoi(threads_text + 8);
+    char tvariant[128], twhy[256];
+    if (bt_tuning_lookup(norm, threads, tvariant, sizeof tvariant, tparams, sizeof tparams, twhy,
+                         sizeof twhy)) {
+        int i = bt_variant_find(tvariant);
+        char why[256];
+        if (i >= 0 && variant_fits(bt_registry_get(i), s, why, sizeof why)) {
+            /* The table's parameters, then the caller's (threads) on top. */
+            char merged[2 * BT_PARAMS_TEXT];
+            snprintf(merged, sizeof merged, "%s%s%s", tparams, params && *params ? "," : "",
+                     params ? params : "");
+            bt_plan *plan = NULL;
+            bt_status st = build_plan(&plan, norm, s, bt_registry_get(i), merged, "table");
+            if (st == BT_OK) {
+                if (talk)
+                    say("%s: %s %s (tuning table: %s)", text, tvariant, plan->params_text, twhy);
+                *out = plan;
+                return BT_OK;
+            }
+            if (talk)
+                say("%s: table's %s %s rejected: %s", text, tvariant, tparams, bt_last_error());
+        } else if (talk) {
+            say("%s: table's %s passed over: %s", text, tvariant,
+                i < 0 ? "not in this build" : why);
+        }
+    } else if (talk && twhy[0]) {
+        say("%s: no table entry (%s)", text, twhy);
+    }
+    /* Heuristic: the highest-priority variant that fits; the reference (priority 0) is last. */
+    const bt_variant *best = NULL;
+    for (int i = 0; i < bt_registry_count(); i++) {
+        const bt_variant *v = bt_registry_get(i);
+        char why[256];
+        if (v->op != s->op) continue;
+        if (!variant_fits(v, s, why, sizeof why)) {
+            if (talk) say("%s: %s passed over: %s", text, v->name, why);
+            continue;
+        }
+        if (!best || v->priority > best->priority) best = v;
+    }
+    if (!best) return bt_fail(BT_EUNSUPPORTED, "no variant takes %s", text);
+    bt_status st =
+        build_plan(out, norm, s, best, params, best->priority ? "heuristic" : "reference");
+    if (st == BT_OK && talk)
+        say("%s: %s %s (%s)", text, best->name, (*out)->params_text, (*out)->source);
+    return st;
+}
+
+bt_status bt_plan_create(bt_plan **plan, const bt_problem *p, const char *variant,
+                         const char *params) {
+    if (!plan) return bt_fail(BT_EINVAL, "bt_plan_create: plan is NULL");
+    *plan = NULL;
+    if (!p) return bt_fail(BT_EINVAL, "bt_plan_create: problem is NULL");
+    bt_problem norm;
+    bt_status st = bt_problem_normalize(p, &norm);
+    if (st != BT_OK) return st;
+    bt_shape s;
+    bt_shape_from_problem(&norm, &s);
+    if (!variant) return dispatch(plan, &norm, &s, params);
+    int i = bt_variant_find(variant);
+    if (i < 0) return bt_fail(BT_EINVAL, "bt_plan_create: unknown variant '%s'", variant);
+    char why[256];
+    if (!variant_fits(bt_registry_get(i), &s, why, sizeof why))
+        return bt_fail(BT_EUNSUPPORTED, "variant %s %s", variant, why);
+    return build_plan(plan, &norm, &s, bt_registry_get(i), params, "named");
+}
+
+/* Flush denormals (FTZ | DAZ) on this thread; returns the previous MXCSR. */
+static unsigned enter_ftz(void) {
+    unsigned old = _mm_getcsr();
+    _mm_setcsr(old | 0x8040u);
+    return old;
+}
+
+static void run_on_team(const bt_plan *plan, const bt_tensors *t) {
+#define TEAM_BODY                                                                                  \
+    {                                                                                              \
+        unsigned csr = enter_ftz();                                                                \
+        plan->variant->run(plan, t, omp_get_thread_num(), omp_get_num_threads());                  \
+        _mm_setcsr(csr);                                                                           \
+    }
+    switch (plan_bind(plan)) {
+    case BIND_CLOSE:
+#pragma omp parallel num_threads(plan->threads) proc_bind(close)
+        TEAM_BODY
+        break;
+    case BIND_SPREAD:
+#pragma omp parallel num_threads(plan->threads) proc_bind(spread)
+        TEAM_BODY
+        break;
+    default:
+#pragma omp parallel num_threads(plan->threads)
+        TEAM_BODY
+        break;
+    }
+#undef TEAM_BODY
+}
+
+bt_status bt_plan_execute(bt_plan *plan, const bt_tensors *t) {
+    if (!plan) return bt_fail(BT_EINVAL, "bt_plan_execute: plan is NULL");
+    if (!t) return bt_fail(BT_EINVAL, "bt_plan_execute: tensors are NULL");
+    int data = plan->shape.op == BT_FC_BWD_DATA || plan->shape.op == BT_CONV_BWD_DATA;
+    if (data && (!t->w || !t->dy || !t->dx))
+        return bt_fail(BT_EINVAL, "bt_plan_execute: %s needs w, dy and dx (%s is NULL)",
+                       bt_op_name(plan->shape.op),
+                       !t->w    ? "w"
+                       : !t->dy ? "dy"
+                                : "dx");
+    if (!data && (!t->x || !t->dy || !t->dw))
+        return bt_fail(BT_EINVAL, "bt_plan_execute: %s needs x, dy and dw (%s is NULL)",
+                       bt_op_name(plan->shape.op),
+                       !t->x    ? "x"
+                       : !t->dy ? "dy"
+                                : "dw");
+    if (plan->threads == 1) {
+        unsigned csr = enter_ftz();
+        plan->variant->run(plan, t, 0, 1);
+        _mm_setcsr(csr);
+    } else {
+        run_on_team(plan, t);
+    }
+    return BT_OK;
+}
+
+const char *bt_plan_variant(const bt_plan *plan) {
+    return plan ? plan->variant->name : NULL;
+}
+const char *bt_plan_params(const bt_plan *plan) {
+    return plan ? plan->params_text : NULL;
+}
+const char *bt_plan_source(const bt_plan *plan) {
+    return plan ? plan->source : NULL;
+}
+int bt_plan_threads(const bt_plan *plan) {
+    return plan ? plan->threads : 0;
+}
