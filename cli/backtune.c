@@ -1,5 +1,10 @@
 /* backtune: one command over the library, benchmarks and tuner. */
 #include "commands.h"
+#include "compare_cmd.h"
+#include "tune_cmd.h"
+#ifdef BT_HAVE_BENCH
+#include "bench_cmd.h"
+#endif
 
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +18,12 @@ static const command commands[] = {
     {"info", "this machine: CPU, ISA, cores, caches", bt_cmd_info},
     {"list", "list the registered variants and their parameters", bt_cmd_list},
     {"check", "check variants against the reference on problems", bt_cmd_check},
+#ifdef BT_HAVE_BENCH
+    {"bench", "benchmark variants and peers on a suite (Google benchmark)", bt_cmd_bench},
+#endif
+    {"tune", "tune a suite for this machine and write its tuning table", bt_cmd_tune},
+    {"compare", "compare results of machines, builds or dates", bt_cmd_compare},
+    {"report", "HTML report with plots from results folders", bt_cmd_report},
 };
 
 static void usage(FILE *out) {

@@ -1,9 +1,12 @@
 /* backtune info / list: what this machine is and which variants exist. */
 #include "commands.h"
+#include "fingerprint.h"
 #include "internal.h"
+#ifdef BT_HAVE_BENCH
+#include "bench_cmd.h"
+#endif
 
 #include <getopt.h>
-#include <hwloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,34 +31,41 @@ static int only_help(int argc, char **argv, const char *text) {
     return -1;
 }
 
+static const char info_help[] =
+    "usage: backtune info [--brief]\n"
+    "Prints this machine's fingerprint (CPU, ISA flags and class, cores, PUs allowed to this\n"
+    "process, caches, compiler), which the tuner keys tables by, and the ISA backtune uses\n"
+    "(capped by BACKTUNE_ISA_CAP=scalar|avx2|avx512). Without --brief it also measures the\n"
+    "FP32 FMA peak per ISA and the memory bandwidth, for 1 and all threads (about 2 s; run\n"
+    "it on an idle machine).\n";
+
 int bt_cmd_info(int argc, char **argv) {
-    int rc = only_help(argc, argv,
-                       "usage: backtune info\n"
-                       "Prints the CPU model, the ISA backtune will use (capped by "
-                       "BACKTUNE_ISA_CAP=scalar|avx2|avx512),\ncores, PUs and cache sizes.\n");
-    if (rc >= 0) return rc;
-    const bt_machine *m = bt_machine_get();
-    const char *model = "unknown";
-    hwloc_topology_t topo;
-    int have_topo = hwloc_topology_init(&topo) == 0 && hwloc_topology_load(topo) == 0;
-    if (have_topo) {
-        hwloc_obj_t root = hwloc_get_root_obj(topo);
-        const char *v = hwloc_obj_get_info_by_name(root, "CPUModel");
-        if (!v) {
-            hwloc_obj_t pkg = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_PACKAGE, NULL);
-            if (pkg) v = hwloc_obj_get_info_by_name(pkg, "CPUModel");
-        }
-        if (v) model = v;
+    static const struct option opts[] = {
+        {"brief", no_argument, NULL, 'b'}, {"help", no_argument, NULL, 'h'}, {0}};
+    int brief = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "bh", opts, NULL)) != -1) {
+        if (c == 'b') brief = 1;
+        else if (c == 'h') return fputs(info_help, stdout), 0;
+        else return fputs(info_help, stderr), 2;
     }
-    printf("cpu:        %s\n", model);
-    printf("isa:        %s%s (cpu: avx2 %s, avx512 %s)\n", isa_names[m->isa_cap],
-           getenv("BACKTUNE_ISA_CAP") ? " (capped by BACKTUNE_ISA_CAP)" : "",
-           m->has_avx2 ? "yes" : "no", m->has_avx512 ? "yes" : "no");
-    printf("cores:      %d (PUs %d)\n", m->cores, m->pus);
-    printf("caches:     L1d %lld KiB, L2 %lld KiB, L3 %lld KiB\n", (long long)m->l1d_bytes >> 10,
-           (long long)m->l2_bytes >> 10, (long long)m->l3_bytes >> 10);
-    printf("variants:   %d registered\n", bt_variant_count());
-    if (have_topo) hwloc_topology_destroy(topo);
+    if (optind < argc) {
+        fprintf(stderr, "backtune info: unexpected argument '%s'\n%s", argv[optind], info_help);
+        return 2;
+    }
+    const bt_machine *m = bt_machine_get();
+    bt_fingerprint_print(stdout);
+    printf("backtune isa: %s (cpu: avx2 %s, avx512 %s); %d variants registered\n",
+           isa_names[m->isa_cap], m->has_avx2 ? "yes" : "no", m->has_avx512 ? "yes" : "no",
+           bt_variant_count());
+#ifdef BT_HAVE_BENCH
+    if (!brief) {
+        printf("\n");
+        bt_bench_print_machine(stdout);
+    }
+#else
+    (void)brief;
+#endif
     return 0;
 }
 

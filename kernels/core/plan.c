@@ -89,6 +89,9 @@ static bt_status parse_params(bt_plan *plan, core_params *core, const char *text
         const char *key = item, *val = eq + 1;
         int64_t value;
         bt_status st;
+        if ((!strcmp(key, "threads") && core->threads_given) ||
+            (!strcmp(key, "bind") && core->bind_given))
+            return bt_fail(BT_EINVAL, "params: '%s' given twice", key);
         if (!strcmp(key, "threads")) {
             if ((st = parse_value(key, val, NULL, 1, MAX_THREADS, &value)) != BT_OK) return st;
             core->threads = (int)value, core->threads_given = 1;
@@ -279,8 +282,7 @@ static bt_status dispatch(bt_plan **out, const bt_problem *norm, const bt_shape 
         if (i >= 0 && variant_fits(bt_registry_get(i), s, why, sizeof why)) {
             /* The table's parameters, then the caller's (threads) on top. */
             char merged[2 * BT_PARAMS_TEXT];
-            snprintf(merged, sizeof merged, "%s%s%s", tparams, params && *params ? "," : "",
-                     params ? params : "");
+            bt_tuning_merge_params(tparams, params, merged, sizeof merged);
             bt_plan *plan = NULL;
             bt_status st = build_plan(&plan, norm, s, bt_registry_get(i), merged, "table");
             if (st == BT_OK) {

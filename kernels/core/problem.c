@@ -44,8 +44,12 @@ static int mul_checked(int64_t *acc, int64_t v) {
 }
 
 static int64_t out_size(int64_t in, int64_t pad, int64_t dil, int64_t ker, int64_t stride) {
-    int64_t span = in + 2 * pad - dil * (ker - 1) - 1; /* fields are bounded: no overflow */
-    return span < 0 ? 0 : span / stride + 1;
+    /* Fields are at most 2^40, so in + 2*pad fits; the kernel extent may not. */
+    int64_t extent, span;
+    if (__builtin_mul_overflow(dil, ker - 1, &extent) ||
+        __builtin_sub_overflow(in + 2 * pad - 1, extent, &span) || span < 0)
+        return 0;
+    return span / stride + 1;
 }
 
 /* Sizes are bounded well below 2^62 / 16 so the output formula cannot overflow. */
@@ -211,7 +215,7 @@ static bt_status parse_op(const char *tok, size_t len, bt_op *op, bt_layout *lay
     *layout = BT_NCHW;
     size_t base_len = len;
     if (len > 5 && (!strcmp(buf + len - 5, "_nhwc") || !strcmp(buf + len - 5, "_nchw"))) {
-        *layout = buf[len - 3] == 'w' ? BT_NHWC : BT_NCHW;
+        *layout = !strcmp(buf + len - 5, "_nhwc") ? BT_NHWC : BT_NCHW;
         base_len = len - 5;
         buf[base_len] = '\0';
     }
@@ -242,6 +246,9 @@ static bt_status parse_descriptor(const char *d, size_t len, int is_fc, parsed_d
         size_t ks = i;
         while (i < len && islower((unsigned char)d[i])) i++;
         size_t klen = i - ks;
+        if (!klen)
+            return bt_fail(BT_EINVAL, "problem text: unexpected character '%c' in '%.*s'", d[i],
+                           (int)len, d);
         if (klen >= 1 && d[ks] == 'n') { /* no key starts with n: a name */
             /* n"name", or n<name> to the end of the descriptor */
             size_t ns, ne;
@@ -297,7 +304,8 @@ static bt_status parse_descriptor(const char *d, size_t len, int is_fc, parsed_d
         }
         if (v == 0 && !key_allows_zero(key))
             return bt_fail(BT_EINVAL, "problem text: '%s0': must be positive", key_names[key]);
-        if (v > BT_MAX_DIM)
+        /* An output can reach input + 2 * padding, three times the other fields' limit. */
+        if (v > (key == KEY_OH || key == KEY_OW ? 3 * BT_MAX_DIM : BT_MAX_DIM))
             return bt_fail(BT_EINVAL, "problem text: '%s%lld' is too large", key_names[key],
                            (long long)v);
         pd->v[key] = v;
@@ -322,17 +330,20 @@ static bt_status desc_to_problem(parsed_desc *pd, bt_op op, bt_layout layout, bt
         return bt_fail(BT_EINVAL, "problem text: 'ih' is missing");
     if (!given[KEY_KH] && !given[KEY_KW])
         return bt_fail(BT_EINVAL, "problem text: 'kh' is missing");
-    /* Square promotion both ways, as benchdnn: a missing field takes its twin's value. */
+    /* Square promotion, as benchdnn: a missing width field takes its height twin's value.
+     * The required sizes (input, kernel) also promote width to height; a missing stride,
+     * padding or dilation height takes its default, a missing output height is computed. */
     static const int twin[][2] = {{KEY_IH, KEY_IW}, {KEY_OH, KEY_OW}, {KEY_KH, KEY_KW},
                                   {KEY_SH, KEY_SW}, {KEY_PH, KEY_PW}, {KEY_DH, KEY_DW}};
     for (size_t t = 0; t < sizeof twin / sizeof twin[0]; t++) {
         int a = twin[t][0], b = twin[t][1];
         if (given[a] && !given[b])
-            v[b] = v[a], given[b] = 1;
-        else if (given[b] && !given[a])
-            v[a] = v[b], given[a] = 1;
+            v[b] = v[a], given[b] = 2;
+        else if (given[b] && !given[a] && (a == KEY_IH || a == KEY_KH))
+            v[a] = v[b], given[a] = 2;
     }
-    if (!given[KEY_SH]) v[KEY_SH] = v[KEY_SW] = 1;
+    if (!given[KEY_SH]) v[KEY_SH] = 1;
+    if (!given[KEY_SW]) v[KEY_SW] = 1;
     if (!given[KEY_G]) v[KEY_G] = 1;
     p.groups = v[KEY_G];
     p.h = v[KEY_IH], p.w = v[KEY_IW], p.r = v[KEY_KH], p.s = v[KEY_KW];
@@ -353,11 +364,13 @@ static bt_status desc_to_problem(parsed_desc *pd, bt_op op, bt_layout layout, bt
     if (st_norm != BT_OK) return st_norm;
     for (int d = 0; d < 2; d++) {
         int64_t computed = d ? bt_problem_out_w(out) : bt_problem_out_h(out);
+        /* Name the field the user wrote: a promoted ow came from oh. */
+        int key = given[out_keys[d]] == 2 ? out_keys[1 - d] : out_keys[d];
         if (given[out_keys[d]] && v[out_keys[d]] != computed)
             return bt_fail(BT_EINVAL,
                            "problem text: '%s%lld' does not match the output size %lld computed "
                            "from the input, kernel, stride, padding and dilation",
-                           key_names[out_keys[d]], (long long)v[out_keys[d]], (long long)computed);
+                           key_names[key], (long long)v[out_keys[d]], (long long)computed);
     }
     return BT_OK;
 }

@@ -1,0 +1,1074 @@
+/* backtune bench: every (problem x op x layout x variant or peer x thread count) as one
+ * Google benchmark, through the C shim.
+ *
+ * Each benchmark creates its plan (or the peer's primitive) once, on buffers allocated,
+ * filled and touched before timing, and times only the execute call. Results carry the
+ * repro line, variant, parameters and threads in the label; FLOP/s and bytes/s as rates;
+ * the arithmetic intensity, the measured peak for the variant's ISA and thread count and the
+ * % of it as plain counters. The context block describes the machine, the peaks, the build
+ * and the thread binding. A summary table per problem follows the run.
+ *
+ * Ctrl-C: the first one stops the run cleanly. The benchmark in progress stops at its next
+ * iteration and every later one is skipped at once; those runs are dropped from every report
+ * (shim hook), and Google benchmark then finishes normally, closing the --benchmark_out file,
+ * so the JSON holds every completed result and stays valid. A second Ctrl-C kills. */
+#include "bench_cmd.h"
+
+#include "bench_build.h"
+#include "bench_impl.h"
+#include "bench_util.h"
+#include "bt_gbench.h"
+#include "check.h"
+#include "fingerprint.h"
+#include "peak.h"
+#include "suite.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <getopt.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define INTERRUPTED_REASON "interrupted"
+/* Version of what the JSON holds (names, labels, counters, context keys), recorded as
+ * context.backtune_schema; readers (compare/results.h) refuse others. Bump on change. */
+#define BENCH_SCHEMA 1
+#define DEFAULT_MIN_TIME 0.1 /* seconds, when neither the command line nor the suite says */
+#define MAX_THREAD_COUNTS 16
+#define TEXT_SIZE 512
+/* Cold-cache eviction buffer: twice the L3, within bounds (a VM may report a huge L3). */
+#define EVICT_MIN_BYTES ((size_t)32 << 20)
+#define EVICT_MAX_BYTES ((size_t)1 << 30)
+
+static const char bench_help[] =
+    "usage: backtune bench [options] [google-benchmark flags]\n"
+    "Times every variant (and peer library) of the chosen ops on a suite or on given problems,\n"
+    "with Google benchmark, and prints a summary per problem: best variant, its GFLOP/s and %\n"
+    "of this machine's measured peak, best peer, ratio.\n\n"
+    "  -s, --suite NAME|FILE   descriptors from bench/suites/NAME.txt (quick, resnet50, vgg16,\n"
+    "                          mobilenet_dw, fc) or from FILE\n"
+    "  -p, --problem TEXT      a descriptor ('mb32ic64ih56oc64kh3ph1'; the ops and layouts\n"
+    "                          come from the options) or a full problem ('conv_bwd_w_nhwc\n"
+    "                          mb2ic3ih7oc4kh3ph1': that op and layout only); repeatable\n"
+    "  -o, --ops LIST          conv_bwd_d,conv_bwd_w,fc_bwd_d,fc_bwd_w (default: all; a\n"
+    "                          descriptor goes with the ops of its kind, conv or FC)\n"
+    "  -l, --layouts LIST      nchw,nhwc for conv (default: both)\n"
+    "  -v, --variants GLOBS    comma-separated shell globs over variant and peer names; a\n"
+    "                          leading '!' excludes (default '*,!*__ref': all but the\n"
+    "                          double-precision reference)\n"
+    "  -t, --threads LIST      OpenMP thread counts (default: 1 and OpenMP's default)\n"
+    "      --mb N              replace every problem's batch size\n"
+    "      --cache warm|cold   cold: evict the caches (touch a buffer > L3, timer paused)\n"
+    "                          before every iteration (default warm); slow in wall time\n"
+    "                          for small problems, which take many iterations\n"
+    "      --evict-mb N        size of the eviction buffer (default 2x L3, 32..1024 MiB)\n"
+    "      --out FILE.json     write the results as JSON (same as --benchmark_out=FILE\n"
+    "                          --benchmark_out_format=json); directories are created\n"
+    "      --save              --out results/<machine-id>/bench_<suite>[_cold][_mbN].json\n"
+    "                          (relative to the current directory: run from the repo root)\n"
+    "      --verbose           say why each unsupported (variant, problem) pair is skipped\n"
+    "  -h, --help              this text\n\n"
+    "Google benchmark's flags pass through: --benchmark_filter=REGEX (names are\n"
+    "op/descriptor/variant/omp:T), --benchmark_repetitions=N, --benchmark_min_time=S (default\n"
+    "0.1, or the suite's '#! min_time'), --benchmark_out=FILE, --benchmark_out_format=\n"
+    "json|csv|console, --benchmark_format=..., --benchmark_list_tests.\n\n"
+    "Counters: FLOP/s, bytes/s (of the tensors touched once), AI (flop per byte of them),\n"
+    "peak_GFLOP/s (measured, for the variant's ISA and thread count; peers: the CPU's best\n"
+    "ISA) and pct_peak. Progress goes to stderr. Ctrl-C stops cleanly (the JSON written so far\n"
+    "stays valid); a second Ctrl-C kills.\n";
+
+typedef struct options {
+    const char *suite;
+    const char **problems;
+    int nproblems;
+    int op_selected[4]; /* indexed by bt_op */
+    int layout_selected[2];
+    const char *variants;
+    int threads[MAX_THREAD_COUNTS];
+    int nthreads;
+    int64_t mb;
+    int cold;
+    size_t evict_bytes;
+    const char *out;
+    int save;
+    int verbose;
+} options;
+
+/* One problem instance (descriptor x op x layout) and its buffers while it is being run. */
+typedef struct bench_problem {
+    bt_problem problem;
+    char text[TEXT_SIZE]; /* canonical problem text: the repro line */
+    char name[128];       /* the descriptor's n"..." or "" */
+    int count;            /* occurrences in the model */
+    int ordinal;          /* 1-based, for progress */
+    double flops, bytes;
+    float *x, *w, *dy, *dx, *dw, *db;
+} bench_problem;
+
+typedef struct bench_case {
+    bench_problem *prob;
+    const bt_bench_impl *impl;
+    int threads;
+    double peak_gflops;
+    char name[TEXT_SIZE + 128];
+    /* outcome */
+    int failed;
+    char failure[256];
+    int timed_runs, interrupted;
+    double best_gflops;
+} bench_case;
+
+typedef struct bench_run {
+    options opt;
+    bench_problem *problems;
+    int nproblems;
+    bt_bench_impl *impls;
+    int nimpls;
+    bench_case *cases;
+    int ncases;
+    int unsupported;
+    float *evict;
+    size_t evict_floats;
+    bench_problem *loaded; /* whose buffers are allocated */
+    bench_case *prepared;  /* whose state is live */
+    void *state;
+    double start;
+    char openblas_coretype[64];
+} bench_run;
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
+
+/* ---- options ---- */
+
+static int parse_ops(const char *text, options *o) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", text);
+    memset(o->op_selected, 0, sizeof o->op_selected);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        int found = 0;
+        for (int op = 0; op < 4; op++)
+            if (!strcmp(tok, bt_op_name((bt_op)op)) || !strcmp(tok, "all"))
+                found = o->op_selected[op] = 1;
+        if (!found) {
+            fprintf(stderr,
+                    "backtune bench: unknown op '%s' (conv_bwd_d, conv_bwd_w, fc_bwd_d, "
+                    "fc_bwd_w)\n",
+                    tok);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int parse_layouts(const char *text, options *o) {
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", text);
+    o->layout_selected[BT_NCHW] = o->layout_selected[BT_NHWC] = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (!strcmp(tok, "nchw"))
+            o->layout_selected[BT_NCHW] = 1;
+        else if (!strcmp(tok, "nhwc"))
+            o->layout_selected[BT_NHWC] = 1;
+        else {
+            fprintf(stderr, "backtune bench: unknown layout '%s' (nchw, nhwc)\n", tok);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int parse_threads(const char *text, options *o) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", text);
+    o->nthreads = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        char *end;
+        long t = strtol(tok, &end, 10);
+        if (*end || t < 1 || t > 1024 || o->nthreads == MAX_THREAD_COUNTS) {
+            fprintf(stderr, "backtune bench: bad thread count '%s' (1..1024, at most %d)\n", tok,
+                    MAX_THREAD_COUNTS);
+            return -1;
+        }
+        int dup = 0;
+        for (int i = 0; i < o->nthreads; i++) dup |= o->threads[i] == t;
+        if (!dup) o->threads[o->nthreads++] = (int)t;
+    }
+    return 0;
+}
+
+static int parse_positive(const char *text, const char *what, int64_t max, int64_t *out) {
+    char *end;
+    long long v = strtoll(text, &end, 10);
+    if (*end || v < 1 || v > max) {
+        fprintf(stderr, "backtune bench: bad %s '%s'\n", what, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Whether name passes the comma-separated globs: matches a positive one (or there are only
+ * negative ones) and no '!' one. */
+static int name_selected(const char *name, const char *globs) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", globs);
+    int positives = 0, matched = 0;
+    for (char *save = NULL, *g = strtok_r(buf, ",", &save); g; g = strtok_r(NULL, ",", &save)) {
+        if (g[0] == '!') {
+            if (!fnmatch(g + 1, name, 0)) return 0;
+        } else {
+            positives++;
+            if (!fnmatch(g, name, 0)) matched = 1;
+        }
+    }
+    return matched || !positives;
+}
+
+static int is_gbench_flag(const char *arg) {
+    return !strncmp(arg, "--benchmark_", 12) || !strncmp(arg, "--v=", 4);
+}
+
+/* Our options (Google benchmark's flags were taken out before). 0 ok, 1 help shown, -1 bad. */
+static int parse_options(int argc, char **argv, options *o) {
+    enum { OPT_MB = 256, OPT_CACHE, OPT_EVICT, OPT_OUT, OPT_SAVE, OPT_VERBOSE };
+    static const struct option longopts[] = {{"suite", required_argument, NULL, 's'},
+                                             {"problem", required_argument, NULL, 'p'},
+                                             {"ops", required_argument, NULL, 'o'},
+                                             {"layouts", required_argument, NULL, 'l'},
+                                             {"variants", required_argument, NULL, 'v'},
+                                             {"threads", required_argument, NULL, 't'},
+                                             {"mb", required_argument, NULL, OPT_MB},
+                                             {"cache", required_argument, NULL, OPT_CACHE},
+                                             {"evict-mb", required_argument, NULL, OPT_EVICT},
+                                             {"out", required_argument, NULL, OPT_OUT},
+                                             {"save", no_argument, NULL, OPT_SAVE},
+                                             {"verbose", no_argument, NULL, OPT_VERBOSE},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {0}};
+    o->variants = "*,!*__ref";
+    for (int op = 0; op < 4; op++) o->op_selected[op] = 1;
+    o->layout_selected[BT_NCHW] = o->layout_selected[BT_NHWC] = 1;
+    o->problems = calloc((size_t)argc, sizeof *o->problems);
+    if (!o->problems) return -1;
+    optind = 1;
+    int c;
+    int64_t v;
+    while ((c = getopt_long(argc, argv, "s:p:o:l:v:t:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            o->suite = optarg;
+            break;
+        case 'p':
+            o->problems[o->nproblems++] = optarg;
+            break;
+        case 'o':
+            if (parse_ops(optarg, o)) return -1;
+            break;
+        case 'l':
+            if (parse_layouts(optarg, o)) return -1;
+            break;
+        case 'v':
+            o->variants = optarg;
+            break;
+        case 't':
+            if (parse_threads(optarg, o)) return -1;
+            break;
+        case OPT_MB:
+            if (parse_positive(optarg, "--mb", 1 << 20, &o->mb)) return -1;
+            break;
+        case OPT_CACHE:
+            if (strcmp(optarg, "warm") && strcmp(optarg, "cold")) {
+                fprintf(stderr, "backtune bench: --cache takes warm or cold\n");
+                return -1;
+            }
+            o->cold = !strcmp(optarg, "cold");
+            break;
+        case OPT_EVICT:
+            if (parse_positive(optarg, "--evict-mb", 1 << 16, &v)) return -1;
+            o->evict_bytes = (size_t)v << 20;
+            break;
+        case OPT_OUT:
+            o->out = optarg;
+            break;
+        case OPT_SAVE:
+            o->save = 1;
+            break;
+        case OPT_VERBOSE:
+            o->verbose = 1;
+            break;
+        case 'h':
+            fputs(bench_help, stdout);
+            return 1;
+        default:
+            fputs(bench_help, stderr);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "backtune bench: unexpected argument '%s' (problems go after --problem)\n",
+                argv[optind]);
+        return -1;
+    }
+    if (o->save && o->out) {
+        fprintf(stderr, "backtune bench: give --out or --save, not both\n");
+        return -1;
+    }
+    if (!o->suite && !o->nproblems) {
+        fprintf(stderr, "backtune bench: give --suite or --problem\n\n%s", bench_help);
+        return -1;
+    }
+    if (!o->nthreads) {
+        o->threads[o->nthreads++] = 1;
+        if (omp_get_max_threads() > 1) o->threads[o->nthreads++] = omp_get_max_threads();
+    }
+    return 0;
+}
+
+/* ---- problems ---- */
+
+static int op_is_fc(bt_op op) {
+    return op == BT_FC_BWD_DATA || op == BT_FC_BWD_WEIGHTS;
+}
+
+static int has_op(const char *text) {
+    while (*text == ' ' || *text == '\t') text++;
+    return !strncmp(text, "conv_bwd_", 9) || !strncmp(text, "fc_bwd_", 7);
+}
+
+static int add_problem(bench_run *run, const bt_problem *p, const char *name, int count) {
+    bt_problem q = *p;
+    if (run->opt.mb) q.n = run->opt.mb;
+    char text[TEXT_SIZE];
+    if (bt_problem_format(&q, text, sizeof text) < 0) {
+        fprintf(stderr, "backtune bench: %s\n", bt_last_error());
+        return -1;
+    }
+    for (int i = 0; i < run->nproblems; i++)
+        if (!strcmp(run->problems[i].text, text)) {
+            fprintf(stderr, "backtune bench: '%s' given twice, run once\n", text);
+            return 0;
+        }
+    bench_problem *bp = realloc(run->problems, (size_t)(run->nproblems + 1) * sizeof *bp);
+    if (!bp) return -1;
+    run->problems = bp;
+    bench_problem *b = &bp[run->nproblems++];
+    memset(b, 0, sizeof *b);
+    b->problem = q;
+    snprintf(b->text, sizeof b->text, "%s", text);
+    snprintf(b->name, sizeof b->name, "%s", name);
+    b->count = count;
+    b->ordinal = run->nproblems;
+    b->flops = bt_problem_flops(&q);
+    double x = (double)bt_problem_x_elems(&q), w = (double)bt_problem_w_elems(&q),
+           dy = (double)bt_problem_dy_elems(&q), db = (double)bt_problem_db_elems(&q);
+    int rw = q.accumulate ? 2 : 1; /* accumulating outputs are read and written */
+    int bwd_data = q.op == BT_CONV_BWD_DATA || q.op == BT_FC_BWD_DATA;
+    b->bytes = sizeof(float) * (bwd_data ? w + dy + rw * x : x + dy + rw * (w + db));
+    return 0;
+}
+
+/* A descriptor (with or without its op) into problems for the selected ops and layouts. */
+static int add_descriptor(bench_run *run, const char *text, int count, const char *where) {
+    bt_problem p;
+    char name[128];
+    if (has_op(text)) {
+        if (bt_problem_parse_named(text, &p, name, sizeof name) != BT_OK) {
+            fprintf(stderr, "backtune bench: %s: %s\n", where, bt_last_error());
+            return -1;
+        }
+        return add_problem(run, &p, name, count);
+    }
+    /* Which kind it is: FC descriptors have no spatial keys. */
+    char probe[TEXT_SIZE + 16];
+    snprintf(probe, sizeof probe, "fc_bwd_d %s", text);
+    int fc = bt_problem_parse_named(probe, &p, name, sizeof name) == BT_OK;
+    if (!fc) {
+        snprintf(probe, sizeof probe, "conv_bwd_d %s", text);
+        if (bt_problem_parse_named(probe, &p, name, sizeof name) != BT_OK) {
+            fprintf(stderr, "backtune bench: %s: '%s': %s\n", where, text, bt_last_error());
+            return -1;
+        }
+    }
+    int added = 0;
+    for (int op = 0; op < 4; op++) {
+        if (!run->opt.op_selected[op] || op_is_fc((bt_op)op) != fc) continue;
+        for (int layout = BT_NCHW; layout <= BT_NHWC; layout++) {
+            if (!fc && !run->opt.layout_selected[layout]) continue;
+            p.op = (bt_op)op;
+            p.layout = (bt_layout)layout;
+            if (add_problem(run, &p, name, count)) return -1;
+            added++;
+            if (fc) break; /* FC has no layout */
+        }
+    }
+    if (!added && run->opt.verbose)
+        fprintf(stderr, "backtune bench: %s: no selected op takes '%s'\n", where, text);
+    return 0;
+}
+
+static int collect_problems(bench_run *run) {
+    const options *o = &run->opt;
+    if (o->suite) {
+        bt_suite suite;
+        if (bt_suite_load(o->suite, &suite) != BT_OK) {
+            fprintf(stderr, "backtune bench: %s\n", bt_last_error());
+            return -1;
+        }
+        int rc = 0;
+        for (int i = 0; i < suite.count && !rc; i++) {
+            char where[TEXT_SIZE + 16];
+            snprintf(where, sizeof where, "%s:%d", suite.path, suite.entries[i].line);
+            rc = add_descriptor(run, suite.entries[i].descriptor, suite.entries[i].count, where);
+        }
+        bt_suite_free(&suite);
+        if (rc) return rc;
+    }
+    for (int i = 0; i < o->nproblems; i++)
+        if (add_descriptor(run, o->problems[i], 1, "--problem")) return -1;
+    if (!run->nproblems) {
+        fprintf(stderr, "backtune bench: no problem for the selected ops\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- impls and cases ---- */
+
+static int collect_impls(bench_run *run) {
+    int nvariants = bt_variant_count(), npeers = 0;
+    while (bt_bench_peers[npeers]) npeers++;
+    run->impls = calloc((size_t)(nvariants + npeers), sizeof *run->impls);
+    if (!run->impls) return -1;
+    int op_used[4] = {0}; /* by some problem (a full problem text brings its own op) */
+    for (int p = 0; p < run->nproblems; p++) op_used[run->problems[p].problem.op] = 1;
+    for (int i = 0; i < nvariants; i++) {
+        if (!op_used[bt_variant_op(i)]) continue;
+        if (name_selected(bt_variant_name(i), run->opt.variants))
+            bt_bench_variant_impl(i, &run->impls[run->nimpls++]);
+    }
+    for (int i = 0; i < npeers; i++) {
+        const bt_bench_impl *peer = bt_bench_peers[i];
+        if (!name_selected(peer->name, run->opt.variants)) continue;
+        if (peer->setup && peer->setup(peer) != BT_OK) {
+            fprintf(stderr, "backtune bench: %s left out: %s\n", peer->name, bt_last_error());
+            continue;
+        }
+        run->impls[run->nimpls++] = *peer;
+    }
+    if (!run->nimpls) {
+        fprintf(stderr, "backtune bench: no variant or peer matches '%s'\n", run->opt.variants);
+        return -1;
+    }
+    return 0;
+}
+
+static int collect_cases(bench_run *run) {
+    size_t max = (size_t)run->nproblems * (size_t)run->nimpls * (size_t)run->opt.nthreads;
+    run->cases = calloc(max ? max : 1, sizeof *run->cases);
+    if (!run->cases) return -1;
+    for (int p = 0; p < run->nproblems; p++) {
+        bench_problem *prob = &run->problems[p];
+        for (int i = 0; i < run->nimpls; i++) {
+            const bt_bench_impl *impl = &run->impls[i];
+            if (!impl->peer && bt_variant_op(impl->variant) != prob->problem.op) continue;
+            if (impl->supports(impl, &prob->problem) != BT_OK) {
+                run->unsupported++;
+                if (run->opt.verbose)
+                    fprintf(stderr, "backtune bench: %s on '%s': %s\n", impl->name, prob->text,
+                            bt_last_error());
+                continue;
+            }
+            for (int t = 0; t < run->opt.nthreads; t++) {
+                bench_case *c = &run->cases[run->ncases++];
+                c->prob = prob;
+                c->impl = impl;
+                c->threads = run->opt.threads[t];
+                char path[TEXT_SIZE];
+                snprintf(path, sizeof path, "%s", prob->text);
+                for (char *s = path; *s; s++)
+                    if (*s == ' ') *s = '/';
+                snprintf(c->name, sizeof c->name, "%s/%s/omp:%d", path, impl->name, c->threads);
+            }
+        }
+    }
+    return 0;
+}
+
+/* ---- running ---- */
+
+static void release_state(bench_run *run) {
+    if (run->prepared && run->state) run->prepared->impl->destroy(run->state);
+    run->prepared = NULL;
+    run->state = NULL;
+}
+
+static void release_buffers(bench_run *run) {
+    bench_problem *b = run->loaded;
+    if (!b) return;
+    float **bufs[] = {&b->x, &b->w, &b->dy, &b->dx, &b->dw, &b->db};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
+        free(*bufs[i]);
+        *bufs[i] = NULL;
+    }
+    run->loaded = NULL;
+}
+
+/* Inputs random, outputs zero: every page touched before timing. */
+static bt_status load_buffers(bench_run *run, bench_problem *b) {
+    release_buffers(run);
+    const bt_problem *p = &b->problem;
+    int bwd_data = p->op == BT_CONV_BWD_DATA || p->op == BT_FC_BWD_DATA;
+    size_t nx = bt_problem_x_elems(p), nw = bt_problem_w_elems(p), ndy = bt_problem_dy_elems(p),
+           ndb = bt_problem_db_elems(p);
+    run->loaded = b;
+    b->dy = bt_bench_alloc(ndy * sizeof(float));
+    if (b->dy) bt_fill_random(b->dy, ndy, 3);
+    if (bwd_data) {
+        b->w = bt_bench_alloc(nw * sizeof(float));
+        if (b->w) bt_fill_random(b->w, nw, 2);
+        b->dx = bt_bench_alloc_zero(nx * sizeof(float));
+        if (!b->dy || !b->w || !b->dx) return bt_fail(BT_ENOMEM, "out of memory for %s", b->text);
+    } else {
+        b->x = bt_bench_alloc(nx * sizeof(float));
+        if (b->x) bt_fill_random(b->x, nx, 1);
+        b->dw = bt_bench_alloc_zero(nw * sizeof(float));
+        b->db = bt_bench_alloc_zero(ndb * sizeof(float));
+        if (!b->dy || !b->x || !b->dw || !b->db)
+            return bt_fail(BT_ENOMEM, "out of memory for %s", b->text);
+    }
+    fprintf(stderr, "[bench %d/%d, %.1f s] %s%s%s%s\n", b->ordinal, run->nproblems,
+            bt_bench_now() - run->start, b->text, b->name[0] ? " (" : "", b->name,
+            b->name[0] ? ")" : "");
+    return BT_OK;
+}
+
+static bt_tensors tensors_of(const bench_problem *b) {
+    return (bt_tensors){.x = b->x, .w = b->w, .dy = b->dy, .dx = b->dx, .dw = b->dw, .db = b->db};
+}
+
+/* Makes the case's buffers and state current (kept across the calls Google benchmark makes
+ * for one case), with one untimed warm-up run. A failure sticks to the case. */
+static bt_status prepare(bench_run *run, bench_case *c) {
+    if (run->prepared == c) return BT_OK;
+    release_state(run);
+    bt_status st = BT_OK;
+    if (run->loaded != c->prob) st = load_buffers(run, c->prob);
+    if (st == BT_OK) {
+        st = c->impl->create(c->impl, &c->prob->problem, c->threads, &run->state);
+        run->prepared = c;
+    }
+    if (st == BT_OK) {
+        bt_tensors t = tensors_of(c->prob);
+        st = c->impl->execute(run->state, &t);
+    }
+    if (st != BT_OK) {
+        c->failed = 1;
+        snprintf(c->failure, sizeof c->failure, "%s", bt_last_error());
+        release_state(run);
+    }
+    return st;
+}
+
+/* Touches every cache line of a buffer bigger than the caches on every core. */
+static void evict_caches(bench_run *run) {
+    float *e = run->evict;
+    int64_t n = (int64_t)run->evict_floats;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i += 16) e[i] += 1.0f;
+}
+
+static bench_run *current_run; /* for the Google-benchmark callbacks */
+
+static void bench_case_fn(bt_gbench_state *st, void *user) {
+    bench_run *run = current_run;
+    bench_case *c = user;
+    if (interrupted) {
+        bt_gbench_skip(st, INTERRUPTED_REASON);
+        return;
+    }
+    if (c->failed || prepare(run, c) != BT_OK) {
+        bt_gbench_skip(st, c->failure);
+        return;
+    }
+    char label[TEXT_SIZE + 256];
+    snprintf(label, sizeof label, "%s; %s; %s", c->prob->text, c->impl->name,
+             c->impl->describe(run->state));
+    bt_gbench_set_label(st, label);
+    bt_tensors t = tensors_of(c->prob);
+    while (bt_gbench_keep_running(st)) {
+        if (run->opt.cold) {
+            bt_gbench_pause_timing(st);
+            evict_caches(run);
+            bt_gbench_resume_timing(st);
+        }
+        if (c->impl->execute(run->state, &t) != BT_OK) {
+            c->failed = 1;
+            snprintf(c->failure, sizeof c->failure, "%s", bt_last_error());
+            bt_gbench_skip(st, c->failure);
+            break;
+        }
+        if (interrupted) {
+            bt_gbench_skip(st, INTERRUPTED_REASON);
+            break;
+        }
+    }
+    if (bt_gbench_skipped(st)) return;
+    bt_gbench_set_rate(st, "FLOP/s", c->prob->flops, 0);
+    bt_gbench_set_rate(st, "bytes/s", c->prob->bytes, 0);
+    bt_gbench_set_counter(st, "AI", c->prob->flops / c->prob->bytes);
+    bt_gbench_set_counter(st, "peak_GFLOP/s", c->peak_gflops);
+}
+
+/* Every reported run: drop interrupted ones, add the % of peak, remember the best. */
+static int on_result(bt_gbench_run *r, void *ctx) {
+    (void)ctx;
+    bench_case *c = r->user;
+    if (!c) return 1;
+    if (r->skipped) {
+        if (!strcmp(r->skip_reason, INTERRUPTED_REASON)) {
+            c->interrupted = 1;
+            return 0;
+        }
+        return 1;
+    }
+    double rate;
+    if (strcmp(r->aggregate_name, "cv") && c->peak_gflops > 0 &&
+        bt_gbench_run_counter(r, "FLOP/s", &rate) == 0)
+        bt_gbench_run_set_counter(r, "pct_peak", 100.0 * rate * 1e-9 / c->peak_gflops);
+    /* The best run; medians and means too, for when only aggregates are reported
+     * (--benchmark_report_aggregates_only, --benchmark_display_aggregates_only). */
+    int timing = !r->is_aggregate || !strcmp(r->aggregate_name, "median") ||
+                 !strcmp(r->aggregate_name, "mean");
+    if (timing && r->real_seconds > 0) {
+        double gflops = c->prob->flops / r->real_seconds * 1e-9;
+        if (gflops > c->best_gflops) c->best_gflops = gflops;
+        c->timed_runs++;
+    }
+    return 1;
+}
+
+/* ---- context ---- */
+
+static void context_int(const char *key, long long v) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%lld", v);
+    bt_gbench_add_context(key, buf);
+}
+
+static void context_double(const char *key, double v) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.2f", v);
+    bt_gbench_add_context(key, buf);
+}
+
+static void context_env(const char *key, const char *var) {
+    const char *v = getenv(var);
+    bt_gbench_add_context(key, v ? v : "(unset)");
+}
+
+/* The machine fingerprint (tune/fingerprint.h) in full, and its main fields one by one. */
+static void add_machine_context(void) {
+    const bt_fingerprint *fp = bt_fingerprint_get();
+    const bt_machine *m = bt_machine_get();
+    static const char *const isa_names[] = {"scalar", "avx2", "avx512"};
+    bt_gbench_add_context("machine_id", fp->id);
+    bt_gbench_add_context("machine_fingerprint_hash", fp->hash);
+    bt_gbench_add_context("machine_cpu_model", fp->model_name);
+    bt_gbench_add_context("machine_uarch", fp->uarch);
+    context_int("machine_packages", fp->packages);
+    context_int("machine_numa_nodes", fp->numa_nodes);
+    context_int("machine_cores", fp->cores);
+    context_int("machine_pus", fp->pus);
+    context_int("machine_pus_allowed", fp->pus_allowed);
+    context_int("machine_l1d_bytes", m->l1d_bytes);
+    context_int("machine_l2_bytes", m->l2_bytes);
+    context_int("machine_l3_bytes", m->l3_bytes);
+    bt_gbench_add_context("machine_isa", isa_names[m->isa_cap]);
+    context_env("machine_backtune_isa_cap", "BACKTUNE_ISA_CAP");
+    json_t *json = bt_fingerprint_to_json(fp);
+    char *text = json ? json_dumps(json, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    bt_gbench_add_context("machine_fingerprint", text ? text : "(unavailable)");
+    free(text);
+    json_decref(json);
+}
+
+static void add_peak_context(const bench_run *run) {
+    static const bt_isa isas[] = {BT_ISA_SCALAR, BT_ISA_AVX2, BT_ISA_AVX512};
+    static const char *const isa_keys[] = {"scalar_sse2", "avx2", "avx512"};
+    char key[64];
+    for (int t = 0; t < run->opt.nthreads; t++) {
+        int threads = run->opt.threads[t];
+        for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) {
+            double g = bt_peak_gflops(isas[i], threads);
+            if (g <= 0) continue;
+            snprintf(key, sizeof key, "peak_gflops_%s_t%d", isa_keys[i], threads);
+            context_double(key, g);
+        }
+        bt_bandwidth bw = bt_peak_bandwidth(threads);
+        snprintf(key, sizeof key, "bandwidth_read_gbs_t%d", threads);
+        context_double(key, bw.read_gbs);
+        snprintf(key, sizeof key, "bandwidth_triad_gbs_t%d", threads);
+        context_double(key, bw.triad_gbs);
+        if (t == 0) context_int("bandwidth_buffer_bytes", (long long)bw.buffer_bytes);
+        /* A busy machine (other jobs on the cores) shows as a peak that does not grow with
+         * the threads; every result of this run is then suspect. */
+        double one = bt_peak_gflops(BT_ISA_SCALAR, 1),
+               many = bt_peak_gflops(BT_ISA_SCALAR, threads);
+        if (threads > 1 && threads <= bt_machine_get()->cores && many < 0.75 * one * threads)
+            fprintf(stderr,
+                    "backtune bench: WARNING: the %d-thread peak is %.1fx the 1-thread one (not "
+                    "%dx): are other jobs running? Results with %d threads are not reliable.\n",
+                    threads, many / one, threads, threads);
+    }
+}
+
+static void add_run_context(const bench_run *run, int argc, char **argv) {
+    char command[2048] = "backtune";
+    size_t used = strlen(command);
+    for (int i = 0; i < argc && used < sizeof command; i++) {
+        int w = snprintf(command + used, sizeof command - used, " %s", argv[i]);
+        if (w > 0) used += (size_t)w;
+    }
+    bt_gbench_add_context("backtune_command", command);
+    bt_gbench_add_context("backtune_version", BT_VERSION);
+    context_int("backtune_schema", BENCH_SCHEMA);
+    bt_gbench_add_context("backtune_suite", run->opt.suite ? run->opt.suite : "(none)");
+    context_int("backtune_variants_registered", bt_variant_count());
+    bt_gbench_add_context("bench_cache", run->opt.cold ? "cold" : "warm");
+    if (run->opt.cold) context_int("bench_evict_bytes", (long long)(run->evict_floats * 4));
+    if (run->opt.mb) context_int("bench_mb_override", run->opt.mb);
+    bt_gbench_add_context("bench_denormals", "flushed to zero in bt_plan_execute; peers: their "
+                                             "own setting");
+    bt_gbench_add_context("build_compiler", BT_BUILD_COMPILER);
+    bt_gbench_add_context("build_type", BT_BUILD_TYPE);
+    bt_gbench_add_context("build_flags", BT_BUILD_FLAGS);
+    bt_gbench_add_context("build_sanitize", BT_BUILD_SANITIZE);
+    context_env("omp_proc_bind", "OMP_PROC_BIND");
+    context_env("omp_places", "OMP_PLACES");
+    context_env("omp_wait_policy", "OMP_WAIT_POLICY");
+    context_env("omp_num_threads", "OMP_NUM_THREADS");
+    context_int("omp_max_threads", omp_get_max_threads());
+    /* As the process got it: the OpenBLAS peer clears it before loading the library. */
+    bt_gbench_add_context("openblas_coretype", run->openblas_coretype);
+    add_machine_context();
+    add_peak_context(run);
+}
+
+/* ---- summary ---- */
+
+static int better(const bench_case *c, const bench_case *best) {
+    return c->timed_runs && (!best || c->best_gflops > best->best_gflops);
+}
+
+static void print_summary(const bench_run *run) {
+    int wname = 4, wtext = 7, wvar = 12, wpeer = 9;
+    for (int i = 0; i < run->nproblems; i++) {
+        int n = (int)strlen(run->problems[i].name), t = (int)strlen(run->problems[i].text);
+        if (n > wname) wname = n;
+        if (t > wtext) wtext = t;
+    }
+    for (int i = 0; i < run->nimpls; i++) {
+        int n = (int)strlen(run->impls[i].name);
+        if (run->impls[i].peer && n > wpeer) wpeer = n;
+        if (!run->impls[i].peer && n > wvar) wvar = n;
+    }
+    printf("\nsummary: best GFLOP/s of each (problem, threads) over its runs; %%peak of the\n"
+           "measured peak for that ISA and thread count; ratio = best variant / best peer\n");
+    printf("%-*s  %-*s  %3s  %-*s %9s %6s  %-*s %9s %6s\n", wname, "name", wtext, "problem", "T",
+           wvar, "best variant", "GFLOP/s", "%peak", wpeer, "best peer", "GFLOP/s", "ratio");
+    for (int p = 0; p < run->nproblems; p++) {
+        const bench_problem *prob = &run->problems[p];
+        for (int t = 0; t < run->opt.nthreads; t++) {
+            const bench_case *ours = NULL, *peer = NULL;
+            int any = 0;
+            for (int i = 0; i < run->ncases; i++) {
+                const bench_case *c = &run->cases[i];
+                if (c->prob != prob || c->threads != run->opt.threads[t]) continue;
+                any |= c->timed_runs > 0 || c->failed;
+                if (c->impl->peer ? better(c, peer) : better(c, ours)) {
+                    if (c->impl->peer)
+                        peer = c;
+                    else
+                        ours = c;
+                }
+            }
+            if (!any) continue;
+            printf("%-*s  %-*s  %3d  ", wname, prob->name[0] ? prob->name : "-", wtext, prob->text,
+                   run->opt.threads[t]);
+            if (ours)
+                printf("%-*s %9.2f %6.1f  ", wvar, ours->impl->name, ours->best_gflops,
+                       ours->peak_gflops > 0 ? 100 * ours->best_gflops / ours->peak_gflops : 0);
+            else
+                printf("%-*s %9s %6s  ", wvar, "-", "", "");
+            if (peer)
+                printf("%-*s %9.2f ", wpeer, peer->impl->name, peer->best_gflops);
+            else
+                printf("%-*s %9s ", wpeer, "-", "");
+            if (ours && peer)
+                printf("%6.2f\n", ours->best_gflops / peer->best_gflops);
+            else
+                printf("%6s\n", "");
+        }
+    }
+}
+
+/* Per (op, layout, threads): the time of one pass over every shape, each weighted by its
+ * occurrence count, with the best variant (and the best peer) of each shape. */
+static void print_model_totals(const bench_run *run) {
+    int header = 0;
+    for (int op = 0; op < 4; op++)
+        for (int layout = BT_NCHW; layout <= BT_NHWC; layout++)
+            for (int t = 0; t < run->opt.nthreads; t++) {
+                int threads = run->opt.threads[t], shapes = 0, layers = 0, both = 0;
+                double ours_s = 0, flop = 0, ours_both_s = 0, peer_both_s = 0;
+                for (int p = 0; p < run->nproblems; p++) {
+                    const bench_problem *prob = &run->problems[p];
+                    if ((int)prob->problem.op != op ||
+                        (!op_is_fc(prob->problem.op) && (int)prob->problem.layout != layout) ||
+                        (op_is_fc(prob->problem.op) && layout != BT_NCHW))
+                        continue;
+                    const bench_case *ours = NULL, *peer = NULL;
+                    for (int i = 0; i < run->ncases; i++) {
+                        const bench_case *c = &run->cases[i];
+                        if (c->prob != prob || c->threads != threads) continue;
+                        if (c->impl->peer ? better(c, peer) : better(c, ours)) {
+                            if (c->impl->peer)
+                                peer = c;
+                            else
+                                ours = c;
+                        }
+                    }
+                    if (!ours) continue;
+                    double s = prob->count * prob->flops / (ours->best_gflops * 1e9);
+                    shapes++;
+                    layers += prob->count;
+                    ours_s += s;
+                    flop += prob->count * prob->flops;
+                    if (peer) {
+                        both++;
+                        ours_both_s += s;
+                        peer_both_s += prob->count * prob->flops / (peer->best_gflops * 1e9);
+                    }
+                }
+                if (shapes < 2) continue;
+                if (!header)
+                    printf("\nmodel totals: one pass over the shapes, each x its count, best "
+                           "variant per shape\n");
+                header = 1;
+                char label[32];
+                snprintf(label, sizeof label, "%s%s", bt_op_name((bt_op)op),
+                         !op_is_fc((bt_op)op) && layout == BT_NHWC ? "_nhwc" : "");
+                printf("  %-15s T=%-3d %10.4f s  %8.2f GFLOP/s  (%d shapes, %d layers)", label,
+                       threads, ours_s, flop / ours_s * 1e-9, shapes, layers);
+                if (both)
+                    printf("; best peers %.4f s on %d of them, ratio %.2f", peer_both_s, both,
+                           peer_both_s / ours_both_s);
+                printf("\n");
+            }
+}
+
+static int print_outcome(const bench_run *run) {
+    int failed = 0, not_run = 0;
+    for (int i = 0; i < run->ncases; i++) {
+        const bench_case *c = &run->cases[i];
+        if (c->failed) {
+            if (failed < 20)
+                fprintf(stderr, "backtune bench: FAILED %s: %s\n", c->name, c->failure);
+            failed++;
+        }
+        if (c->interrupted) not_run++;
+    }
+    if (failed > 20) fprintf(stderr, "backtune bench: ... %d failures in all\n", failed);
+    fprintf(stderr,
+            "backtune bench: %d benchmarks, %d failed, %d (variant, problem) pairs "
+            "unsupported and skipped, %.1f s\n",
+            run->ncases, failed, run->unsupported, bt_bench_now() - run->start);
+    if (interrupted)
+        fprintf(stderr,
+                "backtune bench: interrupted; %d benchmarks not run (left out of the "
+                "reports)\n",
+                not_run);
+    return interrupted ? 130 : failed ? 1 : 0;
+}
+
+/* ---- the command ---- */
+
+/* results/<machine-id>/bench_<suite>[_cold][_mbN].json */
+static void default_out_path(const options *o, char *path, size_t size) {
+    char suite[128] = "problems";
+    if (o->suite) {
+        const char *base = strrchr(o->suite, '/');
+        snprintf(suite, sizeof suite, "%s", base ? base + 1 : o->suite);
+        size_t n = strlen(suite);
+        if (n > 4 && !strcmp(suite + n - 4, ".txt")) suite[n - 4] = '\0';
+    }
+    char mb[32] = "";
+    if (o->mb) snprintf(mb, sizeof mb, "_mb%lld", (long long)o->mb);
+    snprintf(path, size, "results/%s/bench_%s%s%s.json", bt_fingerprint_id(), suite,
+             o->cold ? "_cold" : "", mb);
+}
+
+static int make_parent_dirs(const char *path) {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *s = buf + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = '\0';
+        if (mkdir(buf, 0777) && errno != EEXIST) {
+            fprintf(stderr, "backtune bench: cannot create %s: %s\n", buf, strerror(errno));
+            return -1;
+        }
+        *s = '/';
+    }
+    return 0;
+}
+
+static int has_flag(char **args, int n, const char *prefix) {
+    for (int i = 0; i < n; i++)
+        if (!strncmp(args[i], prefix, strlen(prefix))) return 1;
+    return 0;
+}
+
+static void free_run(bench_run *run) {
+    release_state(run);
+    release_buffers(run);
+    free(run->problems);
+    free(run->impls);
+    free(run->cases);
+    free(run->evict);
+    free(run->opt.problems);
+}
+
+int bt_cmd_bench(int argc, char **argv) {
+    bench_run run = {0};
+    run.start = bt_bench_now();
+    const char *coretype = getenv("OPENBLAS_CORETYPE");
+    snprintf(run.openblas_coretype, sizeof run.openblas_coretype, "%s",
+             coretype ? coretype : "(unset)");
+    /* Google benchmark's flags to it (after our defaults, so the user's win), ours to getopt. */
+    char **ours = calloc((size_t)argc + 1, sizeof *ours);
+    char **gb = calloc((size_t)argc + 5, sizeof *gb);
+    int nours = 0, ngb = 0, rc = 2, initialized = 0;
+    if (!ours || !gb) goto done;
+    ours[nours++] = argv[0];
+    char **user_gb = gb + 4;
+    int nuser_gb = 0;
+    for (int i = 1; i < argc; i++) {
+        if (is_gbench_flag(argv[i]))
+            user_gb[nuser_gb++] = argv[i];
+        else
+            ours[nours++] = argv[i];
+    }
+    int parsed = parse_options(nours, ours, &run.opt);
+    if (parsed) {
+        rc = parsed > 0 ? 0 : 2;
+        goto done;
+    }
+    double suite_min_time = 0;
+    if (run.opt.suite) { /* the suite's min_time, read early: it becomes a default flag */
+        bt_suite s;
+        if (bt_suite_load(run.opt.suite, &s) == BT_OK) {
+            suite_min_time = s.min_time;
+            bt_suite_free(&s);
+        }
+    }
+    static char arg0[] = "backtune bench", min_time[64], out[1100];
+    static char out_format[] = "--benchmark_out_format=json";
+    gb[ngb++] = arg0;
+    if (!has_flag(user_gb, nuser_gb, "--benchmark_min_time")) {
+        snprintf(min_time, sizeof min_time, "--benchmark_min_time=%g",
+                 suite_min_time > 0 ? suite_min_time : DEFAULT_MIN_TIME);
+        gb[ngb++] = min_time;
+    }
+    static char saved_path[512];
+    if (run.opt.save) {
+        default_out_path(&run.opt, saved_path, sizeof saved_path);
+        run.opt.out = saved_path;
+    }
+    if (run.opt.out) {
+        if (make_parent_dirs(run.opt.out)) goto done;
+        snprintf(out, sizeof out, "--benchmark_out=%s", run.opt.out);
+        gb[ngb++] = out;
+        gb[ngb++] = out_format;
+    }
+    memmove(gb + ngb, user_gb, (size_t)nuser_gb * sizeof *gb);
+    ngb += nuser_gb;
+    bt_gbench_initialize(&ngb, gb);
+    initialized = 1;
+    if (bt_gbench_report_unrecognized(ngb, gb)) goto done;
+    int list_only = has_flag(user_gb, nuser_gb, "--benchmark_list_tests") &&
+                    !has_flag(user_gb, nuser_gb, "--benchmark_list_tests=false");
+
+    if (collect_problems(&run) || collect_impls(&run) || collect_cases(&run)) goto done;
+    if (run.opt.cold) {
+        size_t bytes = run.opt.evict_bytes;
+        if (!bytes) {
+            bytes = 2 * (size_t)bt_machine_get()->l3_bytes;
+            bytes = bytes < EVICT_MIN_BYTES   ? EVICT_MIN_BYTES
+                    : bytes > EVICT_MAX_BYTES ? EVICT_MAX_BYTES
+                                              : bytes;
+        }
+        run.evict_floats = bytes / sizeof(float);
+        run.evict = bt_bench_alloc_zero(bytes);
+        if (!run.evict) {
+            fprintf(stderr, "backtune bench: no memory for the %zu MiB eviction buffer\n",
+                    bytes >> 20);
+            goto done;
+        }
+    }
+    fprintf(stderr,
+            "backtune bench: %d problems, %d impls, %d benchmarks (%d unsupported pairs "
+            "skipped)%s\n",
+            run.nproblems, run.nimpls, run.ncases, run.unsupported,
+            list_only ? "" : "; measuring the peak...");
+    for (int i = 0; i < run.ncases; i++) {
+        bench_case *c = &run.cases[i];
+        if (!list_only) c->peak_gflops = bt_peak_gflops(bt_bench_impl_isa(c->impl), c->threads);
+        if (bt_gbench_register(c->name, bench_case_fn, c)) {
+            fprintf(stderr, "backtune bench: cannot register %s\n", c->name);
+            goto done;
+        }
+    }
+    if (!list_only) add_run_context(&run, argc, argv);
+
+    current_run = &run;
+    interrupted = 0;
+    struct sigaction sa, old_sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_sa);
+    bt_gbench_run_specified(on_result, &run);
+    sigaction(SIGINT, &old_sa, NULL);
+    release_state(&run);
+    release_buffers(&run);
+    current_run = NULL;
+    if (!list_only) {
+        print_summary(&run);
+        print_model_totals(&run);
+        fflush(stdout);
+        rc = print_outcome(&run);
+        if (run.opt.out) fprintf(stderr, "backtune bench: results in %s\n", run.opt.out);
+    } else {
+        rc = 0;
+    }
+done:
+    if (initialized) bt_gbench_shutdown();
+    free_run(&run);
+    free(ours);
+    free(gb);
+    return rc;
+}

@@ -1,0 +1,312 @@
+/* peer:onednn and peer:onednn_blocked — oneDNN's backward primitives on the same problems.
+ *
+ * Convolutions use the (dilated) convolution backward-data / backward-weights primitives,
+ * FC the inner-product ones, each created with its forward primitive descriptor as the hint
+ * and a user-managed scratchpad (allocated at create, so execution allocates nothing, as
+ * ours). Two ways:
+ *   peer:onednn          plain layouts, ours (NCHW or NHWC activations, OIHW weights): it
+ *                        reads and writes the bench's own buffers;
+ *   peer:onednn_blocked  the layouts oneDNN prefers (format "any"): its inputs are reordered
+ *                        from random plain data at create, and the outputs stay in its
+ *                        layouts; no reorder is timed (the label says so).
+ * oneDNN here runs on OpenMP (Debian's build), the same pool as ours: the thread count is
+ * set around creation and execution. Backward primitives overwrite their outputs, so
+ * accumulating problems are not taken. */
+#include "bench_impl.h"
+
+#include "bt_gbench.h"
+#include "check.h"
+
+#include <dnnl.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The tensors a primitive touches, in bt_tensors order. */
+enum { ROLE_X, ROLE_W, ROLE_DY, ROLE_DX, ROLE_DW, ROLE_DB, ROLE_COUNT };
+static const int role_arg[ROLE_COUNT] = {DNNL_ARG_SRC,          DNNL_ARG_WEIGHTS,
+                                         DNNL_ARG_DIFF_DST,     DNNL_ARG_DIFF_SRC,
+                                         DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS};
+
+static dnnl_engine_t engine;
+static dnnl_stream_t stream;
+
+static int is_blocked(const bt_bench_impl *impl) {
+    return strstr(impl->name, "blocked") != NULL;
+}
+
+static bt_status dnnl_fail(dnnl_status_t s, const char *what) {
+    return bt_fail(s == dnnl_unimplemented ? BT_EUNSUPPORTED : BT_EINVAL, "oneDNN: %s: %s", what,
+                   s == dnnl_unimplemented   ? "no implementation for this problem"
+                   : s == dnnl_out_of_memory ? "out of memory"
+                                             : "invalid arguments");
+}
+
+static bt_status onednn_setup(const bt_bench_impl *impl) {
+    (void)impl;
+    if (engine) return BT_OK;
+    if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success)
+        return bt_fail(BT_EUNSUPPORTED, "oneDNN: cannot create a CPU engine");
+    if (dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) != dnnl_success) {
+        dnnl_engine_destroy(engine);
+        engine = NULL;
+        return bt_fail(BT_EUNSUPPORTED, "oneDNN: cannot create a stream");
+    }
+    const dnnl_version_t *v = dnnl_version();
+    char text[128];
+    snprintf(text, sizeof text, "%d.%d.%d (%s, cpu runtime %s)", v->major, v->minor, v->patch,
+             v->hash ? v->hash : "", v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other");
+    bt_gbench_add_context("peer_onednn_version", text);
+    return BT_OK;
+}
+
+/* The memory descriptor of a role in our plain layout, or "any" for the blocked peer. */
+static void role_md(const bt_shape *s, int role, int blocked, dnnl_memory_desc_t *md) {
+    int fc = s->op == BT_FC_BWD_DATA || s->op == BT_FC_BWD_WEIGHTS;
+    dnnl_dims_t dims;
+    int ndims;
+    dnnl_format_tag_t tag;
+    dnnl_format_tag_t act = fc ? dnnl_nc : s->layout == BT_NHWC ? dnnl_nhwc : dnnl_nchw;
+    switch (role) {
+    case ROLE_X:
+    case ROLE_DX:
+        ndims = fc ? 2 : 4;
+        dims[0] = s->n, dims[1] = s->c, dims[2] = s->h, dims[3] = s->w;
+        tag = act;
+        break;
+    case ROLE_DY:
+        ndims = fc ? 2 : 4;
+        dims[0] = s->n, dims[1] = s->k, dims[2] = s->p, dims[3] = s->q;
+        tag = act;
+        break;
+    case ROLE_DB:
+        ndims = 1;
+        dims[0] = s->k;
+        tag = dnnl_x;
+        break;
+    default: /* weights: K x C/G x R x S, grouped as G x K/G x C/G x R x S */
+        if (fc) {
+            ndims = 2, dims[0] = s->k, dims[1] = s->c, tag = dnnl_oi;
+        } else if (s->g == 1) {
+            ndims = 4, dims[0] = s->k, dims[1] = s->c, dims[2] = s->r, dims[3] = s->s;
+            tag = dnnl_oihw;
+        } else {
+            ndims = 5, dims[0] = s->g, dims[1] = s->kg, dims[2] = s->cg, dims[3] = s->r,
+            dims[4] = s->s, tag = dnnl_goihw;
+        }
+    }
+    dnnl_memory_desc_init_by_tag(md, ndims, dims, dnnl_f32, blocked ? dnnl_format_tag_any : tag);
+}
+
+/* Creates the backward primitive descriptor (with its forward hint). */
+static bt_status make_pd(const bt_shape *s, int blocked, const_dnnl_primitive_attr_t attr,
+                         dnnl_primitive_desc_t *pd) {
+    dnnl_memory_desc_t md[ROLE_COUNT];
+    for (int r = 0; r < ROLE_COUNT; r++) role_md(s, r, blocked, &md[r]);
+    int fc = s->op == BT_FC_BWD_DATA || s->op == BT_FC_BWD_WEIGHTS;
+    int bwd_data = s->op == BT_FC_BWD_DATA || s->op == BT_CONV_BWD_DATA;
+    dnnl_status_t st;
+    dnnl_primitive_desc_t hint = NULL;
+    if (fc) {
+        dnnl_inner_product_desc_t fwd, bwd;
+        st = dnnl_inner_product_forward_desc_init(&fwd, dnnl_forward_training, &md[ROLE_X],
+                                                  &md[ROLE_W], &md[ROLE_DB], &md[ROLE_DY]);
+        if (st == dnnl_success) st = dnnl_primitive_desc_create(&hint, &fwd, NULL, engine, NULL);
+        if (st == dnnl_success)
+            st = bwd_data ? dnnl_inner_product_backward_data_desc_init(&bwd, &md[ROLE_DX],
+                                                                       &md[ROLE_W], &md[ROLE_DY])
+                          : dnnl_inner_product_backward_weights_desc_init(
+                                &bwd, &md[ROLE_X], &md[ROLE_DW], &md[ROLE_DB], &md[ROLE_DY]);
+        if (st == dnnl_success) st = dnnl_primitive_desc_create(pd, &bwd, attr, engine, hint);
+    } else {
+        /* oneDNN counts dilation from 0; its right padding makes the output size exact. */
+        dnnl_dims_t strides = {s->sh, s->sw}, dilates = {s->dh - 1, s->dw - 1},
+                    pad_l = {s->ph, s->pw},
+                    pad_r = {(s->p - 1) * s->sh + (s->r - 1) * s->dh + 1 - s->h - s->ph,
+                             (s->q - 1) * s->sw + (s->s - 1) * s->dw + 1 - s->w - s->pw};
+        dnnl_convolution_desc_t fwd, bwd;
+        st = dnnl_dilated_convolution_forward_desc_init(
+            &fwd, dnnl_forward_training, dnnl_convolution_direct, &md[ROLE_X], &md[ROLE_W],
+            &md[ROLE_DB], &md[ROLE_DY], strides, dilates, pad_l, pad_r);
+        if (st == dnnl_success) st = dnnl_primitive_desc_create(&hint, &fwd, NULL, engine, NULL);
+        if (st == dnnl_success)
+            st = bwd_data ? dnnl_dilated_convolution_backward_data_desc_init(
+                                &bwd, dnnl_convolution_direct, &md[ROLE_DX], &md[ROLE_W],
+                                &md[ROLE_DY], strides, dilates, pad_l, pad_r)
+                          : dnnl_dilated_convolution_backward_weights_desc_init(
+                                &bwd, dnnl_convolution_direct, &md[ROLE_X], &md[ROLE_DW],
+                                &md[ROLE_DB], &md[ROLE_DY], strides, dilates, pad_l, pad_r);
+        if (st == dnnl_success) st = dnnl_primitive_desc_create(pd, &bwd, attr, engine, hint);
+    }
+    if (hint) dnnl_primitive_desc_destroy(hint);
+    return st == dnnl_success ? BT_OK : dnnl_fail(st, "backward primitive descriptor");
+}
+
+static bt_status onednn_supports(const bt_bench_impl *impl, const bt_problem *p) {
+    bt_problem q;
+    if (bt_problem_normalize(p, &q) != BT_OK) return BT_EINVAL;
+    if (q.accumulate)
+        return bt_fail(BT_EUNSUPPORTED, "%s: oneDNN backward primitives do not accumulate",
+                       impl->name);
+    bt_shape s;
+    bt_shape_from_problem(&q, &s);
+    dnnl_primitive_desc_t pd = NULL;
+    bt_status st = make_pd(&s, is_blocked(impl), NULL, &pd);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    return st;
+}
+
+typedef struct onednn_state {
+    int threads, blocked;
+    int used[ROLE_COUNT]; /* roles the primitive takes */
+    dnnl_memory_t mem[ROLE_COUNT], scratch_mem;
+    dnnl_primitive_t prim;
+    char describe[160];
+} onednn_state;
+
+static void onednn_destroy(void *state) {
+    onednn_state *st = state;
+    if (!st) return;
+    for (int r = 0; r < ROLE_COUNT; r++)
+        if (st->mem[r]) dnnl_memory_destroy(st->mem[r]);
+    if (st->scratch_mem) dnnl_memory_destroy(st->scratch_mem);
+    if (st->prim) dnnl_primitive_destroy(st->prim);
+    free(st);
+}
+
+/* Fills a memory of the blocked peer with random values via a reorder from a plain copy. */
+static bt_status fill_by_reorder(const bt_shape *s, int role, dnnl_memory_t dst, uint64_t seed) {
+    dnnl_memory_desc_t plain;
+    role_md(s, role, 0, &plain);
+    size_t bytes = dnnl_memory_desc_get_size(&plain);
+    float *data = malloc(bytes ? bytes : 1);
+    if (!data) return bt_fail(BT_ENOMEM, "out of memory");
+    bt_fill_random(data, bytes / sizeof(float), seed);
+    const dnnl_memory_desc_t *dst_md;
+    dnnl_memory_get_memory_desc(dst, &dst_md);
+    dnnl_memory_t src = NULL;
+    dnnl_primitive_desc_t rpd = NULL;
+    dnnl_primitive_t reorder = NULL;
+    dnnl_status_t st = dnnl_memory_create(&src, &plain, engine, data);
+    if (st == dnnl_success)
+        st = dnnl_reorder_primitive_desc_create(&rpd, &plain, engine, dst_md, engine, NULL);
+    if (st == dnnl_success) st = dnnl_primitive_create(&reorder, rpd);
+    if (st == dnnl_success) {
+        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
+        st = dnnl_primitive_execute(reorder, stream, 2, args);
+        if (st == dnnl_success) st = dnnl_stream_wait(stream);
+    }
+    if (reorder) dnnl_primitive_destroy(reorder);
+    if (rpd) dnnl_primitive_desc_destroy(rpd);
+    if (src) dnnl_memory_destroy(src);
+    free(data);
+    return st == dnnl_success ? BT_OK : dnnl_fail(st, "reorder");
+}
+
+static bt_status create_in(const bt_shape *s, onednn_state *st) {
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    bt_status status = BT_EINVAL;
+    if (dnnl_primitive_attr_create(&attr) != dnnl_success ||
+        dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) != dnnl_success)
+        goto out;
+    status = make_pd(s, st->blocked, attr, &pd);
+    if (status != BT_OK) goto out;
+    int bwd_data = s->op == BT_FC_BWD_DATA || s->op == BT_CONV_BWD_DATA;
+    static const int data_roles[] = {ROLE_W, ROLE_DY, ROLE_DX};
+    static const int weight_roles[] = {ROLE_X, ROLE_DY, ROLE_DW, ROLE_DB};
+    const int *roles = bwd_data ? data_roles : weight_roles;
+    int nroles = bwd_data ? 3 : 4;
+    dnnl_status_t ds = dnnl_success;
+    for (int i = 0; i < nroles && ds == dnnl_success; i++) {
+        int r = roles[i];
+        st->used[r] = 1;
+        const dnnl_memory_desc_t *md =
+            dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, role_arg[r]);
+        /* Plain: the bench's buffers, set at execute. Blocked: oneDNN's own. */
+        ds = dnnl_memory_create(&st->mem[r], md, engine,
+                                st->blocked ? DNNL_MEMORY_ALLOCATE : DNNL_MEMORY_NONE);
+        if (ds == dnnl_success && st->blocked && (r == ROLE_X || r == ROLE_W || r == ROLE_DY))
+            if (fill_by_reorder(s, r, st->mem[r], (uint64_t)r + 1) != BT_OK)
+                ds = dnnl_runtime_error;
+    }
+    const dnnl_memory_desc_t *scratch_md =
+        dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    if (ds == dnnl_success)
+        ds = dnnl_memory_create(&st->scratch_mem, scratch_md, engine, DNNL_MEMORY_ALLOCATE);
+    if (ds == dnnl_success) ds = dnnl_primitive_create(&st->prim, pd);
+    if (ds != dnnl_success) {
+        status = dnnl_fail(ds, "primitive creation");
+        goto out;
+    }
+    const char *impl_name = "?";
+    dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl_name);
+    snprintf(st->describe, sizeof st->describe, "threads=%d,impl=%s,%s", st->threads, impl_name,
+             st->blocked ? "layouts=oneDNN's (reorders at create, not timed)" : "layouts=plain");
+    status = BT_OK;
+out:
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    return status;
+}
+
+static bt_status onednn_create(const bt_bench_impl *impl, const bt_problem *p, int threads,
+                               void **state) {
+    *state = NULL;
+    bt_problem q;
+    if (bt_problem_normalize(p, &q) != BT_OK) return BT_EINVAL;
+    onednn_state *st = calloc(1, sizeof *st);
+    if (!st) return bt_fail(BT_ENOMEM, "out of memory");
+    st->threads = threads;
+    st->blocked = is_blocked(impl);
+    bt_shape s;
+    bt_shape_from_problem(&q, &s);
+    /* oneDNN sizes its work split by OpenMP's thread count when it creates a primitive. */
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    bt_status status = create_in(&s, st);
+    omp_set_num_threads(saved);
+    if (status != BT_OK) {
+        onednn_destroy(st);
+        return status;
+    }
+    *state = st;
+    return BT_OK;
+}
+
+static bt_status onednn_execute(void *state, const bt_tensors *t) {
+    onednn_state *st = state;
+    dnnl_exec_arg_t args[ROLE_COUNT + 1];
+    int nargs = 0;
+    void *const data[ROLE_COUNT] = {(void *)t->x, (void *)t->w, (void *)t->dy, t->dx, t->dw, t->db};
+    for (int r = 0; r < ROLE_COUNT; r++) {
+        if (!st->used[r]) continue;
+        if (!st->blocked) dnnl_memory_set_data_handle(st->mem[r], data[r]);
+        args[nargs++] = (dnnl_exec_arg_t){role_arg[r], st->mem[r]};
+    }
+    args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, st->scratch_mem};
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(st->threads);
+    dnnl_status_t ds = dnnl_primitive_execute(st->prim, stream, nargs, args);
+    if (ds == dnnl_success) ds = dnnl_stream_wait(stream);
+    omp_set_num_threads(saved);
+    return ds == dnnl_success ? BT_OK : dnnl_fail(ds, "execute");
+}
+
+static const char *onednn_describe(void *state) {
+    return ((onednn_state *)state)->describe;
+}
+
+#define ONEDNN_PEER(id, text)                                                                      \
+    const bt_bench_impl id = {.name = text,                                                        \
+                              .peer = 1,                                                           \
+                              .variant = -1,                                                       \
+                              .setup = onednn_setup,                                               \
+                              .supports = onednn_supports,                                         \
+                              .create = onednn_create,                                             \
+                              .execute = onednn_execute,                                           \
+                              .describe = onednn_describe,                                         \
+                              .destroy = onednn_destroy};
+ONEDNN_PEER(bt_peer_onednn, "peer:onednn")
+ONEDNN_PEER(bt_peer_onednn_blocked, "peer:onednn_blocked")

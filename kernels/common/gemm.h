@@ -1,0 +1,88 @@
+/* The project's packed single-precision GEMM, shared by the FC and im2col/col2im variants.
+ *
+ *     C[m x n] = beta * C + op(A)[m x k] * op(B)[k x n]
+ *
+ * All matrices are row-major; op(X) is X, or X transposed when trans_x is nonzero, so with
+ * trans_a the array `a` holds a k x m matrix (element (i, p) of op(A) at a[p * lda + i]).
+ * Leading dimensions are in floats and may exceed the row width.
+ *
+ * The algorithm is BLIS's: for each nc-column block of C, for each kc slice of the sum, the
+ * kc x nc block of op(B) is packed into NR-column panels (pack_b); for each mc-row block
+ * the mc x kc block of op(A) is packed into MR-row panels (pack_a); a register-blocked
+ * micro-kernel then computes every MR x NR tile of the block from one A panel and one B
+ * panel. Panels are zero-padded to whole tiles, so the micro-kernel always runs full
+ * tiles; only its loads and stores of C are masked to the m and n edges (nothing outside
+ * C's m x n elements, or outside op(A) and op(B), is read or written). The algorithm is
+ * written once (common/gemm_impl.h) and instantiated per ISA by gemm_{avx512,avx2,scalar}.c.
+ *
+ * Single-threaded and reentrant: the GEMM never allocates and keeps no state. Callers split
+ * work across threads themselves (sub-matrices are just offset pointers) and give each
+ * thread its own pack buffers, sized by bt_sgemm_pack_a_floats / bt_sgemm_pack_b_floats for
+ * the blocking used (64-byte aligned buffers keep the packed loads aligned).
+ *
+ * beta == 0: C is overwritten and never read (it may hold garbage or NaN). Otherwise
+ * C = beta * C + product; beta == 1 accumulates. k == 0 just scales C by beta.
+ * Results are deterministic: the summation order depends only on the ISA and kc.
+ */
+#ifndef BT_GEMM_H
+#define BT_GEMM_H
+
+#include "internal.h"
+
+/* Register tile (MR rows x NR columns of C) of each ISA's micro-kernel. NR is a whole
+ * number of vectors; MR * NR / VLEN accumulators plus the B vectors and a broadcast fill
+ * the vector registers: 14 x 32 uses 28 + 2 + 1 of 32 zmm, 6 x 16 uses 12 + 2 + 1 of 16
+ * ymm, 4 x 4 uses 16 scalars. */
+#define BT_GEMM_MR_SCALAR 4
+#define BT_GEMM_NR_SCALAR 4
+#define BT_GEMM_MR_AVX2 6
+#define BT_GEMM_NR_AVX2 16
+#define BT_GEMM_MR_AVX512 14
+#define BT_GEMM_NR_AVX512 32
+
+/* Cache blocking: rows of A per packed block (mc), columns of B per packed block (nc) and
+ * length of the summation slice (kc). Any values >= 1 are valid; multiples of MR / NR
+ * waste nothing. */
+typedef struct bt_gemm_blocking {
+    int64_t mc, nc, kc;
+} bt_gemm_blocking;
+
+typedef void bt_sgemm_fn(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, const float *a,
+                         int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                         int64_t ldc, const bt_gemm_blocking *blk, float *pack_a, float *pack_b);
+
+/* One function per ISA; each needs the CPU to support it (the caller checks). */
+bt_sgemm_fn bt_sgemm_scalar, bt_sgemm_avx2, bt_sgemm_avx512;
+
+/* The ISA's function. */
+bt_sgemm_fn *bt_sgemm_for(bt_isa isa);
+
+/* Dispatch on isa. */
+void bt_sgemm(bt_isa isa, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, const float *a,
+              int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc,
+              const bt_gemm_blocking *blk, float *pack_a, float *pack_b);
+
+/* The ISA's register tile. Splitting C between threads on multiples of these keeps ragged
+ * tiles at the matrix edges only. */
+void bt_gemm_micro_tile(bt_isa isa, int64_t *mr, int64_t *nr);
+
+/* Floats each pack buffer needs for blocking blk, rounded up to whole 64-byte lines so
+ * per-thread buffers carved one after another from one allocation stay aligned. */
+size_t bt_sgemm_pack_a_floats(const bt_gemm_blocking *blk, bt_isa isa);
+size_t bt_sgemm_pack_b_floats(const bt_gemm_blocking *blk, bt_isa isa);
+
+/* Blocking from cache sizes in bytes (l1d and l2 of one core; l3: the share one thread may
+ * use, 0 if unknown), after BLIS's analytical model: a kc x NR panel of B fills half of L1
+ * (it is reused by every A panel of the block), an mc x kc block of A half of L2, a
+ * kc x nc block of B half of the L3 share. mc and nc are multiples of MR and NR. */
+void bt_gemm_default_blocking(bt_isa isa, int64_t l1d, int64_t l2, int64_t l3,
+                              bt_gemm_blocking *out);
+
+/* Shrink blk to an m x n x k problem (no block larger than the problem rounded up to the
+ * register tile), so pack buffers are no larger than needed. Blocks stay >= 1. */
+void bt_gemm_fit_blocking(bt_isa isa, int64_t m, int64_t n, int64_t k, bt_gemm_blocking *blk);
+
+/* C = beta * C over m x n (beta == 0 writes zeros without reading): the k == 0 case. */
+void bt_gemm_scale_c(int64_t m, int64_t n, float beta, float *c, int64_t ldc);
+
+#endif

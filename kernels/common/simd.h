@@ -1,0 +1,100 @@
+/* A thin vector abstraction so each SIMD algorithm is written once and instantiated per ISA.
+ *
+ * A kernel template (a header with no include guard, e.g. conv/direct_bwd_w_impl.h) uses
+ * bt_vf, BT_VLEN and the bt_v* operations below, and names its symbols with BT_SIMD_NAME().
+ * Each ISA gets a two-line source file whose name selects the compile flags:
+ *
+ *     // conv/direct_bwd_w_avx512.c
+ *     #define BT_SIMD_AVX512
+ *     #include "conv/direct_bwd_w_impl.h"
+ *
+ * BT_SIMD_AVX512: __m512 (16 floats), masks in k-registers.
+ * BT_SIMD_AVX2:   __m256 (8 floats), masks as integer vectors (vmaskmov).
+ * BT_SIMD_SCALAR: one float (BT_VLEN 1), for the portable blocked variants.
+ * Tails: bt_vmask(n) selects the first n lanes (0 <= n <= BT_VLEN); masked loads read and
+ * masked stores write nothing outside those lanes, so tails never touch memory past the end.
+ */
+#ifndef BT_SIMD_H
+#define BT_SIMD_H
+
+#include "internal.h"
+
+#if defined(BT_SIMD_AVX512)
+#include <immintrin.h>
+#define BT_VLEN 16
+#define BT_ISA_THIS BT_ISA_AVX512
+#define BT_SIMD_SUFFIX avx512
+typedef __m512 bt_vf;
+typedef __mmask16 bt_vmask_t;
+static inline bt_vmask_t bt_vmask(int n) { return (bt_vmask_t)((1u << n) - 1u); }
+#define bt_vzero() _mm512_setzero_ps()
+#define bt_vset1(x) _mm512_set1_ps(x)
+#define bt_vbcast(p) _mm512_set1_ps(*(p))
+#define bt_vload(p) _mm512_loadu_ps(p)
+#define bt_vstore(p, v) _mm512_storeu_ps((p), (v))
+#define bt_vload_mask(p, m) _mm512_maskz_loadu_ps((m), (p))
+#define bt_vstore_mask(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
+#define bt_vfmadd(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define bt_vadd(a, b) _mm512_add_ps((a), (b))
+#define bt_vmul(a, b) _mm512_mul_ps((a), (b))
+#define bt_vhsum(v) _mm512_reduce_add_ps(v)
+
+#elif defined(BT_SIMD_AVX2)
+#include <immintrin.h>
+#define BT_VLEN 8
+#define BT_ISA_THIS BT_ISA_AVX2
+#define BT_SIMD_SUFFIX avx2
+typedef __m256 bt_vf;
+typedef __m256i bt_vmask_t;
+static inline bt_vmask_t bt_vmask(int n) {
+    static const int32_t table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+    return _mm256_loadu_si256((const __m256i *)(table + 8 - n));
+}
+#define bt_vzero() _mm256_setzero_ps()
+#define bt_vset1(x) _mm256_set1_ps(x)
+#define bt_vbcast(p) _mm256_broadcast_ss(p)
+#define bt_vload(p) _mm256_loadu_ps(p)
+#define bt_vstore(p, v) _mm256_storeu_ps((p), (v))
+#define bt_vload_mask(p, m) _mm256_maskload_ps((p), (m))
+#define bt_vstore_mask(p, m, v) _mm256_maskstore_ps((p), (m), (v))
+#define bt_vfmadd(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define bt_vadd(a, b) _mm256_add_ps((a), (b))
+#define bt_vmul(a, b) _mm256_mul_ps((a), (b))
+static inline float bt_vhsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+#elif defined(BT_SIMD_SCALAR)
+#define BT_VLEN 1
+#define BT_ISA_THIS BT_ISA_SCALAR
+#define BT_SIMD_SUFFIX scalar
+typedef float bt_vf;
+typedef int bt_vmask_t;
+static inline bt_vmask_t bt_vmask(int n) { return n; }
+#define bt_vzero() 0.0f
+#define bt_vset1(x) (x)
+#define bt_vbcast(p) (*(p))
+#define bt_vload(p) (*(p))
+#define bt_vstore(p, v) (*(p) = (v))
+#define bt_vload_mask(p, m) ((m) ? *(p) : 0.0f)
+#define bt_vstore_mask(p, m, v) ((m) ? (void)(*(p) = (v)) : (void)0)
+#define bt_vfmadd(a, b, c) ((a) * (b) + (c))
+#define bt_vadd(a, b) ((a) + (b))
+#define bt_vmul(a, b) ((a) * (b))
+#define bt_vhsum(v) (v)
+
+#else
+#error "define BT_SIMD_AVX512, BT_SIMD_AVX2 or BT_SIMD_SCALAR before including simd.h"
+#endif
+
+#define BT_SIMD_CAT_(a, b) a##_##b
+#define BT_SIMD_CAT(a, b) BT_SIMD_CAT_(a, b)
+/* name -> name_avx512 (or _avx2, _scalar) */
+#define BT_SIMD_NAME(name) BT_SIMD_CAT(name, BT_SIMD_SUFFIX)
+#define BT_SIMD_STR_(x) #x
+#define BT_SIMD_STR(x) BT_SIMD_STR_(x)
+
+#endif

@@ -1,0 +1,361 @@
+/* Direct conv bwd_data, NHWC: a template instantiated once per ISA (see common/simd.h) by
+ * direct_bwd_d_nhwc_{avx512,avx2,scalar}.c; geometry in direct_bwd_d_common.h.
+ *
+ * For each kernel tap (r, s), dx_rs[positions x C] += dy[positions' x K] W_rs[K x C], a GEMM
+ * over K, all taps summed in registers (gather form: each dx element is stored once).
+ * Two vectorisations (`vec`):
+ *   c: vectors over input channels. Register tile: jt positions of one phase of a dx row x
+ *      cb vectors of channels; broadcast dy[n, p, q, k], load the packed weights
+ *      [group][c-tile][r][s][k][cb*VLEN] (channel tails zero-padded, stores masked).
+ *   k: vectors over the reduction k, for few channels per group (C = 3 first layers): tile
+ *      jt positions x cb channels, weights packed [..][r][s][c][k], horizontal sums at the
+ *      end (once per dx element).
+ * Weights are packed at the start of execute (they are only known then), in parallel, then
+ * a barrier. dy rows are copied per (sample, row block, group) into a per-thread window
+ * laid out [row][k-block][padded q][KB], KB = VLEN: positions of a k-block are KB floats
+ * apart, so the kernels address a whole tile from one pointer with constant offsets, and
+ * the zero columns stand in for the padding.
+ */
+#include "common/simd.h"
+#include "conv/direct_bwd_d_common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NHWC_KB BT_VLEN
+#define NHWC_JT_MAX 16
+#define NHWC_CB_MAX 4
+
+/* Register tiles (positions jt x cb): accumulators + cb weight vectors + one broadcast fit
+ * the vector registers, 32 zmm or 16 ymm/xmm. */
+#if BT_VLEN == 16
+#define NHWC_C_TILES(M) BWDD_UPTO_16(M, 1) BWDD_UPTO_14(M, 2) BWDD_UPTO_9(M, 3) BWDD_UPTO_6(M, 4)
+#define NHWC_K_TILES(M) BWDD_UPTO_12(M, 1) BWDD_UPTO_12(M, 2) BWDD_UPTO_9(M, 3) BWDD_UPTO_6(M, 4)
+#define NHWC_JT_TUNE "4|6|9|12"
+#define NHWC_CB_DEFAULT 2
+#define NHWC_REGS 32
+#elif BT_VLEN == 8
+#define NHWC_C_TILES(M) BWDD_UPTO_14(M, 1) BWDD_UPTO_6(M, 2) BWDD_UPTO_4(M, 3) BWDD_UPTO_2(M, 4)
+#define NHWC_K_TILES(M) BWDD_UPTO_12(M, 1) BWDD_UPTO_6(M, 2) BWDD_UPTO_4(M, 3) BWDD_UPTO_2(M, 4)
+#define NHWC_JT_TUNE "3|4|6|12"
+#define NHWC_CB_DEFAULT 2
+#define NHWC_REGS 16
+#else /* scalar: without FMA each product needs one more register */
+#define NHWC_C_TILES(M) BWDD_UPTO_12(M, 1) BWDD_UPTO_6(M, 2) BWDD_UPTO_3(M, 3) BWDD_UPTO_2(M, 4)
+#define NHWC_K_TILES(M) BWDD_UPTO_12(M, 1) BWDD_UPTO_6(M, 2) BWDD_UPTO_3(M, 3) BWDD_UPTO_2(M, 4)
+#define NHWC_JT_TUNE "2|3|6|12"
+#define NHWC_CB_DEFAULT 2
+#define NHWC_REGS 15
+#endif
+
+enum { VEC_C, VEC_K };
+static const char *const vec_choices[] = {"c", "k", NULL};
+enum { P_PAR, P_VEC, P_JT, P_CB, P_RB };
+static const bt_param_spec nhwc_params[] = {
+    {"par", bt_bwdd_par_choices, 0, 0, NULL},   {"vec", vec_choices, 0, 0, NULL},
+    {"jt", NULL, 1, NHWC_JT_MAX, NHWC_JT_TUNE}, {"cb", NULL, 1, NHWC_CB_MAX, "1|2|3|4"},
+    {"rb", NULL, 1, 1 << 20, "1|4|16|64"},      {NULL, NULL, 0, 0, NULL},
+};
+
+/* One register tile's work. */
+typedef struct nhwc_tile {
+    const bwdd_tap *taps;
+    int ntaps;
+    int tail; /* vec=c: valid lanes of the tile's last vector */
+    int accumulate;
+    const float *win; /* window at the tile's first position */
+    const float *w;   /* packed weights of the (group, c-tile) block */
+    int64_t nk;       /* vec=c: K/G; vec=k: k vectors */
+    int64_t kblk;     /* floats between k-blocks of the window */
+    int64_t wk;       /* floats between k rows (vec=c) or channel rows (vec=k) of packed w */
+    float *dx;        /* dx at the first position and channel */
+    int64_t dx_pos;   /* floats between the tile's positions in dx */
+} nhwc_tile;
+
+static inline __attribute__((always_inline)) void tile_c(const nhwc_tile *a, const int JT,
+                                                         const int CB) {
+    bt_vf acc[NHWC_JT_MAX][NHWC_CB_MAX];
+#pragma GCC unroll 16
+    for (int t = 0; t < JT; t++)
+#pragma GCC unroll 4
+        for (int b = 0; b < CB; b++) acc[t][b] = bt_vzero();
+    for (int x = 0; x < a->ntaps; x++) {
+        const float *d = a->win + a->taps[x].dy, *w = a->w + a->taps[x].w;
+        for (int64_t k0 = 0; k0 < a->nk; k0 += NHWC_KB, d += a->kblk) {
+            int64_t kn = bt_min64(NHWC_KB, a->nk - k0);
+            for (int64_t kk = 0; kk < kn; kk++, w += a->wk) {
+                bt_vf wv[NHWC_CB_MAX];
+#pragma GCC unroll 4
+                for (int b = 0; b < CB; b++) {
+                    wv[b] = bt_vload(w + b * BT_VLEN);
+                    BWDD_PIN(wv[b]);
+                }
+#pragma GCC unroll 16
+                for (int t = 0; t < JT; t++) {
+                    bt_vf y = bt_vbcast(d + t * NHWC_KB + kk);
+#pragma GCC unroll 4
+                    for (int b = 0; b < CB; b++) acc[t][b] = bt_vfmadd(y, wv[b], acc[t][b]);
+                }
+            }
+        }
+    }
+#pragma GCC unroll 16
+    for (int t = 0; t < JT; t++) {
+        float *o = a->dx + t * a->dx_pos;
+#pragma GCC unroll 4
+        for (int b = 0; b < CB; b++) {
+            bt_vf v = acc[t][b];
+            if (b < CB - 1 || a->tail == BT_VLEN) {
+                if (a->accumulate) v = bt_vadd(bt_vload(o + b * BT_VLEN), v);
+                bt_vstore(o + b * BT_VLEN, v);
+            } else {
+                bt_vmask_t m = bt_vmask(a->tail);
+                if (a->accumulate) v = bt_vadd(bt_vload_mask(o + b * BT_VLEN, m), v);
+                bt_vstore_mask(o + b * BT_VLEN, m, v);
+            }
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void tile_k(const nhwc_tile *a, const int JT,
+                                                         const int CC) {
+    bt_vf acc[NHWC_JT_MAX][NHWC_CB_MAX];
+#pragma GCC unroll 16
+    for (int t = 0; t < JT; t++)
+#pragma GCC unroll 4
+        for (int c = 0; c < CC; c++) acc[t][c] = bt_vzero();
+    for (int x = 0; x < a->ntaps; x++) {
+        const float *d = a->win + a->taps[x].dy, *w = a->w + a->taps[x].w;
+        for (int64_t kv = 0; kv < a->nk; kv++, d += a->kblk, w += BT_VLEN) {
+            bt_vf wv[NHWC_CB_MAX];
+#pragma GCC unroll 4
+            for (int c = 0; c < CC; c++) {
+                wv[c] = bt_vload(w + c * a->wk);
+                BWDD_PIN(wv[c]);
+            }
+#pragma GCC unroll 16
+            for (int t = 0; t < JT; t++) {
+                bt_vf y = bt_vload(d + t * NHWC_KB);
+                BWDD_PIN(y);
+#pragma GCC unroll 4
+                for (int c = 0; c < CC; c++) acc[t][c] = bt_vfmadd(y, wv[c], acc[t][c]);
+            }
+        }
+    }
+#pragma GCC unroll 16
+    for (int t = 0; t < JT; t++) {
+        float *o = a->dx + t * a->dx_pos;
+#pragma GCC unroll 4
+        for (int c = 0; c < CC; c++) {
+            float v = bt_vhsum(acc[t][c]);
+            o[c] = a->accumulate ? o[c] + v : v;
+        }
+    }
+}
+
+typedef void (*nhwc_kernel)(const nhwc_tile *);
+#define DEFINE_TILE_C(JT, CB)                                                                      \
+    static void tile_c_##JT##x##CB(const nhwc_tile *a) {                                           \
+        tile_c(a, JT, CB);                                                                         \
+    }
+#define DEFINE_TILE_K(JT, CC)                                                                      \
+    static void tile_k_##JT##x##CC(const nhwc_tile *a) {                                           \
+        tile_k(a, JT, CC);                                                                         \
+    }
+NHWC_C_TILES(DEFINE_TILE_C)
+NHWC_K_TILES(DEFINE_TILE_K)
+#define ENTRY_C(JT, CB) [CB][JT] = tile_c_##JT##x##CB,
+#define ENTRY_K(JT, CC) [CC][JT] = tile_k_##JT##x##CC,
+static const nhwc_kernel kernels_c[NHWC_CB_MAX + 1][NHWC_JT_MAX + 1] = {NHWC_C_TILES(ENTRY_C)};
+static const nhwc_kernel kernels_k[NHWC_CB_MAX + 1][NHWC_JT_MAX + 1] = {NHWC_K_TILES(ENTRY_K)};
+
+static const nhwc_kernel (*kernel_table(int vec))[NHWC_JT_MAX + 1] {
+    return vec == VEC_K ? kernels_k : kernels_c;
+}
+
+/* Floats of packed weights per k row (vec=c) / channel row (vec=k), and per block. */
+static int64_t packed_row(const bt_shape *s, int vec, int64_t cb) {
+    return vec == VEC_K ? bwdd_round_up(s->kg, BT_VLEN) : cb * BT_VLEN;
+}
+static int64_t packed_block(const bt_shape *s, int vec, int64_t cb) {
+    return s->r * s->s * (vec == VEC_K ? cb : s->kg) * packed_row(s, vec, cb);
+}
+
+static int nhwc_supports(const bt_shape *s, char *why, size_t size) {
+    if (s->layout != BT_NHWC) {
+        snprintf(why, size, "NHWC only");
+        return 0;
+    }
+    return 1;
+}
+
+static bt_status nhwc_prepare(bt_plan *plan) {
+    const bt_shape *s = &plan->shape;
+    int64_t *prm = plan->param;
+    const int *given = plan->param_given;
+    if (!given[P_PAR]) prm[P_PAR] = BWDD_PAR_2D;
+    if (!given[P_VEC])
+        prm[P_VEC] = BT_VLEN > 1 && 2 * s->cg <= BT_VLEN && s->kg >= BT_VLEN ? VEC_K : VEC_C;
+    int vec = (int)prm[P_VEC];
+    const nhwc_kernel(*table)[NHWC_JT_MAX + 1] = kernel_table(vec);
+    /* cb's unit: vectors of channels (vec=c) or channels (vec=k); what a group needs. */
+    int64_t cb_need = vec == VEC_K ? s->cg : bt_div_up(s->cg, BT_VLEN);
+    int64_t nt = bwdd_phase_len(s, 0); /* the longest phase */
+    if (!given[P_CB]) {
+        int64_t cb = bt_min64(cb_need, vec == VEC_K ? NHWC_CB_MAX : NHWC_CB_DEFAULT);
+        if (given[P_JT])
+            while (cb > 1 && !table[cb][prm[P_JT]]) cb--;
+        prm[P_CB] = bt_div_up(cb_need, bt_div_up(cb_need, cb)); /* even c-tiles */
+    }
+    if (!given[P_JT]) {
+        int64_t jt = NHWC_JT_MAX;
+        while (jt > 1 && !table[prm[P_CB]][jt]) jt--;
+        prm[P_JT] = bt_div_up(nt, bt_div_up(nt, jt)); /* even position tiles */
+        if (prm[P_JT] < 1) prm[P_JT] = 1;
+    }
+    if (!table[prm[P_CB]][prm[P_JT]])
+        return bt_fail(BT_EINVAL,
+                       "params: a jt=%lld x cb=%lld tile does not fit the %d vector registers "
+                       "(vec=%s)",
+                       (long long)prm[P_JT], (long long)prm[P_CB], NHWC_REGS, vec_choices[vec]);
+    int64_t cb = prm[P_CB];
+    int64_t floats_q = bwdd_round_up(s->kg, NHWC_KB);
+    int64_t block = packed_block(s, vec, cb);
+    if (!given[P_RB])
+        prm[P_RB] =
+            bt_bwdd_default_rb(s, 0, floats_q, block, s->g * bt_div_up(cb_need, cb), plan->threads);
+    bwdd_geom *g = calloc(1, sizeof *g);
+    if (!g) return bt_fail(BT_ENOMEM, "out of memory");
+    bt_bwdd_window_geom(s, prm[P_RB], g);
+    g->ctile = vec == VEC_K ? cb : cb * BT_VLEN;
+    g->nct = bt_div_up(s->cg, g->ctile);
+    g->ngc = s->g * g->nct;
+    g->block = block;
+    g->packed = bwdd_round_up(g->ngc * block, 16);
+    g->win = g->win_rows * g->qpad * floats_q;
+    g->taps_off = bwdd_round_up(g->win, 16);
+    int64_t tap_floats =
+        (int64_t)((s->r * s->s * sizeof(bwdd_tap) + (size_t)(2 * (s->r + s->s)) * sizeof(int64_t)) /
+                  sizeof(float));
+    g->pbuf_off = g->taps_off + tap_floats;
+    g->per_thread = bwdd_round_up(g->pbuf_off, 16);
+    plan->priv = g;
+    plan->scratch_bytes = (size_t)(g->packed + plan->threads * g->per_thread) * sizeof(float);
+    return BT_OK;
+}
+
+/* Packs the weights of (group, c-tile) blocks [b0, b1). */
+static void nhwc_pack(const bt_shape *s, const bwdd_geom *g, int vec, int64_t cb, const float *w,
+                      float *packed, int64_t b0, int64_t b1) {
+    int64_t row = packed_row(s, vec, cb);
+    for (int64_t b = b0; b < b1; b++) {
+        int64_t grp = b / g->nct, c0 = (b % g->nct) * g->ctile;
+        int64_t nc = bt_min64(g->ctile, s->cg - c0);
+        float *dst = packed + b * g->block;
+        for (int64_t r = 0; r < s->r; r++)
+            for (int64_t ss = 0; ss < s->s; ss++) {
+                if (vec == VEC_C) {
+                    for (int64_t k = 0; k < s->kg; k++, dst += row)
+                        for (int64_t c = 0; c < row; c++)
+                            dst[c] = c < nc ? w[bt_w_off(s, grp * s->kg + k, c0 + c, r, ss)] : 0;
+                } else {
+                    for (int64_t c = 0; c < cb; c++, dst += row)
+                        for (int64_t k = 0; k < row; k++)
+                            dst[k] = c < nc && k < s->kg
+                                         ? w[bt_w_off(s, grp * s->kg + k, c0 + c, r, ss)]
+                                         : 0;
+                }
+            }
+    }
+}
+
+/* Copies dy rows [pmin, pmax] of sample n, group grp into the window, zero-padded. */
+static void nhwc_copy_window(const bt_plan *plan, const float *dy, int64_t n, int64_t grp,
+                             int64_t pmin, int64_t pmax, float *win) {
+    const bt_shape *s = &plan->shape;
+    const bwdd_geom *g = plan->priv;
+    int64_t nkb = bt_div_up(s->kg, NHWC_KB), kblk = g->qpad * NHWC_KB;
+    for (int64_t p = pmin; p <= pmax; p++) {
+        float *row = win + (p - pmin) * nkb * kblk;
+        const float *src = dy + (n * s->p + p) * s->q * s->k + grp * s->kg;
+        for (int64_t kb = 0; kb < nkb; kb++) {
+            float *blk = row + kb * kblk;
+            memset(blk, 0, (size_t)(g->lp * NHWC_KB) * sizeof(float));
+            memset(blk + (g->lp + s->q) * NHWC_KB, 0,
+                   (size_t)(kblk - (g->lp + s->q) * NHWC_KB) * sizeof(float));
+        }
+        for (int64_t q = 0; q < s->q; q++, src += s->k) {
+            float *dst = row + (g->lp + q) * NHWC_KB;
+            for (int64_t kb = 0; kb < nkb; kb++, dst += kblk) {
+                int64_t lanes = bt_min64(NHWC_KB, s->kg - kb * NHWC_KB);
+                bt_vf v = lanes == NHWC_KB
+                              ? bt_vload(src + kb * NHWC_KB)
+                              : bt_vload_mask(src + kb * NHWC_KB, bt_vmask((int)lanes));
+                bt_vstore(dst, v);
+            }
+        }
+    }
+}
+
+/* dx rows [i0, i1) of sample n, channels of c-tile ct of group grp, from the window whose
+ * first row is dy row pbase. */
+static void nhwc_block(const bt_plan *plan, const bt_tensors *t, float *win, int64_t n, int64_t grp,
+                       int64_t ct, int64_t i0, int64_t i1, int64_t pbase) {
+    const bt_shape *s = &plan->shape;
+    const bwdd_geom *g = plan->priv;
+    const float *packed = plan->scratch;
+    bwdd_tap *taps = (bwdd_tap *)(win + g->taps_off);
+    int64_t *tap_scratch = (int64_t *)(taps + s->r * s->s);
+    int vec = (int)plan->param[P_VEC];
+    int64_t jt = plan->param[P_JT], cb = plan->param[P_CB];
+    int64_t c0 = ct * g->ctile, nc = bt_min64(g->ctile, s->cg - c0);
+    int64_t nkb = bt_div_up(s->kg, NHWC_KB), kblk = g->qpad * NHWC_KB;
+    int64_t cbt = vec == VEC_K ? nc : bt_div_up(nc, BT_VLEN); /* this tile's cb */
+    const nhwc_kernel *kernels = kernel_table(vec)[cbt];
+    nhwc_tile tile = {
+        .taps = taps,
+        .tail = (int)(vec == VEC_K ? 0 : nc - (cbt - 1) * BT_VLEN),
+        .accumulate = s->accumulate,
+        .w = packed + (grp * g->nct + ct) * g->block,
+        .nk = vec == VEC_K ? nkb : s->kg,
+        .kblk = kblk,
+        .wk = packed_row(s, vec, cb),
+        .dx_pos = s->sw * s->c,
+    };
+    int64_t wtap = vec == VEC_K ? cb * packed_row(s, vec, cb) : s->kg * packed_row(s, vec, cb);
+    for (int64_t i = i0; i < i1; i++)
+        for (int64_t jph = 0; jph < bt_min64(s->sw, s->w); jph++) {
+            int64_t nt = bwdd_phase_len(s, jph);
+            tile.ntaps = bt_bwdd_taps(s, i, 1, jph, pbase, g->lp, nkb * kblk, NHWC_KB, wtap,
+                                      tap_scratch, taps);
+            float *dx = t->dx + bt_x_off(s, n, grp * s->cg + c0, i, jph);
+            for (int64_t t0 = 0; t0 < nt; t0 += jt) {
+                tile.win = win + t0 * NHWC_KB;
+                tile.dx = dx + t0 * tile.dx_pos;
+                kernels[bt_min64(jt, nt - t0)](&tile);
+            }
+        }
+}
+
+static void nhwc_run(const bt_plan *plan, const bt_tensors *t, int tid, int nthr) {
+    const bt_shape *s = &plan->shape;
+    const bwdd_geom *g = plan->priv;
+    float *packed = plan->scratch;
+    int64_t b0, b1;
+    bt_split(g->ngc, tid, nthr, &b0, &b1);
+    nhwc_pack(s, g, (int)plan->param[P_VEC], plan->param[P_CB], t->w, packed, b0, b1);
+#pragma omp barrier
+    bt_bwdd_run_items(plan, t, (int)plan->param[P_PAR], tid, nthr,
+                      packed + g->packed + tid * g->per_thread, nhwc_copy_window, nhwc_block);
+}
+
+const bt_variant BT_SIMD_NAME(bt_variant_conv_bwd_d__direct_nhwc) = {
+    .name = "conv_bwd_d__direct_nhwc_" BT_SIMD_STR(BT_SIMD_SUFFIX),
+    .op = BT_CONV_BWD_DATA,
+    .isa = BT_ISA_THIS,
+    .priority = 14 + 10 * BT_ISA_THIS,
+    .params = nhwc_params,
+    .supports = nhwc_supports,
+    .prepare = nhwc_prepare,
+    .run = nhwc_run};

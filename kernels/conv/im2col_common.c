@@ -1,0 +1,116 @@
+/* Plan set-up of the conv GEMM variants (see im2col_common.h). */
+#include "conv/im2col_common.h"
+
+#include <stdlib.h>
+
+static const char *const bwd_w_par[] = {"mb", "k", NULL};
+static const char *const bwd_d_par[] = {"mb", "c", NULL};
+
+#define CONVG_COLS_SPEC {.key = "cols", .min = 1, .max = INT64_C(1) << 40, .tune = "64|256|1024"}
+
+const bt_param_spec bt_conv_gemm_bwd_w_params[] = {
+    {.key = "par", .choices = bwd_w_par}, CONVG_COLS_SPEC, BT_GEMM_BLOCKING_PARAM_SPECS, {0}};
+const bt_param_spec bt_conv_gemm_bwd_d_params[] = {
+    {.key = "par", .choices = bwd_d_par}, CONVG_COLS_SPEC, BT_GEMM_BLOCKING_PARAM_SPECS, {0}};
+
+/* Threads that would share out `total` items get at least one each. */
+static int64_t share(int64_t total, int threads) {
+    return bt_div_up(total, bt_min64(threads, total));
+}
+
+/* bwd_weights: what each thread builds or packs, in floats. par=mb: its share of every
+ * column matrix and of dy, plus writing and re-reading a partial dW; par=k: the column
+ * matrices of every group its filters touch (all of them unless there are more groups than
+ * threads) and its share of dy. */
+static int bwd_w_default_par(const bt_shape *s, int threads) {
+    if (threads == 1) return BT_CONVG_PAR_CH;
+    double pos = (double)(s->n * s->p * s->q), taps = (double)(s->r * s->s);
+    double w = (double)bt_shape_w_elems(s);
+    double groups_each = s->g >= threads ? (double)bt_div_up(s->g, threads) : 1.0;
+    double by_mb = (pos * (double)s->c * taps + pos * (double)s->k) / threads + 2.0 * w;
+    double by_k = pos * (double)s->cg * taps * groups_each + pos * (double)s->k / threads;
+    return by_mb < by_k ? BT_CONVG_PAR_MB : BT_CONVG_PAR_CH;
+}
+
+/* bwd_data: samples split evenly (or many per thread) keep threads apart; otherwise each
+ * thread takes a range of input channels, packing all of dy. */
+static int bwd_d_default_par(const bt_shape *s, int threads) {
+    if (threads == 1 || s->n % threads == 0 || s->n >= 4 * (int64_t)threads) return BT_CONVG_PAR_MB;
+    return BT_CONVG_PAR_CH;
+}
+
+static int64_t round_down_unit(int64_t x, int64_t unit) {
+    return bt_max64(x / unit, 1) * unit;
+}
+
+bt_status bt_conv_gemm_prepare(bt_plan *plan) {
+    const bt_shape *s = &plan->shape;
+    const bt_machine *mach = bt_machine_get();
+    bt_isa isa = plan->variant->isa;
+    int data = s->op == BT_CONV_BWD_DATA;
+    bt_conv_gemm_plan *cp = calloc(1, sizeof *cp);
+    if (!cp) return bt_fail(BT_ENOMEM, "%s: out of memory", plan->variant->name);
+    plan->priv = cp;
+
+    int threads = plan->threads;
+    int64_t taps = s->r * s->s, pq = s->p * s->q, npos = s->n * pq;
+    cp->direct = taps == 1 && s->sh == 1 && s->sw == 1 && s->ph == 0 && s->pw == 0;
+    cp->permuted = s->layout == BT_NHWC && taps > 1 && s->cg > 1;
+    if (!plan->param_given[BT_CONVG_PAR])
+        plan->param[BT_CONVG_PAR] = data ? bwd_d_default_par(s, threads) : bwd_w_default_par(s, threads);
+    cp->par = (int)plan->param[BT_CONVG_PAR];
+
+    bt_gemm_blocking cache_blk;
+    bt_gemm_default_blocking(isa, mach->l1d_bytes, mach->l2_bytes,
+                             mach->l3_bytes / bt_max64(1, mach->cores), &cache_blk);
+    /* Channels of one group a thread's GEMM covers at most (bwd_d splits channels). */
+    int64_t lc = data && cp->par == BT_CONVG_PAR_CH ? bt_min64(s->cg, share(s->c, threads)) : s->cg;
+    int64_t col_width = lc * taps; /* floats per position in a column matrix */
+
+    /* Positions one thread's blocks range over (NCHW blocks stop at the end of a sample). */
+    int64_t span = !data && cp->par == BT_CONVG_PAR_MB ? share(npos, threads) : npos;
+    if (data || s->layout == BT_NCHW) span = bt_min64(span, pq);
+    if (!plan->param_given[BT_CONVG_COLS]) {
+        int64_t fit_l2 = mach->l2_bytes / 2 / (col_width * (int64_t)sizeof(float));
+        if (cp->direct) /* no column buffer: the GEMM blocks the whole span itself */
+            plan->param[BT_CONVG_COLS] = span;
+        else if (data) /* the GEMM writes a block, col2im reads it back: keep it in L2 */
+            plan->param[BT_CONVG_COLS] = bt_min64(span, round_down_unit(bt_max64(fit_l2, 64), 16));
+        else /* a block is the GEMM's sum: at least one kc slice of it */
+            plan->param[BT_CONVG_COLS] =
+                bt_min64(span, round_down_unit(bt_max64(fit_l2, cache_blk.kc), cache_blk.kc));
+    }
+    /* Blocks never need more than the span; the column buffer holds one block. */
+    int64_t blk_cols = cp->cols = bt_min64(plan->param[BT_CONVG_COLS], span);
+
+    /* The largest GEMM a thread runs (m x n x k). */
+    int64_t m, n, k;
+    if (data) {
+        int nchw = s->layout == BT_NCHW;
+        m = nchw ? col_width : blk_cols;
+        n = nchw ? blk_cols : col_width;
+        k = s->kg;
+    } else {
+        m = cp->par == BT_CONVG_PAR_CH ? bt_min64(s->kg, share(s->k, threads)) : s->kg;
+        n = s->cg * taps;
+        k = blk_cols;
+    }
+    bt_gemm_blocking_params(plan, BT_CONVG_MC, m, n, k, &cp->blk);
+
+    /* A thread may run with a smaller team than planned and then owns more channels (and,
+     * permuted, reorders more weights): both buffers are sized for a whole group / all. */
+    cp->col = cp->direct ? 0 : bt_floats_aligned(blk_cols * s->cg * taps);
+    cp->pack_a = (int64_t)bt_sgemm_pack_a_floats(&cp->blk, isa);
+    cp->pack_b = (int64_t)bt_sgemm_pack_b_floats(&cp->blk, isa);
+    int64_t wsize = bt_floats_aligned((int64_t)bt_shape_w_elems(s));
+    cp->wperm = data && cp->permuted ? wsize : 0;
+    cp->per_thread = cp->col + cp->pack_a + cp->pack_b + cp->wperm;
+    cp->slots = cp->per_thread * threads;
+    cp->slot = wsize;
+    if (!data && cp->par == BT_CONVG_PAR_MB)
+        cp->nslots = cp->permuted ? threads : threads - 1; /* thread 0 sums into dW itself */
+    else if (!data && cp->permuted)
+        cp->nslots = 1; /* par=k: one dW in GEMM order, each thread its filters' rows */
+    plan->scratch_bytes = (size_t)(cp->slots + cp->nslots * cp->slot) * sizeof(float);
+    return BT_OK;
+}

@@ -1,0 +1,357 @@
+/* Conv backward through column matrices and the packed GEMM (common/gemm.h): the classic
+ * framework path. A template instantiated per ISA by im2col_gemm_{avx512,avx2,scalar}.c
+ * (see common/simd.h); geometry, parameters and plan set-up are in conv/im2col_common.h.
+ *
+ * bwd_weights (im2col + GEMM), per column block of positions and group g:
+ *     col = im2col(x)                      NCHW [(c, r, s) x pos], NHWC [pos x (r, s, c)]
+ *     dW_g += dy_g col^T                   (NHWC: dy_g^T col; the GEMM reads dy transposed)
+ * par=mb: threads split the positions of the batch; thread 0 sums into dW (or, permuted,
+ * into a slot), the others into partial slots, added into dW in slot order after a barrier.
+ * par=k: threads split the filters and need no reduction (but each builds the column
+ * matrices of its groups). db = sums of dy over the positions, split by filters.
+ *
+ * bwd_data (GEMM + col2im), per sample, column block and group g:
+ *     col = W_g^T dy_g                     NCHW [(c, r, s) x pos], NHWC [pos x (r, s, c)]
+ *     dx += col2im(col)                    (dx zeroed first unless accumulating)
+ * par=mb: threads split the samples; par=c: the input channels (dx is disjoint either way).
+ * Permuted NHWC reorders each thread's weights to (k, r, s, c) first.
+ *
+ * Direct (1x1, stride 1, unpadded): x or dx is the column matrix and the GEMM reads or
+ * writes it in place.
+ */
+#include "common/gemm.h"
+#include "common/simd.h"
+#include "conv/im2col_common.h"
+#include "fc/gemm_sums_impl.h"
+
+#include <string.h>
+
+#define IM2COL_INLINE static inline __attribute__((always_inline))
+
+/* Which way data moves between an image and a column matrix. */
+enum { COLS_GATHER /* im2col: col = x, zeros at padding */, COLS_SCATTER /* col2im: dx += col */ };
+
+#define GEMM BT_SIMD_NAME(bt_sgemm)
+
+/* len floats of a column matrix and an image run starting at element `at` with element
+ * stride `stride`: gather reads x, scatter adds into dx (the other image is NULL). */
+IM2COL_INLINE void cols_run(int dir, float *restrict col, const float *x, float *dx, int64_t at,
+                            int64_t stride, int64_t len) {
+    if (dir == COLS_GATHER) {
+        const float *restrict src = x + at;
+        if (stride == 1)
+            memcpy(col, src, (size_t)len * sizeof(float));
+        else
+            for (int64_t t = 0; t < len; t++) col[t] = src[t * stride];
+        return;
+    }
+    float *restrict dst = dx + at;
+    if (stride == 1) {
+        int64_t t = 0;
+        for (; t + BT_VLEN <= len; t += BT_VLEN)
+            bt_vstore(dst + t, bt_vadd(bt_vload(dst + t), bt_vload(col + t)));
+        if (t < len) {
+            bt_vmask_t mask = bt_vmask((int)(len - t));
+            bt_vstore_mask(dst + t, mask,
+                           bt_vadd(bt_vload_mask(dst + t, mask), bt_vload_mask(col + t, mask)));
+        }
+    } else {
+        for (int64_t t = 0; t < len; t++) dst[t * stride] += col[t];
+    }
+}
+
+/* Padding: zeros in the column matrix when gathering, nothing to add when scattering. */
+IM2COL_INLINE void cols_pad(int dir, float *col, int64_t len) {
+    if (dir == COLS_GATHER && len > 0) memset(col, 0, (size_t)len * sizeof(float));
+}
+
+/* NCHW: rows (c, r, s) of channels [c0, c0 + lc) x positions [pq0, pq1) of sample n, each
+ * row of pq1 - pq0 floats. Gather fills col from x; scatter adds col into dx. */
+IM2COL_INLINE void cols_nchw(int dir, const bt_shape *s, const float *x, float *dx, int64_t n,
+                             int64_t c0, int64_t lc, int64_t pq0, int64_t pq1, float *col) {
+    int64_t len = pq1 - pq0, plane = s->h * s->w;
+    for (int64_t c = 0; c < lc; c++) {
+        int64_t img = (n * s->c + c0 + c) * plane;
+        for (int64_t r = 0; r < s->r; r++)
+            for (int64_t ss = 0; ss < s->s; ss++) {
+                float *row = col + ((c * s->r + r) * s->s + ss) * len;
+                int64_t jbase = ss * s->dw - s->pw, qlo, qhi;
+                bt_conv_valid_range(jbase, s->sw, s->w, s->q, &qlo, &qhi);
+                for (int64_t pos = pq0; pos < pq1;) {
+                    int64_t p = pos / s->q, qa = pos % s->q, qb = bt_min64(s->q, qa + pq1 - pos);
+                    float *seg = row + (pos - pq0);
+                    int64_t i = p * s->sh - s->ph + r * s->dh;
+                    if (i < 0 || i >= s->h) {
+                        cols_pad(dir, seg, qb - qa);
+                    } else {
+                        int64_t lo = bt_min64(bt_max64(qlo, qa), qb), hi = bt_max64(lo, bt_min64(qhi, qb));
+                        int64_t at = img + i * s->w + lo * s->sw + jbase;
+                        cols_pad(dir, seg, lo - qa);
+                        cols_run(dir, seg + (lo - qa), x, dx, at, s->sw, hi - lo);
+                        cols_pad(dir, seg + (hi - qa), qb - hi);
+                    }
+                    pos += qb - qa;
+                }
+            }
+    }
+}
+
+/* NHWC: positions [m0, m1) of the batch x (r, s, c) for channels [c0, c0 + lc), each
+ * position a row of R*S*lc floats. */
+IM2COL_INLINE void cols_nhwc(int dir, const bt_shape *s, const float *x, float *dx, int64_t m0,
+                             int64_t m1, int64_t c0, int64_t lc, float *col) {
+    int64_t pq = s->p * s->q;
+    for (int64_t m = m0; m < m1; m++) {
+        int64_t n = m / pq, p = m % pq / s->q, q = m % s->q;
+        float *row = col + (m - m0) * s->r * s->s * lc;
+        for (int64_t r = 0; r < s->r; r++) {
+            int64_t i = p * s->sh - s->ph + r * s->dh;
+            float *taps = row + r * s->s * lc;
+            if (i < 0 || i >= s->h) {
+                cols_pad(dir, taps, s->s * lc);
+                continue;
+            }
+            for (int64_t ss = 0; ss < s->s; ss++) {
+                int64_t j = q * s->sw - s->pw + ss * s->dw;
+                if (j < 0 || j >= s->w) {
+                    cols_pad(dir, taps + ss * lc, lc);
+                    continue;
+                }
+                int64_t at = ((n * s->h + i) * s->w + j) * s->c + c0;
+                cols_run(dir, taps + ss * lc, x, dx, at, 1, lc);
+            }
+        }
+    }
+}
+
+/* One thread's buffers in scratch. */
+typedef struct convg_area {
+    float *col, *pack_a, *pack_b, *wperm;
+} convg_area;
+
+static convg_area convg_thread_area(const bt_plan *plan, int tid) {
+    const bt_conv_gemm_plan *cp = plan->priv;
+    float *base = (float *)plan->scratch + tid * cp->per_thread;
+    return (convg_area){.col = base,
+                        .pack_a = base + cp->col,
+                        .pack_b = base + cp->col + cp->pack_a,
+                        .wperm = base + cp->col + cp->pack_a + cp->pack_b};
+}
+
+/* ---- bwd_weights ---- */
+
+/* dst rows [ka, kb) of group g (GEMM column order) (+)= the product over positions
+ * [m, me) (inside one sample in NCHW). */
+static void bwd_w_block(const bt_plan *plan, const bt_tensors *t, const convg_area *a, int64_t g,
+                        int64_t ka, int64_t kb, int64_t m, int64_t me, float beta, float *dst) {
+    const bt_shape *s = &plan->shape;
+    const bt_conv_gemm_plan *cp = plan->priv;
+    int64_t len = me - m, cgrs = s->cg * s->r * s->s, pq = s->p * s->q;
+    const float *dy, *b;
+    int64_t lda, ldb;
+    int nchw = s->layout == BT_NCHW;
+    if (nchw) {
+        int64_t n = m / pq, pq0 = m % pq;
+        dy = t->dy + (n * s->k + g * s->kg + ka) * pq + pq0, lda = pq;
+        if (cp->direct) {
+            b = t->x + (n * s->c + g * s->cg) * pq + pq0, ldb = pq;
+        } else {
+            cols_nchw(COLS_GATHER, s, t->x, NULL, n, g * s->cg, s->cg, pq0, pq0 + len, a->col);
+            b = a->col, ldb = len;
+        }
+    } else {
+        dy = t->dy + m * s->k + g * s->kg + ka, lda = s->k;
+        if (cp->direct) {
+            b = t->x + m * s->c + g * s->cg, ldb = s->c;
+        } else {
+            cols_nhwc(COLS_GATHER, s, t->x, NULL, m, me, g * s->cg, s->cg, a->col);
+            b = a->col, ldb = cgrs;
+        }
+    }
+    /* NCHW: dy_g[k x pos] times col^T; NHWC: dy_g^T (dy is pos x k) times col[pos x taps]. */
+    GEMM(!nchw, nchw, kb - ka, cgrs, len, dy, lda, b, ldb, beta, dst + (g * s->kg + ka) * cgrs,
+         cgrs, &cp->blk, a->pack_a, a->pack_b);
+}
+
+/* dW rows [k0, k1) (+)= slots [0, nslots) in GEMM column order (r, s, c), reordered to the
+ * weights' (c, r, s); without accumulate the old dW is not read. */
+static void bwd_w_unpermute(const bt_shape *s, const float *slots, int64_t slot, int nslots,
+                            int64_t k0, int64_t k1, float *dw) {
+    int64_t taps = s->r * s->s, cgrs = s->cg * taps;
+    for (int64_t k = k0; k < k1; k++)
+        for (int64_t tap = 0; tap < taps; tap++)
+            for (int64_t c = 0; c < s->cg; c++) {
+                float *o = dw + k * cgrs + c * taps + tap;
+                float v = s->accumulate ? *o : 0.0f;
+                for (int i = 0; i < nslots; i++) v += slots[i * slot + k * cgrs + tap * s->cg + c];
+                *o = v;
+            }
+}
+
+/* db[k0, k1) (+)= sums of dy over every position. */
+static void conv_bias(const bt_shape *s, const float *dy, int64_t k0, int64_t k1, float *db) {
+    int64_t pq = s->p * s->q;
+    if (s->layout == BT_NHWC) {
+        sums_columns(dy, s->n * pq, s->k, k0, k1, s->accumulate, db);
+        return;
+    }
+    for (int64_t k = k0; k < k1; k++) {
+        float sum = 0.0f;
+        for (int64_t n = 0; n < s->n; n++) sum += sums_run(dy + (n * s->k + k) * pq, pq);
+        db[k] = s->accumulate ? db[k] + sum : sum;
+    }
+}
+
+static void bwd_w_run(const bt_plan *plan, const bt_tensors *t, int tid, int nthr) {
+    const bt_shape *s = &plan->shape;
+    const bt_conv_gemm_plan *cp = plan->priv;
+    convg_area a = convg_thread_area(plan, tid);
+    float *slots = (float *)plan->scratch + cp->slots;
+    int64_t pq = s->p * s->q, npos = s->n * pq;
+    int by_pos = cp->par == BT_CONVG_PAR_MB;
+
+    int64_t m0 = 0, m1 = npos, k0 = 0, k1 = s->k;
+    if (by_pos)
+        bt_split(npos, tid, nthr, &m0, &m1);
+    else
+        bt_split(s->k, tid, nthr, &k0, &k1);
+    /* Where this thread sums: dW itself, or a slot holding a dW in GEMM column order. */
+    float *dst = t->dw;
+    float beta = s->accumulate ? 1.0f : 0.0f;
+    if (by_pos && (cp->permuted || tid > 0))
+        dst = slots + (cp->permuted ? tid : tid - 1) * cp->slot, beta = 0.0f;
+    else if (!by_pos && cp->permuted)
+        dst = slots, beta = 0.0f;
+
+    if (k1 > k0)
+        for (int64_t m = m0; m < m1;) {
+            int64_t me = bt_min64(m1, m + cp->cols);
+            if (s->layout == BT_NCHW) me = bt_min64(me, (m / pq + 1) * pq);
+            for (int64_t g = k0 / s->kg; g * s->kg < k1; g++)
+                bwd_w_block(plan, t, &a, g, bt_max64(k0 - g * s->kg, 0),
+                            bt_min64(k1 - g * s->kg, s->kg), m, me, beta, dst);
+            m = me, beta = 1.0f; /* later blocks add to the first */
+        }
+
+    int64_t cgrs = s->cg * s->r * s->s;
+    if (by_pos) {
+#pragma omp barrier
+        int parts = (int)bt_min64(nthr, npos); /* threads past the positions had nothing */
+        bt_split(s->k, tid, nthr, &k0, &k1);
+        if (cp->permuted)
+            bwd_w_unpermute(s, slots, cp->slot, parts, k0, k1, t->dw);
+        else if (parts > 1 && k1 > k0)
+            sums_add_slots(t->dw + k0 * cgrs, slots + k0 * cgrs, cp->slot, parts - 1,
+                           (k1 - k0) * cgrs);
+    } else if (cp->permuted) {
+        bwd_w_unpermute(s, slots, cp->slot, 1, k0, k1, t->dw);
+    }
+    if (t->db) conv_bias(s, t->dy, k0, k1, t->db);
+}
+
+/* ---- bwd_data ---- */
+
+/* The weights of channels [c0, c1) in (k, r, s, c) order, group after group: group g's
+ * part starts at kg * R*S * (first channel of g in the range - c0). */
+static void bwd_d_permute_weights(const bt_shape *s, const float *w, int64_t c0, int64_t c1,
+                                  float *wperm) {
+    int64_t taps = s->r * s->s;
+    for (int64_t g = c0 / s->cg; g * s->cg < c1; g++) {
+        int64_t ca = bt_max64(c0 - g * s->cg, 0), lc = bt_min64(c1 - g * s->cg, s->cg) - ca;
+        float *out = wperm + s->kg * taps * (g * s->cg + ca - c0);
+        for (int64_t k = 0; k < s->kg; k++)
+            for (int64_t tap = 0; tap < taps; tap++)
+                for (int64_t c = 0; c < lc; c++)
+                    out[(k * taps + tap) * lc + c] =
+                        w[((g * s->kg + k) * s->cg + ca + c) * taps + tap];
+    }
+}
+
+/* dx of sample n, channels [c0, c1), every position: zeros. */
+static void bwd_d_zero(const bt_shape *s, float *dx, int64_t n, int64_t c0, int64_t c1) {
+    int64_t plane = s->h * s->w;
+    if (s->layout == BT_NCHW) {
+        memset(dx + (n * s->c + c0) * plane, 0, (size_t)((c1 - c0) * plane) * sizeof(float));
+        return;
+    }
+    if (c0 == 0 && c1 == s->c) {
+        memset(dx + n * plane * s->c, 0, (size_t)(plane * s->c) * sizeof(float));
+        return;
+    }
+    for (int64_t at = n * plane; at < (n + 1) * plane; at++)
+        memset(dx + at * s->c + c0, 0, (size_t)(c1 - c0) * sizeof(float));
+}
+
+/* dx of sample n, channels [g*cg + ca, + lc), positions [pq0, pq1): the GEMM, then col2im.
+ * wperm: this group's reordered weights (permuted NHWC only). */
+static void bwd_d_block(const bt_plan *plan, const bt_tensors *t, const convg_area *a, int64_t g,
+                        int64_t ca, int64_t lc, int64_t n, int64_t pq0, int64_t pq1,
+                        const float *wperm) {
+    const bt_shape *s = &plan->shape;
+    const bt_conv_gemm_plan *cp = plan->priv;
+    int64_t taps = s->r * s->s, len = pq1 - pq0, pq = s->p * s->q, cgrs = s->cg * taps;
+    int64_t c0 = g * s->cg + ca;
+    const float *wg = t->w + g * s->kg * cgrs;
+    float beta = s->accumulate ? 1.0f : 0.0f;
+    if (s->layout == BT_NCHW) {
+        /* col[(c, r, s) x pos] = W_g^T (rows of this channel range) dy_g */
+        const float *dy = t->dy + (n * s->k + g * s->kg) * pq + pq0;
+        float *c = cp->direct ? t->dx + (n * s->c + c0) * pq + pq0 : a->col;
+        GEMM(1, 0, lc * taps, len, s->kg, wg + ca * taps, cgrs, dy, pq, cp->direct ? beta : 0.0f,
+             c, cp->direct ? pq : len, &cp->blk, a->pack_a, a->pack_b);
+        if (!cp->direct) cols_nchw(COLS_SCATTER, s, NULL, t->dx, n, c0, lc, pq0, pq1, a->col);
+    } else {
+        /* col[pos x (r, s, c)] = dy_g (pos x k) W_g (k x taps) */
+        const float *dy = t->dy + (n * pq + pq0) * s->k + g * s->kg;
+        const float *b = cp->permuted ? wperm : wg + ca * taps;
+        float *c = cp->direct ? t->dx + (n * pq + pq0) * s->c + c0 : a->col;
+        GEMM(0, 0, len, lc * taps, s->kg, dy, s->k, b, cp->permuted ? lc * taps : cgrs,
+             cp->direct ? beta : 0.0f, c, cp->direct ? s->c : lc * taps, &cp->blk, a->pack_a,
+             a->pack_b);
+        if (!cp->direct)
+            cols_nhwc(COLS_SCATTER, s, NULL, t->dx, n * pq + pq0, n * pq + pq1, c0, lc, a->col);
+    }
+}
+
+static void bwd_d_run(const bt_plan *plan, const bt_tensors *t, int tid, int nthr) {
+    const bt_shape *s = &plan->shape;
+    const bt_conv_gemm_plan *cp = plan->priv;
+    convg_area a = convg_thread_area(plan, tid);
+    int64_t n0 = 0, n1 = s->n, c0 = 0, c1 = s->c, pq = s->p * s->q, taps = s->r * s->s;
+    if (cp->par == BT_CONVG_PAR_MB)
+        bt_split(s->n, tid, nthr, &n0, &n1);
+    else
+        bt_split(s->c, tid, nthr, &c0, &c1);
+    if (n1 <= n0 || c1 <= c0) return;
+    if (cp->permuted) bwd_d_permute_weights(s, t->w, c0, c1, a.wperm);
+
+    for (int64_t n = n0; n < n1; n++) {
+        if (!cp->direct && !s->accumulate) bwd_d_zero(s, t->dx, n, c0, c1);
+        for (int64_t pq0 = 0; pq0 < pq; pq0 += cp->cols)
+            for (int64_t g = c0 / s->cg; g * s->cg < c1; g++) {
+                int64_t ca = bt_max64(c0 - g * s->cg, 0);
+                int64_t lc = bt_min64(c1 - g * s->cg, s->cg) - ca;
+                const float *wperm =
+                    cp->permuted ? a.wperm + s->kg * taps * (g * s->cg + ca - c0) : NULL;
+                bwd_d_block(plan, t, &a, g, ca, lc, n, pq0, bt_min64(pq, pq0 + cp->cols), wperm);
+            }
+    }
+}
+
+const bt_variant BT_SIMD_NAME(bt_variant_conv_bwd_w__im2col_gemm) = {
+    .name = "conv_bwd_w__im2col_gemm_" BT_SIMD_STR(BT_SIMD_SUFFIX),
+    .op = BT_CONV_BWD_WEIGHTS,
+    .isa = BT_ISA_THIS,
+    .priority = 12 + 10 * BT_ISA_THIS,
+    .params = bt_conv_gemm_bwd_w_params,
+    .prepare = bt_conv_gemm_prepare,
+    .run = bwd_w_run};
+
+const bt_variant BT_SIMD_NAME(bt_variant_conv_bwd_d__gemm_col2im) = {
+    .name = "conv_bwd_d__gemm_col2im_" BT_SIMD_STR(BT_SIMD_SUFFIX),
+    .op = BT_CONV_BWD_DATA,
+    .isa = BT_ISA_THIS,
+    .priority = 12 + 10 * BT_ISA_THIS,
+    .params = bt_conv_gemm_bwd_d_params,
+    .prepare = bt_conv_gemm_prepare,
+    .run = bwd_d_run};

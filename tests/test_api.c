@@ -1,0 +1,461 @@
+/* Validation at the public API: every bad argument gives the right status and a message,
+ * never a crash and never a partial write; bt_last_error is per thread; plans report their
+ * variant and parameters in a form that round-trips; dispatch picks a variant that fits;
+ * BACKTUNE_VARIANT forces one; bt_tuning_load fails cleanly. */
+#include "testlib.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SENTINEL 12345.0f
+
+/* Expect status `want` with a non-empty message; returns 1 if so. */
+static int expect_status(bt_status got, bt_status want, const char *what) {
+    const char *msg = bt_last_error();
+    int ok = got == want && msg && *msg;
+    if (ok)
+        tl_pass("%s -> %s: \"%s\"", what, bt_strerror(want), msg);
+    else
+        tl_fail("%s -> %s: got %s, message \"%s\"", what, bt_strerror(want), bt_strerror(got),
+                msg ? msg : "(NULL)");
+    return ok;
+}
+
+/* bt_plan_create must fail with `want`, leave *plan NULL, and create nothing. */
+static void expect_create_fails(const bt_problem *p, const char *variant, const char *params,
+                                bt_status want, const char *what) {
+    bt_problem dummy;
+    bt_plan *plan = (bt_plan *)&dummy;
+    bt_clear_error();
+    bt_status st = bt_plan_create(&plan, p, variant, params);
+    expect_status(st, want, what);
+    if (st == BT_OK)
+        bt_plan_destroy(plan);
+    else if (plan)
+        tl_fail("%s: *plan is not NULL after the failure", what);
+}
+
+static void clear_error(void) {
+    bt_clear_error();
+}
+
+/* ---- plan creation ---- */
+
+static void plan_create_errors(void) {
+    bt_problem good = tl_parse("conv_bwd_w mb2ic3ih7oc4kh3ph1");
+    bt_plan *plan = (bt_plan *)&good; /* must be reset to NULL on failure */
+    clear_error();
+    expect_status(bt_plan_create(NULL, &good, NULL, NULL), BT_EINVAL, "bt_plan_create(NULL plan)");
+    clear_error();
+    expect_status(bt_plan_create(&plan, NULL, NULL, NULL), BT_EINVAL,
+                  "bt_plan_create(NULL problem)");
+    tl_expect(plan == NULL, "a failed bt_plan_create leaves *plan NULL");
+
+    /* Fields set one at a time on a valid problem. */
+    struct bad_field {
+        const char *what;
+        int64_t *field;
+        int64_t value;
+        bt_status want;
+    };
+    bt_problem p = good;
+    struct bad_field fields[] = {
+        {"n = 0", &p.n, 0, BT_EINVAL},
+        {"c = -3", &p.c, -3, BT_EINVAL},
+        {"h = 0", &p.h, 0, BT_EINVAL},
+        {"k = -1", &p.k, -1, BT_EINVAL},
+        {"r = 0", &p.r, 0, BT_EINVAL},
+        {"stride_h = -2", &p.stride_h, -2, BT_EINVAL},
+        {"pad_w = -1", &p.pad_w, -1, BT_EINVAL},
+        {"dil_h = -1", &p.dil_h, -1, BT_EINVAL},
+        {"groups = 2 (c = 3 not divisible)", &p.groups, 2, BT_EINVAL},
+        {"n = INT64_MAX", &p.n, INT64_MAX, BT_EINVAL},
+        {"c = INT64_MIN", &p.c, INT64_MIN, BT_EINVAL},
+        {"r = 10 (kernel larger than the padded input)", &p.r, 10, BT_EINVAL},
+        {"dil_h = 5 (dilated kernel larger than the padded input)", &p.dil_h, 5, BT_EINVAL},
+    };
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        p = good;
+        *fields[i].field = fields[i].value;
+        plan = (bt_plan *)&good;
+        clear_error();
+        char what[160];
+        snprintf(what, sizeof what, "bt_plan_create with %s", fields[i].what);
+        expect_create_fails(&p, NULL, NULL, fields[i].want, what);
+    }
+
+    /* Sizes whose products overflow 64 bits while each is in range. */
+    p = good;
+    p.n = p.c = p.h = p.w = (int64_t)1 << 20;
+    expect_create_fails(&p, NULL, NULL, BT_EINVAL, "bt_plan_create with N*C*H*W = 2^80");
+    p = good;
+    p.k = p.c = (int64_t)1 << 32;
+    p.r = p.s = 1;
+    expect_create_fails(&p, NULL, NULL, BT_EINVAL, "bt_plan_create with K*C = 2^64 weights");
+    p = good;
+    p.op = (bt_op)7;
+    expect_create_fails(&p, NULL, NULL, BT_EINVAL, "bt_plan_create with op 7");
+    p = good;
+    p.layout = (bt_layout)-1;
+    expect_create_fails(&p, NULL, NULL, BT_EINVAL, "bt_plan_create with layout -1");
+    p = good;
+    p.accumulate = 2;
+    expect_create_fails(&p, NULL, NULL, BT_EINVAL, "bt_plan_create with accumulate 2");
+    bt_problem fc = tl_parse("fc_bwd_d mb2ic3oc4");
+    fc.h = 5;
+    expect_create_fails(&fc, NULL, NULL, BT_EINVAL, "bt_plan_create of FC with h = 5");
+
+    /* Variants. */
+    expect_create_fails(&good, "no_such_variant", NULL, BT_EINVAL,
+                        "bt_plan_create with an unknown variant name");
+    expect_create_fails(&good, "", NULL, BT_EINVAL, "bt_plan_create with an empty variant name");
+    for (int i = 0; i < bt_variant_count(); i++) {
+        if (bt_variant_op(i) == good.op) continue;
+        char what[160];
+        snprintf(what, sizeof what, "bt_plan_create(conv_bwd_w problem, variant %s)",
+                 bt_variant_name(i));
+        expect_create_fails(&good, bt_variant_name(i), NULL, BT_EUNSUPPORTED, what);
+    }
+}
+
+/* ---- parameters ---- */
+
+static void params_errors(void) {
+    bt_problem good = tl_parse("conv_bwd_w mb2ic3ih7oc4kh3ph1");
+    /* The parameters every variant takes are parsed by the core: checked through dispatch
+     * and through the reference variant. */
+    static const char *const bad[] = {
+        "threads=0",
+        "threads=-1",
+        "threads=abc",
+        "threads=",
+        "threads=2x",
+        "threads=1000000",
+        "threads",
+        "no_such_key=1",
+        "bind=sideways",
+        "threads=1,threads=2",
+        "bind=close,bind=spread",
+        "threads=99999999999999999999",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        for (int named = 0; named < 2; named++) {
+            char what[200];
+            snprintf(what, sizeof what, "%s params '%s'", named ? "conv_bwd_w__ref" : "dispatch",
+                     bad[i]);
+            expect_create_fails(&good, named ? "conv_bwd_w__ref" : NULL, bad[i], BT_EINVAL, what);
+        }
+    for (int vi = 0; vi < bt_variant_count(); vi++) {
+        if (!bt_variant_cpu_ok(vi)) continue;
+        bt_op op = bt_variant_op(vi);
+        bt_problem p =
+            op == BT_FC_BWD_DATA || op == BT_FC_BWD_WEIGHTS ? tl_parse("fc_bwd_w mb2ic3oc4") : good;
+        p.op = op;
+        if (bt_variant_supports(vi, &p) != BT_OK) continue;
+        /* Each declared parameter: an out-of-range or unknown value, and given twice. */
+        char space[512];
+        snprintf(space, sizeof space, "%s", bt_variant_param_space(vi));
+        for (char *save = NULL, *item = strtok_r(space, ";", &save); item;
+             item = strtok_r(NULL, ";", &save)) {
+            char *eq = strchr(item, '=');
+            if (!eq) continue;
+            *eq = '\0';
+            char first[64];
+            snprintf(first, sizeof first, "%s", eq + 1);
+            first[strcspn(first, "|.")] = '\0';
+            char text[3][200];
+            snprintf(text[0], sizeof text[0], "%s=%s,%s=%s", item, first, item, first);
+            snprintf(text[1], sizeof text[1], "%s=not_a_value", item);
+            snprintf(text[2], sizeof text[2], "%s=-99999999", item);
+            for (int t = 0; t < 3; t++) {
+                char what[700];
+                snprintf(what, sizeof what, "%s params '%s'", bt_variant_name(vi), text[t]);
+                expect_create_fails(&p, bt_variant_name(vi), text[t], BT_EINVAL, what);
+            }
+        }
+    }
+    char longtext[2000];
+    memset(longtext, 'a', sizeof longtext - 1);
+    longtext[sizeof longtext - 1] = '\0';
+    expect_create_fails(&good, NULL, longtext, BT_EINVAL, "params text of 2000 characters");
+}
+
+/* ---- execution: NULL tensors, no partial write ---- */
+
+static void execute_errors(void) {
+    static const char *const texts[] = {"fc_bwd_d mb2ic3oc4", "fc_bwd_w mb2ic3oc4",
+                                        "conv_bwd_d mb2ic3ih5oc4kh3ph1",
+                                        "conv_bwd_w mb2ic3ih5oc4kh3ph1"};
+    for (int ti = 0; ti < 4; ti++) {
+        bt_problem p = tl_parse(texts[ti]);
+        size_t nx = bt_problem_x_elems(&p), nw = bt_problem_w_elems(&p),
+               ndy = bt_problem_dy_elems(&p), nk = bt_problem_db_elems(&p);
+        float *x = tl_alloc(nx), *w = tl_alloc(nw), *dy = tl_alloc(ndy);
+        float *dx = tl_alloc(nx), *dw = tl_alloc(nw), *db = tl_alloc(nk);
+        bt_fill_random(x, nx, 1), bt_fill_random(w, nw, 2), bt_fill_random(dy, ndy, 3);
+        for (int vi = 0; vi < bt_variant_count(); vi++) {
+            if (bt_variant_op(vi) != p.op || !bt_variant_cpu_ok(vi)) continue;
+            bt_plan *plan;
+            if (tl_plan(&plan, &p, bt_variant_name(vi), "threads=2", texts[ti]) <= 0) continue;
+            /* Each required tensor NULL in turn (index 0..2), then the tensors pointer. */
+            for (int missing = 0; missing <= 3; missing++) {
+                for (size_t i = 0; i < nx; i++) dx[i] = SENTINEL;
+                for (size_t i = 0; i < nw; i++) dw[i] = SENTINEL;
+                for (size_t i = 0; i < nk; i++) db[i] = SENTINEL;
+                bt_tensors t = {.x = x, .w = w, .dy = dy, .dx = dx, .dw = dw, .db = db};
+                const char *name = "tensors";
+                if (tl_op_is_data(p.op)) {
+                    const float **in[2] = {&t.w, &t.dy};
+                    if (missing < 2) *in[missing] = NULL, name = missing ? "dy" : "w";
+                    if (missing == 2) t.dx = NULL, name = "dx";
+                } else {
+                    const float **in[2] = {&t.x, &t.dy};
+                    if (missing < 2) *in[missing] = NULL, name = missing ? "dy" : "x";
+                    if (missing == 2) t.dw = NULL, name = "dw";
+                }
+                char what[200];
+                snprintf(what, sizeof what, "%s execute with %s NULL", bt_variant_name(vi), name);
+                clear_error();
+                expect_status(bt_plan_execute(plan, missing == 3 ? NULL : &t), BT_EINVAL, what);
+                int untouched = 1;
+                for (size_t i = 0; i < nx; i++) untouched &= dx[i] == SENTINEL;
+                for (size_t i = 0; i < nw; i++) untouched &= dw[i] == SENTINEL;
+                for (size_t i = 0; i < nk; i++) untouched &= db[i] == SENTINEL;
+                tl_expect(untouched, "%s: outputs untouched after the failed call", what);
+            }
+            /* Pointers the op does not use may be NULL. */
+            bt_tensors t = tl_op_is_data(p.op) ? (bt_tensors){.w = w, .dy = dy, .dx = dx}
+                                               : (bt_tensors){.x = x, .dy = dy, .dw = dw};
+            clear_error();
+            bt_status st = bt_plan_execute(plan, &t);
+            tl_expect(st == BT_OK, "%s execute with only the op's tensors (db NULL) -> success",
+                      bt_variant_name(vi));
+            bt_plan_destroy(plan);
+        }
+        free(x), free(w), free(dy), free(dx), free(dw), free(db);
+    }
+    clear_error();
+    expect_status(bt_plan_execute(NULL, NULL), BT_EINVAL, "bt_plan_execute(NULL plan)");
+    tl_expect(bt_plan_variant(NULL) == NULL && bt_plan_params(NULL) == NULL &&
+                  bt_plan_source(NULL) == NULL && bt_plan_threads(NULL) == 0,
+              "plan accessors of NULL return NULL / 0");
+    bt_plan_destroy(NULL);
+    tl_pass("bt_plan_destroy(NULL) is a no-op");
+}
+
+/* ---- the registry and other entry points ---- */
+
+static void registry_and_misc(void) {
+    int n = bt_variant_count(), unique = 1, prefixed = 1;
+    for (int i = 0; i < n; i++) {
+        const char *name = bt_variant_name(i);
+        const char *op = bt_op_name(bt_variant_op(i));
+        if (strncmp(name, op, strlen(op)) || strncmp(name + strlen(op), "__", 2)) {
+            prefixed = 0;
+            tl_note("%s does not start with %s__", name, op);
+        }
+        for (int j = 0; j < i; j++)
+            if (!strcmp(name, bt_variant_name(j))) unique = 0;
+        if (bt_variant_find(name) != i) unique = 0;
+    }
+    tl_expect(n > 0 && unique, "%d variants, names unique and found by bt_variant_find", n);
+    tl_expect(prefixed, "every variant name starts with its op's name and '__'");
+    for (int op = BT_FC_BWD_DATA; op <= BT_CONV_BWD_WEIGHTS; op++) {
+        int found = 0;
+        for (int i = 0; i < n; i++)
+            if ((int)bt_variant_op(i) == op && bt_variant_cpu_ok(i) &&
+                bt_registry_get(i)->priority == 0)
+                found = 1;
+        tl_expect(found, "%s has a reference variant (priority 0) that runs anywhere",
+                  bt_op_name((bt_op)op));
+    }
+    clear_error();
+    tl_expect(bt_variant_name(-1) == NULL && *bt_last_error(), "bt_variant_name(-1) -> NULL");
+    clear_error();
+    tl_expect(bt_variant_name(n) == NULL && *bt_last_error(), "bt_variant_name(count) -> NULL");
+    clear_error();
+    tl_expect((int)bt_variant_op(n) == -1 && *bt_last_error(), "bt_variant_op(count) -> -1");
+    tl_expect(bt_variant_find(NULL) == -1 && bt_variant_find("nope") == -1,
+              "bt_variant_find of NULL or an unknown name -> -1");
+    tl_expect(bt_variant_isa(-1) == NULL && bt_variant_param_space(n) == NULL &&
+                  !bt_variant_cpu_ok(n),
+              "variant queries out of range");
+    bt_problem good = tl_parse("conv_bwd_w mb2ic3ih7oc4kh3ph1");
+    clear_error();
+    expect_status(bt_variant_supports(-1, &good), BT_EINVAL, "bt_variant_supports(-1)");
+    clear_error();
+    expect_status(bt_variant_supports(0, NULL), BT_EINVAL, "bt_variant_supports(0, NULL)");
+    int all_named = 1;
+    for (int s = BT_OK; s <= BT_EIO; s++) all_named &= bt_strerror((bt_status)s)[0] != '\0';
+    tl_expect(all_named && bt_strerror((bt_status)99) && bt_strerror((bt_status)99)[0],
+              "bt_strerror names every status and survives an unknown one");
+    bt_problem out;
+    clear_error();
+    expect_status(bt_problem_normalize(NULL, &out), BT_EINVAL, "bt_problem_normalize(NULL)");
+    tl_expect(bt_problem_x_elems(NULL) == 0 && bt_problem_w_elems(NULL) == 0 &&
+                  bt_problem_dy_elems(NULL) == 0 && bt_problem_db_elems(NULL) == 0,
+              "element counts of NULL are 0");
+}
+
+/* ---- bt_last_error is per thread ---- */
+
+static pthread_barrier_t barrier;
+
+static void *error_thread(void *arg) {
+    int id = *(int *)arg;
+    bt_problem p;
+    /* Different failures on the two threads, made at the same time, read after both. */
+    if (id == 0)
+        bt_problem_parse("conv_bwd_d mb2ic3ih7oc4kh3 thread_zero_junk", &p);
+    else
+        bt_problem_parse("conv_fwd_thread_one mb2ic3ih7oc4kh3", &p);
+    pthread_barrier_wait(&barrier);
+    const char *msg = bt_last_error();
+    int ok = strstr(msg, id == 0 ? "thread_zero_junk" : "conv_fwd_thread_one") != NULL;
+    pthread_barrier_wait(&barrier);
+    return (void *)(intptr_t)ok;
+}
+
+static void last_error_per_thread(void) {
+    pthread_t threads[2];
+    int ids[2] = {0, 1};
+    pthread_barrier_init(&barrier, NULL, 2);
+    for (int i = 0; i < 2; i++) pthread_create(&threads[i], NULL, error_thread, &ids[i]);
+    int ok = 1;
+    for (int i = 0; i < 2; i++) {
+        void *r;
+        pthread_join(threads[i], &r);
+        ok &= (int)(intptr_t)r;
+    }
+    pthread_barrier_destroy(&barrier);
+    tl_expect(ok, "bt_last_error is per thread (two threads, two different errors)");
+}
+
+/* ---- variant and params round trip; dispatch; forcing ---- */
+
+static const char *const plan_texts[] = {"fc_bwd_d mb3ic17oc5",
+                                         "fc_bwd_w mb3ic17oc5",
+                                         "conv_bwd_d_nhwc mb2ic3ih7oc4kh3ph1",
+                                         "conv_bwd_w mb2ic3ih7oc4kh3ph1",
+                                         "conv_bwd_d g4mb2ic4ih7oc4kh3ph1",
+                                         "conv_bwd_w_nhwc g4mb2ic4ih7oc4kh3ph1",
+                                         "conv_bwd_w mb1ic16ih5oc16kh1"};
+enum { PLAN_TEXTS = (int)(sizeof plan_texts / sizeof plan_texts[0]) };
+
+static bt_problem plan_problem(int i) {
+    bt_problem p = tl_parse(plan_texts[i]);
+    if (strstr(plan_texts[i], "_nhwc")) p.layout = BT_NHWC; /* independent of the parser */
+    return p;
+}
+
+static void params_round_trip(void) {
+    for (int ti = 0; ti < PLAN_TEXTS; ti++) {
+        bt_problem p = plan_problem(ti);
+        for (int vi = 0; vi < bt_variant_count(); vi++) {
+            if (bt_variant_op(vi) != p.op || !bt_variant_cpu_ok(vi) ||
+                bt_variant_supports(vi, &p) != BT_OK)
+                continue;
+            bt_plan *a, *b;
+            const char *v = bt_variant_name(vi);
+            if (tl_plan(&a, &p, v, NULL, plan_texts[ti]) <= 0) continue;
+            char first[BT_PARAMS_TEXT];
+            snprintf(first, sizeof first, "%s", bt_plan_params(a));
+            int ok = tl_plan(&b, &p, v, first, plan_texts[ti]) > 0;
+            if (!ok) {
+                bt_plan_destroy(a);
+                continue;
+            }
+            int same = !strcmp(bt_plan_variant(a), v) && !strcmp(bt_plan_variant(b), v) &&
+                       !strcmp(first, bt_plan_params(b)) && !strcmp(bt_plan_source(a), "named");
+            if (!tl_expect(same, "params round trip %s '%s': '%s'", v, plan_texts[ti], first))
+                tl_note("second plan: %s '%s' (source %s)", bt_plan_variant(b), bt_plan_params(b),
+                        bt_plan_source(b));
+            bt_plan_destroy(a), bt_plan_destroy(b);
+        }
+    }
+}
+
+static void dispatch_fits(void) {
+    for (int ti = 0; ti < PLAN_TEXTS; ti++) {
+        bt_problem p = plan_problem(ti);
+        bt_plan *plan;
+        if (tl_plan(&plan, &p, NULL, "threads=2", plan_texts[ti]) <= 0) continue;
+        int vi = bt_variant_find(bt_plan_variant(plan));
+        const char *src = bt_plan_source(plan);
+        int fits =
+            vi >= 0 && bt_variant_op(vi) == p.op && bt_variant_cpu_ok(vi) &&
+            bt_variant_supports(vi, &p) == BT_OK && bt_plan_threads(plan) == 2 && src &&
+            (!strcmp(src, "heuristic") || !strcmp(src, "reference") || !strcmp(src, "table"));
+        bt_check_options opt = {.mode = BT_CHECK_EXACT, .seed = 5, .with_bias = 1};
+        bt_check_result res;
+        int correct = bt_check_plan(plan, &opt, &res) == BT_OK && res.pass;
+        if (!tl_expect(fits && correct, "dispatch '%s' -> %s (%s, %s) fits and is correct",
+                       plan_texts[ti], bt_plan_variant(plan), src, bt_plan_params(plan)))
+            tl_note("fits %d, correct %d %s", fits, correct, res.detail);
+        bt_plan_destroy(plan);
+    }
+}
+
+static void forced_variant(void) {
+    for (int ti = 0; ti < PLAN_TEXTS; ti++) {
+        bt_problem p = plan_problem(ti);
+        char ref[64];
+        snprintf(ref, sizeof ref, "%s__ref", bt_op_name(p.op));
+        setenv("BACKTUNE_VARIANT", ref, 1);
+        bt_plan *plan;
+        if (tl_plan(&plan, &p, NULL, NULL, plan_texts[ti]) > 0) {
+            tl_expect(!strcmp(bt_plan_variant(plan), ref) &&
+                          !strcmp(bt_plan_source(plan), "forced"),
+                      "BACKTUNE_VARIANT=%s forces it for '%s' (got %s, %s)", ref, plan_texts[ti],
+                      bt_plan_variant(plan), bt_plan_source(plan));
+            bt_plan_destroy(plan);
+        }
+    }
+    bt_problem p = plan_problem(0);
+    setenv("BACKTUNE_VARIANT", "no_such_variant", 1);
+    bt_plan *plan = NULL;
+    expect_create_fails(&p, NULL, NULL, BT_EINVAL, "BACKTUNE_VARIANT=no_such_variant");
+    setenv("BACKTUNE_VARIANT", "conv_bwd_w__ref", 1);
+    expect_create_fails(&p, NULL, NULL, BT_EUNSUPPORTED,
+                        "BACKTUNE_VARIANT of another op (conv_bwd_w__ref for fc_bwd_d)");
+    unsetenv("BACKTUNE_VARIANT");
+    tl_expect(bt_plan_create(&plan, &p, NULL, NULL) == BT_OK &&
+                  strcmp(bt_plan_source(plan), "forced"),
+              "without BACKTUNE_VARIANT dispatch is back to normal (%s)",
+              plan ? bt_plan_source(plan) : "no plan");
+    bt_plan_destroy(plan);
+}
+
+static void tuning_load(void) {
+    const char *path = "/nonexistent/backtune/table.json";
+    clear_error();
+    bt_status st = bt_tuning_load(path);
+    const char *msg = bt_last_error();
+    tl_expect(st != BT_OK && msg && *msg && strstr(msg, path),
+              "bt_tuning_load of a missing file fails with a message naming it: %s: \"%s\"",
+              bt_strerror(st), msg);
+    clear_error();
+    expect_status(bt_tuning_load(NULL), BT_EINVAL, "bt_tuning_load(NULL)");
+    /* A failed load leaves dispatch working. */
+    bt_problem p = plan_problem(3);
+    bt_plan *plan = NULL;
+    tl_expect(bt_plan_create(&plan, &p, NULL, NULL) == BT_OK,
+              "dispatch still works after a failed bt_tuning_load");
+    bt_plan_destroy(plan);
+}
+
+int main(void) {
+    unsetenv("BACKTUNE_VARIANT");
+    plan_create_errors();
+    params_errors();
+    execute_errors();
+    registry_and_misc();
+    last_error_per_thread();
+    params_round_trip();
+    dispatch_fits();
+    forced_variant();
+    tuning_load();
+    return tl_finish();
+}

@@ -1,0 +1,644 @@
+/* Tuning tables and the tuner: the table format round trip (records -> table -> dispatch),
+ * two concurrent writers losing nothing, corrupt / truncated / empty / missing / stale /
+ * foreign tables refused with a clear message while dispatch falls back and still computes
+ * correct gradients, bad entries skipped, the lookup chain (exact -> nearest -> heuristic),
+ * BACKTUNE_TABLE (files, directories, ':' lists), plans created while tables are swapped,
+ * the fingerprint, the search space and a tiny tuning run. */
+#include "fingerprint.h"
+#include "measure.h"
+#include "records.h"
+#include "search.h"
+#include "space.h"
+#include "testlib.h"
+#include "tuning.h"
+
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Problems of the tables. The reference (priority 0) is what the tables choose: dispatch
+ * never picks it by heuristic, so a plan running it came from the table. */
+#define P_EXACT "conv_bwd_w mb2ic8ih9oc8kh3ph1"
+#define P_NEAR "conv_bwd_w mb8ic8ih9oc8kh3ph1" /* mb 4x P_EXACT's: distance 2 */
+#define P_FAR "conv_bwd_w mb2ic8ih9oc8kh5ph2"  /* another kernel: not comparable */
+#define REF "conv_bwd_w__ref"
+
+static char workdir[256];
+
+/* ---- helpers ---- */
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+/* A string field of a JSON object, "" if absent. */
+static const char *field(const json_t *o, const char *key) {
+    const char *v = json_string_value(json_object_get(o, key));
+    return v ? v : "";
+}
+
+static void path_of(char *buf, size_t size, const char *name) {
+    snprintf(buf, size, "%s/%s", workdir, name);
+}
+
+static bt_record make_record(const char *problem, int threads, const char *variant,
+                             const char *params, double seconds, const char *stage) {
+    bt_problem p = tl_parse(problem);
+    bt_record r;
+    bt_record_init(&r, &p, threads);
+    snprintf(r.variant, sizeof r.variant, "%s", variant);
+    snprintf(r.params, sizeof r.params, "%s", params);
+    snprintf(r.stage, sizeof r.stage, "%s", stage);
+    snprintf(r.search, sizeof r.search, "exhaustive");
+    snprintf(r.check, sizeof r.check, "exact");
+    r.status = BT_RECORD_OK;
+    r.min_s = r.median_s = seconds;
+    r.gflops = bt_problem_flops(&p) / seconds * 1e-9;
+    r.reps = 3;
+    return r;
+}
+
+/* A valid table: P_EXACT and P_NEAR at 2 threads both choose the reference. */
+static json_t *valid_table(void) {
+    bt_record recs[] = {
+        make_record(P_EXACT, 2, "conv_bwd_w__naive", "threads=2", 2e-3, "default"),
+        make_record(P_EXACT, 2, REF, "threads=2", 1e-3, "exhaustive"),
+        make_record(P_NEAR, 2, REF, "threads=1,bind=spread", 1e-3, "exhaustive"),
+    };
+    snprintf(recs[2].request, sizeof recs[2].request, "threads=1"); /* bind was a default */
+    return bt_table_build(recs, 3);
+}
+
+static void write_json(const char *path, json_t *o) {
+    char *text = json_dumps(o, JSON_INDENT(1));
+    FILE *f = fopen(path, "w");
+    if (f && text) fputs(text, f);
+    if (f) fclose(f);
+    free(text);
+}
+
+static void write_text(const char *path, const char *text, size_t len) {
+    FILE *f = fopen(path, "w");
+    if (f) fwrite(text, 1, len, f), fclose(f);
+}
+
+/* Creates a plan for `problem` by dispatch and says where it came from; *ok_gradients is
+ * whether it passes the exact check against the reference. */
+static const char *dispatch(const char *problem, const char *params, char *variant, size_t size,
+                            int *ok_gradients) {
+    bt_problem p = tl_parse(problem);
+    bt_plan *plan = NULL;
+    static char source[32];
+    snprintf(source, sizeof source, "(failed)");
+    variant[0] = '\0';
+    *ok_gradients = 0;
+    if (bt_plan_create(&plan, &p, NULL, params) != BT_OK) return source;
+    snprintf(source, sizeof source, "%s", bt_plan_source(plan));
+    snprintf(variant, size, "%s", bt_plan_variant(plan));
+    bt_check_options opt = {.mode = BT_CHECK_EXACT, .seed = 3, .with_bias = 1};
+    bt_check_result res;
+    *ok_gradients = bt_check_plan(plan, &opt, &res) == BT_OK && res.pass;
+    bt_plan_destroy(plan);
+    return source;
+}
+
+/* A table that must be refused: the load fails with status `want` and a message containing
+ * `needle`; dispatch then uses the heuristic and the gradients are right. */
+static void expect_refused(const char *path, bt_status want, const char *needle, const char *what) {
+    bt_clear_error();
+    bt_status st = bt_tuning_load(path);
+    const char *msg = bt_last_error();
+    tl_expect(st == want && strstr(msg, needle) != NULL, "%s: refused (%s): \"%s\"", what,
+              bt_strerror(st), msg);
+    char variant[128];
+    int ok;
+    const char *source = dispatch(P_EXACT, "threads=2", variant, sizeof variant, &ok);
+    tl_expect(!strcmp(source, "heuristic") && ok,
+              "%s: dispatch falls back to the heuristic (%s, %s) with correct gradients", what,
+              source, variant);
+}
+
+/* ---- tests ---- */
+
+static void round_trip(void) {
+    char dir[300], path[400];
+    path_of(dir, sizeof dir, "rt");
+    bt_record recs[] = {
+        make_record(P_EXACT, 2, "conv_bwd_w__naive", "threads=2", 2e-3, "default"),
+        make_record(P_EXACT, 2, REF, "threads=2", 1e-3, "exhaustive"),
+        make_record(P_EXACT, 1, REF, "threads=1", 3e-3, "exhaustive"),
+    };
+    bt_record invalid =
+        make_record(P_EXACT, 2, "conv_bwd_w__naive", "threads=1", 1e-4, "exhaustive");
+    invalid.status = BT_RECORD_INVALID; /* fastest, but wrong: never chosen */
+    bt_commit_info info;
+    bt_status st = bt_records_commit(dir, recs, 3, &info);
+    st = st == BT_OK ? bt_records_commit(dir, &invalid, 1, &info) : st;
+    tl_expect(st == BT_OK && info.records_on_disk == 4 && info.table_entries == 2,
+              "commit: 4 records on disk, 2 table entries (%d, %d) %s", info.records_on_disk,
+              info.table_entries, st == BT_OK ? "" : bt_last_error());
+
+    bt_record_list back = {0};
+    int bad = -1;
+    st = bt_records_load(dir, &back, &bad);
+    int same = st == BT_OK && back.count == 4 && bad == 0;
+    for (int i = 0; same && i < 3; i++)
+        same = !strcmp(back.items[i].problem, recs[i].problem) &&
+               !strcmp(back.items[i].variant, recs[i].variant) &&
+               !strcmp(back.items[i].params, recs[i].params) &&
+               back.items[i].threads == recs[i].threads && back.items[i].status == recs[i].status &&
+               back.items[i].min_s == recs[i].min_s && !strcmp(back.items[i].date, recs[i].date) &&
+               !strcmp(back.items[i].registry_hash, bt_registry_hash());
+    tl_expect(same, "records read back field for field (%d records, %d bad lines)", back.count,
+              bad);
+    bt_record_list_free(&back);
+
+    path_of(path, sizeof path, "rt/table.json");
+    json_error_t err;
+    json_t *t = json_load_file(path, 0, &err);
+    json_t *entries = json_object_get(t, "entries");
+    json_t *e1 = json_array_get(entries, 0), *e2 = json_array_get(entries, 1); /* t1, t2 */
+    tl_expect(t && json_array_size(entries) == 2 && !strcmp(field(t, "format"), BT_TABLE_FORMAT) &&
+                  !strcmp(field(t, "registry_hash"), bt_registry_hash()) &&
+                  json_integer_value(json_object_get(e1, "threads")) == 1 &&
+                  !strcmp(field(e2, "variant"), REF) &&
+                  !strcmp(field(e2, "default_variant"), "conv_bwd_w__naive"),
+              "table.json: format, registry hash, best ok entry per key, default recorded");
+    json_decref(t);
+
+    st = bt_tuning_load(path);
+    tl_expect(st == BT_OK, "bt_tuning_load(table.json) %s", st == BT_OK ? "" : bt_last_error());
+    char variant[128], params[BT_PARAMS_TEXT], why[256];
+    bt_problem p = tl_parse(P_EXACT);
+    int found =
+        bt_tuning_lookup(&p, 2, variant, sizeof variant, params, sizeof params, why, sizeof why);
+    tl_expect(found && !strcmp(variant, REF) && !strcmp(params, "threads=2"),
+              "lookup of the tuned key gives the table's choice: %s %s (%s)", variant, params, why);
+    int ok;
+    const char *source = dispatch(P_EXACT, "threads=2", variant, sizeof variant, &ok);
+    tl_expect(!strcmp(source, "table") && !strcmp(variant, REF) && ok,
+              "bt_plan_create(variant NULL) follows the table: %s from %s, correct gradients",
+              variant, source);
+    bt_problem acc = p;
+    acc.accumulate = 1;
+    found =
+        bt_tuning_lookup(&acc, 2, variant, sizeof variant, params, sizeof params, why, sizeof why);
+    tl_expect(found && strstr(why, "exact"), "accumulate does not change the key (%s)", why);
+}
+
+/* Two processes committing records one at a time into the same directory. */
+static void two_writers(void) {
+    enum { PER_WRITER = 40 };
+    char dir[300];
+    path_of(dir, sizeof dir, "merge");
+    pid_t pids[2];
+    for (int w = 0; w < 2; w++) {
+        pids[w] = fork();
+        if (pids[w] == 0) {
+            for (int i = 0; i < PER_WRITER; i++) {
+                bt_record r = make_record(P_EXACT, 2, REF, "threads=2", 1e-3 * (1 + i), "coarse");
+                snprintf(r.note, sizeof r.note, "writer %d record %d", w, i);
+                if (bt_records_commit(dir, &r, 1, NULL) != BT_OK) _exit(1);
+            }
+            _exit(0);
+        }
+    }
+    int clean = 1;
+    for (int w = 0; w < 2; w++) {
+        int status = 0;
+        waitpid(pids[w], &status, 0);
+        clean = clean && pids[w] > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }
+    bt_record_list all = {0};
+    int bad = 0;
+    bt_records_load(dir, &all, &bad);
+    int seen[2][PER_WRITER] = {{0}};
+    for (int i = 0; i < all.count; i++) {
+        int w, k;
+        if (sscanf(all.items[i].note, "writer %d record %d", &w, &k) == 2 && w >= 0 && w < 2 &&
+            k >= 0 && k < PER_WRITER)
+            seen[w][k]++;
+    }
+    int every_once = 1;
+    for (int w = 0; w < 2; w++)
+        for (int k = 0; k < PER_WRITER; k++) every_once = every_once && seen[w][k] == 1;
+    tl_expect(clean && all.count == 2 * PER_WRITER && bad == 0 && every_once,
+              "two concurrent writers: %d records on disk, each of the %d exactly once", all.count,
+              2 * PER_WRITER);
+    bt_record_list_free(&all);
+
+    /* A line that is not a record is kept, not lost, by the next commit. */
+    char path[400];
+    path_of(path, sizeof path, "merge/records.jsonl");
+    FILE *f = fopen(path, "a");
+    if (f) fputs("{not json\n", f), fclose(f);
+    bt_record r = make_record(P_EXACT, 2, REF, "threads=2", 1e-3, "coarse");
+    bt_commit_info info;
+    bt_status st = bt_records_commit(dir, &r, 1, &info);
+    char *text = NULL;
+    f = fopen(path, "r");
+    if (f) {
+        text = calloc(1, 1 << 20);
+        if (text) (void)!fread(text, 1, (1 << 20) - 1, f);
+        fclose(f);
+    }
+    tl_expect(st == BT_OK && info.bad_lines == 1 && info.records_on_disk == 2 * PER_WRITER + 1 &&
+                  text && strstr(text, "{not json\n"),
+              "a corrupt line is kept as it is and counted (%d bad, %d records)", info.bad_lines,
+              info.records_on_disk);
+    free(text);
+}
+
+static void refused_tables(void) {
+    char path[400];
+    json_t *t = valid_table();
+    char *text = json_dumps(t, JSON_INDENT(1));
+    size_t len = strlen(text);
+
+    path_of(path, sizeof path, "truncated.json");
+    write_text(path, text, len / 2);
+    expect_refused(path, BT_EINVAL, "truncated", "truncated table");
+
+    path_of(path, sizeof path, "corrupt.json");
+    char *corrupt = strdup(text);
+    memcpy(corrupt + len / 3, "\x01\xff garbage ]]", 12);
+    write_text(path, corrupt, len);
+    free(corrupt);
+    expect_refused(path, BT_EINVAL, "not valid JSON", "corrupt table");
+
+    path_of(path, sizeof path, "empty.json");
+    write_text(path, "", 0);
+    expect_refused(path, BT_EINVAL, "empty", "empty table");
+
+    path_of(path, sizeof path, "missing.json");
+    expect_refused(path, BT_EIO, "missing.json", "missing table");
+
+    json_t *other = json_deep_copy(t);
+    json_object_set_new(other, "format", json_string("something-else"));
+    path_of(path, sizeof path, "other_format.json");
+    write_json(path, other);
+    json_decref(other);
+    expect_refused(path, BT_EINVAL, "not a backtune tuning table", "another format");
+
+    json_t *stale = json_deep_copy(t);
+    json_object_set_new(stale, "registry_hash", json_string("0123456789abcdef"));
+    path_of(path, sizeof path, "stale.json");
+    write_json(path, stale);
+    json_decref(stale);
+    expect_refused(path, BT_EINVAL, "stale", "stale table (variant registry changed)");
+
+    /* Foreign: another ISA class than this machine's. */
+    json_t *foreign = json_deep_copy(t);
+    json_t *fp = json_object_get(foreign, "fingerprint");
+    const char *mine = bt_fingerprint_get()->isa_class;
+    json_object_set_new(fp, "isa_class", json_string(strcmp(mine, "avx2") ? "avx2" : "avx512"));
+    json_object_set_new(fp, "hash", json_string("000000000000"));
+    json_object_set_new(fp, "id", json_string("other-cpu-64c-avx2"));
+    path_of(path, sizeof path, "foreign.json");
+    write_json(path, foreign);
+    json_decref(foreign);
+    expect_refused(path, BT_EINVAL, "another machine", "foreign-machine table");
+
+    /* Same CPU, another build (hash differs): accepted, and says so. */
+    json_t *same_cpu = json_deep_copy(t);
+    json_object_set_new(json_object_get(same_cpu, "fingerprint"), "hash",
+                        json_string("111111111111"));
+    path_of(path, sizeof path, "same_cpu.json");
+    write_json(path, same_cpu);
+    json_decref(same_cpu);
+    char desc[512];
+    bt_status st = bt_tuning_load(path);
+    bt_tuning_describe(desc, sizeof desc);
+    tl_expect(st == BT_OK && strstr(desc, "same CPU model"), "same CPU, other build: loaded (%s)",
+              desc);
+    setenv("BACKTUNE_TABLE_MATCH", "exact", 1);
+    expect_refused(path, BT_EINVAL, "another machine", "same CPU with BACKTUNE_TABLE_MATCH=exact");
+    unsetenv("BACKTUNE_TABLE_MATCH");
+
+    /* Entries: unknown variants and wrong-op variants are skipped; all bad is refused. */
+    json_t *bad = json_deep_copy(t);
+    json_t *entries = json_object_get(bad, "entries");
+    json_object_set_new(json_array_get(entries, 0), "variant", json_string("conv_bwd_w__gone"));
+    json_object_set_new(json_array_get(entries, 1), "variant", json_string("fc_bwd_w__naive"));
+    path_of(path, sizeof path, "bad_entries.json");
+    write_json(path, bad);
+    expect_refused(path, BT_EINVAL, "no usable entry", "table whose entries are all unusable");
+    json_array_append_new(entries,
+                          json_pack("{sssiss}", "problem", P_EXACT, "threads", 2, "variant", REF));
+    json_array_append_new(entries, json_pack("{sssiss}", "problem", "conv_bwd_w bogus", "threads",
+                                             2, "variant", REF));
+    write_json(path, bad);
+    json_decref(bad);
+    st = bt_tuning_load(path);
+    bt_tuning_describe(desc, sizeof desc);
+    char variant[128];
+    int ok;
+    const char *source = dispatch(P_EXACT, "threads=2", variant, sizeof variant, &ok);
+    tl_expect(st == BT_OK && strstr(desc, "(1 entries") && !strcmp(source, "table") && ok,
+              "bad entries skipped, the good one used (%s; %s from %s)", desc, variant, source);
+
+    /* An entry whose parameters no longer plan: dispatch passes it over to the heuristic. */
+    json_t *params = json_deep_copy(t);
+    json_object_set_new(json_array_get(json_object_get(params, "entries"), 0), "params",
+                        json_string("threads=2,no_such_param=3"));
+    path_of(path, sizeof path, "bad_params.json");
+    write_json(path, params);
+    json_decref(params);
+    st = bt_tuning_load(path);
+    source = dispatch(P_EXACT, "threads=2", variant, sizeof variant, &ok);
+    tl_expect(st == BT_OK && !strcmp(source, "heuristic") && ok,
+              "an entry whose params fail to plan falls back to the heuristic (%s, %s)", source,
+              variant);
+    free(text);
+    json_decref(t);
+}
+
+static void lookup_chain(void) {
+    char path[400];
+    json_t *t = valid_table();
+    path_of(path, sizeof path, "chain.json");
+    write_json(path, t);
+    json_decref(t);
+    bt_status st = bt_tuning_load(path);
+    tl_expect(st == BT_OK, "chain table loads %s", st == BT_OK ? "" : bt_last_error());
+    char variant[128], params[BT_PARAMS_TEXT], why[256];
+    struct {
+        const char *problem;
+        int threads;
+        int found;
+        const char *why, *params;
+    } cases[] = {
+        {P_EXACT, 2, 1, "exact", "threads=2"},
+        {P_NEAR, 2, 1, "exact", "threads=1,bind=spread"}, /* exact: the measured plan's params */
+        {"conv_bwd_w mb16ic8ih9oc8kh3ph1", 2, 1, "nearest", "threads=1"}, /* P_NEAR's request */
+        {"conv_bwd_w mb2ic8ih9oc8kh3ph1", 1, 1, "nearest", "threads=1"},  /* P_EXACT, 1 thread */
+        {"conv_bwd_w mb2ic8ih9oc8kh3ph1 accumulate", 2, 1, "exact", "threads=2"},
+        {P_FAR, 2, 0, "no entry", NULL},
+        {"conv_bwd_w mb2ic8ih9oc8kh3ph1 (nhwc)", 2, 0, "no entry", NULL},
+        {"conv_bwd_w mb2ic512ih90oc512kh3ph1", 2, 0, "no entry", NULL}, /* too far */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        /* "(nhwc)": the same problem in the other layout (set here, not through the text). */
+        char text[128];
+        snprintf(text, sizeof text, "%s", cases[i].problem);
+        char *nhwc = strstr(text, " (nhwc)");
+        if (nhwc) *nhwc = '\0';
+        bt_problem p = tl_parse(text);
+        if (nhwc) p.layout = BT_NHWC;
+        bt_problem norm;
+        bt_problem_normalize(&p, &norm);
+        int found = bt_tuning_lookup(&norm, cases[i].threads, variant, sizeof variant, params,
+                                     sizeof params, why, sizeof why);
+        tl_expect(found == cases[i].found && strstr(why, cases[i].why) &&
+                      (!found || (!strcmp(variant, REF) && !strcmp(params, cases[i].params))),
+                  "lookup '%s' t%d: %s%s%s (%s)", cases[i].problem, cases[i].threads,
+                  found ? variant : "not found", found ? " " : "", found ? params : "", why);
+    }
+    int ok;
+    const char *source = dispatch(P_FAR, "threads=2", variant, sizeof variant, &ok);
+    tl_expect(!strcmp(source, "heuristic") && ok,
+              "no comparable entry: the heuristic (%s, %s), correct gradients", source, variant);
+    source = dispatch("conv_bwd_w mb4ic8ih9oc8kh3ph1", "threads=2", variant, sizeof variant, &ok);
+    tl_expect(!strcmp(source, "table") && !strcmp(variant, REF) && ok,
+              "nearest entry used by dispatch (%s, %s), correct gradients", source, variant);
+
+    /* Table parameters under the caller's: no key given twice. */
+    char merged[BT_PARAMS_TEXT];
+    bt_tuning_merge_params("kb=64,threads=1,bind=close", "threads=2", merged, sizeof merged);
+    int merge_ok = !strcmp(merged, "kb=64,bind=close,threads=2");
+    bt_tuning_merge_params("threads=1", NULL, merged, sizeof merged);
+    merge_ok = merge_ok && !strcmp(merged, "threads=1");
+    bt_tuning_merge_params("", "kb=8,threads=3", merged, sizeof merged);
+    merge_ok = merge_ok && !strcmp(merged, "kb=8,threads=3");
+    tl_expect(merge_ok, "table params merged under the caller's (last: '%s')", merged);
+
+    /* The documented distance. */
+    bt_problem a = tl_parse(P_EXACT), b = tl_parse(P_NEAR), c = tl_parse(P_FAR), na, nb, nc;
+    bt_problem_normalize(&a, &na), bt_problem_normalize(&b, &nb), bt_problem_normalize(&c, &nc);
+    double dab = bt_tuning_distance(&na, 2, &nb, 2), dba = bt_tuning_distance(&nb, 2, &na, 2);
+    tl_expect(dab == 2.0 && dba == dab && bt_tuning_distance(&na, 2, &na, 2) == 0 &&
+                  bt_tuning_distance(&na, 2, &na, 1) == 1.0 &&
+                  bt_tuning_distance(&na, 2, &nc, 2) < 0,
+              "distance: |log2| of size ratios (mb 4x = %.2f), symmetric, threads count, other "
+              "kernels not comparable",
+              dab);
+}
+
+static void env_table(void) {
+    char good[400], bad[400], dir[768], results[512], path[1024];
+    json_t *t = valid_table();
+    path_of(good, sizeof good, "env_good.json");
+    write_json(good, t);
+    path_of(bad, sizeof bad, "truncated.json"); /* made by refused_tables */
+    char variant[128];
+    int ok;
+
+    bt_tuning_unload();
+    setenv("BACKTUNE_TABLE", good, 1);
+    const char *source = dispatch(P_EXACT, "threads=2", variant, sizeof variant, &ok);
+    tl_expect(!strcmp(source, "table") && !strcmp(variant, REF) && ok,
+              "BACKTUNE_TABLE=file is loaded at the first dispatch (%s, %s)", source, variant);
+
+    bt_tuning_unload();
+    setenv("BACKTUNE_TABLE", bad, 1);
+    source = dispatch(P_EXACT, "threads=2", variant, sizeof variant, &ok);
+    tl_expect(!strcmp(source, "heuristic") && ok,
+              "BACKTUNE_TABLE naming a truncated table: heuristic, correct gradients (%s)", source);
+
+    bt_tuning_unload();
+    snprintf(path, sizeof path, "%s/missing.json:%s", workdir, good);
+    setenv("BACKTUNE_TABLE", path, 1);
+    source = dispatch(P_EXACT, "threads=2", variant, sizeof variant, &ok);
+    tl_expect(!strcmp(source, "table"),
+              "BACKTUNE_TABLE list: a missing first table, the second used (%s)", source);
+
+    /* A results/ directory: this machine's table is picked over a foreign one. */
+    path_of(results, sizeof results, "results");
+    snprintf(dir, sizeof dir, "%s/aaa-foreign", results);
+    bt_mkdirs(dir);
+    json_t *foreign = json_deep_copy(t);
+    json_object_set_new(
+        json_object_get(foreign, "fingerprint"), "isa_class",
+        json_string(strcmp(bt_fingerprint_get()->isa_class, "avx2") ? "avx2" : "avx512"));
+    json_object_set_new(json_object_get(foreign, "fingerprint"), "hash",
+                        json_string("000000000000"));
+    snprintf(path, sizeof path, "%s/table.json", dir);
+    write_json(path, foreign);
+    json_decref(foreign);
+    snprintf(dir, sizeof dir, "%s/%s", results, bt_fingerprint_id());
+    bt_mkdirs(dir);
+    snprintf(path, sizeof path, "%s/table.json", dir);
+    write_json(path, t);
+    bt_tuning_unload();
+    setenv("BACKTUNE_TABLE", results, 1);
+    source = dispatch(P_EXACT, "threads=2", variant, sizeof variant, &ok);
+    char desc[512];
+    bt_tuning_describe(desc, sizeof desc);
+    tl_expect(!strcmp(source, "table") && strstr(desc, bt_fingerprint_id()),
+              "BACKTUNE_TABLE=results/: this machine's table chosen (%s)", desc);
+
+    /* An explicit bt_tuning_load overrides the environment. */
+    bt_tuning_unload();
+    setenv("BACKTUNE_TABLE", good, 1);
+    bt_tuning_load(bad);
+    source = dispatch(P_EXACT, "threads=2", variant, sizeof variant, &ok);
+    tl_expect(!strcmp(source, "heuristic"), "bt_tuning_load wins over BACKTUNE_TABLE (%s)", source);
+    unsetenv("BACKTUNE_TABLE");
+    bt_tuning_unload();
+    json_decref(t);
+}
+
+typedef struct churn_ctx {
+    int plans, failures;
+} churn_ctx;
+
+static void *create_plans(void *arg) {
+    churn_ctx *c = arg;
+    bt_problem p = tl_parse(P_EXACT);
+    for (int i = 0; i < 300; i++) {
+        bt_plan *plan = NULL;
+        if (bt_plan_create(&plan, &p, NULL, "threads=1") != BT_OK || !plan)
+            c->failures++;
+        else
+            c->plans++;
+        bt_plan_destroy(plan);
+    }
+    return NULL;
+}
+
+static void concurrent_loads(void) {
+    char good[400];
+    path_of(good, sizeof good, "env_good.json");
+    pthread_t th[3];
+    churn_ctx ctx[3] = {{0}};
+    for (int i = 0; i < 3; i++) pthread_create(&th[i], NULL, create_plans, &ctx[i]);
+    for (int i = 0; i < 60; i++) {
+        if (i % 2)
+            bt_tuning_unload();
+        else
+            bt_tuning_load(good);
+    }
+    int plans = 0, failures = 0;
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        plans += ctx[i].plans, failures += ctx[i].failures;
+    }
+    tl_expect(plans == 900 && failures == 0,
+              "plans created on 3 threads while tables are loaded and unloaded: %d made, %d failed",
+              plans, failures);
+    bt_tuning_unload();
+}
+
+static void fingerprint(void) {
+    const bt_fingerprint *fp = bt_fingerprint_get();
+    json_t *o = bt_fingerprint_to_json(fp);
+    bt_fingerprint back;
+    int parsed = bt_fingerprint_from_json(o, &back);
+    tl_expect(parsed && bt_fingerprint_compare(fp, &back) == BT_FP_EXACT &&
+                  !strcmp(back.model_name, fp->model_name) && back.l2.bytes == fp->l2.bytes &&
+                  back.pus_allowed == fp->pus_allowed,
+              "fingerprint JSON round trip: %s (hash %s, %s, %d cores allowed)", fp->id, fp->hash,
+              fp->isa_class, fp->cores_allowed);
+    json_decref(o);
+    int id_ok = fp->id[0] && strlen(fp->hash) == 12;
+    for (const char *c = fp->id; *c; c++)
+        id_ok = id_ok && ((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-');
+    tl_expect(id_ok, "readable id is [a-z0-9-] only: %s", fp->id);
+    char s[32];
+    bt_fingerprint_sanitize("  AMD EPYC(tm) 9R45 / Zen_5 ", s, sizeof s);
+    tl_expect(!strcmp(s, "amd-epyc-tm-9r45-zen-5"), "sanitiser: '%s'", s);
+    bt_fingerprint_sanitize("abcdefghijklmnopqrstuvwxyz", s, 8);
+    tl_expect(!strcmp(s, "abcdefg"), "sanitiser truncates: '%s'", s);
+}
+
+static void space_and_search(void) {
+    bt_problem p = tl_parse("conv_bwd_w mb2ic32ih28oc32kh3ph1"), norm;
+    bt_problem_normalize(&p, &norm);
+    bt_problem reduced;
+    int changed = bt_reduce_problem(&norm, 1e6, &reduced);
+    tl_expect(changed && bt_problem_flops(&reduced) <= 1e6 && reduced.c == norm.c &&
+                  reduced.k == norm.k && reduced.r == norm.r && reduced.pad_h == norm.pad_h &&
+                  reduced.stride_h == norm.stride_h && reduced.layout == norm.layout &&
+                  bt_problem_out_h(&reduced) >= 2,
+              "reduced check problem keeps channels, kernel, stride, padding, layout (%lldx%lld, "
+              "mb%lld, %.0f FLOP)",
+              (long long)reduced.h, (long long)reduced.w, (long long)reduced.n,
+              bt_problem_flops(&reduced));
+
+    bt_space space;
+    bt_status st = bt_space_build(&norm, 2, &space);
+    int has_ref = 0;
+    for (int i = 0; i < space.nvariants; i++) has_ref |= !strcmp(space.variants[i].name, REF);
+    int64_t size = bt_space_size(&space);
+    int distinct = 1;
+    static char seen[64][BT_PARAMS_TEXT + 128];
+    for (int64_t i = 0; i < size && i < 64; i++) {
+        bt_config c;
+        char params[BT_PARAMS_TEXT];
+        bt_space_config(&space, i, &c);
+        bt_space_params(&space, &c, params, sizeof params);
+        snprintf(seen[i], sizeof seen[i], "%s|%s", space.variants[c.variant].name, params);
+        for (int64_t j = 0; j < i; j++) distinct = distinct && strcmp(seen[i], seen[j]);
+    }
+    tl_expect(st == BT_OK && space.nvariants > 0 && !has_ref && space.nthreads == 2 &&
+                  space.threads[0] == 2 && space.threads[1] == 1 && size > 0 && distinct,
+              "search space: %d variants (reference excluded), threads {2,1}, %lld distinct "
+              "configurations",
+              space.nvariants, (long long)size);
+    bt_space_free(&space);
+
+    /* A tiny tuning run (correctness, not speed): default measured, best valid. */
+    bt_problem tiny = tl_parse("conv_bwd_d mb1ic4ih6oc4kh3ph1"), tnorm;
+    bt_problem_normalize(&tiny, &tnorm);
+    bt_buffers buffers;
+    bt_tune_options o;
+    bt_tune_defaults(&o);
+    o.seconds = 1.0;
+    o.max_evals = 8;
+    bt_tune_result res;
+    st = bt_buffers_alloc(&buffers, &tnorm);
+    if (st == BT_OK) st = bt_tune_key(&tnorm, 2, &buffers, &o, &res);
+    if (st != BT_OK) {
+        tl_fail("tiny tuning run: %s", bt_last_error());
+        return;
+    }
+    const bt_record *best = res.best_index >= 0 ? &res.records.items[res.best_index] : NULL;
+    int statuses_ok = 1;
+    for (int i = 0; i < res.records.count; i++)
+        statuses_ok = statuses_ok && (res.records.items[i].status != BT_RECORD_OK ||
+                                      !strcmp(res.records.items[i].check, "exact"));
+    tl_expect(res.default_index >= 0 && best && best->status == BT_RECORD_OK && best->gflops > 0 &&
+                  statuses_ok && res.evals >= 1 && !strcmp(best->search, res.search),
+              "tiny tuning run: %d records, %d timed, best %s %s (%s search)", res.records.count,
+              res.evals, best ? best->variant : "-", best ? best->params : "", res.search);
+    bt_tune_result_free(&res);
+    bt_buffers_free(&buffers);
+}
+
+int main(void) {
+    unsetenv("BACKTUNE_TABLE");
+    unsetenv("BACKTUNE_VARIANT");
+    unsetenv("BACKTUNE_TABLE_MATCH");
+    snprintf(workdir, sizeof workdir, "%s/bt_tuning_XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(workdir)) {
+        tl_fail("cannot create a temporary directory");
+        return tl_finish();
+    }
+    fingerprint();
+    round_trip();
+    two_writers();
+    refused_tables();
+    lookup_chain();
+    env_table();
+    concurrent_loads();
+    space_and_search();
+    bt_tuning_unload();
+    nftw(workdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return tl_finish();
+}

@@ -1,0 +1,398 @@
+/* Tuning one key: default, exhaustive or coarse + refinement, optional full pass (search.h). */
+#include "search.h"
+
+#include "check.h"
+#include "space.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { EVAL_TIMED, EVAL_DUPLICATE, EVAL_PRUNED, EVAL_ERROR };
+
+/* Variants the coarse pass samples at random: those whose defaults were fastest. */
+#define COARSE_TOP_VARIANTS 3
+
+typedef struct seen_entry {
+    char key[BT_PARAMS_TEXT + 160]; /* "variant|params" (requested or planned) */
+    int record;                     /* its record, -1 if none */
+} seen_entry;
+
+typedef struct tuner {
+    const bt_problem *p;
+    int threads;
+    const bt_buffers *buffers;
+    const bt_tune_options *o;
+    bt_tune_result *res;
+    bt_space space;
+    bt_timing_options timing;
+    double deadline, flops;
+    bt_problem reduced;
+    int check_reduced;
+    char reduced_text[200];
+    seen_entry *seen;
+    int nseen, seen_cap;
+    const char *stage;
+    int best;              /* best ok record so far (any stage), -1 none */
+    bt_config best_config; /* its configuration, when it came from the space */
+    int have_best_config;
+    int *variant_best;         /* per space variant: best record, -1 none */
+    bt_config *variant_config; /* and its configuration */
+} tuner;
+
+void bt_tune_defaults(bt_tune_options *o) {
+    *o = (bt_tune_options){.seconds = 10,
+                           .max_evals = 128,
+                           .exhaustive = 0,
+                           .check_max_flops = 5e6,
+                           .seed = 1,
+                           .progress = NULL,
+                           .progress_ctx = NULL};
+}
+
+void bt_tune_result_free(bt_tune_result *r) {
+    bt_record_list_free(&r->records);
+}
+
+static int budget_left(const tuner *t) {
+    if (!strcmp(t->stage, "full")) return 1;
+    return t->res->evals < t->o->max_evals && bt_now() < t->deadline;
+}
+
+static int find_seen(const tuner *t, const char *key) {
+    for (int i = 0; i < t->nseen; i++)
+        if (!strcmp(t->seen[i].key, key)) return i;
+    return -1;
+}
+
+static void add_seen(tuner *t, const char *key, int record) {
+    if (t->nseen == t->seen_cap) {
+        int cap = t->seen_cap ? 2 * t->seen_cap : 64;
+        seen_entry *s = realloc(t->seen, (size_t)cap * sizeof *s);
+        if (!s) return; /* only costs a repeated evaluation */
+        t->seen = s, t->seen_cap = cap;
+    }
+    snprintf(t->seen[t->nseen].key, sizeof t->seen[t->nseen].key, "%s", key);
+    t->seen[t->nseen++].record = record;
+}
+
+static int push_record(tuner *t, const bt_record *r) {
+    if (bt_record_list_push(&t->res->records, r) != BT_OK) return -1;
+    return t->res->records.count - 1;
+}
+
+/* Checks the candidate against the reference: on the reduced problem when the full one is
+ * too costly (with the plan's exact parameters, else the requested ones re-derived for the
+ * smaller shape, else the full problem). Returns 1 if it passed; else 0 with the reason. */
+static int check_candidate(tuner *t, bt_plan *plan, const char *requested, bt_record *r) {
+    bt_check_options opt = {.mode = BT_CHECK_EXACT, .seed = 11, .with_bias = 1};
+    bt_check_result res;
+    bt_plan *small = NULL;
+    const char *variant = bt_plan_variant(plan);
+    if (t->check_reduced) {
+        if (bt_plan_create(&small, &t->reduced, variant, bt_plan_params(plan)) == BT_OK)
+            snprintf(r->check, sizeof r->check, "exact on reduced '%s'", t->reduced_text);
+        else if (bt_plan_create(&small, &t->reduced, variant, requested) == BT_OK)
+            snprintf(r->check, sizeof r->check,
+                     "exact on reduced '%.180s' (its defaults for the smaller shape)",
+                     t->reduced_text);
+        else
+            snprintf(r->check, sizeof r->check, "exact (the reduced problem was refused)");
+    } else {
+        snprintf(r->check, sizeof r->check, "exact");
+    }
+    bt_status st = bt_check_plan(small ? small : plan, &opt, &res);
+    bt_plan_destroy(small);
+    if (st != BT_OK) {
+        snprintf(r->note, sizeof r->note, "the check could not run: %s", bt_last_error());
+        return 0;
+    }
+    if (!res.pass) {
+        snprintf(r->note, sizeof r->note, "wrong result: %.200s (%lld bad)", res.detail,
+                 (long long)res.bad_count);
+        return 0;
+    }
+    return 1;
+}
+
+static void report(tuner *t, int record) {
+    if (!t->o->progress) return;
+    double left = t->deadline - bt_now();
+    bt_tune_progress pr = {.stage = t->stage,
+                           .evals = t->res->evals,
+                           .max_evals = t->o->max_evals,
+                           .seconds_left = left > 0 ? left : 0,
+                           .best = t->best >= 0 ? &t->res->records.items[t->best] : NULL,
+                           .latest = record >= 0 ? &t->res->records.items[record] : NULL};
+    t->o->progress(t->o->progress_ctx, &pr);
+}
+
+/* Keeps the best record (overall and per variant) and the configuration that made it;
+ * `record` may have been made before by an identical plan. */
+static void note_result(tuner *t, int record, const bt_config *cfg) {
+    if (record < 0 || t->res->records.items[record].status != BT_RECORD_OK) return;
+    double time = t->res->records.items[record].min_s;
+    if (t->best < 0 || time < t->res->records.items[t->best].min_s) {
+        t->best = record;
+        t->have_best_config = 0;
+    }
+    if (t->best == record && cfg) t->best_config = *cfg, t->have_best_config = 1;
+    if (cfg) {
+        int *vb = &t->variant_best[cfg->variant];
+        if (*vb < 0 || time < t->res->records.items[*vb].min_s)
+            *vb = record, t->variant_config[cfg->variant] = *cfg;
+    }
+}
+
+/* Plans, checks and times one candidate (variant NULL: the default dispatch). `cfg` is its
+ * place in the space, when it has one. */
+static int evaluate(tuner *t, const char *variant, const char *params, const bt_config *cfg) {
+    char key[sizeof t->seen[0].key];
+    snprintf(key, sizeof key, "req:%s|%s", variant ? variant : "(dispatch)", params);
+    int seen = find_seen(t, key);
+    bt_record r;
+    bt_record_init(&r, t->p, t->threads);
+    snprintf(r.stage, sizeof r.stage, "%s", t->stage);
+    snprintf(r.request, sizeof r.request, "%s", params);
+    bt_plan *plan = NULL;
+    if (seen < 0 && bt_plan_create(&plan, t->p, variant, params) != BT_OK) {
+        snprintf(r.variant, sizeof r.variant, "%s", variant ? variant : "(default dispatch)");
+        snprintf(r.params, sizeof r.params, "%s", params);
+        r.status = BT_RECORD_UNSUPPORTED;
+        snprintf(r.note, sizeof r.note, "%s", bt_last_error());
+        add_seen(t, key, push_record(t, &r));
+        return EVAL_PRUNED;
+    }
+    if (seen < 0) {
+        snprintf(key, sizeof key, "plan:%s|%s", bt_plan_variant(plan), bt_plan_params(plan));
+        seen = find_seen(t, key);
+    }
+    if (seen >= 0) { /* the same plan as one evaluated already */
+        bt_plan_destroy(plan);
+        note_result(t, t->seen[seen].record, cfg);
+        return EVAL_DUPLICATE;
+    }
+    snprintf(r.variant, sizeof r.variant, "%s", bt_plan_variant(plan));
+    snprintf(r.params, sizeof r.params, "%s", bt_plan_params(plan));
+    t->res->evals++;
+    int ok = check_candidate(t, plan, params, &r);
+    if (ok) {
+        bt_timing tm;
+        t->timing.best_seconds = t->best >= 0 ? t->res->records.items[t->best].min_s : 0;
+        if (bt_time_plan(plan, t->buffers, &t->timing, &tm) != BT_OK) {
+            snprintf(r.note, sizeof r.note, "execution failed: %s", bt_last_error());
+            ok = 0;
+        } else {
+            r.min_s = tm.min_s, r.median_s = tm.median_s, r.spread = tm.spread, r.reps = tm.reps;
+            r.abandoned = tm.abandoned;
+            r.gflops = t->flops / tm.min_s * 1e-9;
+            r.gflops_median = t->flops / tm.median_s * 1e-9;
+            if (tm.timed_out) {
+                r.status = BT_RECORD_TIMEOUT;
+                snprintf(r.note, sizeof r.note, "one run took %.3g s, over the %.3g s cap",
+                         tm.warmup_s, t->timing.cap_seconds);
+            }
+            if (tm.abandoned && !tm.timed_out)
+                snprintf(r.note, sizeof r.note, "abandoned: over %.2fx the best so far",
+                         t->timing.abandon_ratio);
+        }
+    }
+    if (!ok) r.status = BT_RECORD_INVALID;
+    bt_plan_destroy(plan);
+    int index = push_record(t, &r);
+    add_seen(t, key, index);
+    note_result(t, index, cfg);
+    report(t, index);
+    return index >= 0 ? EVAL_TIMED : EVAL_ERROR;
+}
+
+static int evaluate_config(tuner *t, const bt_config *c) {
+    char params[BT_PARAMS_TEXT];
+    bt_space_params(&t->space, c, params, sizeof params);
+    return evaluate(t, t->space.variants[c->variant].name, params, c);
+}
+
+/* Coordinate descent from `start`: each dimension (threads, then each tunable parameter)
+ * over all its values; moves to whatever is faster; stops after a sweep without a move. */
+static void refine(tuner *t, bt_config start) {
+    t->best_config = start;
+    bt_config cur = start;
+    const bt_space_variant *v = &t->space.variants[start.variant];
+    for (int moved = 1; moved && budget_left(t);) {
+        moved = 0;
+        for (int dim = -1; dim < v->nparams && budget_left(t); dim++) {
+            int count = dim < 0 ? t->space.nthreads : v->params[dim].count + 1;
+            if (dim >= 0 && count == 1) continue;
+            int original = dim < 0 ? cur.threads : cur.choice[dim];
+            for (int value = dim < 0 ? 0 : 1; value < count && budget_left(t); value++) {
+                if (value == original) continue;
+                int before = t->best;
+                bt_config candidate = cur;
+                if (dim < 0)
+                    candidate.threads = value;
+                else
+                    candidate.choice[dim] = value;
+                evaluate_config(t, &candidate);
+                if (t->best != before) { /* the candidate is the new best */
+                    cur = candidate;
+                    moved = 1;
+                }
+            }
+        }
+    }
+}
+
+/* The space variants with a timed record, fastest first (at most `max`). */
+static int ranked_variants(const tuner *t, int *out, int max) {
+    int n = 0;
+    for (int v = 0; v < t->space.nvariants; v++) {
+        int r = t->variant_best[v];
+        if (r < 0) continue;
+        double time = t->res->records.items[r].min_s;
+        int at = n < max ? n++ : max;
+        while (at > 0 && t->res->records.items[t->variant_best[out[at - 1]]].min_s > time) {
+            if (at < max) out[at] = out[at - 1];
+            at--;
+        }
+        if (at < max) out[at] = v;
+    }
+    return n;
+}
+
+static void coarse_then_refine(tuner *t) {
+    int coarse_evals = t->o->max_evals / 2;
+    t->stage = "coarse";
+    for (int v = 0; v < t->space.nvariants; v++)
+        for (int th = 0; th < t->space.nthreads && budget_left(t); th++) {
+            bt_config c = {.variant = v, .threads = th};
+            evaluate_config(t, &c);
+        }
+    /* Random configurations of the variants whose defaults did best, up to half the
+     * evaluations and half the time: the rest is for the refinement. */
+    int top[COARSE_TOP_VARIANTS], ntop = ranked_variants(t, top, COARSE_TOP_VARIANTS);
+    double coarse_deadline = t->deadline - t->o->seconds / 2;
+    uint64_t rng = t->o->seed;
+    for (int tries = 0; ntop && tries < 8 * t->o->max_evals && t->res->evals < coarse_evals &&
+                        bt_now() < coarse_deadline && budget_left(t);
+         tries++) {
+        bt_config c;
+        bt_space_random(&t->space, top[tries % ntop], &rng, &c);
+        evaluate_config(t, &c);
+    }
+    t->stage = "refine";
+    if (!t->have_best_config) {
+        /* The default dispatch won: start from that variant's defaults. */
+        for (int v = 0; v < t->space.nvariants; v++)
+            if (t->best >= 0 &&
+                !strcmp(t->space.variants[v].name, t->res->records.items[t->best].variant)) {
+                t->best_config = (bt_config){.variant = v};
+                t->have_best_config = 1;
+            }
+    }
+    if (!t->have_best_config) return;
+    int first = t->best_config.variant;
+    refine(t, t->best_config);
+    int runner_up = -1;
+    for (int v = 0; v < t->space.nvariants; v++)
+        if (v != first && t->variant_best[v] >= 0 &&
+            (runner_up < 0 || t->res->records.items[t->variant_best[v]].min_s <
+                                  t->res->records.items[t->variant_best[runner_up]].min_s))
+            runner_up = v;
+    if (runner_up >= 0 && budget_left(t)) refine(t, t->variant_config[runner_up]);
+}
+
+static int best_record(const bt_record_list *l, int include_full) {
+    int best = -1;
+    for (int i = 0; i < l->count; i++) {
+        const bt_record *r = &l->items[i];
+        if (r->status != BT_RECORD_OK || (!include_full && !strcmp(r->stage, "full"))) continue;
+        if (best < 0 || r->min_s < l->items[best].min_s) best = i;
+    }
+    return best;
+}
+
+bt_status bt_tune_key(const bt_problem *p, int threads, const bt_buffers *buffers,
+                      const bt_tune_options *o, bt_tune_result *out) {
+    memset(out, 0, sizeof *out);
+    out->default_index = out->best_index = out->full_best_index = -1;
+    tuner t = {.p = p, .threads = threads, .buffers = buffers, .o = o, .res = out, .best = -1};
+    t.flops = bt_problem_flops(p);
+    t.deadline = bt_now() + o->seconds;
+    bt_timing_defaults(&t.timing);
+    double per_candidate = o->seconds / (o->max_evals > 0 ? o->max_evals : 1);
+    t.timing.rep_seconds = per_candidate / 2 < 0.02  ? 0.02
+                           : per_candidate / 2 > 0.2 ? 0.2
+                                                     : per_candidate / 2;
+    t.timing.cap_seconds = o->seconds / 4 < 0.05 ? 0.05 : o->seconds / 4 > 5 ? 5 : o->seconds / 4;
+    if (t.flops > o->check_max_flops) {
+        t.check_reduced = bt_reduce_problem(p, o->check_max_flops, &t.reduced);
+        bt_problem_format(&t.reduced, t.reduced_text, sizeof t.reduced_text);
+    }
+    bt_status st = bt_space_build(p, threads, &t.space);
+    if (st != BT_OK) return st;
+    int nv = t.space.nvariants ? t.space.nvariants : 1;
+    t.variant_best = malloc((size_t)nv * sizeof *t.variant_best);
+    t.variant_config = calloc((size_t)nv, sizeof *t.variant_config);
+    if (!t.variant_best || !t.variant_config) {
+        st = bt_fail(BT_ENOMEM, "tuner: out of memory");
+        goto done;
+    }
+    for (int v = 0; v < nv; v++) t.variant_best[v] = -1;
+    out->space_size = bt_space_size(&t.space);
+
+    t.stage = "space";
+    for (int i = 0; i < t.space.nskipped; i++) {
+        bt_record r;
+        bt_record_init(&r, p, threads);
+        snprintf(r.stage, sizeof r.stage, "space");
+        snprintf(r.variant, sizeof r.variant, "%s", t.space.skipped[i].name);
+        r.status = BT_RECORD_UNSUPPORTED;
+        snprintf(r.note, sizeof r.note, "%s", t.space.skipped[i].reason);
+        push_record(&t, &r);
+    }
+
+    t.stage = "default";
+    char params[32];
+    snprintf(params, sizeof params, "threads=%d", threads);
+    if (evaluate(&t, NULL, params, NULL) == EVAL_TIMED) out->default_index = out->records.count - 1;
+
+    int64_t done_configs = 0;
+    if (out->space_size <= o->max_evals) {
+        snprintf(out->search, sizeof out->search, "exhaustive");
+        t.stage = "exhaustive";
+        for (; done_configs < out->space_size && budget_left(&t); done_configs++) {
+            bt_config c;
+            bt_space_config(&t.space, done_configs, &c);
+            evaluate_config(&t, &c);
+        }
+        out->covered = done_configs == out->space_size;
+        if (!out->covered) snprintf(out->search, sizeof out->search, "exhaustive-cut");
+    } else {
+        snprintf(out->search, sizeof out->search, "coarse+refine");
+        coarse_then_refine(&t);
+    }
+    if (o->exhaustive && !out->covered) {
+        t.stage = "full";
+        for (int64_t i = 0; i < out->space_size; i++) {
+            bt_config c;
+            bt_space_config(&t.space, i, &c);
+            evaluate_config(&t, &c);
+        }
+        out->covered = 1;
+        size_t n = strlen(out->search);
+        snprintf(out->search + n, sizeof out->search - n, "+full");
+    }
+    for (int i = 0; i < out->records.count; i++) {
+        bt_record *r = &out->records.items[i];
+        snprintf(r->search, sizeof r->search, "%s", out->search);
+        r->space_size = out->space_size;
+    }
+    out->best_index = best_record(&out->records, 0);
+    out->full_best_index = best_record(&out->records, 1);
+done:
+    free(t.variant_best);
+    free(t.variant_config);
+    free(t.seen);
+    bt_space_free(&t.space);
+    return st;
+}

@@ -1,0 +1,60 @@
+/* Tuning one key (problem, threads) within a budget (DESIGN.md §7).
+ *
+ * 1. The default dispatch (the heuristic's choice, no table) is measured first: it is the
+ *    baseline and the first "best so far".
+ * 2. If the space (space.h) has at most max_evals configurations, all are evaluated
+ *    ("exhaustive"). Otherwise a coarse pass (every variant's defaults at every thread count,
+ *    then random configurations, up to half the evaluations and time) and a refinement: coordinate
+ *    descent from the best configuration, one parameter (or the thread count) at a time over
+ *    all its values, moving whenever a value is faster, until a sweep brings nothing or the
+ *    budget is spent; then the same from the best configuration of the runner-up variant.
+ * 3. With `exhaustive`, whatever the search did not evaluate is evaluated afterwards (stage
+ *    "full", outside the budget): the exhaustive best the search is measured against.
+ * Every candidate is checked against the reference (exact mode) before it is timed: on the
+ * problem itself when its FLOP count is at most check_max_flops, else on a reduced copy with
+ * the same channels, kernel, stride, padding, dilation and layout (measure.h); a wrong one
+ * is recorded invalid and never chosen. Plans that refuse their parameters are recorded
+ * unsupported (pruned). Each evaluation leaves a record. */
+#ifndef BT_TUNE_SEARCH_H
+#define BT_TUNE_SEARCH_H
+
+#include "measure.h"
+#include "records.h"
+
+typedef struct bt_tune_progress {
+    const char *stage;
+    int evals, max_evals;
+    double seconds_left;     /* of the key's budget */
+    const bt_record *best;   /* NULL until something was timed */
+    const bt_record *latest; /* the record just made */
+} bt_tune_progress;
+
+typedef struct bt_tune_options {
+    double seconds; /* budget of the key; the default dispatch is measured regardless */
+    int max_evals;  /* timed candidates (checked and timed), default included */
+    int exhaustive; /* then evaluate the rest of the space too */
+    double check_max_flops;
+    uint64_t seed;
+    void (*progress)(void *ctx, const bt_tune_progress *p);
+    void *progress_ctx;
+} bt_tune_options;
+
+void bt_tune_defaults(bt_tune_options *o);
+
+typedef struct bt_tune_result {
+    bt_record_list records;
+    int default_index;   /* record of the default dispatch, -1 if it failed */
+    int best_index;      /* best ok record of the budgeted search, -1 if none */
+    int full_best_index; /* best ok record including stage full, -1 if none */
+    int64_t space_size;
+    int evals;
+    int covered; /* every configuration of the space was evaluated */
+    char search[32];
+} bt_tune_result;
+
+/* Tunes p (normalized) for callers planning it with `threads`; `buffers` hold its tensors. */
+bt_status bt_tune_key(const bt_problem *p, int threads, const bt_buffers *buffers,
+                      const bt_tune_options *o, bt_tune_result *out);
+void bt_tune_result_free(bt_tune_result *r);
+
+#endif

@@ -1,0 +1,534 @@
+/* backtune tune: keys (problem x op x layout x threads) from suites and problems, each tuned
+ * within its share of the budget (search.h), records and table committed after every key so
+ * an interrupted run resumes where it stopped, and a summary table at the end. */
+#include "tune_cmd.h"
+
+#include "fingerprint.h"
+#include "records.h"
+#include "search.h"
+#include "tuning.h"
+
+#include <ctype.h>
+#include <getopt.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef BT_SOURCE_DIR
+#define BT_SOURCE_DIR "."
+#endif
+
+static const char tune_help[] =
+    "usage: backtune tune [options]\n"
+    "Tunes problems for this machine: every variant of the op that takes the problem, with\n"
+    "its tunable parameters and thread counts, each checked against the reference and then\n"
+    "timed (min of N). Every evaluation is appended to DIR/records.jsonl; the best per\n"
+    "(problem, threads) forms DIR/table.json, which dispatch follows after\n"
+    "bt_tuning_load(\"DIR/table.json\") or with BACKTUNE_TABLE=DIR/table.json. Keys that\n"
+    "already have records for this machine and variant registry are skipped (resumable).\n"
+    "\n"
+    "  --suite FILE|NAME   problems of a suite file (NAME: bench/suites/NAME.txt); repeatable\n"
+    "  --problem TEXT      a problem, '<op>[_nhwc] <descriptor>' or a bare descriptor;\n"
+    "                      repeatable\n"
+    "  --ops LIST          ops for bare descriptors (default: conv_bwd_d,conv_bwd_w for\n"
+    "                      convolutions, fc_bwd_d,fc_bwd_w for FC descriptors)\n"
+    "  --layouts LIST      nchw and/or nhwc for convolutions given without one (default nchw)\n"
+    "  --threads LIST      thread counts callers plan with (default: OpenMP's, %d here);\n"
+    "                      each key may choose fewer\n"
+    "  --time-limit SEC    budget of the whole run (default 10 s per key to tune), shared\n"
+    "                      evenly by the keys still to tune\n"
+    "  --max-evals N       timed candidates per key (default 128); a space this small or\n"
+    "                      smaller is searched exhaustively, a larger one coarse + refine\n"
+    "  --exhaustive        afterwards also time the rest of each space (outside the budget)\n"
+    "                      to measure how close the search came\n"
+    "  --retune            tune keys that already have records too\n"
+    "  --out DIR           results directory (default results/<machine-id>:\n"
+    "                      %s)\n"
+    "  --mb N              replace the minibatch of every problem\n"
+    "  --help              this text\n"
+    "\n"
+    "Progress goes to stderr; the summary (default-dispatch, tuned and exhaustive GFLOP/s)\n"
+    "to stdout. The reference is never a candidate.\n";
+
+typedef struct tune_key {
+    bt_problem problem; /* normalized */
+    char text[200];     /* canonical */
+    int threads;
+    int problem_id; /* keys of one problem share its tensors */
+    int done;       /* records exist already (skipped unless --retune) */
+    double default_gflops, tuned_gflops, full_gflops; /* 0: not measured */
+    char default_variant[128], tuned_variant[128], tuned_params[BT_PARAMS_TEXT];
+    int failed; /* no valid candidate */
+} tune_key;
+
+typedef struct key_list {
+    tune_key *items;
+    int count, cap, problems;
+} key_list;
+
+typedef struct options {
+    const char *ops, *layouts, *out;
+    int threads[16], nthreads;
+    double time_limit;
+    int max_evals, exhaustive, retune;
+    long mb;
+} options;
+
+static int add_key(key_list *l, const bt_problem *p, int threads, int problem_id) {
+    bt_problem norm;
+    if (bt_problem_normalize(p, &norm) != BT_OK) return 0;
+    char text[200];
+    bt_problem_format(&norm, text, sizeof text);
+    for (int i = 0; i < l->count; i++)
+        if (l->items[i].threads == threads && !strcmp(l->items[i].text, text)) return 1;
+    if (l->count == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 32;
+        tune_key *items = realloc(l->items, (size_t)cap * sizeof *items);
+        if (!items) return 0;
+        l->items = items, l->cap = cap;
+    }
+    tune_key *k = &l->items[l->count++];
+    memset(k, 0, sizeof *k);
+    k->problem = norm;
+    snprintf(k->text, sizeof k->text, "%s", text);
+    k->threads = threads;
+    k->problem_id = problem_id;
+    return 1;
+}
+
+static int starts_with_op(const char *text) {
+    static const char *const ops[] = {"conv_bwd_d", "conv_bwd_w", "fc_bwd_d", "fc_bwd_w"};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (!strncmp(text, ops[i], strlen(ops[i]))) return 1;
+    return 0;
+}
+
+/* Whether a bare descriptor is a convolution (has spatial or kernel fields before its name). */
+static int is_conv_descriptor(const char *d) {
+    const char *name = strstr(d, "n\"");
+    size_t len = name ? (size_t)(name - d) : strlen(d);
+    static const char *const keys[] = {"ih", "iw", "kh", "kw", "oh", "ow"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const char *hit = strstr(d, keys[i]);
+        if (hit && (size_t)(hit - d) < len) return 1;
+    }
+    return 0;
+}
+
+static int parse_and_add(key_list *l, const options *o, const char *text, const char *where) {
+    bt_problem p;
+    if (bt_problem_parse(text, &p) != BT_OK) {
+        fprintf(stderr, "backtune tune: %s: '%s': %s\n", where, text, bt_last_error());
+        return 0;
+    }
+    if (o->mb > 0) p.n = o->mb;
+    int id = l->problems++;
+    for (int t = 0; t < o->nthreads; t++)
+        if (!add_key(l, &p, o->threads[t], id)) {
+            fprintf(stderr, "backtune tune: %s: '%s': %s\n", where, text, bt_last_error());
+            return 0;
+        }
+    return 1;
+}
+
+/* One problem line (with an op, or a bare descriptor crossed with the ops and layouts). */
+static int add_problem_line(key_list *l, const options *o, const char *line, const char *where) {
+    if (starts_with_op(line)) return parse_and_add(l, o, line, where);
+    int conv = is_conv_descriptor(line);
+    char ops[128], layouts[64];
+    snprintf(ops, sizeof ops, "%s",
+             o->ops ? o->ops
+             : conv ? "conv_bwd_d,conv_bwd_w"
+                    : "fc_bwd_d,fc_bwd_w");
+    snprintf(layouts, sizeof layouts, "%s", o->layouts ? o->layouts : "nchw");
+    for (char *s1 = NULL, *op = strtok_r(ops, ",", &s1); op; op = strtok_r(NULL, ",", &s1)) {
+        int fc_op = !strncmp(op, "fc_", 3);
+        if (fc_op == conv) continue; /* an FC op on a convolution, or the reverse */
+        char lcopy[64];
+        snprintf(lcopy, sizeof lcopy, "%s", fc_op ? "nchw" : layouts);
+        for (char *s2 = NULL, *lay = strtok_r(lcopy, ",", &s2); lay;
+             lay = strtok_r(NULL, ",", &s2)) {
+            char text[512];
+            snprintf(text, sizeof text, "%s%s%s %s", op, fc_op ? "" : "_", fc_op ? "" : lay, line);
+            if (!parse_and_add(l, o, text, where)) return 0;
+        }
+    }
+    return 1;
+}
+
+/* A suite given as a file, or by name under bench/suites/ (here or in the source tree). */
+static FILE *open_suite(const char *name, char *path, size_t size) {
+    const struct {
+        const char *prefix, *suffix;
+    } forms[] = {{"", ""}, {"bench/suites/", ".txt"}, {BT_SOURCE_DIR "/bench/suites/", ".txt"}};
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        snprintf(path, size, "%s%s%s", forms[i].prefix, name, forms[i].suffix);
+        FILE *f = fopen(path, "r");
+        if (f) return f;
+    }
+    return NULL;
+}
+
+static int add_suite(key_list *l, const options *o, const char *name) {
+    char path[1024];
+    FILE *f = open_suite(name, path, sizeof path);
+    if (!f) {
+        fprintf(stderr,
+                "backtune tune: no suite '%s' (tried it as a file and as "
+                "bench/suites/%s.txt)\n",
+                name, name);
+        return 0;
+    }
+    char line[1024];
+    int lineno = 0, ok = 1;
+    while (ok && fgets(line, sizeof line, f)) {
+        lineno++;
+        int quoted = 0;
+        for (char *c = line; *c; c++) { /* strip the comment ('#' outside a name's quotes) */
+            if (*c == '"') quoted = !quoted;
+            if ((*c == '#' && !quoted) || *c == '\n') {
+                *c = '\0';
+                break;
+            }
+        }
+        char *s = line;
+        while (isspace((unsigned char)*s)) s++;
+        size_t n = strlen(s);
+        while (n && isspace((unsigned char)s[n - 1])) s[--n] = '\0';
+        if (!*s) continue;
+        char where[1100];
+        snprintf(where, sizeof where, "%s:%d", path, lineno);
+        ok = add_problem_line(l, o, s, where);
+    }
+    fclose(f);
+    return ok;
+}
+
+static int valid_layouts(const char *list) {
+    char buf[64];
+    if (snprintf(buf, sizeof buf, "%s", list) >= (int)sizeof buf) return 0;
+    int n = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save), n++)
+        if (strcmp(tok, "nchw") && strcmp(tok, "nhwc")) return 0;
+    return n > 0;
+}
+
+static int parse_threads(const char *list, options *o) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", list);
+    o->nthreads = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        char *end;
+        long v = strtol(tok, &end, 10);
+        if (*end || v < 1 || v > 1024 || o->nthreads == 16) return 0;
+        o->threads[o->nthreads++] = (int)v;
+    }
+    return o->nthreads > 0;
+}
+
+/* Default, tuned and exhaustive results of a key from its records. */
+static void summarize(tune_key *k, const bt_record *recs, int n) {
+    const bt_fingerprint *fp = bt_fingerprint_get();
+    const bt_record *def = NULL, *tuned = NULL, *full = NULL;
+    int exhaustive = 0;
+    for (int i = 0; i < n; i++) {
+        const bt_record *r = &recs[i];
+        if (r->threads != k->threads || strcmp(r->problem, k->text) ||
+            strcmp(r->fingerprint, fp->hash) || strcmp(r->registry_hash, bt_registry_hash()))
+            continue;
+        if (!strcmp(r->search, "exhaustive") || strstr(r->search, "+full")) exhaustive = 1;
+        if (r->status != BT_RECORD_OK || !(r->min_s > 0)) continue;
+        if (!strcmp(r->stage, "default") && (!def || r->min_s < def->min_s)) def = r;
+        if (strcmp(r->stage, "full") && (!tuned || r->min_s < tuned->min_s)) tuned = r;
+        if (!full || r->min_s < full->min_s) full = r;
+    }
+    k->default_gflops = def ? def->gflops : 0;
+    k->tuned_gflops = tuned ? tuned->gflops : 0;
+    k->full_gflops = exhaustive && full ? full->gflops : 0;
+    snprintf(k->default_variant, sizeof k->default_variant, "%s", def ? def->variant : "-");
+    snprintf(k->tuned_variant, sizeof k->tuned_variant, "%s", tuned ? tuned->variant : "-");
+    snprintf(k->tuned_params, sizeof k->tuned_params, "%s", tuned ? tuned->params : "");
+    k->failed = !tuned;
+}
+
+typedef struct progress_ctx {
+    int index, total, live;
+    const tune_key *key;
+    double run_left_at_start, key_budget;
+} progress_ctx;
+
+static void on_progress(void *ctx, const bt_tune_progress *p) {
+    progress_ctx *c = ctx;
+    if (!c->live) return;
+    fprintf(stderr, "\r\033[K[%d/%d] %s t%d: %s %d/%d, best %.2f GFLOP/s %s, %.1f s left", c->index,
+            c->total, c->key->text, c->key->threads, p->stage, p->evals, p->max_evals,
+            p->best ? p->best->gflops : 0.0, p->best ? p->best->variant : "-", p->seconds_left);
+    fflush(stderr);
+}
+
+static void print_summary(const key_list *keys) {
+    printf("\n%-58s %3s %9s %9s %7s %9s  %s\n", "problem", "thr", "default", "tuned", "speedup",
+           "exhaust.", "tuned variant (GFLOP/s)");
+    double log_sum = 0, within = 0;
+    int counted = 0, compared = 0;
+    for (int i = 0; i < keys->count; i++) {
+        const tune_key *k = &keys->items[i];
+        char full[16] = "-";
+        if (k->full_gflops > 0) snprintf(full, sizeof full, "%.2f", k->full_gflops);
+        double speedup =
+            k->default_gflops > 0 && k->tuned_gflops > 0 ? k->tuned_gflops / k->default_gflops : 0;
+        printf("%-58.58s %3d %9.2f %9.2f %6.2fx %9s  %s\n", k->text, k->threads, k->default_gflops,
+               k->tuned_gflops, speedup, full, k->tuned_variant);
+        if (speedup > 0) log_sum += log(speedup), counted++;
+        if (k->full_gflops > 0 && k->tuned_gflops > 0)
+            compared++, within += k->tuned_gflops >= 0.97 * k->full_gflops;
+    }
+    if (counted)
+        printf("geomean speedup over the default dispatch: %.3fx over %d keys\n",
+               exp(log_sum / counted), counted);
+    if (compared)
+        printf("tuned within 3%% of the exhaustive best: %d of %d keys\n", (int)within, compared);
+}
+
+/* Marks keys that have records for this machine and registry already. */
+static void mark_done(key_list *keys, const bt_record_list *recs) {
+    const bt_fingerprint *fp = bt_fingerprint_get();
+    for (int i = 0; i < keys->count; i++)
+        for (int j = 0; j < recs->count && !keys->items[i].done; j++) {
+            const bt_record *r = &recs->items[j];
+            keys->items[i].done =
+                r->threads == keys->items[i].threads && !strcmp(r->problem, keys->items[i].text) &&
+                !strcmp(r->fingerprint, fp->hash) && !strcmp(r->registry_hash, bt_registry_hash());
+        }
+}
+
+static int tune_keys(key_list *keys, const options *o, const char *dir, double budget) {
+    int todo = 0, failures = 0;
+    for (int i = 0; i < keys->count; i++) todo += !keys->items[i].done;
+    double start = bt_now();
+    bt_buffers buffers = {0};
+    int buffers_for = -1, index = 0;
+    for (int i = 0; i < keys->count; i++) {
+        tune_key *k = &keys->items[i];
+        if (k->done) continue;
+        index++;
+        if (buffers_for != k->problem_id) {
+            bt_buffers_free(&buffers);
+            buffers_for = -1;
+            if (bt_buffers_alloc(&buffers, &k->problem) != BT_OK) {
+                fprintf(stderr, "backtune tune: %s: %s\n", k->text, bt_last_error());
+                failures++;
+                continue;
+            }
+            buffers_for = k->problem_id;
+        }
+        double left = budget - (bt_now() - start);
+        bt_tune_options to;
+        bt_tune_defaults(&to);
+        to.seconds = left / (todo - index + 1);
+        if (to.seconds < 0.5) to.seconds = 0.5;
+        to.max_evals = o->max_evals;
+        to.exhaustive = o->exhaustive;
+        progress_ctx pc = {.index = index, .total = todo, .live = isatty(2), .key = k};
+        to.progress = on_progress;
+        to.progress_ctx = &pc;
+        bt_tune_result res;
+        double t0 = bt_now();
+        bt_status st = bt_tune_key(&k->problem, k->threads, &buffers, &to, &res);
+        if (pc.live) fputs("\r\033[K", stderr);
+        if (st != BT_OK) {
+            fprintf(stderr, "[%d/%d] %s t%d: %s\n", index, todo, k->text, k->threads,
+                    bt_last_error());
+            failures++;
+            continue;
+        }
+        summarize(k, res.records.items, res.records.count);
+        bt_commit_info info;
+        st = bt_records_commit(dir, res.records.items, res.records.count, &info);
+        fprintf(stderr,
+                "[%d/%d] %s t%d: %s %.2f GFLOP/s (%s), default %.2f; %s of %lld, %d timed, "
+                "%.1f s; %.0f s of the budget left\n",
+                index, todo, k->text, k->threads, k->tuned_variant, k->tuned_gflops,
+                k->tuned_params, k->default_gflops, res.search, (long long)res.space_size,
+                res.evals, bt_now() - t0, budget - (bt_now() - start));
+        if (st != BT_OK) {
+            fprintf(stderr, "backtune tune: cannot save the records: %s\n", bt_last_error());
+            bt_tune_result_free(&res);
+            bt_buffers_free(&buffers);
+            return -1;
+        }
+        if (info.bad_lines)
+            fprintf(stderr,
+                    "backtune tune: %s/records.jsonl has %d lines that are not records "
+                    "(kept as they are)\n",
+                    dir, info.bad_lines);
+        failures += k->failed;
+        bt_tune_result_free(&res);
+    }
+    bt_buffers_free(&buffers);
+    return failures;
+}
+
+int bt_cmd_tune(int argc, char **argv) {
+    enum {
+        O_SUITE = 1,
+        O_PROBLEM,
+        O_OPS,
+        O_LAYOUTS,
+        O_THREADS,
+        O_TIME,
+        O_EVALS,
+        O_EXH,
+        O_RETUNE,
+        O_OUT,
+        O_MB,
+        O_HELP
+    };
+    static const struct option opts[] = {{"suite", required_argument, NULL, O_SUITE},
+                                         {"problem", required_argument, NULL, O_PROBLEM},
+                                         {"ops", required_argument, NULL, O_OPS},
+                                         {"layouts", required_argument, NULL, O_LAYOUTS},
+                                         {"threads", required_argument, NULL, O_THREADS},
+                                         {"time-limit", required_argument, NULL, O_TIME},
+                                         {"max-evals", required_argument, NULL, O_EVALS},
+                                         {"exhaustive", no_argument, NULL, O_EXH},
+                                         {"retune", no_argument, NULL, O_RETUNE},
+                                         {"out", required_argument, NULL, O_OUT},
+                                         {"mb", required_argument, NULL, O_MB},
+                                         {"help", no_argument, NULL, O_HELP},
+                                         {0}};
+    options o = {.max_evals = 128, .time_limit = -1};
+    o.threads[o.nthreads++] = omp_get_max_threads();
+    const char *suites[16], *problems[64];
+    int nsuites = 0, nproblems = 0;
+    char default_out[256];
+    snprintf(default_out, sizeof default_out, "results/%s", bt_fingerprint_id());
+    o.out = default_out;
+    optind = 1;
+    for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
+        char *end = NULL;
+        switch (c) {
+        case O_SUITE:
+            if (nsuites < 16) suites[nsuites++] = optarg;
+            break;
+        case O_PROBLEM:
+            if (nproblems < 64) problems[nproblems++] = optarg;
+            break;
+        case O_OPS:
+            o.ops = optarg;
+            break;
+        case O_LAYOUTS:
+            o.layouts = optarg;
+            if (!valid_layouts(optarg)) {
+                fprintf(stderr, "backtune tune: --layouts takes nchw and/or nhwc\n");
+                return 2;
+            }
+            break;
+        case O_THREADS:
+            if (!parse_threads(optarg, &o)) {
+                fprintf(stderr, "backtune tune: --threads takes a list of counts in 1..1024\n");
+                return 2;
+            }
+            break;
+        case O_TIME:
+            o.time_limit = strtod(optarg, &end);
+            if (*end || !(o.time_limit > 0)) {
+                fprintf(stderr, "backtune tune: --time-limit takes seconds > 0\n");
+                return 2;
+            }
+            break;
+        case O_EVALS:
+            o.max_evals = (int)strtol(optarg, &end, 10);
+            if (*end || o.max_evals < 1) {
+                fprintf(stderr, "backtune tune: --max-evals takes a positive count\n");
+                return 2;
+            }
+            break;
+        case O_EXH:
+            o.exhaustive = 1;
+            break;
+        case O_RETUNE:
+            o.retune = 1;
+            break;
+        case O_OUT:
+            o.out = optarg;
+            break;
+        case O_MB:
+            o.mb = strtol(optarg, &end, 10);
+            if (*end || o.mb < 1) {
+                fprintf(stderr, "backtune tune: --mb takes a positive count\n");
+                return 2;
+            }
+            break;
+        case O_HELP:
+        case 'h':
+            printf(tune_help, omp_get_max_threads(), default_out);
+            return 0;
+        default:
+            fprintf(stderr, tune_help, omp_get_max_threads(), default_out);
+            return 2;
+        }
+    }
+    if (optind < argc || (!nsuites && !nproblems)) {
+        fprintf(stderr, "backtune tune: %s (see backtune tune --help)\n",
+                optind < argc ? "unexpected argument" : "give --suite or --problem");
+        return 2;
+    }
+    key_list keys = {0};
+    int ok = 1;
+    for (int i = 0; ok && i < nsuites; i++) ok = add_suite(&keys, &o, suites[i]);
+    for (int i = 0; ok && i < nproblems; i++)
+        ok = add_problem_line(&keys, &o, problems[i], "--problem");
+    if (!ok || !keys.count) {
+        if (ok) fprintf(stderr, "backtune tune: no problem to tune (check --ops and --layouts)\n");
+        free(keys.items);
+        return 2;
+    }
+    /* The tuner measures the default dispatch: no table, no forced variant. */
+    unsetenv("BACKTUNE_TABLE");
+    if (getenv("BACKTUNE_VARIANT")) {
+        fprintf(stderr, "backtune tune: ignoring BACKTUNE_VARIANT=%s\n",
+                getenv("BACKTUNE_VARIANT"));
+        unsetenv("BACKTUNE_VARIANT");
+    }
+    bt_tuning_unload();
+
+    bt_record_list existing = {0};
+    int bad = 0;
+    if (bt_records_load(o.out, &existing, &bad) != BT_OK) {
+        fprintf(stderr, "backtune tune: %s\n", bt_last_error());
+        free(keys.items);
+        return 2;
+    }
+    if (!o.retune) mark_done(&keys, &existing);
+    int todo = 0;
+    for (int i = 0; i < keys.count; i++) todo += !keys.items[i].done;
+    double budget = o.time_limit > 0 ? o.time_limit : 10.0 * todo;
+    const bt_fingerprint *fp = bt_fingerprint_get();
+    fprintf(stderr,
+            "backtune tune: machine %s (hash %s), variant registry %s\n"
+            "  %d keys, %d to tune (%d already tuned%s), budget %.0f s, up to %d timed "
+            "candidates each; results in %s/\n",
+            fp->id, fp->hash, bt_registry_hash(), keys.count, todo, keys.count - todo,
+            o.retune ? ", --retune" : "", budget, o.max_evals, o.out);
+    int failures = todo ? tune_keys(&keys, &o, o.out, budget) : 0;
+    if (failures >= 0) {
+        /* The summary of skipped keys comes from the records on disk. */
+        bt_record_list_free(&existing);
+        bt_records_load(o.out, &existing, &bad);
+        for (int i = 0; i < keys.count; i++)
+            if (keys.items[i].done) summarize(&keys.items[i], existing.items, existing.count);
+        print_summary(&keys);
+        printf("table: %s/table.json (use it: BACKTUNE_TABLE=%s/table.json, or "
+               "bt_tuning_load())\n",
+               o.out, o.out);
+    }
+    bt_record_list_free(&existing);
+    free(keys.items);
+    return failures < 0 ? 2 : failures ? 1 : 0;
+}
