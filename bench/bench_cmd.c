@@ -59,7 +59,9 @@ static const char bench_help[] =
     "  -l, --layouts LIST      nchw,nhwc for conv (default: both)\n"
     "  -v, --variants GLOBS    comma-separated shell globs over variant and peer names; a\n"
     "                          leading '!' excludes (default '*,!*__ref': all but the\n"
-    "                          double-precision reference)\n"
+    "                          double-precision reference). The name 'dispatch' is what\n"
+    "                          bt_plan_create(variant NULL) picks: the tuning table\n"
+    "                          (BACKTUNE_TABLE) or else the heuristic\n"
     "  -t, --threads LIST      OpenMP thread counts (default: 1 and OpenMP's default)\n"
     "      --mb N              replace every problem's batch size\n"
     "      --cache warm|cold   cold: evict the caches (touch a buffer > L3, timer paused)\n"
@@ -449,7 +451,7 @@ static int collect_problems(bench_run *run) {
 static int collect_impls(bench_run *run) {
     int nvariants = bt_variant_count(), npeers = 0;
     while (bt_bench_peers[npeers]) npeers++;
-    run->impls = calloc((size_t)(nvariants + npeers), sizeof *run->impls);
+    run->impls = calloc((size_t)(nvariants + npeers + 1), sizeof *run->impls);
     if (!run->impls) return -1;
     int op_used[4] = {0}; /* by some problem (a full problem text brings its own op) */
     for (int p = 0; p < run->nproblems; p++) op_used[run->problems[p].problem.op] = 1;
@@ -458,6 +460,8 @@ static int collect_impls(bench_run *run) {
         if (name_selected(bt_variant_name(i), run->opt.variants))
             bt_bench_variant_impl(i, &run->impls[run->nimpls++]);
     }
+    if (name_selected(bt_bench_dispatch.name, run->opt.variants))
+        run->impls[run->nimpls++] = bt_bench_dispatch;
     for (int i = 0; i < npeers; i++) {
         const bt_bench_impl *peer = bt_bench_peers[i];
         if (!name_selected(peer->name, run->opt.variants)) continue;
@@ -482,7 +486,9 @@ static int collect_cases(bench_run *run) {
         bench_problem *prob = &run->problems[p];
         for (int i = 0; i < run->nimpls; i++) {
             const bt_bench_impl *impl = &run->impls[i];
-            if (!impl->peer && bt_variant_op(impl->variant) != prob->problem.op) continue;
+            if (!impl->peer && impl->variant >= 0 &&
+                bt_variant_op(impl->variant) != prob->problem.op)
+                continue;
             if (impl->supports(impl, &prob->problem) != BT_OK) {
                 run->unsupported++;
                 if (run->opt.verbose)

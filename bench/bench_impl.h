@@ -10,7 +10,7 @@ typedef struct bt_bench_impl bt_bench_impl;
 struct bt_bench_impl {
     const char *name; /* the variant's name, or "peer:<library>[_<how>]" */
     int peer;         /* 1 for other libraries */
-    int variant;      /* registry index of our variants, -1 for peers */
+    int variant;      /* registry index of our variants, -1 for peers and dispatch */
     /* Once, before anything is registered, if the impl is selected: load the library and add
      * what the report should say about it (bt_gbench_add_context). Failure (with bt_fail)
      * drops the impl from the run with that message. NULL: nothing to do. */
@@ -29,6 +29,9 @@ struct bt_bench_impl {
 
 /* Our registry's variant i as a bench impl. */
 void bt_bench_variant_impl(int i, bt_bench_impl *out);
+
+/* "dispatch": bt_plan_create with variant NULL (tuning table, else heuristic). */
+extern const bt_bench_impl bt_bench_dispatch;
 
 /* The peers compiled in, NULL-terminated. */
 extern const bt_bench_impl *const bt_bench_peers[];

@@ -70,12 +70,10 @@ static int parse_threads(const char *text, bt_cmp_options *o) {
 }
 
 int bt_cmp_parse_args(int argc, char **argv, int report, bt_cmp_args *a) {
-    static const struct option longopts[] = {{"by", required_argument, NULL, 'b'},
-                                             {"variants", required_argument, NULL, 'v'},
-                                             {"threads", required_argument, NULL, 't'},
-                                             {"out", required_argument, NULL, 'o'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {0}};
+    static const struct option longopts[] = {
+        {"by", required_argument, NULL, 'b'},      {"variants", required_argument, NULL, 'v'},
+        {"threads", required_argument, NULL, 't'}, {"out", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},          {0}};
     const char *name = report ? "report" : "compare", *help = report ? report_help : compare_help;
     memset(a, 0, sizeof *a);
     optind = 1;
@@ -271,7 +269,8 @@ static void print_set(FILE *out, const bt_cmp_set *set, int i) {
     char peaks[512] = "", bws[512] = "";
     size_t pu = 0, bu = 0;
     for (int t = 0; t < n; t++) {
-        double peak = bt_cmp_set_best_peak(set, counts[t]), bw = bt_cmp_set_bandwidth(set, counts[t], 0);
+        double peak = bt_cmp_set_best_peak(set, counts[t]),
+               bw = bt_cmp_set_bandwidth(set, counts[t], 0);
         if (peak > 0 && pu < sizeof peaks)
             pu += (size_t)snprintf(peaks + pu, sizeof peaks - pu, "%s%.1f GFLOP/s at %d thread%s",
                                    pu ? ", " : "", peak, counts[t], counts[t] > 1 ? "s" : "");
@@ -353,10 +352,10 @@ static void table_header(text_table *t, int nsets, int by_variant, int tables) {
     for (int s = 1; s < nsets; s++) tt_set(t, r, col++, "%s/A", bt_cmp_set_letter(s));
 }
 
-static void table_row(text_table *t, const bt_cmp_row *row, int nsets, int by_variant,
-                      int tables) {
+static void table_row(text_table *t, const bt_cmp_row *row, int nsets, int by_variant, int tables) {
     int r = tt_row(t), col = 0, threads = 0;
-    for (int s = 0; s < nsets && !threads; s++) threads = row->cell[s].present ? row->cell[s].threads : 0;
+    for (int s = 0; s < nsets && !threads; s++)
+        threads = row->cell[s].present ? row->cell[s].threads : 0;
     tt_set(t, r, col++, "%s", row->problem);
     tt_set(t, r, col++, "%d", threads);
     if (by_variant && !tables) tt_set(t, r, col++, "%s", row->variant);
@@ -446,13 +445,15 @@ int bt_cmp_print(FILE *out, const bt_cmp_set *sets, int nsets, const bt_cmp_rows
     if (o->nthreads == nsets && nsets > 1) {
         fprintf(out, "threads:");
         for (int s = 0; s < nsets; s++)
-            fprintf(out, " %s at %d%s", bt_cmp_set_letter(s), o->threads[s], s + 1 < nsets ? "," : "\n");
+            fprintf(out, " %s at %d%s", bt_cmp_set_letter(s), o->threads[s],
+                    s + 1 < nsets ? "," : "\n");
     }
-    fprintf(out, "\nGFLOP/s: median over repetitions; %%peak: of that set's own measured peak (the "
-                 "variant's ISA, that thread\ncount); X/A: speedup over A; ~ inside the measured "
-                 "noise (|ln X/A| <= %g sqrt(cvA^2 + cvX^2)); ? noise\nunknown (a side measured "
-                 "once: bench with --benchmark_repetitions=5). Separate runs also differ by\n"
-                 "run-to-run noise that repetitions within one run do not show.\n",
+    fprintf(out,
+            "\nGFLOP/s: median over repetitions; %%peak: of that set's own measured peak (the "
+            "variant's ISA, that thread\ncount); X/A: speedup over A; ~ inside the measured "
+            "noise (|ln X/A| <= %g sqrt(cvA^2 + cvX^2)); ? noise\nunknown (a side measured "
+            "once: bench with --benchmark_repetitions=5). Separate runs also differ by\n"
+            "run-to-run noise that repetitions within one run do not show.\n",
             BT_CMP_NOISE_SIGMAS);
     print_rows(out, bench, o, 0);
     print_rows(out, tables, o, 1);

@@ -122,8 +122,8 @@ static bt_status collect_runs(const bt_cmp_set *set, int s, int nsets, const bt_
     return BT_OK;
 }
 
-static bt_status collect_choices(const bt_cmp_set *set, int s, int nsets,
-                                 const bt_cmp_options *o, keyed_list *l) {
+static bt_status collect_choices(const bt_cmp_set *set, int s, int nsets, const bt_cmp_options *o,
+                                 keyed_list *l) {
     int threads = wanted_threads(o, nsets, s), with_threads = threads_in_key(o, nsets);
     for (int i = 0; i < set->nchoices; i++) {
         const bt_cmp_choice *c = &set->choices[i];
@@ -179,7 +179,7 @@ static int group_of(bt_cmp_rows *out, const char *suite, const char *cache) {
 
 /* Joins the cells of every set by key into rows. */
 static bt_status join(keyed_list *l, int nsets, bt_cmp_rows *out) {
-    qsort(l->items, (size_t)l->count, sizeof *l->items, compare_key_then_set);
+    if (l->count > 1) qsort(l->items, (size_t)l->count, sizeof *l->items, compare_key_then_set);
     out->rows = calloc((size_t)(l->count ? l->count : 1), sizeof *out->rows);
     if (!out->rows) return bt_fail(BT_ENOMEM, "compare: out of memory");
     for (int i = 0; i < l->count;) {
@@ -243,15 +243,15 @@ static bt_status order_rows(bt_cmp_rows *out) {
         if (k == nops) ops[nops++] = (op_first){r->group, r->seq, r->op};
         r->op_seq = ops[k].seq;
     }
-    memcpy(out->groups, groups, (size_t)ngroups * sizeof *groups);
+    if (ngroups) memcpy(out->groups, groups, (size_t)ngroups * sizeof *groups);
     out->ngroups = ngroups;
     free(group_rank), free(groups), free(ops);
     qsort(out->rows, (size_t)out->nrows, sizeof *out->rows, compare_row_order);
     return BT_OK;
 }
 
-static bt_status match(const bt_cmp_set *sets, int nsets, const bt_cmp_options *o,
-                       bt_cmp_rows *out, int choices) {
+static bt_status match(const bt_cmp_set *sets, int nsets, const bt_cmp_options *o, bt_cmp_rows *out,
+                       int choices) {
     memset(out, 0, sizeof *out);
     out->nsets = nsets;
     if (nsets < 1 || nsets > BT_CMP_MAX_SETS)

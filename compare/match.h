@@ -63,8 +63,8 @@ typedef struct bt_cmp_rows {
     int ngroups;
     bt_cmp_row *rows; /* ordered by group, then op, then first appearance */
     int nrows;
-    int matched;                   /* rows present in at least two sets */
-    int only_in[BT_CMP_MAX_SETS];  /* rows present in set i alone */
+    int matched;                  /* rows present in at least two sets */
+    int only_in[BT_CMP_MAX_SETS]; /* rows present in set i alone */
 } bt_cmp_rows;
 
 /* Rows of the bench runs of the sets. */

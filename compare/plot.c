@@ -120,7 +120,8 @@ static void write_tics(FILE *gp, const char *axis, const char *const *labels, in
 }
 
 void bt_plot_log_tics(FILE *gp, const char *axis, double lo, double hi) {
-    /* ratios close to 1: steps of 0.1 (or 0.05); wider: 1-2-5 per decade */
+    /* ratios close to 1: steps of 0.1 (or 0.05); wider: 1-1.25-1.5-2-... or 1-2-5 per
+     * decade */
     double ratio = hi / lo;
     fprintf(gp, "set %s (", axis);
     int n = 0;
@@ -129,9 +130,12 @@ void bt_plot_log_tics(FILE *gp, const char *axis, double lo, double hi) {
         for (double v = ceil(lo / step) * step; v <= hi * 1.0001; v += step)
             fprintf(gp, "%s\"%.2f\" %.6g", n++ ? ", " : "", v, v);
     } else {
-        static const double mantissa[] = {1, 2, 5};
+        /* finer steps for a narrower range */
+        static const double fine[] = {1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8}, coarse[] = {1, 2, 5};
+        const double *mantissa = ratio < 20 ? fine : coarse;
+        int nm = ratio < 20 ? 10 : 3;
         for (int e = (int)floor(log10(lo)) - 1; e <= (int)ceil(log10(hi)); e++)
-            for (int m = 0; m < 3; m++) {
+            for (int m = 0; m < nm; m++) {
                 double v = mantissa[m] * pow(10, e);
                 if (v >= lo && v <= hi) fprintf(gp, "%s\"%g\" %.6g", n++ ? ", " : "", v, v);
             }
@@ -185,22 +189,24 @@ bt_status bt_plot_hbars(const char *dir, const bt_hbar_chart *c) {
             "set style fill solid 0.85 noborder\n"
             "set arrow from %.6g, graph 0 to %.6g, graph 1 nohead lc rgb \"#333333\" lw 1.5 "
             "front\n",
-            xlabel, c->nrows, c->nseries > 1 ? "set key outside bottom center horizontal" : "unset key",
-            c->reference, c->reference);
+            xlabel, c->nrows,
+            c->nseries > 1 ? "set key outside bottom center horizontal" : "unset key", c->reference,
+            c->reference);
     write_tics(gp, "ytics", c->row_labels, c->nrows, 1, "scale 0 font \"" FONT ",9\"");
     fprintf(gp, "plot \\\n");
     for (int s = 0; s < c->nseries; s++) {
         char series[LABEL];
         bt_plot_safe(c->series_labels[s], series, sizeof series);
-        fprintf(gp,
-                "  \"%s.dat\" index %d using 3:1:3:4:5:6 with boxxyerror lt %d title \"%s\", \\\n"
-                "  \"%s.dat\" index %d using 2:(column(9) > 0 ? column(1) : NaN):7:8 with xerrorbars "
-                "lc rgb \"#333333\" lw 1 pt -1 notitle, \\\n"
-                "  \"%s.dat\" index %d using (column(2) > column(8) ? column(2) : column(8)):1:"
-                "(sprintf(\"%%.2f\", column(2))) with labels left offset 0.6,0 font \"" FONT
-                ",8\" notitle%s\n",
-                c->name, s, s % NCOLORS + 1, series, c->name, s, c->name, s,
-                s + 1 < c->nseries ? ", \\" : "");
+        fprintf(
+            gp,
+            "  \"%s.dat\" index %d using 3:1:3:4:5:6 with boxxyerror lt %d title \"%s\", \\\n"
+            "  \"%s.dat\" index %d using 2:(column(9) > 0 ? column(1) : NaN):7:8 with xerrorbars "
+            "lc rgb \"#333333\" lw 1 pt -1 notitle, \\\n"
+            "  \"%s.dat\" index %d using (column(2) > column(8) ? column(2) : column(8)):1:"
+            "(sprintf(\"%%.2f\", column(2))) with labels left offset 0.6,0 font \"" FONT
+            ",8\" notitle%s\n",
+            c->name, s, s % NCOLORS + 1, series, c->name, s, c->name, s,
+            s + 1 < c->nseries ? ", \\" : "");
     }
     bt_plot_end(gp, c->name, width, height);
     if ((st = close_checked(gp, dir, c->name, "gp")) != BT_OK) return st;
@@ -211,7 +217,8 @@ bt_status bt_plot_heat(const char *dir, const bt_heat_chart *c) {
     FILE *dat, *gp;
     bt_status st = bt_plot_open(dir, c->name, "dat", &dat);
     if (st != BT_OK) return st;
-    /* x, y, value over the row's best (NaN: empty), the value as text */
+    /* x, y, value over the row's best (-1: empty; not NaN, which would make gnuplot's
+     * expressions on the line undefined), the value as text */
     for (int r = 0; r < c->nrows; r++) {
         double best = 0;
         for (int k = 0; k < c->ncols; k++)
@@ -222,7 +229,7 @@ bt_status bt_plot_heat(const char *dir, const bt_heat_chart *c) {
                 fprintf(dat, "%d\t%d\t%.4f\t%.3g\n", k, c->nrows - 1 - r, c->value[i] / best,
                         c->value[i]);
             else
-                fprintf(dat, "%d\t%d\tNaN\t-\n", k, c->nrows - 1 - r);
+                fprintf(dat, "%d\t%d\t-1\t-\n", k, c->nrows - 1 - r);
         }
         fprintf(dat, "\n");
     }
@@ -233,8 +240,9 @@ bt_status bt_plot_heat(const char *dir, const bt_heat_chart *c) {
         int n = (int)strlen(c->row_labels[r]);
         if (n > longest) longest = n;
     }
-    int width = 160 + 7 * longest + 64 * c->ncols, height = 230 + 24 * c->nrows;
-    if (width < 700) width = 700;
+    int width = 200 + 7 * longest + 64 * c->ncols, height = 230 + 24 * c->nrows;
+    if (width < 900) width = 900;
+    if (height < 340) height = 340; /* room for the color bar's label */
     bt_plot_begin(gp, c->name, width, height, c->title);
     char cb[LABEL];
     bt_plot_safe(c->colorbar_label, cb, sizeof cb);
@@ -246,13 +254,14 @@ bt_status bt_plot_heat(const char *dir, const bt_heat_chart *c) {
             "set tics scale 0\nunset key\n",
             c->ncols, c->nrows, cb);
     if (c->separator > 0 && c->separator < c->ncols)
-        fprintf(gp, "set arrow from %d-0.5, graph 0 to %d-0.5, graph 1 nohead lc rgb \"#222222\" "
-                    "lw 3 front\n",
+        fprintf(gp,
+                "set arrow from %d-0.5, graph 0 to %d-0.5, graph 1 nohead lc rgb \"#222222\" "
+                "lw 3 front\n",
                 c->separator, c->separator);
     write_tics(gp, "ytics", c->row_labels, c->nrows, 1, "font \"" FONT ",9\"");
     write_tics(gp, "xtics", c->col_labels, c->ncols, 0, "rotate by 35 right font \"" FONT ",9\"");
     fprintf(gp,
-            "plot \"%s.dat\" using 1:2:3 with image, \\\n"
+            "plot \"%s.dat\" using 1:2:(column(3) < 0 ? NaN : column(3)) with image, \\\n"
             "  \"%s.dat\" using 1:2:(column(3) >= 0.6 ? stringcolumn(4) : \"\") with labels "
             "tc rgb \"white\" font \"" FONT ",8\", \\\n"
             "  \"%s.dat\" using 1:2:(column(3) >= 0.6 ? \"\" : stringcolumn(4)) with labels "

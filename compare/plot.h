@@ -37,7 +37,7 @@ typedef struct bt_hbar_chart {
     int nrows, nseries;
     const char *const *row_labels;
     const char *const *series_labels;
-    const double *value; /* [row * nseries + series]; <= 0 or NaN: no bar */
+    const double *value;      /* [row * nseries + series]; <= 0 or NaN: no bar */
     const double *low, *high; /* whisker ends, same layout (NULL or NaN: none) */
     double reference;         /* bars start there (0, or 1 for ratios) and a line marks it */
     int log_x;

@@ -47,12 +47,23 @@ static bt_status make_dirs(const char *path) {
 static void html_text(FILE *f, const char *s) {
     for (; s && *s; s++) {
         switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&#39;", f); break;
-        default: fputc(*s, f);
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        case '\'':
+            fputs("&#39;", f);
+            break;
+        default:
+            fputc(*s, f);
         }
     }
 }
@@ -88,12 +99,12 @@ static void show_chart(report *r, const char *name, bt_status drawn, const char 
         fprintf(r->html, " (script: <a href=\"%s.gp\">%s.gp</a>)</p>\n", name, name);
         return;
     }
-    fprintf(r->html,
-            "<figure><a href=\"%s.svg\"><img src=\"%s.png\" alt=\"%s\"></a><figcaption>", name,
-            name, name);
+    fprintf(r->html, "<figure><a href=\"%s.svg\"><img src=\"%s.png\" alt=\"%s\"></a><figcaption>",
+            name, name, name);
     html_text(r->html, caption);
-    fprintf(r->html, " (<a href=\"%s.svg\">SVG</a>, <a href=\"%s.gp\">script</a>, "
-                     "<a href=\"%s.dat\">data</a>)</figcaption></figure>\n",
+    fprintf(r->html,
+            " (<a href=\"%s.svg\">SVG</a>, <a href=\"%s.gp\">script</a>, "
+            "<a href=\"%s.dat\">data</a>)</figcaption></figure>\n",
             name, name, name);
 }
 
@@ -218,7 +229,8 @@ static void section_sets(report *r) {
         fputs("</tr>\n", h);
         context_row(h, set, "ISA used", "machine_isa");
         context_row(h, set, "BACKTUNE_ISA_CAP", "machine_backtune_isa_cap");
-        context_row(h, set, "cores / PUs allowed", "machine_cores");
+        context_row(h, set, "cores", "machine_cores");
+        context_row(h, set, "PUs allowed", "machine_pus_allowed");
         context_row(h, set, "L2 bytes", "machine_l2_bytes");
         context_row(h, set, "compiler", "build_compiler");
         context_row(h, set, "build", "build_type");
@@ -252,8 +264,7 @@ static void section_sets(report *r) {
                 snprintf(text, sizeof text, "%s: suite %s, %s cache, %s", file->path, file->suite,
                          file->cache, file->date);
             else
-                snprintf(text, sizeof text, "%s: tuning table, updated %s", file->path,
-                         file->date);
+                snprintf(text, sizeof text, "%s: tuning table, updated %s", file->path, file->date);
             fputs("<tr><th>file</th>", h);
             td(h, text);
             fputs("</tr>\n", h);
@@ -353,7 +364,7 @@ static void section_versus(report *r, const bt_cmp_rows *rows) {
                 i = j;
                 continue;
             }
-            char (*labels)[LABEL] = calloc((size_t)count, sizeof *labels);
+            char(*labels)[LABEL] = calloc((size_t)count, sizeof *labels);
             const char **label_ptrs = calloc((size_t)count, sizeof *label_ptrs);
             double *value = calloc((size_t)(count * (n - 1)), sizeof *value),
                    *low = calloc((size_t)(count * (n - 1)), sizeof *low),
@@ -465,7 +476,8 @@ static void roofline(report *r, int s) {
             }
             fprintf(dat, "\n\n");
         }
-    if (st == BT_OK && fclose(dat) != 0) st = bt_fail(BT_EIO, "cannot write %s/%s.dat", r->dir, name);
+    if (st == BT_OK && fclose(dat) != 0)
+        st = bt_fail(BT_EIO, "cannot write %s/%s.dat", r->dir, name);
     if (st == BT_OK) st = bt_plot_open(r->dir, name, "gp", &gp);
     if (st == BT_OK) {
         int width = 1000, height = 700;
@@ -520,7 +532,8 @@ static void roofline(report *r, int s) {
                 peers.rows[k].cell[0].threads == c->threads &&
                 peers.rows[k].group == ours.rows[i].group)
                 p = &peers.rows[k].cell[0];
-        double peak = bt_cmp_set_best_peak(set, c->threads), bw = bt_cmp_set_bandwidth(set, c->threads, 0);
+        double peak = bt_cmp_set_best_peak(set, c->threads),
+               bw = bt_cmp_set_bandwidth(set, c->threads, 0);
         double roof = peak > 0 ? (bw > 0 && c->ai * bw < peak ? c->ai * bw : peak) : -1;
         fputs("<tr>", h);
         td(h, ours.rows[i].problem);
@@ -552,9 +565,9 @@ static int intern(char (*names)[BT_CMP_NAME], int *n, const char *s) {
 static void variants_block(report *r, int s, const bt_cmp_rows *rows, int b, int e) {
     FILE *h = r->html;
     int cap = e - b;
-    char (*cols)[BT_CMP_NAME] = calloc((size_t)cap, sizeof *cols);
-    char (*keys)[BT_CMP_NAME] = calloc((size_t)cap, sizeof *keys);
-    char (*row_labels)[LABEL] = calloc((size_t)cap, sizeof *row_labels);
+    char(*cols)[BT_CMP_NAME] = calloc((size_t)cap, sizeof *cols);
+    char(*keys)[BT_CMP_NAME] = calloc((size_t)cap, sizeof *keys);
+    char(*row_labels)[LABEL] = calloc((size_t)cap, sizeof *row_labels);
     const char **row_ptrs = calloc((size_t)cap, sizeof *row_ptrs),
                **col_ptrs = calloc((size_t)cap, sizeof *col_ptrs);
     double *value = NULL;
@@ -599,7 +612,7 @@ static void variants_block(report *r, int s, const bt_cmp_rows *rows, int b, int
              bt_cmp_set_letter(s), rows->rows[b].op, g->suite, g->cache);
     bt_heat_chart chart = {.name = name,
                            .title = title,
-                           .colorbar_label = "GFLOP/s over the best of the row",
+                           .colorbar_label = "fraction of the best in its row",
                            .nrows = nrows,
                            .ncols = ncols,
                            .row_labels = row_ptrs,
@@ -679,7 +692,7 @@ static void section_tuning(report *r, const bt_cmp_rows *tables) {
         for (int i = 0; i < set->nchoices; i++) n += set->choices[i].default_gflops > 0;
         if (!n) continue;
         any = 1;
-        char (*labels)[LABEL] = calloc((size_t)n, sizeof *labels);
+        char(*labels)[LABEL] = calloc((size_t)n, sizeof *labels);
         const char **ptrs = calloc((size_t)n, sizeof *ptrs);
         double *value = calloc((size_t)n, sizeof *value);
         if (!labels || !ptrs || !value) {
@@ -702,7 +715,8 @@ static void section_tuning(report *r, const bt_cmp_rows *tables) {
         }
         char name[NAME], title[LABEL], series[LABEL];
         file_name(name, sizeof name, "tuned_%s", bt_cmp_set_letter(s));
-        snprintf(title, sizeof title, "%s: %.60s, tuned over default dispatch (geomean %.3fx over %d)",
+        snprintf(title, sizeof title,
+                 "%s: %.60s, tuned over default dispatch (geomean %.3fx over %d)",
                  bt_cmp_set_letter(s), set->machine_id, exp(log_sum / n), n);
         snprintf(series, sizeof series, "%s: tuned GFLOP/s over default GFLOP/s", set->machine_id);
         const char *series_ptr = series;
@@ -782,8 +796,9 @@ int bt_cmd_report(int argc, char **argv) {
     section_sets(&r);
     if (r.nsets > 1) section_versus(&r, &versus);
     fputs("<h2 id=\"roofline\">Rooflines</h2>\n<p>Each problem's best variant (circles) and best "
-          "peer (diamonds) at its arithmetic intensity, under the roof of the set's measured "
-          "peak (best ISA) and read bandwidth, per thread count.</p>\n",
+          "peer (triangles) at its arithmetic intensity, under the roof of the set's measured "
+          "peak (best ISA) and read bandwidth, per thread count. With warm caches a small "
+          "problem can sit above the memory roof: its tensors stay in cache.</p>\n",
           r.html);
     for (int s = 0; s < r.nsets; s++) roofline(&r, s);
     section_variants(&r);
@@ -802,8 +817,8 @@ int bt_cmd_report(int argc, char **argv) {
     } else {
         rc = 0;
     }
-    fprintf(stderr, "backtune report: %s (%d plots, PNG and SVG)\n", index,
-            r.charts - r.failed_charts);
+    fprintf(stderr, "backtune report: %s (%d of %d plots drawn, PNG and SVG)\n", index,
+            r.charts - r.failed_charts, r.charts);
 done:
     bt_cmp_rows_free(&versus);
     bt_cmp_rows_free(&tables);

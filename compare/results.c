@@ -45,8 +45,8 @@ void bt_cmp_problem_op(const char *problem, char *op, size_t size) {
 
 double bt_cmp_cv_from_spread(double spread, int n) {
     /* d2(n): the expected range of n standard normal samples. */
-    static const double d2[] = {0, 0, 1.128, 1.693, 2.059, 2.326, 2.534, 2.704, 2.847, 2.970,
-                                3.078};
+    static const double d2[] = {0,     0,     1.128, 1.693, 2.059, 2.326,
+                                2.534, 2.704, 2.847, 2.970, 3.078};
     if (n < 2 || !(spread >= 0)) return -1;
     double d = n < (int)(sizeof d2 / sizeof d2[0]) ? d2[n] : 3.078 + 0.6 * log10(n / 10.0);
     return spread / d;
@@ -77,8 +77,8 @@ typedef struct set_caps {
     int files, runs, choices;
 } set_caps;
 
-static bt_status add_file(bt_cmp_set *set, set_caps *caps, const char *path,
-                          bt_cmp_file_kind kind, bt_cmp_file **out) {
+static bt_status add_file(bt_cmp_set *set, set_caps *caps, const char *path, bt_cmp_file_kind kind,
+                          bt_cmp_file **out) {
     GROW(set->files, set->nfiles, caps->files);
     bt_cmp_file *f = &set->files[set->nfiles++];
     memset(f, 0, sizeof *f);
@@ -190,8 +190,8 @@ static void acc_add(run_acc *a, const json_t *e) {
         return;
     }
     if (a->n == MAX_REPS) return;
-    a->seconds[a->n] =
-        number_of(e, "real_time") * time_unit_seconds(json_string_value(json_object_get(e, "time_unit")));
+    a->seconds[a->n] = number_of(e, "real_time") *
+                       time_unit_seconds(json_string_value(json_object_get(e, "time_unit")));
     a->rates[a->n++] = rate;
     if (!a->first) a->first = e;
 }
@@ -239,8 +239,8 @@ static bt_status acc_finish(bt_cmp_set *set, set_caps *caps, run_acc *a, bt_cmp_
     memcpy(rates, a->rates, (size_t)a->n * sizeof *rates);
     r.reps = a->n > a->reps_field ? a->n : a->reps_field;
     double rate = a->median_rate >= 0 ? a->median_rate
-                  : a->n            ? median_of(rates, a->n)
-                                    : a->mean_rate;
+                  : a->n              ? median_of(rates, a->n)
+                                      : a->mean_rate;
     r.gflops = rate * 1e-9;
     r.gflops_max = r.gflops;
     for (int i = 0; i < a->n; i++)
@@ -316,7 +316,8 @@ static bt_status load_table(bt_cmp_set *set, set_caps *caps, const char *path, j
         return bt_fail(BT_EINVAL,
                        "%s: tuning table format version %lld, this backtune reads version %d "
                        "only",
-                       path, json_is_integer(version) ? (long long)json_integer_value(version) : -1LL,
+                       path,
+                       json_is_integer(version) ? (long long)json_integer_value(version) : -1LL,
                        BT_TABLE_FORMAT_VERSION);
     bt_cmp_file *f = NULL;
     bt_status st = add_file(set, caps, path, BT_CMP_TABLE, &f);
@@ -372,8 +373,8 @@ static int load_file(bt_cmp_set *set, set_caps *caps, const char *path, int in_f
             return FILE_ERROR;
         }
         fclose(probe);
-        bt_fail(BT_EIO, "%s: not valid JSON (line %d, column %d: %s): truncated or corrupt?",
-                path, err.line, err.column, err.text);
+        bt_fail(BT_EIO, "%s: not valid JSON (line %d, column %d: %s): truncated or corrupt?", path,
+                err.line, err.column, err.text);
         return FILE_ERROR;
     }
     bt_status st = BT_OK;
@@ -385,7 +386,8 @@ static int load_file(bt_cmp_set *set, set_caps *caps, const char *path, int in_f
                json_is_object(json_object_get(root, "context"))) {
         st = load_bench(set, caps, path, root);
     } else if (in_folder) {
-        if (notes) fprintf(notes, "compare: %s left out: not a bench result or tuning table\n", path);
+        if (notes)
+            fprintf(notes, "compare: %s left out: not a bench result or tuning table\n", path);
         outcome = FILE_NOT_RESULTS;
     } else {
         st = bt_fail(BT_EINVAL,
@@ -432,7 +434,7 @@ static bt_status load_folder(bt_cmp_set *set, set_caps *caps, const char *dir, F
         count++;
     }
     closedir(d);
-    if (st == BT_OK) qsort(names, (size_t)count, sizeof *names, compare_names);
+    if (st == BT_OK && count > 1) qsort(names, (size_t)count, sizeof *names, compare_names);
     for (int i = 0; st == BT_OK && i < count; i++) {
         char path[BT_CMP_PATH];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
@@ -527,13 +529,14 @@ bt_status bt_cmp_set_load(const char *path, bt_cmp_set *set, FILE *notes) {
                     "compare: %s: files from different machine configurations (fingerprint %s "
                     "in %s, %s before): compared as one set\n",
                     path, f->fingerprint_hash, f->path, set->fingerprint_hash);
-        const char *model = f->kind == BT_CMP_BENCH
-                                ? context_string(f->context, "machine_cpu_model")
-                                : context_string(json_object_get(f->context, "fingerprint"),
-                                                 "model_name");
+        const char *model =
+            f->kind == BT_CMP_BENCH
+                ? context_string(f->context, "machine_cpu_model")
+                : context_string(json_object_get(f->context, "fingerprint"), "model_name");
         if (!set->cpu_model[0] && model) copy_text(set->cpu_model, sizeof set->cpu_model, model);
     }
-    if (!set->machine_id[0]) copy_text(set->machine_id, sizeof set->machine_id, "(unknown machine)");
+    if (!set->machine_id[0])
+        copy_text(set->machine_id, sizeof set->machine_id, "(unknown machine)");
     return BT_OK;
 }
 

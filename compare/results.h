@@ -41,15 +41,15 @@ typedef struct bt_cmp_file {
 
 /* One benchmark (problem x variant x threads of a bench file), its repetitions folded. */
 typedef struct bt_cmp_run {
-    int file; /* index in the set's files */
+    int file;                  /* index in the set's files */
     char problem[BT_CMP_TEXT]; /* canonical problem text, op first ("conv_bwd_w_nhwc mb...") */
     char variant[BT_CMP_NAME]; /* ours, or "peer:..." */
     char params[BT_CMP_TEXT];
     int threads, peer;
-    int reps;          /* timed repetitions */
-    double gflops;     /* median over the repetitions (the single one's when not repeated) */
-    double gflops_max; /* the best repetition */
-    double cv;         /* coefficient of variation of the time; < 0: unknown (one repetition) */
+    int reps;           /* timed repetitions */
+    double gflops;      /* median over the repetitions (the single one's when not repeated) */
+    double gflops_max;  /* the best repetition */
+    double cv;          /* coefficient of variation of the time; < 0: unknown (one repetition) */
     double peak_gflops; /* measured peak for its ISA and thread count; 0 unknown */
     double ai;          /* arithmetic intensity, flop per byte; 0 unknown */
 } bt_cmp_run;

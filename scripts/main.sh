@@ -22,5 +22,7 @@ cmake --build "$root/build" -j"$(nproc)"
 bt="$root/build/cli/backtune"
 cd "$root"
 "$bt" info
+id=$("$bt" info --brief | sed -n 's/^machine id: \([^ ]*\).*/\1/p')
 "$bt" tune --suite "$suite" --threads "$threads" --time-limit "$budget"
-"$bt" bench --suite "$suite" --threads "$threads" --tuned
+# 'dispatch' in the bench is what bt_plan_create(variant NULL) picks from the tuned table.
+BACKTUNE_TABLE="results/$id/table.json" "$bt" bench --suite "$suite" --threads "$threads" --save

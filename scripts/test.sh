@@ -6,7 +6,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build" type=Release extra=()
 if [ "${1:-}" = "--sanitize" ]; then
-  build="$root/build-asan" type=RelWithDebInfo extra=(-DBT_SANITIZE=ON -DBT_BUILD_BENCH=OFF)
+  build="$root/build-asan" type=Release extra=(-DBT_SANITIZE=ON -DBT_BUILD_BENCH=OFF)
 elif [ -n "${1:-}" ]; then
   echo "usage: scripts/test.sh [--sanitize]" >&2
   exit 2

@@ -127,6 +127,27 @@ static void blocking_for(int which, bt_isa isa, int64_t m, int64_t n, int64_t k,
 
 /* One GEMM against the reference; returns the error ratio (<= 1 passes, exact: must be 0)
  * or INFINITY when C's padding was written or a pack buffer could not be allocated. */
+/* Pack buffers: exact-size allocations (so AddressSanitizer sees any overrun) when small;
+ * the unfitted default blocking's megabyte buffers are kept and reused across cases, since
+ * allocating and freeing them thousands of times is slow under the sanitizer. */
+#define PACK_REUSE_FLOATS ((size_t)1 << 18)
+static float *pack_cache[2];
+static size_t pack_cache_floats[2];
+
+static float *pack_alloc(int slot, size_t floats) {
+    if (floats < PACK_REUSE_FLOATS) return floats_alloc(floats);
+    if (pack_cache_floats[slot] != floats) {
+        free(pack_cache[slot]);
+        pack_cache[slot] = floats_alloc(floats);
+        pack_cache_floats[slot] = pack_cache[slot] ? floats : 0;
+    }
+    return pack_cache[slot];
+}
+
+static void pack_free(int slot, float *p) {
+    if (p != pack_cache[slot]) free(p);
+}
+
 static double run_one(bt_isa isa, int ta, int tb, int64_t m, int64_t n, int64_t k, float beta,
                       int which_blk, int fill, const matrix *a, const matrix *b, const matrix *c0,
                       const double *sum, const double *mag) {
@@ -134,12 +155,12 @@ static double run_one(bt_isa isa, int ta, int tb, int64_t m, int64_t n, int64_t 
     blocking_for(which_blk, isa, m, n, k, &blk);
     size_t pa_floats = bt_sgemm_pack_a_floats(&blk, isa);
     size_t pb_floats = bt_sgemm_pack_b_floats(&blk, isa);
-    float *pack_a = floats_alloc(pa_floats), *pack_b = floats_alloc(pb_floats);
+    float *pack_a = pack_alloc(0, pa_floats), *pack_b = pack_alloc(1, pb_floats);
     matrix c = *c0;
     c.data = floats_alloc(matrix_span(c0));
     if (!pack_a || !pack_b || !c.data) {
-        free(pack_a);
-        free(pack_b);
+        pack_free(0, pack_a);
+        pack_free(1, pack_b);
         free(c.data);
         return INFINITY;
     }
@@ -176,8 +197,8 @@ static double run_one(bt_isa isa, int ta, int tb, int64_t m, int64_t n, int64_t 
             if (err > worst) worst = err;
         }
     }
-    free(pack_a);
-    free(pack_b);
+    pack_free(0, pack_a);
+    pack_free(1, pack_b);
     free(c.data);
     return worst;
 }
@@ -342,5 +363,7 @@ int main(void) {
                         }
     }
     printf("%d passed, %d failed\n", passed, failed);
+    free(pack_cache[0]);
+    free(pack_cache[1]);
     return failed ? 1 : 0;
 }

@@ -42,13 +42,12 @@ void bt_record_init(bt_record *r, const bt_problem *p, int threads) {
 }
 
 /* The record's fields, once, for both directions of the JSON mapping. */
-#define RECORD_STRINGS(X)                                                                          \
-    X(machine)                                                                                     \
-    X(fingerprint)                                                                                 \
-    X(op)                                                                                          \
-    X(problem) X(variant) X(params) X(request) X(stage) X(search) X(check) X(note) X(date)         \
-        X(registry_hash) X(version)
+// clang-format off
+#define RECORD_STRINGS(X) \
+    X(machine) X(fingerprint) X(op) X(problem) X(variant) X(params) X(request) X(stage) \
+    X(search) X(check) X(note) X(date) X(registry_hash) X(version)
 #define RECORD_REALS(X) X(min_s) X(median_s) X(gflops) X(gflops_median) X(spread)
+// clang-format on
 
 json_t *bt_record_to_json(const bt_record *r) {
     json_t *o = json_object();

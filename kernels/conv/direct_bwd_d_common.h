@@ -3,12 +3,14 @@
  *
  * Gather form: every dx element is computed whole in registers and stored once, so no
  * split of the work needs a reduction. For a dx row i only the kernel rows r with
- * i + ph - r*dh divisible by sh and p = (i + ph - r*dh)/sh in [0, P) contribute (clipped
- * per row). Along the width the dx positions are split into sw phases, j = jph + t*sw: for
- * a phase only the kernel columns s with jph + pw - s*dw divisible by sw contribute, and
- * their dy column is q = q0(s) + t, consecutive in t. The dy rows a block of dx rows needs
- * are copied into a per-thread window whose rows are zero-padded left and right, so tiles
- * at the image border read zeros instead of branching per element.
+ * i + ph - r*dh divisible by sh and p = (i + ph - r*dh)/sh in [0, P) contribute: the tap
+ * list is clipped per row (or, for the flat windows of the NCHW kernels, per run of rows,
+ * with the dy rows outside [0, P) present as zero rows). Along the width the dx positions
+ * are split into sw phases, j = jph + t*sw: for a phase only the kernel columns s with
+ * jph + pw - s*dw divisible by sw contribute, and their dy column is q = q0(s) + t,
+ * consecutive in t. The dy rows a block of dx rows needs are copied into a per-thread
+ * window whose rows are zero-padded left and right, so tiles at the image border read
+ * zeros instead of branching per element.
  */
 #ifndef BT_DIRECT_BWD_D_COMMON_H
 #define BT_DIRECT_BWD_D_COMMON_H

@@ -3,10 +3,13 @@
  * conv_bwd_w__direct_nhwc_<isa> and conv_bwd_w__direct_nchw_<isa>.
  *
  * For each kernel tap (r, s), dW_rs[K x C/G] += dY^T[K x pos] X_rs[pos x C/G]: a GEMM whose
- * reduction runs over output positions. A register tile holds kt filters x cw channel units
- * of dW_rs in vector accumulators, summed over a block of output rows:
- *   NHWC: vectors over input channels (x[n,i,j,c..] contiguous), dy[n,p,q,k] broadcast; cw
- *         counts vectors; the last vector of a group's channels is masked.
+ * reduction runs over output positions. A register tile holds kt rows x cw column units of
+ * dW_rs in vector accumulators, summed over a block of output rows:
+ *   NHWC: both operands are contiguous along channels, so either dimension can be the
+ *         vector one (`vec`): c: rows are filters (dy[n,p,q,k] broadcast), columns vectors
+ *         of input channels (x[n,i,j,c..]); k: rows are channels (x broadcast), columns
+ *         vectors of filters, for few channels per group (C = 3 first layers). The last
+ *         vector of a group is masked.
  *   NCHW: vectors over output width (dy[n,k,p,q..] contiguous), cw counts channels, and
  *         each accumulator is summed horizontally once per block. Three ways to read x:
  *         flat  (stride 1 and W == Q, the "same" convolutions): x[n,c] is contiguous along
@@ -19,8 +22,9 @@
  * tests in the inner loops. Tiles at the edge of K or C use smaller register tiles chosen
  * greedily from the grid below.
  *
- * Partials live in scratch in K x RS x C/G order, so tiles load and store them contiguously;
- * after a barrier, all threads sum the partials (in a fixed order: bit-identical reruns)
+ * Partials live in scratch as [group][tile row][tap][tile column] (K x RS x C/G, or
+ * C/G x RS x K/G per group for vec=k), so tiles load and store them contiguously; after a
+ * barrier, all threads sum the partials (in a fixed order: bit-identical reruns)
  * and transpose them into dw (K x C/G x R x S), adding to it when accumulating. db is summed
  * alongside into per-row-group partials and reduced the same way.
  *
@@ -89,21 +93,23 @@ static inline void dwk_hsum4(bt_vf v0, bt_vf v1, bt_vf v2, bt_vf v3, float out[4
 
 /* ---- Register tiles --------------------------------------------------------------------- */
 
-/* The grid of register tiles (filters kt x channel units cw) that exist as functions: every
+/* The grid of register tiles (rows kt x column units cw) that exist as functions: every
  * kt of dwk_kt_sizes with cw <= 4 and at most 24 accumulators. Smaller tiles of the grid
- * cover the edges of K and C (greedy), so it is closed under shrinking either side. */
+ * cover the edges of the rows and columns (greedy), so it is closed under shrinking. */
 #define DWK_KT_MAX 12
 #define DWK_CW_MAX 4
 #define DWK_KT_COUNT 6
+/* clang-format off */
 #define DWK_TILE_GRID(X)                                                                           \
-    X(1, 1)                                                                                        \
-    X(1, 2)                                                                                        \
-    X(1, 3)                                                                                        \
-    X(1, 4)                                                                                        \
-    X(2, 1)                                                                                        \
-    X(2, 2) X(2, 3) X(2, 4) X(4, 1) X(4, 2) X(4, 3) X(4, 4) X(6, 1) X(6, 2) X(6, 3) X(6, 4)        \
-        X(8, 1) X(8, 2) X(8, 3) X(12, 1) X(12, 2)
+    X(1, 1)  X(1, 2)  X(1, 3)  X(1, 4)                                                             \
+    X(2, 1)  X(2, 2)  X(2, 3)  X(2, 4)                                                             \
+    X(4, 1)  X(4, 2)  X(4, 3)  X(4, 4)                                                             \
+    X(6, 1)  X(6, 2)  X(6, 3)  X(6, 4)                                                             \
+    X(8, 1)  X(8, 2)  X(8, 3)                                                                      \
+    X(12, 1) X(12, 2)
+/* clang-format on */
 static const int dwk_kt_sizes[DWK_KT_COUNT] = {12, 8, 6, 4, 2, 1};
+/* Index of a grid kt in the function table. */
 #define DWK_KT_INDEX(kt)                                                                           \
     ((kt) == 1 ? 0 : (kt) == 2 ? 1 : (kt) == 4 ? 2 : (kt) == 6 ? 3 : (kt) == 8 ? 4 : 5)
 

@@ -1,17 +1,23 @@
 /* Plan set-up of the conv GEMM variants (see im2col_common.h). */
 #include "conv/im2col_common.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 static const char *const bwd_w_par[] = {"mb", "k", NULL};
 static const char *const bwd_d_par[] = {"mb", "c", NULL};
 
-#define CONVG_COLS_SPEC {.key = "cols", .min = 1, .max = INT64_C(1) << 40, .tune = "64|256|1024"}
+#define CONVG_COLS_SPEC                                                                            \
+    { .key = "cols", .min = 1, .max = INT64_C(1) << 40, .tune = "64|256|1024" }
 
 const bt_param_spec bt_conv_gemm_bwd_w_params[] = {
     {.key = "par", .choices = bwd_w_par}, CONVG_COLS_SPEC, BT_GEMM_BLOCKING_PARAM_SPECS, {0}};
 const bt_param_spec bt_conv_gemm_bwd_d_params[] = {
-    {.key = "par", .choices = bwd_d_par}, CONVG_COLS_SPEC, BT_GEMM_BLOCKING_PARAM_SPECS, {0}};
+    {.key = "par", .choices = bwd_d_par},
+    CONVG_COLS_SPEC,
+    BT_GEMM_BLOCKING_PARAM_SPECS,
+    {.key = "chb", .min = 1, .max = 1 << 30, .tune = "4|16|64"},
+    {0}};
 
 /* Threads that would share out `total` items get at least one each. */
 static int64_t share(int64_t total, int threads) {
@@ -43,65 +49,93 @@ static int64_t round_down_unit(int64_t x, int64_t unit) {
     return bt_max64(x / unit, 1) * unit;
 }
 
+/* bwd_weights blocks: `cols` positions are the GEMM's sum, dW_g[kg x cg*R*S] its output. */
+static void bwd_w_blocks(bt_plan *plan, bt_conv_gemm_plan *cp, const bt_gemm_blocking *cache,
+                         int64_t *m, int64_t *n, int64_t *k) {
+    const bt_shape *s = &plan->shape;
+    int64_t taps = s->r * s->s, pq = s->p * s->q, npos = s->n * pq;
+    /* Positions one thread's blocks range over (NCHW blocks stop at the end of a sample). */
+    int64_t span = cp->par == BT_CONVG_PAR_MB ? share(npos, plan->threads) : npos;
+    if (s->layout == BT_NCHW) span = bt_min64(span, pq);
+    if (!plan->param_given[BT_CONVG_COLS]) {
+        int64_t fit_l2 = bt_machine_get()->l2_bytes / 2 / (s->cg * taps * (int64_t)sizeof(float));
+        /* direct: no column buffer, the GEMM blocks the whole span itself; otherwise a block
+         * stays in L2 between im2col and packing, and is at least one kc slice of the sum */
+        plan->param[BT_CONVG_COLS] =
+            cp->direct ? span : round_down_unit(bt_max64(fit_l2, cache->kc), cache->kc);
+    }
+    cp->cols = bt_min64(plan->param[BT_CONVG_COLS], span);
+    if (!plan->param_given[BT_CONVG_COLS]) plan->param[BT_CONVG_COLS] = cp->cols;
+    cp->col = cp->direct ? 0 : bt_floats_aligned(cp->cols * s->cg * taps);
+    *m = cp->par == BT_CONVG_PAR_CH ? bt_min64(s->kg, share(s->k, plan->threads)) : s->kg;
+    *n = s->cg * taps;
+    *k = cp->cols;
+}
+
+/* bwd_data blocks: the GEMM writes col for `cols` positions x `chb` channels and col2im
+ * reads it back, so the block should stay in L2 (budget). Within that, each block repacks
+ * its weights once per position block and dy once per channel block: packing per sample is
+ * proportional to R*S / cols + 1 / chb, least for cols = sqrt(budget) (or the span of
+ * positions, if smaller). */
+static void bwd_d_blocks(bt_plan *plan, bt_conv_gemm_plan *cp, int64_t *m, int64_t *n, int64_t *k) {
+    const bt_shape *s = &plan->shape;
+    int64_t taps = s->r * s->s, pq = s->p * s->q;
+    int64_t span = s->layout == BT_NCHW         ? pq
+                   : cp->par == BT_CONVG_PAR_MB ? share(s->n, plan->threads) * pq
+                                                : s->n * pq;
+    int64_t lc = cp->par == BT_CONVG_PAR_CH ? bt_min64(s->cg, share(s->c, plan->threads)) : s->cg;
+    int64_t budget = bt_machine_get()->l2_bytes / 2 / (int64_t)sizeof(float);
+    if (!plan->param_given[BT_CONVG_CHB]) {
+        int64_t cols = bt_min64((int64_t)sqrt((double)budget), span);
+        plan->param[BT_CONVG_CHB] =
+            cp->direct ? s->cg : bt_max64(1, bt_min64(lc, budget / (taps * cols)));
+    }
+    cp->chb = bt_min64(plan->param[BT_CONVG_CHB], s->cg);
+    if (!plan->param_given[BT_CONVG_COLS]) {
+        int64_t fit = budget / (cp->chb * taps);
+        plan->param[BT_CONVG_COLS] =
+            cp->direct || fit >= span ? span : round_down_unit(bt_max64(fit, 16), 16);
+    }
+    cp->cols = bt_min64(plan->param[BT_CONVG_COLS], span);
+    if (!plan->param_given[BT_CONVG_COLS]) plan->param[BT_CONVG_COLS] = cp->cols;
+    cp->col = cp->direct ? 0 : bt_floats_aligned(cp->cols * cp->chb * taps);
+    int64_t width = bt_min64(cp->chb, lc) * taps;
+    *m = s->layout == BT_NCHW ? width : cp->cols;
+    *n = s->layout == BT_NCHW ? cp->cols : width;
+    *k = s->kg;
+}
+
 bt_status bt_conv_gemm_prepare(bt_plan *plan) {
     const bt_shape *s = &plan->shape;
     const bt_machine *mach = bt_machine_get();
     bt_isa isa = plan->variant->isa;
-    int data = s->op == BT_CONV_BWD_DATA;
+    int data = s->op == BT_CONV_BWD_DATA, threads = plan->threads;
     bt_conv_gemm_plan *cp = calloc(1, sizeof *cp);
     if (!cp) return bt_fail(BT_ENOMEM, "%s: out of memory", plan->variant->name);
     plan->priv = cp;
 
-    int threads = plan->threads;
-    int64_t taps = s->r * s->s, pq = s->p * s->q, npos = s->n * pq;
+    int64_t taps = s->r * s->s;
     cp->direct = taps == 1 && s->sh == 1 && s->sw == 1 && s->ph == 0 && s->pw == 0;
     cp->permuted = s->layout == BT_NHWC && taps > 1 && s->cg > 1;
     if (!plan->param_given[BT_CONVG_PAR])
-        plan->param[BT_CONVG_PAR] = data ? bwd_d_default_par(s, threads) : bwd_w_default_par(s, threads);
+        plan->param[BT_CONVG_PAR] =
+            data ? bwd_d_default_par(s, threads) : bwd_w_default_par(s, threads);
     cp->par = (int)plan->param[BT_CONVG_PAR];
 
     bt_gemm_blocking cache_blk;
     bt_gemm_default_blocking(isa, mach->l1d_bytes, mach->l2_bytes,
                              mach->l3_bytes / bt_max64(1, mach->cores), &cache_blk);
-    /* Channels of one group a thread's GEMM covers at most (bwd_d splits channels). */
-    int64_t lc = data && cp->par == BT_CONVG_PAR_CH ? bt_min64(s->cg, share(s->c, threads)) : s->cg;
-    int64_t col_width = lc * taps; /* floats per position in a column matrix */
-
-    /* Positions one thread's blocks range over (NCHW blocks stop at the end of a sample). */
-    int64_t span = !data && cp->par == BT_CONVG_PAR_MB ? share(npos, threads) : npos;
-    if (data || s->layout == BT_NCHW) span = bt_min64(span, pq);
-    if (!plan->param_given[BT_CONVG_COLS]) {
-        int64_t fit_l2 = mach->l2_bytes / 2 / (col_width * (int64_t)sizeof(float));
-        if (cp->direct) /* no column buffer: the GEMM blocks the whole span itself */
-            plan->param[BT_CONVG_COLS] = span;
-        else if (data) /* the GEMM writes a block, col2im reads it back: keep it in L2 */
-            plan->param[BT_CONVG_COLS] = bt_min64(span, round_down_unit(bt_max64(fit_l2, 64), 16));
-        else /* a block is the GEMM's sum: at least one kc slice of it */
-            plan->param[BT_CONVG_COLS] =
-                bt_min64(span, round_down_unit(bt_max64(fit_l2, cache_blk.kc), cache_blk.kc));
-    }
-    /* Blocks never need more than the span; the column buffer holds one block. */
-    int64_t blk_cols = cp->cols = bt_min64(plan->param[BT_CONVG_COLS], span);
-
-    /* The largest GEMM a thread runs (m x n x k). */
-    int64_t m, n, k;
-    if (data) {
-        int nchw = s->layout == BT_NCHW;
-        m = nchw ? col_width : blk_cols;
-        n = nchw ? blk_cols : col_width;
-        k = s->kg;
-    } else {
-        m = cp->par == BT_CONVG_PAR_CH ? bt_min64(s->kg, share(s->k, threads)) : s->kg;
-        n = s->cg * taps;
-        k = blk_cols;
-    }
+    int64_t m, n, k; /* the largest GEMM a thread runs */
+    if (data)
+        bwd_d_blocks(plan, cp, &m, &n, &k);
+    else
+        bwd_w_blocks(plan, cp, &cache_blk, &m, &n, &k);
     bt_gemm_blocking_params(plan, BT_CONVG_MC, m, n, k, &cp->blk);
 
-    /* A thread may run with a smaller team than planned and then owns more channels (and,
-     * permuted, reorders more weights): both buffers are sized for a whole group / all. */
-    cp->col = cp->direct ? 0 : bt_floats_aligned(blk_cols * s->cg * taps);
     cp->pack_a = (int64_t)bt_sgemm_pack_a_floats(&cp->blk, isa);
     cp->pack_b = (int64_t)bt_sgemm_pack_b_floats(&cp->blk, isa);
+    /* A thread may run with a smaller team than planned and then owns more channels: the
+     * reordered weights (bwd_d) are sized for all of them. */
     int64_t wsize = bt_floats_aligned((int64_t)bt_shape_w_elems(s));
     cp->wperm = data && cp->permuted ? wsize : 0;
     cp->per_thread = cp->col + cp->pack_a + cp->pack_b + cp->wperm;

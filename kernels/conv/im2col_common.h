@@ -3,7 +3,7 @@
  *
  * Output positions are numbered m = (n * P + p) * Q + q over the batch. A column block is a
  * run of `cols` consecutive positions; in NCHW a block never crosses a sample (a sample's
- * dy rows are contiguous only within it), in NHWC bwd_weights it may (dy and x are then
+ * dy rows are contiguous only within it), in NHWC it may (dy, x and dx are then
  * (positions x channels) matrices across the batch).
  *
  * Column matrices of group g: NCHW col[(c, r, s) x positions], NHWC col[positions x (r, s, c)]
@@ -18,10 +18,11 @@
 
 #include "fc/gemm_common.h"
 
-/* Parameters: par, cols, then the GEMM blocking. par=mb splits output positions (bwd_w,
- * with per-thread partial dW) or samples (bwd_d); par=k (bwd_w) splits the filters and
- * par=c (bwd_d) the input channels, with no reduction. */
-enum { BT_CONVG_PAR, BT_CONVG_COLS, BT_CONVG_MC, BT_CONVG_NC, BT_CONVG_KC };
+/* Parameters: par, cols (positions per column block), the GEMM blocking, and for bwd_d
+ * chb (channels per column block). par=mb splits output positions (bwd_w, with per-thread
+ * partial dW) or samples (bwd_d); par=k (bwd_w) splits the filters and par=c (bwd_d) the
+ * input channels, with no reduction. */
+enum { BT_CONVG_PAR, BT_CONVG_COLS, BT_CONVG_MC, BT_CONVG_NC, BT_CONVG_KC, BT_CONVG_CHB };
 enum { BT_CONVG_PAR_MB, BT_CONVG_PAR_CH };
 extern const bt_param_spec bt_conv_gemm_bwd_w_params[];
 extern const bt_param_spec bt_conv_gemm_bwd_d_params[];
@@ -31,9 +32,9 @@ extern const bt_param_spec bt_conv_gemm_bwd_d_params[];
 typedef struct bt_conv_gemm_plan {
     bt_gemm_blocking blk;
     int par, direct, permuted;
-    int64_t cols;                                /* positions per column block */
-    int64_t col, pack_a, pack_b, wperm;          /* one thread's buffers */
-    int64_t per_thread, slots, slot, nslots;     /* area per thread, slots' offset and size */
+    int64_t cols, chb;                       /* positions and (bwd_d) channels per column block */
+    int64_t col, pack_a, pack_b, wperm;      /* one thread's buffers */
+    int64_t per_thread, slots, slot, nslots; /* area per thread, slots' offset and size */
 } bt_conv_gemm_plan;
 
 bt_status bt_conv_gemm_prepare(bt_plan *plan);

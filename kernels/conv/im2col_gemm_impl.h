@@ -10,11 +10,12 @@
  * par=k: threads split the filters and need no reduction (but each builds the column
  * matrices of its groups). db = sums of dy over the positions, split by filters.
  *
- * bwd_data (GEMM + col2im), per sample, column block and group g:
+ * bwd_data (GEMM + col2im), per column block of positions and block of chb channels of
+ * one group g:
  *     col = W_g^T dy_g                     NCHW [(c, r, s) x pos], NHWC [pos x (r, s, c)]
  *     dx += col2im(col)                    (dx zeroed first unless accumulating)
  * par=mb: threads split the samples; par=c: the input channels (dx is disjoint either way).
- * Permuted NHWC reorders each thread's weights to (k, r, s, c) first.
+ * Permuted NHWC reorders each thread's weights to (k, r, s, c) per channel block first.
  *
  * Direct (1x1, stride 1, unpadded): x or dx is the column matrix and the GEMM reads or
  * writes it in place.
@@ -84,7 +85,8 @@ IM2COL_INLINE void cols_nchw(int dir, const bt_shape *s, const float *x, float *
                     if (i < 0 || i >= s->h) {
                         cols_pad(dir, seg, qb - qa);
                     } else {
-                        int64_t lo = bt_min64(bt_max64(qlo, qa), qb), hi = bt_max64(lo, bt_min64(qhi, qb));
+                        int64_t lo = bt_min64(bt_max64(qlo, qa), qb),
+                                hi = bt_max64(lo, bt_min64(qhi, qb));
                         int64_t at = img + i * s->w + lo * s->sw + jbase;
                         cols_pad(dir, seg, lo - qa);
                         cols_run(dir, seg + (lo - qa), x, dx, at, s->sw, hi - lo);
@@ -251,20 +253,40 @@ static void bwd_w_run(const bt_plan *plan, const bt_tensors *t, int tid, int nth
 
 /* ---- bwd_data ---- */
 
-/* The weights of channels [c0, c1) in (k, r, s, c) order, group after group: group g's
- * part starts at kg * R*S * (first channel of g in the range - c0). */
-static void bwd_d_permute_weights(const bt_shape *s, const float *w, int64_t c0, int64_t c1,
-                                  float *wperm) {
+/* A thread's input channels [c0, c1) are cut at group edges and then into blocks of at
+ * most chb channels; chblock_first / chblock_next walk them in order. */
+typedef struct convg_chblock {
+    int64_t g, ca, lc; /* group, first channel within it, channels */
+} convg_chblock;
+
+static int chblock_next(const bt_shape *s, int64_t chb, int64_t c1, convg_chblock *b) {
+    int64_t next = b->g * s->cg + b->ca + b->lc; /* first channel after this block */
+    if (next >= c1) return 0;
+    b->g = next / s->cg, b->ca = next % s->cg;
+    b->lc = bt_min64(chb, bt_min64(c1 - next, s->cg - b->ca));
+    return 1;
+}
+
+static convg_chblock chblock_first(const bt_shape *s, int64_t chb, int64_t c0, int64_t c1) {
+    convg_chblock b = {.g = c0 / s->cg, .ca = c0 % s->cg};
+    b.lc = bt_min64(chb, bt_min64(c1 - c0, s->cg - b.ca));
+    return b;
+}
+
+/* Channels [c0, c1) of the weights in (k, r, s, c) order, block after block (as
+ * chblock_first/next cut them): a block's part starts at kg * R*S * (its first channel - c0). */
+static void bwd_d_permute_weights(const bt_shape *s, const float *w, int64_t chb, int64_t c0,
+                                  int64_t c1, float *wperm) {
     int64_t taps = s->r * s->s;
-    for (int64_t g = c0 / s->cg; g * s->cg < c1; g++) {
-        int64_t ca = bt_max64(c0 - g * s->cg, 0), lc = bt_min64(c1 - g * s->cg, s->cg) - ca;
-        float *out = wperm + s->kg * taps * (g * s->cg + ca - c0);
+    convg_chblock b = chblock_first(s, chb, c0, c1);
+    do {
+        float *out = wperm + s->kg * taps * (b.g * s->cg + b.ca - c0);
         for (int64_t k = 0; k < s->kg; k++)
             for (int64_t tap = 0; tap < taps; tap++)
-                for (int64_t c = 0; c < lc; c++)
-                    out[(k * taps + tap) * lc + c] =
-                        w[((g * s->kg + k) * s->cg + ca + c) * taps + tap];
-    }
+                for (int64_t c = 0; c < b.lc; c++)
+                    out[(k * taps + tap) * b.lc + c] =
+                        w[((b.g * s->kg + k) * s->cg + b.ca + c) * taps + tap];
+    } while (chblock_next(s, chb, c1, &b));
 }
 
 /* dx of sample n, channels [c0, c1), every position: zeros. */
@@ -282,34 +304,32 @@ static void bwd_d_zero(const bt_shape *s, float *dx, int64_t n, int64_t c0, int6
         memset(dx + at * s->c + c0, 0, (size_t)(c1 - c0) * sizeof(float));
 }
 
-/* dx of sample n, channels [g*cg + ca, + lc), positions [pq0, pq1): the GEMM, then col2im.
- * wperm: this group's reordered weights (permuted NHWC only). */
-static void bwd_d_block(const bt_plan *plan, const bt_tensors *t, const convg_area *a, int64_t g,
-                        int64_t ca, int64_t lc, int64_t n, int64_t pq0, int64_t pq1,
-                        const float *wperm) {
+/* dx at positions [m, me) (one sample in NCHW) for channel block b: the GEMM, then col2im.
+ * wperm: the block's reordered weights (permuted NHWC only). */
+static void bwd_d_block(const bt_plan *plan, const bt_tensors *t, const convg_area *a,
+                        const convg_chblock *b, int64_t m, int64_t me, const float *wperm) {
     const bt_shape *s = &plan->shape;
     const bt_conv_gemm_plan *cp = plan->priv;
-    int64_t taps = s->r * s->s, len = pq1 - pq0, pq = s->p * s->q, cgrs = s->cg * taps;
-    int64_t c0 = g * s->cg + ca;
-    const float *wg = t->w + g * s->kg * cgrs;
-    float beta = s->accumulate ? 1.0f : 0.0f;
+    int64_t taps = s->r * s->s, len = me - m, pq = s->p * s->q, cgrs = s->cg * taps;
+    int64_t c0 = b->g * s->cg + b->ca, width = b->lc * taps; /* first channel, GEMM width */
+    const float *wg = t->w + b->g * s->kg * cgrs + b->ca * taps;
+    float beta = cp->direct && s->accumulate ? 1.0f : 0.0f;
     if (s->layout == BT_NCHW) {
-        /* col[(c, r, s) x pos] = W_g^T (rows of this channel range) dy_g */
-        const float *dy = t->dy + (n * s->k + g * s->kg) * pq + pq0;
+        /* col[(c, r, s) x pos] = W_g^T (this block's rows) dy_g */
+        int64_t n = m / pq, pq0 = m % pq;
+        const float *dy = t->dy + (n * s->k + b->g * s->kg) * pq + pq0;
         float *c = cp->direct ? t->dx + (n * s->c + c0) * pq + pq0 : a->col;
-        GEMM(1, 0, lc * taps, len, s->kg, wg + ca * taps, cgrs, dy, pq, cp->direct ? beta : 0.0f,
-             c, cp->direct ? pq : len, &cp->blk, a->pack_a, a->pack_b);
-        if (!cp->direct) cols_nchw(COLS_SCATTER, s, NULL, t->dx, n, c0, lc, pq0, pq1, a->col);
+        GEMM(1, 0, width, len, s->kg, wg, cgrs, dy, pq, beta, c, cp->direct ? pq : len, &cp->blk,
+             a->pack_a, a->pack_b);
+        if (!cp->direct) cols_nchw(COLS_SCATTER, s, NULL, t->dx, n, c0, b->lc, pq0, pq0 + len, c);
     } else {
-        /* col[pos x (r, s, c)] = dy_g (pos x k) W_g (k x taps) */
-        const float *dy = t->dy + (n * pq + pq0) * s->k + g * s->kg;
-        const float *b = cp->permuted ? wperm : wg + ca * taps;
-        float *c = cp->direct ? t->dx + (n * pq + pq0) * s->c + c0 : a->col;
-        GEMM(0, 0, len, lc * taps, s->kg, dy, s->k, b, cp->permuted ? lc * taps : cgrs,
-             cp->direct ? beta : 0.0f, c, cp->direct ? s->c : lc * taps, &cp->blk, a->pack_a,
+        /* col[pos x (r, s, c)] = dy_g (pos x k) W_g (k x this block's taps) */
+        const float *dy = t->dy + m * s->k + b->g * s->kg;
+        float *c = cp->direct ? t->dx + m * s->c + c0 : a->col;
+        GEMM(0, 0, len, width, s->kg, dy, s->k, cp->permuted ? wperm : wg,
+             cp->permuted ? width : cgrs, beta, c, cp->direct ? s->c : width, &cp->blk, a->pack_a,
              a->pack_b);
-        if (!cp->direct)
-            cols_nhwc(COLS_SCATTER, s, NULL, t->dx, n * pq + pq0, n * pq + pq1, c0, lc, a->col);
+        if (!cp->direct) cols_nhwc(COLS_SCATTER, s, NULL, t->dx, m, me, c0, b->lc, c);
     }
 }
 
@@ -323,18 +343,20 @@ static void bwd_d_run(const bt_plan *plan, const bt_tensors *t, int tid, int nth
     else
         bt_split(s->c, tid, nthr, &c0, &c1);
     if (n1 <= n0 || c1 <= c0) return;
-    if (cp->permuted) bwd_d_permute_weights(s, t->w, c0, c1, a.wperm);
+    if (cp->permuted) bwd_d_permute_weights(s, t->w, cp->chb, c0, c1, a.wperm);
 
-    for (int64_t n = n0; n < n1; n++) {
-        if (!cp->direct && !s->accumulate) bwd_d_zero(s, t->dx, n, c0, c1);
-        for (int64_t pq0 = 0; pq0 < pq; pq0 += cp->cols)
-            for (int64_t g = c0 / s->cg; g * s->cg < c1; g++) {
-                int64_t ca = bt_max64(c0 - g * s->cg, 0);
-                int64_t lc = bt_min64(c1 - g * s->cg, s->cg) - ca;
-                const float *wperm =
-                    cp->permuted ? a.wperm + s->kg * taps * (g * s->cg + ca - c0) : NULL;
-                bwd_d_block(plan, t, &a, g, ca, lc, n, pq0, bt_min64(pq, pq0 + cp->cols), wperm);
-            }
+    int64_t zeroed = n0; /* samples before this one have had their dx zeroed */
+    for (int64_t m = n0 * pq, me; m < n1 * pq; m = me) {
+        me = bt_min64(n1 * pq, m + cp->cols);
+        if (s->layout == BT_NCHW) me = bt_min64(me, (m / pq + 1) * pq);
+        for (; !cp->direct && !s->accumulate && zeroed * pq < me; zeroed++)
+            bwd_d_zero(s, t->dx, zeroed, c0, c1);
+        convg_chblock b = chblock_first(s, cp->chb, c0, c1);
+        do {
+            const float *wperm =
+                cp->permuted ? a.wperm + s->kg * taps * (b.g * s->cg + b.ca - c0) : NULL;
+            bwd_d_block(plan, t, &a, &b, m, me, wperm);
+        } while (chblock_next(s, cp->chb, c1, &b));
     }
 }
 

@@ -357,7 +357,11 @@ static bt_status desc_to_problem(parsed_desc *pd, bt_op op, bt_layout layout, bt
     for (int d = 0; d < 2; d++) {
         if (!given[out_keys[d]] || given[pad_keys[d]]) continue;
         if (out_size(*in[d], 0, *dil[d], *ker[d], *st[d]) == v[out_keys[d]]) continue;
-        int64_t twice = (v[out_keys[d]] - 1) * *st[d] - *in[d] + *dil[d] * (*ker[d] - 1) + 1;
+        int64_t stretched, extent, twice;
+        if (__builtin_mul_overflow(v[out_keys[d]] - 1, *st[d], &stretched) ||
+            __builtin_mul_overflow(*dil[d], *ker[d] - 1, &extent) ||
+            __builtin_add_overflow(stretched - *in[d] + 1, extent, &twice))
+            continue; /* no padding gives that output: the check below says so */
         if (twice > 0) *pad[d] = twice / 2;
     }
     bt_status st_norm = bt_problem_normalize(&p, out);

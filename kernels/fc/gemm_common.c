@@ -70,7 +70,7 @@ void bt_gemm_blocking_params(bt_plan *plan, int first, int64_t m, int64_t n, int
 
 /* ---- FC ---- */
 
-static const char *const fc_bwd_d_par[] = {"mb", "c", "2d", NULL};     /* rows of dX = batch */
+static const char *const fc_bwd_d_par[] = {"mb", "c", "2d", NULL};      /* rows of dX = batch */
 static const char *const fc_bwd_w_par[] = {"k", "c", "2d", "mb", NULL}; /* mb splits the sum */
 
 const bt_param_spec bt_fc_gemm_bwd_d_params[] = {
@@ -105,7 +105,8 @@ bt_status bt_fc_gemm_prepare(bt_plan *plan) {
     bt_fc_gemm_plan *fp = calloc(1, sizeof *fp);
     if (!fp) return bt_fail(BT_ENOMEM, "%s: out of memory", plan->variant->name);
     plan->priv = fp;
-    if (!plan->param_given[BT_FCG_PAR]) plan->param[BT_FCG_PAR] = fc_default_split(s, plan->threads);
+    if (!plan->param_given[BT_FCG_PAR])
+        plan->param[BT_FCG_PAR] = fc_default_split(s, plan->threads);
     fp->split = (int)plan->param[BT_FCG_PAR];
     bt_gemm_micro_tile(plan->variant->isa, &fp->mr, &fp->nr);
 

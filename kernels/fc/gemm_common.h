@@ -40,8 +40,7 @@ void bt_gemm_grid_block(int64_t m, int64_t n, int64_t mr, int64_t nr, int tr, in
                         bt_gemm_block *b);
 
 /* [begin, end) of part `part` of `total` items cut into `parts` pieces on multiples of unit. */
-void bt_split_units(int64_t total, int64_t unit, int part, int parts, int64_t *begin,
-                    int64_t *end);
+void bt_split_units(int64_t total, int64_t unit, int part, int parts, int64_t *begin, int64_t *end);
 
 /* Floats rounded up to whole cache lines, so areas carved one after another stay aligned. */
 static inline int64_t bt_floats_aligned(int64_t floats) {
@@ -55,9 +54,12 @@ void bt_gemm_blocking_params(bt_plan *plan, int first, int64_t m, int64_t n, int
                              bt_gemm_blocking *blk);
 
 /* bt_param_spec entries of the blocking parameters (keep them in this order). */
+/* clang-format off */
 #define BT_GEMM_BLOCKING_PARAM_SPECS                                                               \
-    {.key = "mc", .min = 1, .max = 1 << 20}, {.key = "nc", .min = 1, .max = 1 << 20},              \
-        {.key = "kc", .min = 1, .max = 1 << 20, .tune = "64|128|256|512"}
+    {.key = "mc", .min = 1, .max = 1 << 20},                                                       \
+    {.key = "nc", .min = 1, .max = 1 << 20},                                                       \
+    {.key = "kc", .min = 1, .max = 1 << 20, .tune = "64|128|256|512"}
+/* clang-format on */
 
 /* FC variants (fc/gemm_fc_impl.h): parameters par, mc, nc, kc. */
 enum { BT_FCG_PAR, BT_FCG_MC, BT_FCG_NC, BT_FCG_KC };

@@ -26,18 +26,19 @@ typedef struct fc_matrices {
 } fc_matrices;
 
 static fc_matrices fc_describe(const bt_shape *s, const bt_tensors *t) {
-    if (s->op == BT_FC_BWD_DATA)
-        return (fc_matrices){.trans_a = 0, .m = s->n, .n = s->c, .k = s->k, .a = t->dy,
-                             .lda = s->k, .b = t->w, .ldb = s->c, .c = t->dx, .ldc = s->c};
-    return (fc_matrices){.trans_a = 1, .m = s->k, .n = s->c, .k = s->n, .a = t->dy, .lda = s->k,
-                         .b = t->x, .ldb = s->c, .c = t->dw, .ldc = s->c};
+    int data = s->op == BT_FC_BWD_DATA;
+    fc_matrices g = {.trans_a = !data, .a = t->dy, .lda = s->k, .ldb = s->c, .ldc = s->c};
+    g.m = data ? s->n : s->k, g.n = s->c, g.k = data ? s->k : s->n;
+    g.b = data ? t->w : t->x;
+    g.c = data ? t->dx : t->dw;
+    return g;
 }
 
 /* C'[rows m0.., columns n0..] = beta * C' + the block's product over the sum [p0, p1), where
  * C' is `c` (same leading dimension as g->c). */
-static void fc_gemm_block(const bt_fc_gemm_plan *fp, const fc_matrices *g, int64_t m0,
-                          int64_t m1, int64_t n0, int64_t n1, int64_t p0, int64_t p1, float beta,
-                          float *c, float *pack) {
+static void fc_gemm_block(const bt_fc_gemm_plan *fp, const fc_matrices *g, int64_t m0, int64_t m1,
+                          int64_t n0, int64_t n1, int64_t p0, int64_t p1, float beta, float *c,
+                          float *pack) {
     const float *a = g->trans_a ? g->a + p0 * g->lda + m0 : g->a + m0 * g->lda + p0;
     BT_SIMD_NAME(bt_sgemm)
     (g->trans_a, 0, m1 - m0, n1 - n0, p1 - p0, a, g->lda, g->b + p0 * g->ldb + n0, g->ldb, beta,

@@ -12,7 +12,7 @@
 /* out[j] (+)= sum over rows i of a[i * ld + j], for j in [j0, j1): the column sums of a
  * row-major matrix (db of FC, and of NHWC conv where rows are positions). */
 static inline void sums_columns(const float *a, int64_t rows, int64_t ld, int64_t j0, int64_t j1,
-                         int accumulate, float *out) {
+                                int accumulate, float *out) {
     for (int64_t j = j0; j < j1; j += SUMS_UNROLL * BT_VLEN) {
         bt_vf acc[SUMS_UNROLL];
         bt_vmask_t mask[SUMS_UNROLL];
@@ -24,7 +24,8 @@ static inline void sums_columns(const float *a, int64_t rows, int64_t ld, int64_
         for (int64_t i = 0; i < rows; i++)
             for (int u = 0; u < SUMS_UNROLL; u++)
                 acc[u] = bt_vadd(acc[u], bt_vload_mask(a + i * ld + j + u * BT_VLEN, mask[u]));
-        for (int u = 0; u < SUMS_UNROLL; u++) bt_vstore_mask(out + j + u * BT_VLEN, mask[u], acc[u]);
+        for (int u = 0; u < SUMS_UNROLL; u++)
+            bt_vstore_mask(out + j + u * BT_VLEN, mask[u], acc[u]);
     }
 }
 
@@ -34,7 +35,8 @@ static inline float sums_run(const float *a, int64_t n) {
     for (int u = 0; u < SUMS_UNROLL; u++) acc[u] = bt_vzero();
     int64_t i = 0;
     for (; i + SUMS_UNROLL * BT_VLEN <= n; i += SUMS_UNROLL * BT_VLEN)
-        for (int u = 0; u < SUMS_UNROLL; u++) acc[u] = bt_vadd(acc[u], bt_vload(a + i + u * BT_VLEN));
+        for (int u = 0; u < SUMS_UNROLL; u++)
+            acc[u] = bt_vadd(acc[u], bt_vload(a + i + u * BT_VLEN));
     for (; i < n; i += BT_VLEN)
         acc[0] = bt_vadd(acc[0], bt_vload_mask(a + i, bt_vmask((int)bt_min64(BT_VLEN, n - i))));
     for (int u = 1; u < SUMS_UNROLL; u++) acc[0] = bt_vadd(acc[0], acc[u]);
@@ -44,7 +46,7 @@ static inline float sums_run(const float *a, int64_t n) {
 /* dst[e] += sum over slots t < nslots of src[t * slot_stride + e], e in [0, count): adds the
  * partial results of other threads, slot 0 first. */
 static inline void sums_add_slots(float *dst, const float *src, int64_t slot_stride, int nslots,
-                           int64_t count) {
+                                  int64_t count) {
     int64_t e = 0;
     for (; e + BT_VLEN <= count; e += BT_VLEN) {
         bt_vf acc = bt_vload(dst + e);
