@@ -372,7 +372,7 @@ enum { FUZZ_STRINGS = 300000, FUZZ_STRUCTS = 200000 };
 
 static void fuzz_strings(void) {
     int parsed = 0, bad = 0;
-    char first_bad[700] = "";
+    char first_bad[1000] = "";
     for (int i = 0; i < FUZZ_STRINGS; i++) {
         char buf[256];
         size_t len = fuzz_text(buf, sizeof buf);
@@ -419,7 +419,7 @@ static int64_t fuzz_field(int positive) {
  * valid one formats to a text that parses back to its normalized form. */
 static void fuzz_structs(void) {
     int valid = 0, bad = 0;
-    char first_bad[700] = "";
+    char first_bad[1000] = "";
     for (int i = 0; i < FUZZ_STRUCTS; i++) {
         bt_problem p = {.op = (bt_op)(rng_below(6) - 1),
                         .layout = (bt_layout)(rng_below(4) - 1),

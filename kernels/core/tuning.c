@@ -443,7 +443,8 @@ static int entry_usable(const table_entry *e, const bt_shape *s, char *why, size
                0;
     char reason[160] = "";
     if (v->supports && !v->supports(s, reason, sizeof reason))
-        return snprintf(why, size, "%s does not take it (%s)", e->variant, reason), 0;
+        /* Precisions bound the message so it always fits the caller's buffer. */
+        return snprintf(why, size, "%.63s does not take it (%.100s)", e->variant, reason), 0;
     return 1;
 }
 
