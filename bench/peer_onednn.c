@@ -5,7 +5,10 @@
  * and a user-managed scratchpad (allocated at create, so execution allocates nothing, as
  * ours). Two ways:
  *   peer:onednn          plain layouts, ours (NCHW or NHWC activations, OIHW weights): it
- *                        reads and writes the bench's own buffers;
+ *                        reads and writes the bench's own buffers; except that with NHWC
+ *                        activations the weights (W, dW) are in oneDNN's layout, as an
+ *                        NHWC user of oneDNN keeps them: with OIHW weights oneDNN 2.6 has
+ *                        only its reference kernel for NHWC (~1 GFLOP/s);
  *   peer:onednn_blocked  the layouts oneDNN prefers (format "any"): its inputs are reordered
  *                        from random plain data at create, and the outputs stay in its
  *                        layouts; no reorder is timed (the label says so).
@@ -61,8 +64,15 @@ static bt_status onednn_setup(const bt_bench_impl *impl) {
     return BT_OK;
 }
 
-/* The memory descriptor of a role in our plain layout, or "any" for the blocked peer. */
-static void role_md(const bt_shape *s, int role, int blocked, dnnl_memory_desc_t *md) {
+/* Whether a role is in oneDNN's own layout ("any"): every role of the blocked peer, and
+ * the weights of the plain peer's NHWC convolutions (see the top of the file). */
+static int role_in_onednn_layout(const bt_shape *s, int role, int blocked) {
+    int conv = s->op == BT_CONV_BWD_DATA || s->op == BT_CONV_BWD_WEIGHTS;
+    return blocked || (conv && s->layout == BT_NHWC && (role == ROLE_W || role == ROLE_DW));
+}
+
+/* The memory descriptor of a role: our plain layout, or "any" (oneDNN chooses). */
+static void role_md(const bt_shape *s, int role, int any, dnnl_memory_desc_t *md) {
     int fc = s->op == BT_FC_BWD_DATA || s->op == BT_FC_BWD_WEIGHTS;
     dnnl_dims_t dims;
     int ndims;
@@ -96,14 +106,15 @@ static void role_md(const bt_shape *s, int role, int blocked, dnnl_memory_desc_t
             dims[4] = s->s, tag = dnnl_goihw;
         }
     }
-    dnnl_memory_desc_init_by_tag(md, ndims, dims, dnnl_f32, blocked ? dnnl_format_tag_any : tag);
+    dnnl_memory_desc_init_by_tag(md, ndims, dims, dnnl_f32, any ? dnnl_format_tag_any : tag);
 }
 
 /* Creates the backward primitive descriptor (with its forward hint). */
 static bt_status make_pd(const bt_shape *s, int blocked, const_dnnl_primitive_attr_t attr,
                          dnnl_primitive_desc_t *pd) {
     dnnl_memory_desc_t md[ROLE_COUNT];
-    for (int r = 0; r < ROLE_COUNT; r++) role_md(s, r, blocked, &md[r]);
+    for (int r = 0; r < ROLE_COUNT; r++)
+        role_md(s, r, role_in_onednn_layout(s, r, blocked), &md[r]);
     int fc = s->op == BT_FC_BWD_DATA || s->op == BT_FC_BWD_WEIGHTS;
     int bwd_data = s->op == BT_FC_BWD_DATA || s->op == BT_CONV_BWD_DATA;
     dnnl_status_t st;
@@ -159,6 +170,7 @@ static bt_status onednn_supports(const bt_bench_impl *impl, const bt_problem *p)
 
 typedef struct onednn_state {
     int threads, blocked;
+    int own[ROLE_COUNT];  /* the role's memory is oneDNN's (its layout), not the bench's */
     int used[ROLE_COUNT]; /* roles the primitive takes */
     dnnl_memory_t mem[ROLE_COUNT], scratch_mem;
     dnnl_primitive_t prim;
@@ -175,7 +187,7 @@ static void onednn_destroy(void *state) {
     free(st);
 }
 
-/* Fills a memory of the blocked peer with random values via a reorder from a plain copy. */
+/* Fills a memory in oneDNN's layout with random values via a reorder from a plain copy. */
 static bt_status fill_by_reorder(const bt_shape *s, int role, dnnl_memory_t dst, uint64_t seed) {
     dnnl_memory_desc_t plain;
     role_md(s, role, 0, &plain);
@@ -224,10 +236,11 @@ static bt_status create_in(const bt_shape *s, onednn_state *st) {
         st->used[r] = 1;
         const dnnl_memory_desc_t *md =
             dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, role_arg[r]);
-        /* Plain: the bench's buffers, set at execute. Blocked: oneDNN's own. */
+        /* Plain: the bench's buffers, set at execute. oneDNN's layouts: its own. */
+        st->own[r] = role_in_onednn_layout(s, r, st->blocked);
         ds = dnnl_memory_create(&st->mem[r], md, engine,
-                                st->blocked ? DNNL_MEMORY_ALLOCATE : DNNL_MEMORY_NONE);
-        if (ds == dnnl_success && st->blocked && (r == ROLE_X || r == ROLE_W || r == ROLE_DY))
+                                st->own[r] ? DNNL_MEMORY_ALLOCATE : DNNL_MEMORY_NONE);
+        if (ds == dnnl_success && st->own[r] && (r == ROLE_X || r == ROLE_W || r == ROLE_DY))
             if (fill_by_reorder(s, r, st->mem[r], (uint64_t)r + 1) != BT_OK)
                 ds = dnnl_runtime_error;
     }
@@ -243,7 +256,9 @@ static bt_status create_in(const bt_shape *s, onednn_state *st) {
     const char *impl_name = "?";
     dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl_name);
     snprintf(st->describe, sizeof st->describe, "threads=%d,impl=%s,%s", st->threads, impl_name,
-             st->blocked ? "layouts=oneDNN's (reorders at create, not timed)" : "layouts=plain");
+             st->blocked ? "layouts=oneDNN's (reorders at create, not timed)"
+             : st->own[ROLE_W] || st->own[ROLE_DW] ? "layouts=plain, weights oneDNN's (not timed)"
+                                                   : "layouts=plain");
     status = BT_OK;
 out:
     if (pd) dnnl_primitive_desc_destroy(pd);
@@ -282,7 +297,7 @@ static bt_status onednn_execute(void *state, const bt_tensors *t) {
     void *const data[ROLE_COUNT] = {(void *)t->x, (void *)t->w, (void *)t->dy, t->dx, t->dw, t->db};
     for (int r = 0; r < ROLE_COUNT; r++) {
         if (!st->used[r]) continue;
-        if (!st->blocked) dnnl_memory_set_data_handle(st->mem[r], data[r]);
+        if (!st->own[r]) dnnl_memory_set_data_handle(st->mem[r], data[r]);
         args[nargs++] = (dnnl_exec_arg_t){role_arg[r], st->mem[r]};
     }
     args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, st->scratch_mem};
