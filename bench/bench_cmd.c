@@ -21,6 +21,7 @@
 #include "check.h"
 #include "fingerprint.h"
 #include "peak.h"
+#include "cmdline.h"
 #include "suite.h"
 
 #include <errno.h>
@@ -190,26 +191,6 @@ static int parse_layouts(const char *text, options *o) {
     return 0;
 }
 
-static int parse_threads(const char *text, options *o) {
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", text);
-    o->nthreads = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save)) {
-        char *end;
-        long t = strtol(tok, &end, 10);
-        if (*end || t < 1 || t > 1024 || o->nthreads == MAX_THREAD_COUNTS) {
-            fprintf(stderr, "backtune bench: bad thread count '%s' (1..1024, at most %d)\n", tok,
-                    MAX_THREAD_COUNTS);
-            return -1;
-        }
-        int dup = 0;
-        for (int i = 0; i < o->nthreads; i++) dup |= o->threads[i] == t;
-        if (!dup) o->threads[o->nthreads++] = (int)t;
-    }
-    return 0;
-}
-
 static int parse_positive(const char *text, const char *what, int64_t max, int64_t *out) {
     char *end;
     long long v = strtoll(text, &end, 10);
@@ -219,23 +200,6 @@ static int parse_positive(const char *text, const char *what, int64_t max, int64
     }
     *out = v;
     return 0;
-}
-
-/* Whether name passes the comma-separated globs: matches a positive one (or there are only
- * negative ones) and no '!' one. */
-static int name_selected(const char *name, const char *globs) {
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", globs);
-    int positives = 0, matched = 0;
-    for (char *save = NULL, *g = strtok_r(buf, ",", &save); g; g = strtok_r(NULL, ",", &save)) {
-        if (g[0] == '!') {
-            if (!fnmatch(g + 1, name, 0)) return 0;
-        } else {
-            positives++;
-            if (!fnmatch(g, name, 0)) matched = 1;
-        }
-    }
-    return matched || !positives;
 }
 
 static int is_gbench_flag(const char *arg) {
@@ -285,7 +249,9 @@ static int parse_options(int argc, char **argv, options *o) {
             o->variants = optarg;
             break;
         case 't':
-            if (parse_threads(optarg, o)) return -1;
+            if (bt_cli_parse_threads("backtune bench", optarg, 1024, MAX_THREAD_COUNTS, o->threads,
+                                     &o->nthreads))
+                return -1;
             break;
         case OPT_MB:
             if (parse_positive(optarg, "--mb", 1 << 20, &o->mb)) return -1;
@@ -466,14 +432,14 @@ static int collect_impls(bench_run *run) {
     for (int p = 0; p < run->nproblems; p++) op_used[run->problems[p].problem.op] = 1;
     for (int i = 0; i < nvariants; i++) {
         if (!op_used[bt_variant_op(i)]) continue;
-        if (name_selected(bt_variant_name(i), run->opt.variants))
+        if (bt_cli_name_selected(bt_variant_name(i), run->opt.variants))
             bt_bench_variant_impl(i, &run->impls[run->nimpls++]);
     }
-    if (name_selected(bt_bench_dispatch.name, run->opt.variants))
+    if (bt_cli_name_selected(bt_bench_dispatch.name, run->opt.variants))
         run->impls[run->nimpls++] = bt_bench_dispatch;
     for (int i = 0; i < npeers; i++) {
         const bt_bench_impl *peer = bt_bench_peers[i];
-        if (!name_selected(peer->name, run->opt.variants)) continue;
+        if (!bt_cli_name_selected(peer->name, run->opt.variants)) continue;
         if (peer->setup && peer->setup(peer) != BT_OK) {
             fprintf(stderr, "backtune bench: %s left out: %s\n", peer->name, bt_last_error());
             continue;

@@ -3,6 +3,7 @@
  * noise, and their geometric means per suite and op. */
 #include "compare.h"
 #include "compare_cmd.h"
+#include "cmdline.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -51,24 +52,6 @@ static const char report_help[] =
 
 /* ---- arguments ---- */
 
-static int parse_threads(const char *text, bt_cmp_options *o) {
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", text);
-    o->nthreads = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save)) {
-        char *end;
-        long t = strtol(tok, &end, 10);
-        if (*end || t < 1 || t > 4096 || o->nthreads == BT_CMP_MAX_SETS) {
-            fprintf(stderr, "backtune: bad thread count '%s' (1..4096, at most %d)\n", tok,
-                    BT_CMP_MAX_SETS);
-            return -1;
-        }
-        o->threads[o->nthreads++] = (int)t;
-    }
-    return 0;
-}
-
 int bt_cmp_parse_args(int argc, char **argv, int report, bt_cmp_args *a) {
     static const struct option longopts[] = {
         {"by", required_argument, NULL, 'b'},      {"variants", required_argument, NULL, 'v'},
@@ -92,7 +75,9 @@ int bt_cmp_parse_args(int argc, char **argv, int report, bt_cmp_args *a) {
             a->match.variants = optarg;
             break;
         case 't':
-            if (parse_threads(optarg, &a->match)) return -1;
+            if (bt_cli_parse_threads("backtune", optarg, 4096, BT_CMP_MAX_SETS, a->match.threads,
+                                     &a->match.nthreads))
+                return -1;
             break;
         case 'o':
             if (!report) goto bad;

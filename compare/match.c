@@ -1,25 +1,11 @@
 /* Matching results across sets (see match.h). */
 #include "match.h"
 
-#include <fnmatch.h>
+#include "cmdline.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-int bt_cmp_name_selected(const char *name, const char *globs) {
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", globs);
-    int positives = 0, matched = 0;
-    for (char *save = NULL, *g = strtok_r(buf, ",", &save); g; g = strtok_r(NULL, ",", &save)) {
-        if (g[0] == '!') {
-            if (!fnmatch(g + 1, name, 0)) return 0;
-        } else {
-            positives++;
-            if (!fnmatch(g, name, 0)) matched = 1;
-        }
-    }
-    return matched || !positives;
-}
 
 bt_cmp_noise bt_cmp_noise_of(double ratio, double cv_a, double cv_b) {
     if (!(cv_a >= 0) || !(cv_b >= 0) || !(ratio > 0)) return BT_CMP_NOISE_UNKNOWN;
@@ -93,7 +79,7 @@ static bt_status collect_runs(const bt_cmp_set *set, int s, int nsets, const bt_
     int first = l->count;
     for (int i = 0; i < set->nruns; i++) {
         const bt_cmp_run *r = &set->runs[i];
-        if ((threads && r->threads != threads) || !bt_cmp_name_selected(r->variant, globs))
+        if ((threads && r->threads != threads) || !bt_cli_name_selected(r->variant, globs))
             continue;
         const bt_cmp_file *f = &set->files[r->file];
         keyed_cell probe = {0};

@@ -86,8 +86,4 @@ typedef struct bt_cmp_geomean {
 } bt_cmp_geomean;
 bt_cmp_geomean bt_cmp_geomean_of(const bt_cmp_rows *rows, int begin, int end, int set);
 
-/* Whether name passes the comma-separated globs (a positive one matches, or there are only
- * negative ones, and no '!' one does). */
-int bt_cmp_name_selected(const char *name, const char *globs);
-
 #endif

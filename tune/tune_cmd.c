@@ -8,6 +8,9 @@
 #include "search.h"
 #include "tuning.h"
 
+#include "cmdline.h"
+#include "suite.h"
+
 #include <ctype.h>
 #include <getopt.h>
 #include <math.h>
@@ -16,10 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#ifndef BT_SOURCE_DIR
-#define BT_SOURCE_DIR "."
-#endif
 
 static const char tune_help[] =
     "usage: backtune tune [options]\n"
@@ -159,51 +158,20 @@ static int add_problem_line(key_list *l, const options *o, const char *line, con
     return 1;
 }
 
-/* A suite given as a file, or by name under bench/suites/ (here or in the source tree). */
-static FILE *open_suite(const char *name, char *path, size_t size) {
-    const struct {
-        const char *prefix, *suffix;
-    } forms[] = {{"", ""}, {"bench/suites/", ".txt"}, {BT_SOURCE_DIR "/bench/suites/", ".txt"}};
-    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
-        snprintf(path, size, "%s%s%s", forms[i].prefix, name, forms[i].suffix);
-        FILE *f = fopen(path, "r");
-        if (f) return f;
-    }
-    return NULL;
-}
-
+/* A suite by name (bench/suites/NAME.txt) or path, as backtune bench reads it. */
 static int add_suite(key_list *l, const options *o, const char *name) {
-    char path[1024];
-    FILE *f = open_suite(name, path, sizeof path);
-    if (!f) {
-        fprintf(stderr,
-                "backtune tune: no suite '%s' (tried it as a file and as "
-                "bench/suites/%s.txt)\n",
-                name, name);
+    bt_suite suite;
+    if (bt_suite_load(name, &suite) != BT_OK) {
+        fprintf(stderr, "backtune tune: %s\n", bt_last_error());
         return 0;
     }
-    char line[1024];
-    int lineno = 0, ok = 1;
-    while (ok && fgets(line, sizeof line, f)) {
-        lineno++;
-        int quoted = 0;
-        for (char *c = line; *c; c++) { /* strip the comment ('#' outside a name's quotes) */
-            if (*c == '"') quoted = !quoted;
-            if ((*c == '#' && !quoted) || *c == '\n') {
-                *c = '\0';
-                break;
-            }
-        }
-        char *s = line;
-        while (isspace((unsigned char)*s)) s++;
-        size_t n = strlen(s);
-        while (n && isspace((unsigned char)s[n - 1])) s[--n] = '\0';
-        if (!*s) continue;
-        char where[1100];
-        snprintf(where, sizeof where, "%s:%d", path, lineno);
-        ok = add_problem_line(l, o, s, where);
+    int ok = 1;
+    for (int i = 0; ok && i < suite.count; i++) {
+        char where[BT_SUITE_TEXT + 16];
+        snprintf(where, sizeof where, "%s:%d", suite.path, suite.entries[i].line);
+        ok = add_problem_line(l, o, suite.entries[i].descriptor, where);
     }
-    fclose(f);
+    bt_suite_free(&suite);
     return ok;
 }
 
@@ -215,20 +183,6 @@ static int valid_layouts(const char *list) {
          tok = strtok_r(NULL, ",", &save), n++)
         if (strcmp(tok, "nchw") && strcmp(tok, "nhwc")) return 0;
     return n > 0;
-}
-
-static int parse_threads(const char *list, options *o) {
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", list);
-    o->nthreads = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save)) {
-        char *end;
-        long v = strtol(tok, &end, 10);
-        if (*end || v < 1 || v > 1024 || o->nthreads == 16) return 0;
-        o->threads[o->nthreads++] = (int)v;
-    }
-    return o->nthreads > 0;
 }
 
 /* Default, tuned and exhaustive results of a key from its records. */
@@ -432,10 +386,8 @@ int bt_cmd_tune(int argc, char **argv) {
             }
             break;
         case O_THREADS:
-            if (!parse_threads(optarg, &o)) {
-                fprintf(stderr, "backtune tune: --threads takes a list of counts in 1..1024\n");
+            if (bt_cli_parse_threads("backtune tune", optarg, 1024, 16, o.threads, &o.nthreads))
                 return 2;
-            }
             break;
         case O_TIME:
             o.time_limit = strtod(optarg, &end);

@@ -1,7 +1,7 @@
 /* Reading suites (see suite.h). */
 #include "suite.h"
 
-#include "bench_build.h"
+#include "suite_dirs.h"
 #include "internal.h"
 
 #include <ctype.h>

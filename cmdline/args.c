@@ -1,0 +1,50 @@
+/* Argument parsing shared by the subcommands (see cmdline.h). */
+#include "cmdline.h"
+
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int bt_cli_parse_threads(const char *command, const char *text, int max_value, int max_count,
+                         int *out, int *count) {
+    char buf[256];
+    if (snprintf(buf, sizeof buf, "%s", text) >= (int)sizeof buf) {
+        fprintf(stderr, "%s: thread list too long '%s'\n", command, text);
+        return -1;
+    }
+    *count = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        char *end;
+        long t = strtol(tok, &end, 10);
+        if (*end || t < 1 || t > max_value || *count == max_count) {
+            fprintf(stderr, "%s: bad thread count '%s' (1..%d, at most %d of them)\n", command, tok,
+                    max_value, max_count);
+            return -1;
+        }
+        int dup = 0;
+        for (int i = 0; i < *count; i++) dup |= out[i] == t;
+        if (!dup) out[(*count)++] = (int)t;
+    }
+    if (!*count) {
+        fprintf(stderr, "%s: empty thread list\n", command);
+        return -1;
+    }
+    return 0;
+}
+
+int bt_cli_name_selected(const char *name, const char *globs) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", globs);
+    int positives = 0, matched = 0;
+    for (char *save = NULL, *g = strtok_r(buf, ",", &save); g; g = strtok_r(NULL, ",", &save)) {
+        if (g[0] == '!') {
+            if (!fnmatch(g + 1, name, 0)) return 0;
+        } else {
+            positives++;
+            if (!fnmatch(g, name, 0)) matched = 1;
+        }
+    }
+    return matched || !positives;
+}

@@ -1,0 +1,15 @@
+/* Argument parsing shared by the backtune subcommands (bench, tune, compare, report):
+ * thread-count lists and variant-name globs, so every command reads them the same way. */
+#ifndef BT_CMDLINE_H
+#define BT_CMDLINE_H
+
+/* Parses "1,2,4" into out[0..*count): distinct values in 1..max_value, at most max_count of
+ * them. On bad input prints "<command>: bad thread count ..." to stderr and returns -1. */
+int bt_cli_parse_threads(const char *command, const char *text, int max_value, int max_count,
+                         int *out, int *count);
+
+/* Whether `name` passes the comma-separated shell globs: it matches a positive glob (or
+ * there are only negative ones) and no '!'-prefixed one. */
+int bt_cli_name_selected(const char *name, const char *globs);
+
+#endif
