@@ -21,7 +21,9 @@
 #include "check.h"
 #include "fingerprint.h"
 #include "peak.h"
+#include "tuning.h"
 #include "cmdline.h"
+#include "git_revision.h"
 #include "suite.h"
 
 #include <errno.h>
@@ -715,6 +717,23 @@ static void add_peak_context(const bench_run *run) {
     }
 }
 
+/* The problems run, as suite lines ("descriptor # xN"), so that the results can be rerun
+ * or compared on a machine without this suite file. */
+static void add_problems_context(const bench_run *run) {
+    size_t size = 1;
+    for (int i = 0; i < run->nproblems; i++) size += strlen(run->problems[i].text) + 160;
+    char *text = malloc(size), *at = text;
+    if (!text) return;
+    *at = '\0';
+    for (int i = 0; i < run->nproblems; i++) {
+        const bench_problem *p = &run->problems[i];
+        at += snprintf(at, size - (size_t)(at - text), "%s%s%s%s # x%d\n", p->text,
+                       p->name[0] ? "n\"" : "", p->name, p->name[0] ? "\"" : "", p->count);
+    }
+    bt_gbench_add_context("backtune_problems", text);
+    free(text);
+}
+
 static void add_run_context(const bench_run *run, int argc, char **argv) {
     char command[2048] = "backtune";
     size_t used = strlen(command);
@@ -726,6 +745,9 @@ static void add_run_context(const bench_run *run, int argc, char **argv) {
     bt_gbench_add_context("backtune_version", BT_VERSION);
     context_int("backtune_schema", BENCH_SCHEMA);
     bt_gbench_add_context("backtune_suite", run->opt.suite ? run->opt.suite : "(none)");
+    add_problems_context(run);
+    bt_gbench_add_context("backtune_registry_hash", bt_registry_hash());
+    bt_gbench_add_context("build_git_revision", BT_GIT_REVISION);
     context_int("backtune_variants_registered", bt_variant_count());
     bt_gbench_add_context("bench_cache", run->opt.cold ? "cold" : "warm");
     if (run->opt.cold) context_int("bench_evict_bytes", (long long)(run->evict_floats * 4));
