@@ -34,7 +34,8 @@ static const char tune_help[] =
     "                      repeatable\n"
     "  --ops LIST          ops for bare descriptors (default: conv_bwd_d,conv_bwd_w for\n"
     "                      convolutions, fc_bwd_d,fc_bwd_w for FC descriptors)\n"
-    "  --layouts LIST      nchw and/or nhwc for convolutions given without one (default nchw)\n"
+    "  --layouts LIST      nchw and/or nhwc for convolutions given without one (default\n"
+    "                      both, as backtune bench)\n"
     "  --threads LIST      thread counts callers plan with (default: OpenMP's, %d here);\n"
     "                      each key may choose fewer\n"
     "  --time-limit SEC    budget of the whole run (default 10 s per key to tune), shared\n"
@@ -142,7 +143,7 @@ static int add_problem_line(key_list *l, const options *o, const char *line, con
              o->ops ? o->ops
              : conv ? "conv_bwd_d,conv_bwd_w"
                     : "fc_bwd_d,fc_bwd_w");
-    snprintf(layouts, sizeof layouts, "%s", o->layouts ? o->layouts : "nchw");
+    snprintf(layouts, sizeof layouts, "%s", o->layouts ? o->layouts : "nchw,nhwc");
     for (char *s1 = NULL, *op = strtok_r(ops, ",", &s1); op; op = strtok_r(NULL, ",", &s1)) {
         int fc_op = !strncmp(op, "fc_", 3);
         if (fc_op == conv) continue; /* an FC op on a convolution, or the reverse */
