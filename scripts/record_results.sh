@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Records this machine's results under results/<machine-id>/ (and a second configuration of
+# the same machine, the ISA capped at AVX2, under results/<id-with-avx2>/): tuning tables for
+# the quick, ResNet-50 and FC suites, then benchmarks of the fast-variants targets, ResNet-50
+# and FC suites against the peers, with the tuned dispatch. Run on an idle machine (nothing
+# else running: two cores are easily disturbed); about 45 minutes on 2 Zen 5 cores. Each
+# command's console output is kept beside its results as <step>.txt.
+# Options: --only STEP[,STEP...] to run some steps (tune_quick tune_resnet50 tune_fc
+# bench_targets bench_resnet50 bench_fc avx2).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+only=${2:-}
+[ "${1:-}" = "--only" ] || only=all
+bt="$root/build/cli/backtune"
+cd "$root"
+export OMP_WAIT_POLICY=PASSIVE # no spinning pools between runs (DESIGN.md §10)
+id=$("$bt" info --brief | sed -n 's/^machine id: \([^ ]*\).*/\1/p')
+out="results/$id"
+mkdir -p "$out"
+want() { [ "$only" = all ] || [[ ",$only," == *",$1,"* ]]; }
+step() { # step NAME COMMAND...: runs it, keeping the console output and the command
+  local name=$1; shift
+  echo "== $name: $*" >&2
+  { echo "\$ $*"; "$@"; } 2>&1 | tee "$out/$name.txt"
+}
+table="$out/table.json"
+want tune_quick && step tune_quick "$bt" tune --suite quick --threads 1,2 --time-limit 60
+want tune_resnet50 && step tune_resnet50 "$bt" tune --suite resnet50 --threads 2 --time-limit 900
+want tune_fc && step tune_fc "$bt" tune --suite fc --threads 2 --time-limit 300
+want bench_targets && BACKTUNE_TABLE=$table step bench_targets "$bt" bench --suite targets \
+  --threads 1,2 --variants '*avx512*,dispatch,peer:*' --benchmark_repetitions=3 \
+  --benchmark_min_time=0.1 --save
+want bench_resnet50 && BACKTUNE_TABLE=$table step bench_resnet50 "$bt" bench --suite resnet50 \
+  --threads 2 --variants 'dispatch,peer:*' --save
+want bench_fc && BACKTUNE_TABLE=$table step bench_fc "$bt" bench --suite fc --threads 2 \
+  --variants 'dispatch,peer:*' --save
+if want avx2; then
+  # The same machine with dispatch capped at AVX2 (oneDNN too): a second configuration.
+  export BACKTUNE_ISA_CAP=avx2 ONEDNN_MAX_CPU_ISA=AVX2 DNNL_MAX_CPU_ISA=AVX2
+  id2=$("$bt" info --brief | sed -n 's/^machine id: \([^ ]*\).*/\1/p')
+  out="results/$id2"
+  mkdir -p "$out"
+  step tune_quick "$bt" tune --suite quick --threads 1,2 --time-limit 60
+  BACKTUNE_TABLE="$out/table.json" step bench_targets "$bt" bench --suite targets --threads 1,2 \
+    --variants 'dispatch,peer:onednn*' --benchmark_repetitions=3 --benchmark_min_time=0.1 --save
+fi
