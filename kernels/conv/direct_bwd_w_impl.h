@@ -18,15 +18,20 @@
  *         rows  (stride 1 otherwise): row by row, q clipped per tap, masked tail;
  *         split (sw > 1): each block's x rows are first split by column phase into scratch
  *               (x[.., m*sw+phi] -> buf[phi][m]) so the kernel reads them contiguously.
- * Padding is handled by clipping p and q ranges per tap (or by the flat masks), never by
- * tests in the inner loops. Tiles at the edge of K or C use smaller register tiles chosen
- * greedily from the grid below.
+ *   ks (either layout; groups 1, no column dilation): vectors over filters, and the tile
+ *         rows are the S x C (tap column, channel) pairs of a tap row, contiguous in a
+ *         zero-padded NHWC copy of the block's x rows; NCHW dy is transposed to
+ *         [position][filter] per block. Every dy vector then feeds S*C/kt tiles in L1 and no
+ *         horizontal sums are needed; the default for C <= 4 and for NCHW with S >= 3.
+ * Padding is handled by clipping p and q ranges per tap (or by the flat masks, or the ks
+ * copy's zeros), never by tests in the inner loops. Tiles at the edge of K or C use smaller
+ * register tiles chosen greedily from the grid below.
  *
  * Partials live in scratch as [group][tile row][tap][tile column] (K x RS x C/G, or
- * C/G x RS x K/G per group for vec=k), so tiles load and store them contiguously; after a
- * barrier, all threads sum the partials (in a fixed order: bit-identical reruns)
- * and transpose them into dw (K x C/G x R x S), adding to it when accumulating. db is summed
- * alongside into per-row-group partials and reduced the same way.
+ * C/G x RS x K/G per group for vec=k, RS x C x K for ks), so tiles load and store them
+ * contiguously; after a barrier, all threads sum the partials (in a fixed order: bit-identical
+ * reruns) and transpose them into dw (K x C/G x R x S), adding to it when accumulating. db is
+ * summed alongside into per-row-group partials and reduced the same way.
  *
  * Parallel strategies (`par`): mb splits output rows (n, p) over threads, each with its own
  * partial; k and c split filter and channel tiles over one shared partial (no summation);
@@ -62,6 +67,36 @@ static inline void dwk_hsum4(bt_vf v0, bt_vf v1, bt_vf v2, bt_vf v3, float out[4
     const __m512i lane_firsts = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     _mm_storeu_ps(out, _mm512_castps512_ps128(_mm512_permutexvar_ps(lane_firsts, c)));
 }
+/* dst[j * ds + i] = src[i * ss + j] for a 16 x 16 block, columns j < n. */
+static inline void dwk_transpose(const float *src, int64_t ss, float *dst, int64_t ds, int n) {
+    __m512 r[16], t[16];
+    const __mmask16 m = (__mmask16)((1u << n) - 1);
+    for (int i = 0; i < 16; i++) r[i] = _mm512_maskz_loadu_ps(m, src + i * ss);
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    /* r[4a + b] holds rows 4a..4a+3 at column b + 4m of each 128-bit lane m. */
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0x88);
+        t[4 + i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0xDD);
+        t[8 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0x88);
+        t[12 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0xDD);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
+        r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xDD);
+        r[4 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0x88);
+        r[12 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0xDD);
+    }
+    for (int j = 0; j < n; j++) _mm512_storeu_ps(dst + j * ds, r[j]);
+}
 #elif defined(BT_SIMD_AVX2)
 static inline bt_vmask_t dwk_mask_and(bt_vmask_t a, bt_vmask_t b) {
     return _mm256_and_si256(a, b);
@@ -76,9 +111,35 @@ static inline void dwk_hsum4(bt_vf v0, bt_vf v1, bt_vf v2, bt_vf v3, float out[4
     __m256 c = _mm256_hadd_ps(_mm256_hadd_ps(v0, v1), _mm256_hadd_ps(v2, v3));
     _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(c), _mm256_extractf128_ps(c, 1)));
 }
+/* dst[j * ds + i] = src[i * ss + j] for an 8 x 8 block, columns j < n. */
+static inline void dwk_transpose(const float *src, int64_t ss, float *dst, int64_t ds, int n) {
+    __m256 r[8], t[8];
+    const __m256i m =
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    for (int i = 0; i < 8; i++) r[i] = _mm256_maskload_ps(src + i * ss, m);
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+        r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm256_permute2f128_ps(r[i], r[4 + i], 0x20);
+        t[4 + i] = _mm256_permute2f128_ps(r[i], r[4 + i], 0x31);
+    }
+    for (int j = 0; j < n; j++) _mm256_storeu_ps(dst + j * ds, t[j]);
+}
 #else
 static inline bt_vmask_t dwk_mask_and(bt_vmask_t a, bt_vmask_t b) {
     return a & b;
+}
+static inline void dwk_transpose(const float *src, int64_t ss, float *dst, int64_t ds, int n) {
+    (void)ss, (void)ds, (void)n;
+    *dst = *src;
 }
 static inline bt_vmask_t dwk_mask_bits(uint32_t bits) {
     return (bt_vmask_t)(bits & 1u);
@@ -98,20 +159,27 @@ static inline void dwk_hsum4(bt_vf v0, bt_vf v1, bt_vf v2, bt_vf v3, float out[4
  * cover the edges of the rows and columns (greedy), so it is closed under shrinking. */
 #define DWK_KT_MAX 12
 #define DWK_CW_MAX 4
-#define DWK_KT_COUNT 6
+#define DWK_KT_COUNT 7
 /* clang-format off */
 #define DWK_TILE_GRID(X)                                                                           \
     X(1, 1)  X(1, 2)  X(1, 3)  X(1, 4)                                                             \
     X(2, 1)  X(2, 2)  X(2, 3)  X(2, 4)                                                             \
     X(4, 1)  X(4, 2)  X(4, 3)  X(4, 4)                                                             \
     X(6, 1)  X(6, 2)  X(6, 3)  X(6, 4)                                                             \
+    X(7, 1)  X(7, 2)  X(7, 3)                                                                      \
     X(8, 1)  X(8, 2)  X(8, 3)                                                                      \
     X(12, 1) X(12, 2)
 /* clang-format on */
-static const int dwk_kt_sizes[DWK_KT_COUNT] = {12, 8, 6, 4, 2, 1};
+static const int dwk_kt_sizes[DWK_KT_COUNT] = {12, 8, 7, 6, 4, 2, 1};
 /* Index of a grid kt in the function table. */
 #define DWK_KT_INDEX(kt)                                                                           \
-    ((kt) == 1 ? 0 : (kt) == 2 ? 1 : (kt) == 4 ? 2 : (kt) == 6 ? 3 : (kt) == 8 ? 4 : 5)
+    ((kt) == 1   ? 0                                                                               \
+     : (kt) == 2 ? 1                                                                               \
+     : (kt) == 4 ? 2                                                                               \
+     : (kt) == 6 ? 3                                                                               \
+     : (kt) == 7 ? 4                                                                               \
+     : (kt) == 8 ? 5                                                                               \
+                 : 6)
 
 static int dwk_in_grid(int kt, int cw) {
     for (int i = 0; i < DWK_KT_COUNT; i++)
@@ -271,18 +339,22 @@ static const dwk_tile_fn dwk_tiles[DWK_KT_COUNT][DWK_CW_MAX][DWK_KINDS] = {
 enum { P_PAR, P_TILE, P_KB, P_CB, P_PB, P_VEC /* NHWC only */ };
 enum { PAR_MB, PAR_K, PAR_C, PAR_2D };
 static const char *const dwk_par_names[] = {"mb", "k", "c", "2d", NULL};
-static const char *const dwk_vec_names[] = {"c", "k", NULL};
+/* NHWC: c, k (see the top of the file), ks: vectors of filters, tile rows (tap column,
+ * channel) pairs; NCHW: q (vectors along output width) or ks. */
+static const char *const dwk_nhwc_vec_names[] = {"c", "k", "ks", NULL};
+static const char *const dwk_nchw_vec_names[] = {"q", "ks", NULL};
+enum { VEC_C = 0, VEC_K = 1, VEC_KS_NHWC = 2, VEC_Q = 0, VEC_KS_NCHW = 1 };
 
 /* Register tiles offered per ISA, "rows x column units" (filters x channel vectors, NHWC
  * vec=k: channels x filter vectors, NCHW: filters x channels), best first for ties. Each
  * needs kt*cw accumulators + cw loaded vectors + 1 broadcast/loaded vector in registers:
  * 32 zmm, 16 ymm (scalar: 16 xmm). */
 #if BT_VLEN == 16
-static const char *const dwk_nhwc_tiles[] = {"6x4", "12x2", "8x3",  "4x4", "8x2",
-                                             "6x2", "4x2",  "12x1", "8x1", NULL};
-static const char *const dwk_nchw_tiles[] = {"6x4", "8x3", "4x4",  "12x2", "4x3",
-                                             "8x2", "4x2", "12x1", "8x1",  NULL};
-#define DWK_TILE_TUNE "6x4|12x2|8x3|4x4"
+static const char *const dwk_nhwc_tiles[] = {"6x4", "12x2", "8x3", "4x4", "8x2", "6x2",
+                                             "4x2", "12x1", "8x1", "7x3", "7x2", NULL};
+static const char *const dwk_nchw_tiles[] = {"6x4", "8x3",  "4x4", "12x2", "4x3", "8x2",
+                                             "4x2", "12x1", "8x1", "7x3",  "7x2", NULL};
+#define DWK_TILE_TUNE "6x4|12x2|8x3|4x4|7x3|7x2"
 #else
 static const char *const dwk_nhwc_tiles[] = {"6x2", "4x3", "2x4", "4x2", "8x1", "4x1", NULL};
 static const char *const dwk_nchw_tiles[] = {"4x3", "6x2", "2x4", "4x2", "8x1", "4x1", NULL};
@@ -296,7 +368,7 @@ static const bt_param_spec dwk_nhwc_params[] = {
     {.key = "kb", .min = 1, .max = DWK_BLOCK_MAX, .tune = "32|64|128|256"},
     {.key = "cb", .min = 1, .max = DWK_BLOCK_MAX, .tune = "32|64|128|256"},
     {.key = "pb", .min = 1, .max = DWK_BLOCK_MAX, .tune = "1|2|4|8|16"},
-    {.key = "vec", .choices = dwk_vec_names},
+    {.key = "vec", .choices = dwk_nhwc_vec_names},
     {.key = NULL}};
 static const bt_param_spec dwk_nchw_params[] = {
     {.key = "par", .choices = dwk_par_names},
@@ -304,10 +376,11 @@ static const bt_param_spec dwk_nchw_params[] = {
     {.key = "kb", .min = 1, .max = DWK_BLOCK_MAX, .tune = "32|64|128|256"},
     {.key = "cb", .min = 1, .max = DWK_BLOCK_MAX, .tune = "32|64|128|256"},
     {.key = "pb", .min = 1, .max = DWK_BLOCK_MAX, .tune = "4|8|16|32|64"},
+    {.key = "vec", .choices = dwk_nchw_vec_names},
     {.key = NULL}};
 
 /* How x is read (see the top of the file). */
-enum { XMODE_NHWC, XMODE_ROWS, XMODE_FLAT, XMODE_SPLIT };
+enum { XMODE_NHWC, XMODE_ROWS, XMODE_FLAT, XMODE_SPLIT, XMODE_KS };
 
 /* plan->priv: the parameters in effect and the scratch layout (offsets in floats). */
 typedef struct dwk_info {
@@ -318,6 +391,9 @@ typedef struct dwk_info {
     size_t part_floats;     /* one partial dW, padded */
     size_t db_off, db_floats, split_off, split_floats;
     int64_t split_width;     /* XMODE_SPLIT: a phase row, ceil(W / sw) */
+    int64_t ks_width;        /* XMODE_KS: padded x row, (Q - 1) * sw + S positions */
+    int64_t ks_rows;         /* XMODE_KS: output rows per kernel call */
+    size_t ks_x_floats;      /* XMODE_KS: padded x block, then (NCHW) transposed dy */
     int64_t v_mod_q;         /* XMODE_FLAT: BT_VLEN mod Q */
     bt_vmask_t phase_mask[]; /* XMODE_FLAT: S x Q lane masks of x, by tap column and q phase */
 } dwk_info;
@@ -350,7 +426,8 @@ typedef struct dwk_ctx {
     const bt_shape *s;
     const dwk_info *in;
     const bt_tensors *t;
-    float *split; /* this thread's phase-split x rows (XMODE_SPLIT) */
+    float *split; /* this thread's phase-split x rows (XMODE_SPLIT), x and dy copies (KS) */
+    float *db;    /* XMODE_KS: this row group's db partial, summed with the blocks (or NULL) */
 } dwk_ctx;
 
 /* Fills the operands and extents of the call for the tile at filter k, channel c (group-
@@ -523,6 +600,135 @@ static void dwk_block_tiles(const dwk_ctx *cx, const dwk_block *b) {
     }
 }
 
+/* XMODE_KS (groups 1, dense columns; for few channels, the first layers): vectors over
+ * filters, and tile rows are the S x C (tap column, channel) pairs of one tap row, which
+ * sit side by side in a zero-padded NHWC copy of x, so one broadcast run covers a whole
+ * tap row and every dy vector loaded feeds S x C accumulators instead of C. The copy
+ * ([image][row][Wp][C], Wp = ks_width) makes every tap valid at every position; NCHW dy is
+ * transposed into [image][row][q][filter] after it. Partials are [tap][channel][filter]. */
+/* dst[j * ds + i] = src[i * ss + j] for i < rows, j < cols: vector blocks, then the edges. */
+static void dwk_transpose_any(const float *src, int64_t ss, float *dst, int64_t ds, int64_t rows,
+                              int64_t cols) {
+    int64_t i = 0;
+    for (; i + BT_VLEN <= rows; i += BT_VLEN) {
+        int64_t j = 0;
+        for (; j + BT_VLEN <= cols; j += BT_VLEN)
+            dwk_transpose(src + i * ss + j, ss, dst + j * ds + i, ds, BT_VLEN);
+        if (j < cols) dwk_transpose(src + i * ss + j, ss, dst + j * ds + i, ds, (int)(cols - j));
+    }
+    for (; i < rows; i++)
+        for (int64_t j = 0; j < cols; j++) dst[j * ds + i] = src[i * ss + j];
+}
+
+static void ks_block(const dwk_ctx *cx, const dwk_block *b) {
+    const bt_shape *s = cx->s;
+    const dwk_info *in = cx->in;
+    const int64_t C = s->c, wp = in->ks_width, nimg = b->n1 - b->n0, prow = b->p1 - b->p0;
+    const int64_t xrows = (prow - 1) * s->sh + (s->r - 1) * s->dh + 1, i0 = b->p0 * s->sh - s->ph;
+    const int nchw = s->layout == BT_NCHW;
+    float *xp = cx->split;
+    for (int64_t img = 0; img < nimg; img++)
+        for (int64_t ii = 0; ii < xrows; ii++) {
+            float *dst = xp + (img * xrows + ii) * wp * C;
+            const int64_t i = i0 + ii, n = b->n0 + img;
+            if (i < 0 || i >= s->h) {
+                memset(dst, 0, (size_t)(wp * C) * sizeof(float));
+                continue;
+            }
+            int64_t ja, jb; /* padded columns [ja, jb) hold x */
+            dwk_valid(-s->pw, 1, s->w, wp, &ja, &jb);
+            memset(dst, 0, (size_t)(ja * C) * sizeof(float));
+            memset(dst + jb * C, 0, (size_t)((wp - jb) * C) * sizeof(float));
+            if (!nchw) {
+                memcpy(dst + ja * C, cx->t->x + bt_x_off(s, n, 0, i, ja - s->pw),
+                       (size_t)((jb - ja) * C) * sizeof(float));
+                continue;
+            }
+            const float *src = cx->t->x + bt_x_off(s, n, 0, i, ja - s->pw);
+            const int64_t plane = s->h * s->w;
+            float *d = dst + ja * C;
+            if (C == 3) /* RGB first layers: a fixed interleave the compiler vectorises */
+                for (int64_t j = 0; j < jb - ja; j++) {
+                    d[3 * j] = src[j];
+                    d[3 * j + 1] = src[plane + j];
+                    d[3 * j + 2] = src[2 * plane + j];
+                }
+            else
+                dwk_transpose_any(src, plane, d, C, C, jb - ja);
+        }
+    /* dy as [image][row][q][filter]: in place for NHWC, else transposed after the x copy. */
+    const float *dy;
+    int64_t dy_img, dy_row, dy_pos;
+    if (nchw) {
+        const int64_t kb = b->k1 - b->k0, npos = prow * s->q;
+        float *dt = cx->split + in->ks_x_floats;
+        const int64_t plane = s->p * s->q;
+        for (int64_t img = 0; img < nimg; img++) {
+            float *d = dt + img * npos * kb;
+            dwk_transpose_any(cx->t->dy + bt_dy_off(s, b->n0 + img, b->k0, b->p0, 0), plane, d, kb,
+                              kb, npos);
+        }
+        dy = dt, dy_img = npos * kb, dy_row = s->q * kb, dy_pos = kb;
+    } else {
+        dy = cx->t->dy + bt_dy_off(s, b->n0, b->k0, b->p0, 0);
+        dy_img = s->p * s->q * s->k, dy_row = s->q * s->k, dy_pos = s->k;
+    }
+    const int64_t units = s->s * C, kg = s->kg;
+    /* Calls cover chunks of ks_rows output rows of one image, so that the dy vectors of a
+     * tile column stay in L1 across the S*C/kt tile rows and R tap rows that reread them. */
+    const int64_t chunk = bt_min64(in->ks_rows, prow);
+    dwk_call call = {.images = 1,
+                     .len = s->q,
+                     .a_img = xrows * wp * C,
+                     .a_row = s->sh * wp * C,
+                     .a_step = s->sw * C,
+                     .b_img = dy_img,
+                     .b_row = dy_row,
+                     .b_step = dy_pos,
+                     .out_row = kg,
+                     .fresh = b->fresh};
+    int kt, cw;
+    for (int64_t k = b->k0; k < b->k1; k += cw * BT_VLEN) {
+        cw = (int)bt_min64(bt_div_up(b->k1 - k, BT_VLEN), in->cw);
+        const int64_t last = b->k1 - k - (int64_t)(cw - 1) * BT_VLEN;
+        const int kind = last < BT_VLEN ? DWK_NHWC_MASKED : DWK_NHWC;
+        call.tail = bt_vmask((int)bt_min64(last, BT_VLEN));
+        for (int64_t img = 0; img < nimg; img++)
+            for (int64_t p = 0; p < prow; p += chunk) {
+                call.rows = bt_min64(chunk, prow - p);
+                call.b = dy + img * dy_img + p * dy_row + (k - b->k0);
+                call.fresh = b->fresh && img == 0 && p == 0;
+                const float *xa = xp + img * call.a_img + p * call.a_row;
+                for (int64_t r = 0; r < s->r; r++)
+                    for (int64_t u = 0; u < units; u += kt) {
+                        kt = dwk_next_kt(units - u, in->kt);
+                        call.a = xa + r * s->dh * wp * C + u;
+                        call.out = b->part + (r * units + u) * kg + k;
+                        dwk_tiles[DWK_KT_INDEX(kt)][cw - 1][kind](&call);
+                    }
+            }
+    }
+    /* db from the block's dy while it is still in cache, rather than in a pass of its own. */
+    if (!cx->db) return;
+    for (int64_t k = b->k0; k < b->k1; k += BT_VLEN) {
+        const bt_vmask_t m = bt_vmask((int)bt_min64(BT_VLEN, b->k1 - k));
+        bt_vf acc0 = bt_vzero(), acc1 = bt_vzero();
+        for (int64_t img = 0; img < nimg; img++)
+            for (int64_t p = 0; p < prow; p++) {
+                const float *d = dy + img * dy_img + p * dy_row + (k - b->k0);
+                int64_t q = 0;
+                for (; q + 2 <= s->q; q += 2, d += 2 * dy_pos) {
+                    acc0 = bt_vadd(acc0, bt_vload_mask(d, m));
+                    acc1 = bt_vadd(acc1, bt_vload_mask(d + dy_pos, m));
+                }
+                if (q < s->q) acc0 = bt_vadd(acc0, bt_vload_mask(d, m));
+            }
+        bt_vf sum = bt_vadd(acc0, acc1);
+        if (!b->fresh) sum = bt_vadd(sum, bt_vload_mask(cx->db + k, m));
+        bt_vstore_mask(cx->db + k, m, sum);
+    }
+}
+
 /* ---- One thread's share ----------------------------------------------------------------- */
 
 /* Filters [k0, k1) x channels [c0, c1) of group g over output rows [row0, row1) (row =
@@ -548,8 +754,12 @@ static void dwk_thread_blocks(const dwk_ctx *cx, int64_t g, int64_t k0, int64_t 
                     b.n1 = b.n0 + 1;
                     b.p1 = bt_min64(s->p, b.p0 + bt_min64(in->pb, row1 - row));
                 }
-                if (in->xmode == XMODE_SPLIT) nchw_split_fill(cx, &b);
-                dwk_block_tiles(cx, &b);
+                if (in->xmode == XMODE_KS) {
+                    ks_block(cx, &b);
+                } else {
+                    if (in->xmode == XMODE_SPLIT) nchw_split_fill(cx, &b);
+                    dwk_block_tiles(cx, &b);
+                }
                 b.fresh = 0;
             }
         }
@@ -626,8 +836,10 @@ static void dwk_reduce(const bt_plan *plan, const bt_tensors *t, int tid, int nt
     const float *scratch = plan->scratch;
     const int64_t rs_n = s->r * s->s, cg = s->cg, kg = s->kg;
     /* Strides of filter, channel and tap within a group's partial. */
-    const int64_t stride_k = in->vec_k ? 1 : rs_n * cg, stride_c = in->vec_k ? rs_n * kg : 1;
-    const int64_t stride_rs = in->vec_k ? kg : cg;
+    const int ks = in->xmode == XMODE_KS;
+    const int64_t stride_k = in->vec_k || ks ? 1 : rs_n * cg;
+    const int64_t stride_c = ks ? kg : in->vec_k ? rs_n * kg : 1;
+    const int64_t stride_rs = ks ? cg * kg : in->vec_k ? kg : cg;
     int64_t k0, k1;
     bt_split(s->k, tid, nthr, &k0, &k1);
     for (int64_t k = k0; k < k1; k++) {
@@ -663,7 +875,10 @@ static void dwk_run(const bt_plan *plan, const bt_tensors *t, int tid, int nthr)
     bt_split(s->g * units_per_group, ik, tk, &u0, &u1);
     bt_split(bt_div_up(s->cg, in->c_unit), ic, tc, &cu0, &cu1);
     const int64_t c0 = cu0 * in->c_unit, c1 = bt_min64(s->cg, cu1 * in->c_unit);
-    const dwk_ctx cx = {s, in, t, scratch + in->split_off + (size_t)tid * in->split_floats};
+    float *db_part = scratch + in->db_off + (size_t)ir * in->db_floats;
+    const int ks_db = t->db && in->xmode == XMODE_KS;
+    const dwk_ctx cx = {s, in, t, scratch + in->split_off + (size_t)tid * in->split_floats,
+                        ks_db ? db_part : NULL};
     float *part = scratch + (size_t)ir * in->part_floats;
     if (row1 > row0 && c1 > c0)
         for (int64_t u = u0; u < u1;) {
@@ -673,14 +888,13 @@ static void dwk_run(const bt_plan *plan, const bt_tensors *t, int tid, int nthr)
                               row0, row1, part);
             u += ub - ua;
         }
-    if (t->db && row1 > row0) {
+    if (t->db && !ks_db && row1 > row0) {
         /* This thread's filter units as a range of K, shared out among its channel peers. */
         const int64_t ka = u0 / units_per_group * s->kg + u0 % units_per_group * in->k_unit;
         const int64_t kz = u1 / units_per_group * s->kg + u1 % units_per_group * in->k_unit;
         int64_t a, z;
         bt_split(kz - ka, ic, tc, &a, &z);
-        float *db_part = scratch + in->db_off + (size_t)ir * in->db_floats;
-        if (in->xmode == XMODE_NHWC)
+        if (s->layout == BT_NHWC)
             nhwc_db(&cx, row0, row1, ka + a, ka + z, db_part);
         else
             nchw_db(&cx, row0, row1, ka + a, ka + z, db_part);
@@ -693,14 +907,15 @@ static void dwk_run(const bt_plan *plan, const bt_tensors *t, int tid, int nthr)
 
 /* Relative cost of covering `rows` x `units` (column units) with tiles of kt x cw (smaller
  * grid tiles at the edges): per position, the larger of FMA and load throughput (2 each per
- * cycle), plus a little per load. */
-static double dwk_tile_cost(int64_t rows, int64_t units, int kt, int cw) {
+ * cycle), plus a little per load. col_load: cost of a column vector load relative to a row
+ * one (ks streams its dy block from L2, once per tile row: narrow tiles pay for it). */
+static double dwk_tile_cost(int64_t rows, int64_t units, int kt, int cw, int col_load) {
     double cost = 0;
     for (int64_t k = 0, kk; k < rows; k += kk) {
         kk = dwk_next_kt(rows - k, kt);
         for (int64_t c = 0, cc; c < units; c += cc) {
             cc = bt_min64(units - c, cw);
-            const double fma = (double)(kk * cc) / 2, loads = (double)(kk + cc) / 2;
+            const double fma = (double)(kk * cc) / 2, loads = (double)(kk + col_load * cc) / 2;
             cost += (fma > loads ? fma : loads) + 0.05 * (double)(kk + cc);
         }
     }
@@ -724,17 +939,29 @@ static bt_status dwk_prepare(bt_plan *plan) {
     const char *const *tiles = nhwc ? dwk_nhwc_tiles : dwk_nchw_tiles;
     const int64_t rs_n = s->r * s->s;
 
-    /* Register tile (and NHWC vectorisation): the cheapest for K/G x C/G. */
+    /* vec=ks where it applies (groups 1, dense columns) and pays: few channels, whose
+     * other modes leave the tile rows or columns mostly empty, and NCHW kernels of 3+
+     * columns, where vectors along short output rows waste lanes and horizontal sums
+     * (measured 1.3-1.5x on ResNet 3x3 layers; 1x1 layers keep vec=q). */
+    const int ks_vec = nhwc ? VEC_KS_NHWC : VEC_KS_NCHW;
+    const int ks_ok = s->g == 1 && s->dw == 1;
+    const int ks =
+        given[P_VEC] ? prm[P_VEC] == ks_vec : ks_ok && (s->c <= 4 || (!nhwc && s->s >= 3));
+    if (ks && !ks_ok)
+        return bt_fail(BT_EUNSUPPORTED, "params: vec=ks needs groups 1 and no column dilation");
+
+    /* Register tile (and NHWC vectorisation): the cheapest for K/G x C/G (ks: S*C x K). */
     double best = -1;
-    int64_t tile = prm[P_TILE], vec_k = nhwc ? prm[P_VEC] : 0;
-    for (int vk = 0; vk <= nhwc; vk++) {
-        if (nhwc && given[P_VEC] && vk != prm[P_VEC]) continue;
+    int64_t tile = prm[P_TILE], vec_k = ks || (nhwc && prm[P_VEC] == VEC_K);
+    for (int vk = ks; vk <= (ks || nhwc); vk++) {
+        if (!ks && nhwc && given[P_VEC] && vk != prm[P_VEC]) continue;
         for (int i = 0; tiles[i]; i++) {
             int kt, cw;
             if ((given[P_TILE] && i != prm[P_TILE]) || !dwk_parse_tile(tiles[i], &kt, &cw))
                 continue;
-            const int64_t rows = vk ? s->cg : s->kg, cols = vk ? s->kg : s->cg;
-            const double cost = dwk_tile_cost(rows, nhwc ? bt_div_up(cols, BT_VLEN) : cols, kt, cw);
+            const int64_t rows = ks ? s->s * s->cg : vk ? s->cg : s->kg, cols = vk ? s->kg : s->cg;
+            const double cost =
+                dwk_tile_cost(rows, nhwc || ks ? bt_div_up(cols, BT_VLEN) : cols, kt, cw, 1 + ks);
             if (best < 0 || cost < best) best = cost, tile = i, vec_k = vk;
         }
     }
@@ -742,9 +969,10 @@ static bt_status dwk_prepare(bt_plan *plan) {
     if (best < 0 || !dwk_parse_tile(tiles[tile], &kt, &cw))
         return bt_fail(BT_EINVAL, "params: tile=%s is not in the kernel grid", tiles[tile]);
     prm[P_TILE] = tile;
-    if (nhwc) prm[P_VEC] = vec_k;
-    const int64_t col_unit = nhwc ? (int64_t)cw * BT_VLEN : cw;
-    const int64_t k_unit = vec_k ? col_unit : kt, c_unit = vec_k ? kt : col_unit;
+    prm[P_VEC] = ks ? ks_vec : nhwc ? vec_k : VEC_Q;
+    const int64_t col_unit = nhwc || ks ? (int64_t)cw * BT_VLEN : cw;
+    /* ks: tiles span every channel, so a channel block is all of them. */
+    const int64_t k_unit = vec_k ? col_unit : kt, c_unit = ks ? s->cg : vec_k ? kt : col_unit;
 
     /* Blocks: the dW block (kb x cb x RS) within half of L2, filters and channels halved in
      * turn; rows so that one tile call's operands stay in L1, and NCHW calls are long
@@ -764,7 +992,15 @@ static bt_status dwk_prepare(bt_plan *plan) {
     kb = dwk_round_up(kb, k_unit), cb = dwk_round_up(cb, c_unit);
     prm[P_KB] = kb >= s->kg ? s->kg : kb;
     prm[P_CB] = cb >= s->cg ? s->cg : cb;
-    if (!given[P_PB]) {
+    if (!given[P_PB] && ks) {
+        /* ks: a quarter of L2 of dy (it is read S*C/kt times per tap row, x much less), and
+         * at most half of L2 of padded x rows (sh per output row) for wide layers. */
+        const int64_t x_row = ((s->q - 1) * s->sw + s->s) * s->c * (int64_t)sizeof(float);
+        const int64_t pb =
+            bt_max64(1, bt_min64(bt_div_up(l2 / 4 / (prm[P_KB] * (int64_t)sizeof(float)), s->q),
+                                 l2 / 2 / (s->sh * x_row)));
+        prm[P_PB] = pb >= s->p ? pb / s->p * s->p : bt_div_up(s->p, bt_div_up(s->p, pb));
+    } else if (!given[P_PB]) {
         const int64_t target = nhwc ? l1 / (64 + col_unit * (int64_t)sizeof(float))
                                     : bt_max64(l1 / (8 * (kt + cw)), 32 * BT_VLEN);
         const int64_t pb = bt_max64(1, bt_div_up(target, s->q));
@@ -785,7 +1021,8 @@ static bt_status dwk_prepare(bt_plan *plan) {
     const int par = (int)prm[P_PAR];
     const int64_t partials = par == PAR_MB || par == PAR_2D ? threads : 1;
 
-    const int xmode = nhwc                         ? XMODE_NHWC
+    const int xmode = ks                           ? XMODE_KS
+                      : nhwc                       ? XMODE_NHWC
                       : s->sw > 1                  ? XMODE_SPLIT
                       : s->sh == 1 && s->w == s->q ? XMODE_FLAT
                                                    : XMODE_ROWS;
@@ -831,6 +1068,16 @@ static bt_status dwk_prepare(bt_plan *plan) {
                            : bt_min64(s->h, (in->pb - 1) * s->sh + (s->r - 1) * s->dh + 1);
         in->split_floats =
             (size_t)dwk_round_up(bt_min64(in->cb, s->cg) * rows_max * s->sw * in->split_width, 16);
+    }
+    if (xmode == XMODE_KS) {
+        const int64_t imgs = bt_max64(1, in->pb / s->p), prow = bt_min64(in->pb, s->p);
+        const int64_t xrows = (prow - 1) * s->sh + (s->r - 1) * s->dh + 1;
+        in->ks_width = (s->q - 1) * s->sw + s->s;
+        /* dy of a tile column within half of L1. */
+        in->ks_rows = bt_max64(1, l1 / 2 / (s->q * col_unit * (int64_t)sizeof(float)));
+        in->ks_x_floats = (size_t)dwk_round_up(imgs * xrows * in->ks_width * s->c, 16);
+        in->split_floats = in->ks_x_floats;
+        if (!nhwc) in->split_floats += (size_t)dwk_round_up(imgs * prow * s->q * in->kb, 16);
     }
     plan->scratch_bytes = (in->split_off + (size_t)threads * in->split_floats) * sizeof(float);
     plan->priv = in;
