@@ -7,6 +7,7 @@
 
 #include "internal.h"
 
+#include <stdint.h>
 #include <stdio.h>
 
 /* par: how threads share the work. Threads form a grid of `rows` x `cols`: rows split the
@@ -130,6 +131,39 @@ static inline void dw_barrier(int nthr) {
     if (nthr > 1) {
 #pragma omp barrier
     }
+}
+
+/* Prefetches (into L2) slice i of n of the cache lines of [base, base + bytes): spread over
+ * the n steps of the current block's compute, it brings in the next block while this one runs
+ * from cache, so the streams never stall between blocks. NULL base: nothing. */
+static inline void dw_prefetch_slice(const void *base, int64_t bytes, int64_t i, int64_t n) {
+    if (!base || bytes <= 0) return;
+    const char *first = (const char *)((uintptr_t)base & ~(uintptr_t)(BT_ALIGN - 1));
+    int64_t lines = ((const char *)base + bytes - first + BT_ALIGN - 1) / BT_ALIGN;
+    for (int64_t l = lines * i / n; l < lines * (i + 1) / n; l++)
+        __builtin_prefetch(first + l * BT_ALIGN, 0, 2);
+}
+
+/* A prefetch cursor over a run of cache lines, advanced a few lines per micro-kernel call
+ * when the number of calls ahead is only known roughly. */
+typedef struct dw_pf {
+    const char *at;
+    int64_t left, step; /* lines still to fetch, lines per call */
+} dw_pf;
+
+/* Cursor over [base, base + bytes) to be consumed in about `calls` calls. */
+static inline dw_pf dw_pf_make(const void *base, int64_t bytes, int64_t calls) {
+    dw_pf f = {NULL, 0, 0};
+    if (!base || bytes <= 0) return f;
+    f.at = (const char *)((uintptr_t)base & ~(uintptr_t)(BT_ALIGN - 1));
+    f.left = ((const char *)base + bytes - f.at + BT_ALIGN - 1) / BT_ALIGN;
+    f.step = (f.left + calls - 1) / bt_max64(1, calls);
+    return f;
+}
+
+static inline void dw_pf_next(dw_pf *f) {
+    for (int64_t m = 0; m < f->step && f->left > 0; m++, f->left--, f->at += BT_ALIGN)
+        __builtin_prefetch(f->at, 0, 2);
 }
 
 /* Bytes rounded up to whole cache lines, so scratch regions stay 64-byte aligned. */

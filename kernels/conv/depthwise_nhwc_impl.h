@@ -122,6 +122,7 @@ typedef struct dwn_d_args {
     int64_t c_off;   /* first channel of the tile */
     bt_vmask_t mask; /* lanes of the last vector when it is the channel tail */
     int accumulate, stream;
+    dw_pf pf; /* the dy row the next dx row brings in, fetched a few lines per tile */
 } dwn_d_args;
 
 /* dx[tile] (+)= sum over taps of dy * w, JB positions x CB vectors in registers. */
@@ -197,10 +198,12 @@ DWN_INLINE void dwn_d_tile_any(const dwn_d_args *a, int64_t t0, int jb, const in
     }
 }
 
-DWN_INLINE void dwn_d_tiles(const dwn_d_args *a, int64_t len, int jb, const int CB,
-                            const int MASKED) {
+DWN_INLINE void dwn_d_tiles(dwn_d_args *a, int64_t len, int jb, const int CB, const int MASKED) {
     int64_t t = 0;
-    for (; t + jb <= len; t += jb) dwn_d_tile_any(a, t, jb, CB, MASKED);
+    for (; t + jb <= len; t += jb) {
+        dw_pf_next(&a->pf);
+        dwn_d_tile_any(a, t, jb, CB, MASKED);
+    }
     if (t < len) dwn_d_tile_any(a, t, (int)(len - t), CB, MASKED);
 }
 
@@ -285,6 +288,19 @@ static void BT_SIMD_NAME(dwn_d_run)(const bt_plan *plan, const bt_tensors *t, in
         int64_t cc1 = bt_min64(cc0 + ccv, g.c1);
         for (int64_t u = g.u0; u < g.u1; u++) {
             int64_t n = u / s->h, i = u % s->h;
+            {
+                /* The next dx row's newest dy row (kernel row 0), channels of this chunk;
+                 * spread over this row's full tiles. */
+                int64_t nn = (u + 1) / s->h, pn = ((u + 1) % s->h + s->ph) / s->sh;
+                pn = bt_min64(pn, s->p - 1);
+                int64_t tiles = (cc1 - cc0 + cb - 1) / cb * bt_max64(1, s->w / s->sw / jb);
+                a.pf = u + 1 < g.u1
+                           ? dw_pf_make(t->dy + ((nn * s->p + pn) * s->q) * s->c + cc0 * DWN_V,
+                                        ((s->q - 1) * s->c + (cc1 - cc0) * DWN_V) *
+                                            (int64_t)sizeof(float),
+                                        tiles)
+                           : dw_pf_make(NULL, 0, 1);
+            }
             /* Kernel rows reaching row i: p = (i + ph - r*dh) / sh when exact and in range. */
             int nrows = 0;
             for (int64_t r = 0; r < s->r; r++) {
@@ -351,6 +367,8 @@ typedef struct dwn_w_args {
     int64_t part_block; /* floats per channel vector in part: (taps + 1) * V */
     int64_t taps;
     bt_vmask_t mask;
+    /* The x and dy rows the next dy row brings in, fetched a few lines per position. */
+    dw_pf *pf_x, *pf_dy;
 } dwn_w_args;
 
 /* part[taps of the chunk] += sum over positions of x * dy, for channel vectors at vector b;
@@ -373,6 +391,8 @@ DWN_INLINE void dwn_w_chunk(const dwn_w_args *a, const float *const *tx, const i
         dbv[v] = DB ? bt_vload(part + v * a->part_block + a->taps * DWN_V) : bt_vzero();
     const float *d = a->dy + c_off;
     for (int64_t q = 0; q < a->nq; q++) {
+        dw_pf_next(a->pf_x);
+        dw_pf_next(a->pf_dy);
         bt_vf dv[DWN_CB_MAX];
 #pragma GCC unroll 2
         for (int v = 0; v < CB; v++) {
@@ -490,12 +510,29 @@ static void BT_SIMD_NAME(dwn_w_run)(const bt_plan *plan, const bt_tensors *t, in
     a.mask = bt_vmask((int)(s->c - (cvecs - 1) * DWN_V));
     a.tap_x = l.tap_x;
     a.slot = slots;
+    dw_pf pf_x, pf_dy;
+    a.pf_x = &pf_x;
+    a.pf_dy = &pf_dy;
     int tail = s->c % DWN_V != 0, with_db = t->db != NULL;
     dw_range g = dw_thread_range((int)plan->param[DWN_W_PAR], tid, nthr, s->n * s->p, cvecs);
     for (int64_t cc0 = g.c0; cc0 < g.c1; cc0 += ccv) {
         int64_t cc1 = bt_min64(cc0 + ccv, g.c1);
         for (int64_t u = g.u0; u < g.u1; u++) {
             int64_t n = u / s->p, p = u % s->p;
+            {
+                /* The next dy row and its newest x row (last kernel row), this chunk's
+                 * channels, spread over this row's positions of every channel block. */
+                int64_t nn = (u + 1) / s->p, pn = (u + 1) % s->p, more = u + 1 < g.u1;
+                int64_t in =
+                    bt_max64(0, bt_min64(s->h - 1, pn * s->sh - s->ph + (s->r - 1) * s->dh));
+                int64_t steps = (cc1 - cc0 + cb - 1) / cb * s->q, span = (cc1 - cc0) * DWN_V;
+                pf_x =
+                    dw_pf_make(more ? t->x + ((nn * s->h + in) * s->w) * s->c + cc0 * DWN_V : NULL,
+                               ((s->w - 1) * s->c + span) * (int64_t)sizeof(float), steps);
+                pf_dy =
+                    dw_pf_make(more ? t->dy + ((nn * s->p + pn) * s->q) * s->c + cc0 * DWN_V : NULL,
+                               ((s->q - 1) * s->c + span) * (int64_t)sizeof(float), steps);
+            }
             int nrows = 0;
             for (int64_t r = 0; r < s->r; r++) {
                 int64_t i = p * s->sh - s->ph + r * s->dh;
