@@ -10,9 +10,14 @@
  * kc x nc block of op(B) is packed into NR-column panels (pack_b); for each mc-row block
  * the mc x kc block of op(A) is packed into MR-row panels (pack_a); a register-blocked
  * micro-kernel then computes every MR x NR tile of the block from one A panel and one B
- * panel. Panels are zero-padded to whole tiles, so the micro-kernel always runs full
- * tiles; only its loads and stores of C are masked to the m and n edges (nothing outside
- * C's m x n elements, or outside op(A) and op(B), is read or written). The algorithm is
+ * panel. Panels are zero-padded to whole tiles; the micro-kernel computes MR rows, or for
+ * a ragged last row panel the fewest even rows that cover it, and masks its loads and
+ * stores of C to the m and n edges (nothing outside C's m x n elements, or outside op(A)
+ * and op(B), is read or written). Packing is fused into the arithmetic where it can be:
+ * without trans_b, the first row panel of the first A block reads each B panel straight
+ * from b and packs it as it goes (no separate memory-bound packing pass; W of an FC layer
+ * is tens of MB); without trans_a and with n <= 4 NR, the first column panel packs A the
+ * same way. The summation order is unchanged by either. The algorithm is
  * written once (common/gemm_impl.h) and instantiated per ISA by gemm_{avx512,avx2,scalar}.c.
  *
  * Single-threaded and reentrant: the GEMM never allocates and keeps no state. Callers split

@@ -64,34 +64,65 @@ static void gemm_pack_b(int trans_b, const float *b, int64_t ldb, int64_t j0, in
         gemm_pack_panels(b + p0 * ldb + j0, 1, ldb, nc, kc, BT_GEMM_NR, pack);
 }
 
-/* C tile (mr x nr valid of MR x NR) = beta * C + packed A panel x packed B panel.
- * Not inlined: allocated on its own, the tile's 28 accumulators (avx512) stay in registers;
- * inlined into the loop nest, gcc 12 spills one inside the k loop. A call per tile is
- * nothing next to its MR x NR x kc FMAs. */
-static __attribute__((noinline)) void gemm_micro_tile(int64_t kc, const float *pa, const float *pb,
-                                                      float beta, float *c, int64_t ldc, int64_t mr,
-                                                      int64_t nr) {
+/* C tile (mr x nr valid of MR x NR) = beta * C + packed A panel x B panel, computing ROWS
+ * (>= mr, <= MR) rows: a ragged last row panel costs only the rows it has, not MR (mb 32 on
+ * 14-row tiles would otherwise compute 42 rows). The A panel is packed (row stride MR).
+ * COPY == 0: the B panel is packed (row stride NR). COPY == 1: the panel is read straight
+ * from op(B) (row stride ldb, nr == NR) and copied into pack for the row panels after this
+ * one, so packing B overlaps the arithmetic instead of being a memory-bound pass of its own;
+ * rows are software-prefetched GEMM_PF_ROWS ahead, running on into the panel at `next`
+ * (the rows of B sit a whole row apart, too far apart for the hardware prefetchers).
+ * COPY == 2 does the same for A (ROWS == mr == MR, B packed): element (i, p) of the panel is
+ * read from pa[i * ldb + p * astep] (ldb, astep = lda, 1, or 1, lda transposed) and packed
+ * into pack, for when few column panels share each A panel and packing A would be a pass of
+ * its own (1x1 convs: n = 64 channels). */
+#define GEMM_PF_ROWS 32
+GEMM_ALWAYS_INLINE void gemm_tile(const int ROWS, const int COPY, int64_t kc, const float *pa,
+                                  int64_t astep, const float *pb, int64_t ldb, float *pack,
+                                  const float *next, float beta, float *c, int64_t ldc, int64_t mr,
+                                  int64_t nr) {
     bt_vf acc[BT_GEMM_MR][GEMM_NV];
 #pragma GCC unroll 32
-    for (int i = 0; i < BT_GEMM_MR; i++)
+    for (int i = 0; i < ROWS; i++)
 #pragma GCC unroll 8
         for (int v = 0; v < GEMM_NV; v++) acc[i][v] = bt_vzero();
 
             /* Start fetching the C tile now so its (read or write) misses overlap the sum. */
 #pragma GCC unroll 32
-    for (int i = 0; i < BT_GEMM_MR; i++)
+    for (int i = 0; i < ROWS; i++)
         if (i < mr) {
             __builtin_prefetch(c + i * ldc, 1);
             __builtin_prefetch(c + i * ldc + nr - 1, 1);
         }
 
-    for (int64_t p = 0; p < kc; p++, pa += BT_GEMM_MR, pb += BT_GEMM_NR) {
+    for (int64_t p = 0; p < kc; p++, pa += COPY == 2 ? astep : BT_GEMM_MR) {
         bt_vf bv[GEMM_NV];
+        if (COPY == 1) {
+            const float *src = pb + p * ldb;
+            const float *pf = p + GEMM_PF_ROWS < kc
+                                  ? src + GEMM_PF_ROWS * ldb
+                                  : next + bt_min64(p + GEMM_PF_ROWS - kc, kc - 1) * ldb;
+            __builtin_prefetch(pf, 0, 2);
+            __builtin_prefetch(pf + BT_GEMM_NR - 1, 0, 2);
 #pragma GCC unroll 8
-        for (int v = 0; v < GEMM_NV; v++) bv[v] = bt_vload(pb + v * BT_VLEN);
+            for (int v = 0; v < GEMM_NV; v++) {
+                bv[v] = bt_vload(src + v * BT_VLEN);
+                bt_vstore(pack + p * BT_GEMM_NR + v * BT_VLEN, bv[v]);
+            }
+        } else {
+#pragma GCC unroll 8
+            for (int v = 0; v < GEMM_NV; v++) bv[v] = bt_vload(pb + p * BT_GEMM_NR + v * BT_VLEN);
+        }
 #pragma GCC unroll 32
-        for (int i = 0; i < BT_GEMM_MR; i++) {
-            bt_vf av = bt_vbcast(pa + i);
+        for (int i = 0; i < ROWS; i++) {
+            bt_vf av;
+            if (COPY == 2) {
+                float v = pa[i * ldb];
+                pack[p * BT_GEMM_MR + i] = v;
+                av = bt_vset1(v);
+            } else {
+                av = bt_vbcast(pa + i);
+            }
 #pragma GCC unroll 8
             for (int v = 0; v < GEMM_NV; v++) acc[i][v] = bt_vfmadd(av, bv[v], acc[i][v]);
         }
@@ -99,7 +130,7 @@ static __attribute__((noinline)) void gemm_micro_tile(int64_t kc, const float *p
 
     const bt_vf beta_v = bt_vset1(beta);
 #pragma GCC unroll 32
-    for (int i = 0; i < BT_GEMM_MR; i++) {
+    for (int i = 0; i < ROWS; i++) {
         if (i >= mr) break;
         float *crow = c + i * ldc;
 #pragma GCC unroll 8
@@ -118,6 +149,83 @@ static __attribute__((noinline)) void gemm_micro_tile(int64_t kc, const float *p
     }
 }
 
+/* One function per (ROWS, COPY). Not inlined: allocated on its own, the tile's 28
+ * accumulators (avx512) stay in registers; inlined into the loop nest, gcc 12 spills one
+ * inside the k loop. A call per tile is nothing next to its MR x NR x kc FMAs. */
+typedef void gemm_tile_fn(int64_t kc, const float *pa, int64_t astep, const float *pb, int64_t ldb,
+                          float *pack, const float *next, float beta, float *c, int64_t ldc,
+                          int64_t mr, int64_t nr);
+#define GEMM_TILE_FN(R, C)                                                                         \
+    static __attribute__((noinline)) void gemm_tile_##R##_##C(                                     \
+        int64_t kc, const float *pa, int64_t astep, const float *pb, int64_t ldb, float *pack,     \
+        const float *next, float beta, float *c, int64_t ldc, int64_t mr, int64_t nr) {            \
+        gemm_tile(R, C, kc, pa, astep, pb, ldb, pack, next, beta, c, ldc, mr, nr);                 \
+    }
+#define GEMM_TILE_FNS(R) GEMM_TILE_FN(R, 0) GEMM_TILE_FN(R, 1)
+
+/* Row counts with a kernel: every even count up to MR (MR is even). */
+#if BT_GEMM_MR % 2 != 0 || BT_GEMM_MR > 14
+#error "gemm_impl.h instantiates tiles of 2, 4, ..., 14 rows: BT_GEMM_MR must be one of them"
+#endif
+GEMM_TILE_FNS(2)
+#if BT_GEMM_MR >= 4
+GEMM_TILE_FNS(4)
+#endif
+#if BT_GEMM_MR >= 6
+GEMM_TILE_FNS(6)
+#endif
+#if BT_GEMM_MR >= 8
+GEMM_TILE_FNS(8)
+#endif
+#if BT_GEMM_MR >= 10
+GEMM_TILE_FNS(10)
+#endif
+#if BT_GEMM_MR >= 12
+GEMM_TILE_FNS(12)
+#endif
+#if BT_GEMM_MR >= 14
+GEMM_TILE_FNS(14)
+#endif
+#define GEMM_TILE_FN_MR(R) GEMM_TILE_FN(R, 2)
+#define GEMM_TILE_NAME_(R) gemm_tile_##R##_2
+#define GEMM_TILE_NAME(R) GEMM_TILE_NAME_(R)
+GEMM_TILE_FN_MR(BT_GEMM_MR) /* gemm_tile_<MR>_2: copies A, full panels only */
+
+/* The kernel for mr rows (1 <= mr <= MR): the fewest even rows >= mr. */
+static gemm_tile_fn *gemm_tile_for(int64_t mr, int copy) {
+    switch ((mr + 1) / 2) {
+    case 1:
+        return copy ? gemm_tile_2_1 : gemm_tile_2_0;
+#if BT_GEMM_MR >= 4
+    case 2:
+        return copy ? gemm_tile_4_1 : gemm_tile_4_0;
+#endif
+#if BT_GEMM_MR >= 6
+    case 3:
+        return copy ? gemm_tile_6_1 : gemm_tile_6_0;
+#endif
+#if BT_GEMM_MR >= 8
+    case 4:
+        return copy ? gemm_tile_8_1 : gemm_tile_8_0;
+#endif
+#if BT_GEMM_MR >= 10
+    case 5:
+        return copy ? gemm_tile_10_1 : gemm_tile_10_0;
+#endif
+#if BT_GEMM_MR >= 12
+    case 6:
+        return copy ? gemm_tile_12_1 : gemm_tile_12_0;
+#endif
+#if BT_GEMM_MR >= 14
+    case 7:
+        return copy ? gemm_tile_14_1 : gemm_tile_14_0;
+#endif
+    default:
+        break;
+    }
+    return NULL; /* mr > MR: not reached */
+}
+
 void BT_SIMD_NAME(bt_sgemm)(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                             const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                             float *c, int64_t ldc, const bt_gemm_blocking *blk, float *pack_a,
@@ -127,22 +235,63 @@ void BT_SIMD_NAME(bt_sgemm)(int trans_a, int trans_b, int64_t m, int64_t n, int6
         bt_gemm_scale_c(m, n, beta, c, ldc);
         return;
     }
+    /* Without trans_b the rows of op(B) are rows of b: the first A block packs each B panel
+     * as its first row panel streams it (gemm_tile COPY 1); with trans_b, panels are packed
+     * first (each reads NR rows of b sequentially). Likewise, without trans_a and with few
+     * column panels, the first column panel packs A as it streams it (COPY 2; transposed A
+     * packs faster on its own, MR contiguous floats per step, than a float at a time). */
+    int fused_b = !trans_b, fused_a = !trans_a && n <= 4 * BT_GEMM_NR;
     for (int64_t jc = 0; jc < n; jc += blk->nc) {
         int64_t nc = bt_min64(blk->nc, n - jc);
         for (int64_t pc = 0; pc < k; pc += blk->kc) {
             int64_t kc = bt_min64(blk->kc, k - pc);
             float beta_slice = pc == 0 ? beta : 1.0f; /* later slices add to the first */
-            gemm_pack_b(trans_b, b, ldb, jc, nc, pc, kc, pack_b);
+            if (!fused_b) gemm_pack_b(trans_b, b, ldb, jc, nc, pc, kc, pack_b);
             for (int64_t ic = 0; ic < m; ic += blk->mc) {
                 int64_t mc = bt_min64(blk->mc, m - ic);
-                gemm_pack_a(trans_a, a, lda, ic, mc, pc, kc, pack_a);
+                if (!fused_a) gemm_pack_a(trans_a, a, lda, ic, mc, pc, kc, pack_a);
                 /* The B panel of the outer loop stays in L1 while A panels stream from L2. */
-                for (int64_t jr = 0; jr < nc; jr += BT_GEMM_NR)
-                    for (int64_t ir = 0; ir < mc; ir += BT_GEMM_MR)
-                        gemm_micro_tile(kc, pack_a + ir * kc, pack_b + jr * kc, beta_slice,
-                                        c + (ic + ir) * ldc + jc + jr, ldc,
-                                        bt_min64(BT_GEMM_MR, mc - ir),
-                                        bt_min64(BT_GEMM_NR, nc - jr));
+                for (int64_t jr = 0; jr < nc; jr += BT_GEMM_NR) {
+                    int64_t nr = bt_min64(BT_GEMM_NR, nc - jr);
+                    float *pb = pack_b + jr * kc, *cc = c + ic * ldc + jc + jr;
+                    int64_t ir = 0;
+                    if (fused_a && jr == 0) {
+                        /* This B panel is packed first; every A panel is packed as used. */
+                        if (fused_b && ic == 0) gemm_pack_b(0, b, ldb, jc, nr, pc, kc, pb);
+                        for (; ir < mc; ir += BT_GEMM_MR) {
+                            int64_t mr = bt_min64(BT_GEMM_MR, mc - ir);
+                            float *pa = pack_a + ir * kc;
+                            if (mr == BT_GEMM_MR) {
+                                const float *asrc =
+                                    trans_a ? a + pc * lda + ic + ir : a + (ic + ir) * lda + pc;
+                                GEMM_TILE_NAME(BT_GEMM_MR)
+                                (kc, asrc, trans_a ? lda : 1, pb, trans_a ? 1 : lda, pa, NULL,
+                                 beta_slice, cc + ir * ldc, ldc, mr, nr);
+                                continue;
+                            }
+                            gemm_pack_a(trans_a, a, lda, ic + ir, mr, pc, kc, pa);
+                            gemm_tile_for(mr, 0)(kc, pa, 0, pb, BT_GEMM_NR, NULL, NULL, beta_slice,
+                                                 cc + ir * ldc, ldc, mr, nr);
+                        }
+                        continue;
+                    }
+                    if (fused_b && ic == 0 && nr == BT_GEMM_NR) {
+                        const float *src = b + pc * ldb + jc + jr;
+                        /* Prefetch runs on into the next panel, or back to this one's start. */
+                        const float *next = jr + 2 * BT_GEMM_NR <= nc ? src + BT_GEMM_NR : src;
+                        int64_t mr = bt_min64(BT_GEMM_MR, mc);
+                        gemm_tile_for(mr, 1)(kc, pack_a, 0, src, ldb, pb, next, beta_slice, cc, ldc,
+                                             mr, nr);
+                        ir = BT_GEMM_MR;
+                    } else if (fused_b && ic == 0) { /* ragged last panel: pack it, zero-padded */
+                        gemm_pack_b(0, b, ldb, jc + jr, nr, pc, kc, pb);
+                    }
+                    for (; ir < mc; ir += BT_GEMM_MR) {
+                        int64_t mr = bt_min64(BT_GEMM_MR, mc - ir);
+                        gemm_tile_for(mr, 0)(kc, pack_a + ir * kc, 0, pb, BT_GEMM_NR, NULL, NULL,
+                                             beta_slice, cc + ir * ldc, ldc, mr, nr);
+                    }
+                }
             }
         }
     }
