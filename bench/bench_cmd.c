@@ -873,11 +873,11 @@ static void print_model_totals(const bench_run *run) {
                 char label[32];
                 snprintf(label, sizeof label, "%s%s", bt_op_name((bt_op)op),
                          !op_is_fc((bt_op)op) && layout == BT_NHWC ? "_nhwc" : "");
-                printf("  %-15s T=%-3d %10.4f s  %8.2f GFLOP/s  (%d shapes, %d layers)", label,
-                       threads, ours_s, flop / ours_s * 1e-9, shapes, layers);
+                printf("  %-15s T=%-3d %10.4g ms  %8.2f GFLOP/s  (%d shapes, %d layers)", label,
+                       threads, ours_s * 1e3, flop / ours_s * 1e-9, shapes, layers);
                 if (both)
-                    printf("; best peers %.4f s on %d of them, ratio %.2f", peer_both_s, both,
-                           peer_both_s / ours_both_s);
+                    printf("; best peers %.4g ms on %d of them, ratio %.2f", peer_both_s * 1e3,
+                           both, peer_both_s / ours_both_s);
                 printf("\n");
             }
 }
