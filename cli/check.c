@@ -1,8 +1,8 @@
 /* backtune check: variants against the reference on given problems, PASS/FAIL per run. */
 #include "check.h"
+#include "cmdline.h"
 #include "commands.h"
 
-#include <fnmatch.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +15,9 @@ static const char check_help[] =
     "max error and a repro line; exits 1 if anything failed, 2 on bad usage.\n\n"
     "  PROBLEM               '<op>[_nhwc] <descriptor> [accumulate]',\n"
     "                        e.g. \"conv_bwd_w mb2ic3ih7oc4kh3ph1\"\n"
-    "  -v, --variant GLOB    variants to check (shell glob, default all of the op)\n"
+    "  -v, --variant GLOBS   variants to check: comma-separated shell globs, '!' excludes\n"
+    "                        (default all of the op, and 'dispatch': what variant NULL\n"
+    "                        picks, from BACKTUNE_TABLE or the heuristic)\n"
     "  -t, --threads LIST    thread counts, comma-separated (default: OpenMP's)\n"
     "  -p, --params TEXT     parameters for the variant (key=value,...)\n"
     "  -m, --mode MODE       exact (integer inputs, threshold 0), random, or both (default)\n"
@@ -33,6 +35,12 @@ static int check_one(const bt_problem *p, const char *text, const char *variant,
         snprintf(ptext, sizeof ptext, "%s", params ? params : "");
     bt_plan *plan;
     bt_status st = bt_plan_create(&plan, p, variant, ptext);
+    char dispatched[160];
+    if (!variant) { /* dispatch: name the variant it picked */
+        snprintf(dispatched, sizeof dispatched, "dispatch:%s",
+                 st == BT_OK ? bt_plan_variant(plan) : "?");
+        variant = dispatched;
+    }
     if (st == BT_EUNSUPPORTED) {
         printf("SKIP %-40s %s\n", variant, bt_last_error());
         return 0;
@@ -113,23 +121,10 @@ int bt_cmd_check(int argc, char **argv) {
         fprintf(stderr, "backtune check: no problem given\n\n%s", check_help);
         return 2;
     }
-    int threads[16], nthreads = 0;
-    if (threads_list) {
-        char buf[256];
-        snprintf(buf, sizeof buf, "%s", threads_list);
-        for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok && nthreads < 16;
-             tok = strtok_r(NULL, ",", &save)) {
-            char *end;
-            long v = strtol(tok, &end, 10);
-            if (*end || v < 1 || v > 1024) {
-                fprintf(stderr, "backtune check: bad thread count '%s'\n", tok);
-                return 2;
-            }
-            threads[nthreads++] = (int)v;
-        }
-    } else {
-        threads[nthreads++] = 0;
-    }
+    int threads[16] = {0}, nthreads = 1; /* 0: OpenMP's default */
+    if (threads_list &&
+        bt_cli_parse_threads("backtune check", threads_list, 1024, 16, threads, &nthreads))
+        return 2;
     int failures = 0, runs = 0;
     for (int a = optind; a < argc; a++) {
         bt_problem p;
@@ -141,13 +136,17 @@ int bt_cmd_check(int argc, char **argv) {
         bt_problem_format(&p, canon, sizeof canon);
         printf("problem: %s\n", canon);
         int matched = 0;
-        for (int i = 0; i < bt_variant_count(); i++) {
-            if (bt_variant_op(i) != p.op || fnmatch(glob, bt_variant_name(i), 0)) continue;
+        /* The op's variants, then "dispatch" (variant NULL: the table or the heuristic). */
+        for (int i = 0; i <= bt_variant_count(); i++) {
+            int dispatch = i == bt_variant_count();
+            const char *name = dispatch ? NULL : bt_variant_name(i);
+            if (!dispatch && bt_variant_op(i) != p.op) continue;
+            if (!bt_cli_name_selected(dispatch ? "dispatch" : name, glob)) continue;
             matched++;
             for (int ti = 0; ti < nthreads; ti++)
                 for (int m = 0; m < 2; m++)
                     if (modes & (1 << m)) {
-                        failures += check_one(&p, canon, bt_variant_name(i), threads[ti], params,
+                        failures += check_one(&p, canon, name, threads[ti], params,
                                               m ? BT_CHECK_RANDOM : BT_CHECK_EXACT, seed, bias);
                         runs++;
                     }
