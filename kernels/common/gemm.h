@@ -59,6 +59,38 @@ typedef void bt_sgemm_fn(int trans_a, int trans_b, int64_t m, int64_t n, int64_t
 /* One function per ISA; each needs the CPU to support it (the caller checks). */
 bt_sgemm_fn bt_sgemm_scalar, bt_sgemm_avx2, bt_sgemm_avx512;
 
+/* A "batched" index of an operand: index j stands for position x = j + off of a batch of
+ * samples of pq positions each, q per row, and sits at offset
+ *     (x / pq) * ns + (x % pq / q) * hs + (x % q) * ws
+ * so one GEMM can span every sample of an NCHW tensor (and subsample it, ws, hs > unit).
+ * The operand's other index keeps its leading dimension. */
+typedef struct bt_gemm_map {
+    int64_t off, q, pq, ws, hs, ns;
+} bt_gemm_map;
+
+/* Which indices are batched (NULL: a plain stride). a_k: op(A)(i, p) = a[i * (trans_a ? 1 :
+ * lda) + map(p)]; b_k: op(B)(p, j) = b[j * (trans_b ? ldb : 1) + map(p)]; b_n (not with
+ * b_k): op(B)(p, j) = b[p * (trans_b ? 1 : ldb) + map(j)]; c_n: C(i, j) = c[i * ldc + map(j)].
+ * Mapped operands are packed in runs of consecutive positions (no fused packing), and with
+ * c_n each tile goes through a register-tile buffer (the tile may span samples). */
+typedef struct bt_gemm_maps {
+    const bt_gemm_map *a_k, *b_k, *b_n, *c_n;
+} bt_gemm_maps;
+
+typedef void bt_sgemm_map_fn(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                             const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                             float *c, int64_t ldc, const bt_gemm_blocking *blk, float *pack_a,
+                             float *pack_b, const bt_gemm_maps *maps);
+
+/* bt_sgemm with batched operands (maps NULL: exactly bt_sgemm). */
+bt_sgemm_map_fn bt_sgemm_map_scalar, bt_sgemm_map_avx2, bt_sgemm_map_avx512;
+
+/* C[m x mapped n] = beta * C + src[m x n] (row stride lds; beta == 0 does not read C): a
+ * column block computed contiguously, scattered once (strided outputs). */
+typedef void bt_gemm_store_map_fn(const float *src, int64_t lds, int64_t m, int64_t n, float beta,
+                                  float *c, int64_t ldc, const bt_gemm_map *mp);
+bt_gemm_store_map_fn bt_gemm_store_map_scalar, bt_gemm_store_map_avx2, bt_gemm_store_map_avx512;
+
 /* The ISA's function. */
 bt_sgemm_fn *bt_sgemm_for(bt_isa isa);
 

@@ -11,6 +11,8 @@
 #include "common/gemm.h"
 #include "common/simd.h"
 
+#include <string.h>
+
 #if !defined(BT_GEMM_MR) || !defined(BT_GEMM_NR) || BT_GEMM_NR % BT_VLEN != 0
 #error "define BT_GEMM_MR and BT_GEMM_NR (a multiple of BT_VLEN) before including gemm_impl.h"
 #endif
@@ -19,31 +21,39 @@
 
 #define GEMM_ALWAYS_INLINE static inline __attribute__((always_inline))
 
-/* Pack `count` lines of a strided matrix into panels of W lines each (W = MR for A, NR for
- * B): element p of line l is src[l * line_stride + p * step_stride], and goes to
- * dst[(l / W) * kc * W + p * W + l % W]. Lines past count in the last panel are zeros: their
- * results are never stored, but garbage there (NaN, denormals) could slow the arithmetic. */
-GEMM_ALWAYS_INLINE void gemm_pack_panels(const float *src, int64_t line_stride, int64_t step_stride,
-                                         int64_t count, int64_t kc, const int W, float *dst) {
+/* Pack steps [0, steps) of `count` lines of a strided matrix into panels of W lines each
+ * (W = MR for A, NR for B), panels kc steps apart: element p of line l is
+ * src[l * line_stride + p * step_stride], and goes to dst[(l / W) * kc * W + p * W + l % W].
+ * Lines past count in the last panel are zeros: their results are never stored, but
+ * garbage there (NaN, denormals) could slow the arithmetic. */
+GEMM_ALWAYS_INLINE void gemm_pack_steps(const float *src, int64_t line_stride, int64_t step_stride,
+                                        int64_t count, int64_t steps, int64_t kc, const int W,
+                                        float *dst) {
     for (int64_t l0 = 0; l0 < count; l0 += W, dst += kc * W) {
         const float *s = src + l0 * line_stride;
         int64_t lines = bt_min64(W, count - l0);
         if (lines == W && line_stride == 1) {
             /* The W values of a step are contiguous: a vector copy. */
-            for (int64_t p = 0; p < kc; p++)
+            for (int64_t p = 0; p < steps; p++)
 #pragma GCC unroll 32
                 for (int l = 0; l < W; l++) dst[p * W + l] = s[p * step_stride + l];
         } else if (lines == W) {
             /* One value from each of W lines per step; each line is read sequentially. */
-            for (int64_t p = 0; p < kc; p++)
+            for (int64_t p = 0; p < steps; p++)
 #pragma GCC unroll 32
                 for (int l = 0; l < W; l++) dst[p * W + l] = s[l * line_stride + p * step_stride];
         } else {
-            for (int64_t p = 0; p < kc; p++)
+            for (int64_t p = 0; p < steps; p++)
                 for (int l = 0; l < W; l++)
                     dst[p * W + l] = l < lines ? s[l * line_stride + p * step_stride] : 0.0f;
         }
     }
+}
+
+/* All kc steps of `count` lines (see gemm_pack_steps). */
+GEMM_ALWAYS_INLINE void gemm_pack_panels(const float *src, int64_t line_stride, int64_t step_stride,
+                                         int64_t count, int64_t kc, const int W, float *dst) {
+    gemm_pack_steps(src, line_stride, step_stride, count, kc, kc, W, dst);
 }
 
 /* Rows [i0, i0 + mc) x columns [p0, p0 + kc) of op(A) into MR-row panels. */
@@ -290,6 +300,175 @@ void BT_SIMD_NAME(bt_sgemm)(int trans_a, int trans_b, int64_t m, int64_t n, int6
                         int64_t mr = bt_min64(BT_GEMM_MR, mc - ir);
                         gemm_tile_for(mr, 0)(kc, pack_a + ir * kc, 0, pb, BT_GEMM_NR, NULL, NULL,
                                              beta_slice, cc + ir * ldc, ldc, mr, nr);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* ---- Batched operands (bt_sgemm_map; see bt_gemm_map in common/gemm.h) ---- */
+
+/* The run of indices [j, j + returned length) (at most limit) inside one row of one sample,
+ * and the offset of its first element: runs are strided, so they pack and store as blocks. */
+static inline int64_t gemm_map_run(const bt_gemm_map *mp, int64_t j, int64_t limit, int64_t *at) {
+    int64_t x = j + mp->off, r = x % mp->pq, w = r % mp->q;
+    *at = x / mp->pq * mp->ns + r / mp->q * mp->hs + w * mp->ws;
+    /* Rows that follow on from each other make the whole sample one run. */
+    return bt_min64(limit, mp->hs == mp->q * mp->ws ? mp->pq - r : mp->q - w);
+}
+
+/* Steps [p0, p0 + kc) mapped by mp of `count` lines line_stride apart, into W-line panels. */
+GEMM_ALWAYS_INLINE void gemm_pack_mapped_steps(const float *src, int64_t line_stride,
+                                               const bt_gemm_map *mp, int64_t count, int64_t p0,
+                                               int64_t kc, const int W, float *dst) {
+    for (int64_t p = 0; p < kc;) {
+        int64_t at, len = gemm_map_run(mp, p0 + p, kc - p, &at);
+        gemm_pack_steps(src + at, line_stride, mp->ws, count, len, kc, W, dst + p * W);
+        p += len;
+    }
+}
+
+/* Lines [j0, j0 + count) mapped by mp, kc steps step_stride apart, into W-line panels; runs
+ * are cut at panel edges, and lines past count in the last panel are zeros. */
+GEMM_ALWAYS_INLINE void gemm_pack_mapped_lines(const float *src, int64_t step_stride,
+                                               const bt_gemm_map *mp, int64_t j0, int64_t count,
+                                               int64_t kc, const int W, float *dst) {
+    for (int64_t l = 0; l < count;) {
+        int64_t at, len = gemm_map_run(mp, j0 + l, bt_min64(count - l, W - l % W), &at);
+        float *d = dst + l / W * kc * W + l % W;
+        const float *s = src + at;
+        if (mp->ws == 1)
+            for (int64_t p = 0; p < kc; p++)
+                for (int64_t t = 0; t < len; t++) d[p * W + t] = s[p * step_stride + t];
+        else
+            for (int64_t p = 0; p < kc; p++)
+                for (int64_t t = 0; t < len; t++) d[p * W + t] = s[p * step_stride + t * mp->ws];
+        l += len;
+    }
+    if (count % W) {
+        float *d = dst + count / W * kc * W;
+        for (int64_t p = 0; p < kc; p++)
+            for (int64_t t = count % W; t < W; t++) d[p * W + t] = 0.0f;
+    }
+}
+
+/* C rows [0, mr) x mapped columns [j0, j0 + nr) = beta * C + tile (row stride ldt); beta == 0
+ * does not read C. */
+static void gemm_store_mapped(const float *tile, int64_t ldt, int64_t mr, int64_t nr, float beta,
+                              float *c, int64_t ldc, const bt_gemm_map *mp, int64_t j0) {
+    const bt_vf beta_v = bt_vset1(beta);
+    for (int64_t j = 0; j < nr;) {
+        int64_t at, len = gemm_map_run(mp, j0 + j, nr - j, &at);
+        for (int64_t i = 0; i < mr; i++) {
+            float *row = c + i * ldc + at;
+            const float *t = tile + i * ldt + j;
+#ifdef BT_SIMD_AVX512
+            if (mp->ws == 2) {
+                /* Stride 2 (strided dx): 8 values spread over every other lane of a vector,
+                 * a masked vector update instead of a float at a time. */
+                const __m512i spread =
+                    _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+                for (int64_t u = 0; u < len; u += 8) {
+                    int cnt = (int)bt_min64(8, len - u);
+                    __mmask16 mk = (__mmask16)(0x5555u & ((1u << (2 * cnt)) - 1u));
+                    __m256 v8 = _mm256_maskz_loadu_ps((__mmask8)((1u << cnt) - 1u), t + u);
+                    __m512 r = _mm512_permutexvar_ps(spread, _mm512_castps256_ps512(v8));
+                    float *d = row + 2 * u;
+                    if (beta != 0.0f) r = _mm512_fmadd_ps(beta_v, _mm512_maskz_loadu_ps(mk, d), r);
+                    _mm512_mask_storeu_ps(d, mk, r);
+                }
+                continue;
+            }
+#endif
+            if (mp->ws != 1) {
+                for (int64_t u = 0; u < len; u++)
+                    row[u * mp->ws] = beta == 0.0f ? t[u] : beta * row[u * mp->ws] + t[u];
+                continue;
+            }
+            int64_t u = 0;
+            for (; u + BT_VLEN <= len; u += BT_VLEN) {
+                bt_vf r = bt_vload(t + u);
+                if (beta != 0.0f) r = bt_vfmadd(beta_v, bt_vload(row + u), r);
+                bt_vstore(row + u, r);
+            }
+            if (u < len) {
+                bt_vmask_t mask = bt_vmask((int)(len - u));
+                bt_vf r = bt_vload_mask(t + u, mask);
+                if (beta != 0.0f) r = bt_vfmadd(beta_v, bt_vload_mask(row + u, mask), r);
+                bt_vstore_mask(row + u, mask, r);
+            }
+        }
+        j += len;
+    }
+}
+
+void BT_SIMD_NAME(bt_gemm_store_map)(const float *src, int64_t lds, int64_t m, int64_t n,
+                                     float beta, float *c, int64_t ldc, const bt_gemm_map *mp) {
+    gemm_store_mapped(src, lds, m, n, beta, c, ldc, mp, 0);
+}
+
+void BT_SIMD_NAME(bt_sgemm_map)(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                                const float *a, int64_t lda, const float *b, int64_t ldb,
+                                float beta, float *c, int64_t ldc, const bt_gemm_blocking *blk,
+                                float *pack_a, float *pack_b, const bt_gemm_maps *maps) {
+    if (!maps || !(maps->a_k || maps->b_k || maps->b_n || maps->c_n)) {
+        BT_SIMD_NAME(bt_sgemm)
+        (trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc, blk, pack_a, pack_b);
+        return;
+    }
+    if (m <= 0 || n <= 0) return;
+    const bt_gemm_map *cm = maps->c_n;
+    float tile[BT_GEMM_MR * BT_GEMM_NR] __attribute__((aligned(64)));
+    if (k <= 0) { /* C = beta * C: the mapped store of a zero tile, tile by tile */
+        if (!cm) {
+            bt_gemm_scale_c(m, n, beta, c, ldc);
+            return;
+        }
+        memset(tile, 0, sizeof tile);
+        if (beta != 1.0f)
+            for (int64_t i = 0; i < m; i += BT_GEMM_MR)
+                for (int64_t j = 0; j < n; j += BT_GEMM_NR)
+                    gemm_store_mapped(tile, BT_GEMM_NR, bt_min64(BT_GEMM_MR, m - i),
+                                      bt_min64(BT_GEMM_NR, n - j), beta, c + i * ldc, ldc, cm, j);
+        return;
+    }
+    int64_t a_line = trans_a ? 1 : lda, b_line = trans_b ? ldb : 1, b_step = trans_b ? 1 : ldb;
+    for (int64_t jc = 0; jc < n; jc += blk->nc) {
+        int64_t nc = bt_min64(blk->nc, n - jc);
+        for (int64_t pc = 0; pc < k; pc += blk->kc) {
+            int64_t kc = bt_min64(blk->kc, k - pc);
+            float beta_slice = pc == 0 ? beta : 1.0f; /* later slices add to the first */
+            if (maps->b_k)
+                gemm_pack_mapped_steps(b + jc * b_line, b_line, maps->b_k, nc, pc, kc, BT_GEMM_NR,
+                                       pack_b);
+            else if (maps->b_n)
+                gemm_pack_mapped_lines(b + pc * b_step, b_step, maps->b_n, jc, nc, kc, BT_GEMM_NR,
+                                       pack_b);
+            else
+                gemm_pack_b(trans_b, b, ldb, jc, nc, pc, kc, pack_b);
+            for (int64_t ic = 0; ic < m; ic += blk->mc) {
+                int64_t mc = bt_min64(blk->mc, m - ic);
+                if (maps->a_k)
+                    gemm_pack_mapped_steps(a + ic * a_line, a_line, maps->a_k, mc, pc, kc,
+                                           BT_GEMM_MR, pack_a);
+                else
+                    gemm_pack_a(trans_a, a, lda, ic, mc, pc, kc, pack_a);
+                for (int64_t jr = 0; jr < nc; jr += BT_GEMM_NR) {
+                    int64_t nr = bt_min64(BT_GEMM_NR, nc - jr);
+                    const float *pb = pack_b + jr * kc;
+                    for (int64_t ir = 0; ir < mc; ir += BT_GEMM_MR) {
+                        int64_t mr = bt_min64(BT_GEMM_MR, mc - ir);
+                        gemm_tile_fn *fn = gemm_tile_for(mr, 0);
+                        if (!cm) {
+                            fn(kc, pack_a + ir * kc, 0, pb, BT_GEMM_NR, NULL, NULL, beta_slice,
+                               c + (ic + ir) * ldc + jc + jr, ldc, mr, nr);
+                            continue;
+                        }
+                        fn(kc, pack_a + ir * kc, 0, pb, BT_GEMM_NR, NULL, NULL, 0.0f, tile,
+                           BT_GEMM_NR, mr, nr);
+                        gemm_store_mapped(tile, BT_GEMM_NR, mr, nr, beta_slice, c + (ic + ir) * ldc,
+                                          ldc, cm, jc + jr);
                     }
                 }
             }

@@ -56,33 +56,35 @@ static void bwd_w_blocks(bt_plan *plan, bt_conv_gemm_plan *cp, const bt_gemm_blo
     int64_t taps = s->r * s->s, pq = s->p * s->q, npos = s->n * pq;
     /* Positions one thread's blocks range over (NCHW blocks stop at the end of a sample). */
     int64_t span = cp->par == BT_CONVG_PAR_MB ? share(npos, plan->threads) : npos;
-    if (s->layout == BT_NCHW) span = bt_min64(span, pq);
+    if (s->layout == BT_NCHW && !cp->batched) span = bt_min64(span, pq);
     if (!plan->param_given[BT_CONVG_COLS]) {
         int64_t fit_l2 = bt_machine_get()->l2_bytes / 2 / (s->cg * taps * (int64_t)sizeof(float));
         /* direct: no column buffer, the GEMM blocks the whole span itself; otherwise a block
          * stays in L2 between im2col and packing, and is at least one kc slice of the sum */
-        plan->param[BT_CONVG_COLS] =
-            cp->direct ? span : round_down_unit(bt_max64(fit_l2, cache->kc), cache->kc);
+        plan->param[BT_CONVG_COLS] = cp->direct || cp->batched
+                                         ? span
+                                         : round_down_unit(bt_max64(fit_l2, cache->kc), cache->kc);
     }
     cp->cols = bt_min64(plan->param[BT_CONVG_COLS], span);
     if (!plan->param_given[BT_CONVG_COLS]) plan->param[BT_CONVG_COLS] = cp->cols;
-    cp->col = cp->direct ? 0 : bt_floats_aligned(cp->cols * s->cg * taps);
+    cp->col = cp->direct || cp->batched ? 0 : bt_floats_aligned(cp->cols * s->cg * taps);
     *m = cp->par == BT_CONVG_PAR_CH ? bt_min64(s->kg, share(s->k, plan->threads)) : s->kg;
     *n = s->cg * taps;
     *k = cp->cols;
 }
 
-/* bwd_data blocks: the GEMM writes col for `cols` positions x `chb` channels and col2im
- * reads it back, so the block should stay in L2 (budget). Within that, each block repacks
+/* bwd_data blocks (batched strided too: a column block is scattered once, after its whole
+ * sum, not after every kc slice): the GEMM writes col for `cols` positions x `chb` channels and
+ * col2im reads it back, so the block should stay in L2 (budget). Within that, each block repacks
  * its weights once per position block and dy once per channel block: packing per sample is
  * proportional to R*S / cols + 1 / chb, least for cols = sqrt(budget) (or the span of
  * positions, if smaller). */
 static void bwd_d_blocks(bt_plan *plan, bt_conv_gemm_plan *cp, int64_t *m, int64_t *n, int64_t *k) {
     const bt_shape *s = &plan->shape;
     int64_t taps = s->r * s->s, pq = s->p * s->q;
-    int64_t span = s->layout == BT_NCHW         ? pq
-                   : cp->par == BT_CONVG_PAR_MB ? share(s->n, plan->threads) * pq
-                                                : s->n * pq;
+    int64_t span = s->layout == BT_NCHW && !cp->batched ? pq
+                   : cp->par == BT_CONVG_PAR_MB         ? share(s->n, plan->threads) * pq
+                                                        : s->n * pq;
     int64_t lc = cp->par == BT_CONVG_PAR_CH ? bt_min64(s->cg, share(s->c, plan->threads)) : s->cg;
     int64_t budget = bt_machine_get()->l2_bytes / 2 / (int64_t)sizeof(float);
     if (!plan->param_given[BT_CONVG_CHB]) {
@@ -117,6 +119,13 @@ bt_status bt_conv_gemm_prepare(bt_plan *plan) {
     int64_t taps = s->r * s->s;
     cp->direct = taps == 1 && s->sh == 1 && s->sw == 1 && s->ph == 0 && s->pw == 0;
     cp->permuted = s->layout == BT_NHWC && taps > 1 && s->cg > 1;
+    /* Batched when strided (x / dx is gathered or scattered anyway) or when a sample has too
+     * few positions to fill a GEMM; a large sample does better on the plain GEMM, whose
+     * packing fuses with the arithmetic and whose tiles store straight into dx. */
+    int64_t pq = s->p * s->q;
+    cp->batched = s->layout == BT_NCHW && taps == 1 && s->ph == 0 && s->pw == 0 &&
+                  (s->p - 1) * s->sh < s->h && (s->q - 1) * s->sw < s->w && /* no padding */
+                  (!cp->direct || pq < 512);
     if (!plan->param_given[BT_CONVG_PAR])
         plan->param[BT_CONVG_PAR] =
             data ? bwd_d_default_par(s, threads) : bwd_w_default_par(s, threads);

@@ -12,6 +12,12 @@
  * K x C/G x R x S: when both R*S > 1 and C/G > 1 the two orders differ ("permuted") and
  * bwd_weights reorders its result into dW, bwd_data reorders the weights first. A 1x1,
  * stride-1, unpadded convolution is "direct": x (or dx) already is the column matrix.
+ *
+ * An unpadded 1x1 NCHW convolution of any stride is "batched": the GEMM reads x or dy and
+ * writes dx through a bt_gemm_map (common/gemm.h), so a column block spans samples (one GEMM
+ * sums over, or has as columns, a thread's whole share of the batch; per sample, 7x7 or
+ * 14x14 positions leave packing and tiling overhead dominant), and strided x / dx are
+ * gathered / scattered by the GEMM's packing and tile stores instead of im2col / col2im.
  */
 #ifndef BT_IM2COL_COMMON_H
 #define BT_IM2COL_COMMON_H
@@ -31,7 +37,7 @@ extern const bt_param_spec bt_conv_gemm_bwd_d_params[];
  * pack B | permuted weights (bwd_d)], then `nslots` shared slots of one dW each (bwd_w). */
 typedef struct bt_conv_gemm_plan {
     bt_gemm_blocking blk;
-    int par, direct, permuted;
+    int par, direct, permuted, batched;
     int64_t cols, chb;                       /* positions and (bwd_d) channels per column block */
     int64_t col, pack_a, pack_b, wperm;      /* one thread's buffers */
     int64_t per_thread, slots, slot, nslots; /* area per thread, slots' offset and size */

@@ -18,7 +18,8 @@
  * Permuted NHWC reorders each thread's weights to (k, r, s, c) per channel block first.
  *
  * Direct (1x1, stride 1, unpadded): x or dx is the column matrix and the GEMM reads or
- * writes it in place.
+ * writes it in place. Batched (NCHW, 1x1, unpadded, any stride): the same, but a column
+ * block spans samples, the GEMM addressing x, dy and dx through bt_gemm_maps.
  */
 #include "common/gemm.h"
 #include "common/simd.h"
@@ -33,6 +34,15 @@
 enum { COLS_GATHER /* im2col: col = x, zeros at padding */, COLS_SCATTER /* col2im: dx += col */ };
 
 #define GEMM BT_SIMD_NAME(bt_sgemm)
+#define GEMM_MAP BT_SIMD_NAME(bt_sgemm_map)
+
+/* NCHW positions from `first` on, of a tensor whose samples are `sample` floats apart and
+ * whose position (p, q) sits at p * hs + q * ws (bt_gemm_map). */
+static bt_gemm_map convg_map(const bt_shape *s, int64_t first, int64_t sample, int64_t hs,
+                             int64_t ws) {
+    return (bt_gemm_map){
+        .off = first, .q = s->q, .pq = s->p * s->q, .ws = ws, .hs = hs, .ns = sample};
+}
 
 /* len floats of a column matrix and an image run starting at element `at` with element
  * stride `stride`: gather reads x, scatter adds into dx (the other image is NULL). */
@@ -152,6 +162,16 @@ static void bwd_w_block(const bt_plan *plan, const bt_tensors *t, const convg_ar
     const float *dy, *b;
     int64_t lda, ldb;
     int nchw = s->layout == BT_NCHW;
+    if (cp->batched) {
+        /* dy_g[k x pos] x[c x pos]^T with pos running over samples: both read mapped. */
+        bt_gemm_map dy_map = convg_map(s, m, s->k * pq, s->q, 1),
+                    x_map = convg_map(s, m, s->c * s->h * s->w, s->sh * s->w, s->sw);
+        bt_gemm_maps maps = {.a_k = &dy_map, .b_k = &x_map};
+        GEMM_MAP(0, 1, kb - ka, s->cg, len, t->dy + (g * s->kg + ka) * pq, pq,
+                 t->x + g * s->cg * s->h * s->w, s->h * s->w, beta, dst + (g * s->kg + ka) * cgrs,
+                 cgrs, &cp->blk, a->pack_a, a->pack_b, &maps);
+        return;
+    }
     if (nchw) {
         int64_t n = m / pq, pq0 = m % pq;
         dy = t->dy + (n * s->k + g * s->kg + ka) * pq + pq0, lda = pq;
@@ -228,7 +248,7 @@ static void bwd_w_run(const bt_plan *plan, const bt_tensors *t, int tid, int nth
     if (k1 > k0)
         for (int64_t m = m0; m < m1;) {
             int64_t me = bt_min64(m1, m + cp->cols);
-            if (s->layout == BT_NCHW) me = bt_min64(me, (m / pq + 1) * pq);
+            if (s->layout == BT_NCHW && !cp->batched) me = bt_min64(me, (m / pq + 1) * pq);
             for (int64_t g = k0 / s->kg; g * s->kg < k1; g++)
                 bwd_w_block(plan, t, &a, g, bt_max64(k0 - g * s->kg, 0),
                             bt_min64(k1 - g * s->kg, s->kg), m, me, beta, dst);
@@ -313,7 +333,22 @@ static void bwd_d_block(const bt_plan *plan, const bt_tensors *t, const convg_ar
     int64_t taps = s->r * s->s, len = me - m, pq = s->p * s->q, cgrs = s->cg * taps;
     int64_t c0 = b->g * s->cg + b->ca, width = b->lc * taps; /* first channel, GEMM width */
     const float *wg = t->w + b->g * s->kg * cgrs + b->ca * taps;
-    float beta = cp->direct && s->accumulate ? 1.0f : 0.0f;
+    float beta = (cp->direct || cp->batched) && s->accumulate ? 1.0f : 0.0f;
+    if (cp->batched) {
+        /* dx[c x pos] = W_g^T dy_g[k x pos], pos running over samples, dy read mapped. Direct:
+         * dx written mapped; strided: into col, scattered once (dx was zeroed first unless
+         * accumulating), as the C block would leave cache between kc slices. */
+        bt_gemm_map dy_map = convg_map(s, m, s->k * pq, s->q, 1),
+                    dx_map = convg_map(s, m, s->c * s->h * s->w, s->sh * s->w, s->sw);
+        bt_gemm_maps maps = {.b_n = &dy_map, .c_n = cp->direct ? &dx_map : NULL};
+        float *dx = t->dx + c0 * s->h * s->w;
+        GEMM_MAP(1, 0, width, len, s->kg, wg, cgrs, t->dy + b->g * s->kg * pq, pq,
+                 cp->direct ? beta : 0.0f, cp->direct ? dx : a->col, cp->direct ? s->h * s->w : len,
+                 &cp->blk, a->pack_a, a->pack_b, &maps);
+        if (!cp->direct) BT_SIMD_NAME(bt_gemm_store_map)
+        (a->col, len, width, len, s->accumulate ? 1.0f : 0.0f, dx, s->h * s->w, &dx_map);
+        return;
+    }
     if (s->layout == BT_NCHW) {
         /* col[(c, r, s) x pos] = W_g^T (this block's rows) dy_g */
         int64_t n = m / pq, pq0 = m % pq;
@@ -348,7 +383,7 @@ static void bwd_d_run(const bt_plan *plan, const bt_tensors *t, int tid, int nth
     int64_t zeroed = n0; /* samples before this one have had their dx zeroed */
     for (int64_t m = n0 * pq, me; m < n1 * pq; m = me) {
         me = bt_min64(n1 * pq, m + cp->cols);
-        if (s->layout == BT_NCHW) me = bt_min64(me, (m / pq + 1) * pq);
+        if (s->layout == BT_NCHW && !cp->batched) me = bt_min64(me, (m / pq + 1) * pq);
         for (; !cp->direct && !s->accumulate && zeroed * pq < me; zeroed++)
             bwd_d_zero(s, t->dx, zeroed, c0, c1);
         convg_chblock b = chblock_first(s, cp->chb, c0, c1);
