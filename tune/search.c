@@ -262,11 +262,25 @@ static int ranked_variants(const tuner *t, int *out, int max) {
 static void coarse_then_refine(tuner *t) {
     int coarse_evals = t->o->max_evals / 2;
     t->stage = "coarse";
-    for (int v = 0; v < t->space.nvariants; v++)
-        for (int th = 0; th < t->space.nthreads && budget_left(t); th++) {
-            bt_config c = {.variant = v, .threads = th};
+    /* Every variant's defaults, the caller's thread count first and the variants the
+     * heuristic ranks highest first: on a big shape the budget may run out within this
+     * pass, and then it must have gone to the fast families, not to naive or scalar code. */
+    int n = t->space.nvariants, *order = malloc((size_t)(n ? n : 1) * sizeof *order);
+    if (!order) return;
+    for (int i = 0; i < n; i++) {
+        int at = i, prio = bt_registry_get(t->space.variants[i].index)->priority;
+        while (at > 0 && bt_registry_get(t->space.variants[order[at - 1]].index)->priority < prio) {
+            order[at] = order[at - 1];
+            at--;
+        }
+        order[at] = i;
+    }
+    for (int th = 0; th < t->space.nthreads; th++)
+        for (int i = 0; i < n && budget_left(t); i++) {
+            bt_config c = {.variant = order[i], .threads = th};
             evaluate_config(t, &c);
         }
+    free(order);
     /* Random configurations of the variants whose defaults did best, up to half the
      * evaluations and half the time: the rest is for the refinement. */
     int top[COARSE_TOP_VARIANTS], ntop = ranked_variants(t, top, COARSE_TOP_VARIANTS);
