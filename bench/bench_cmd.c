@@ -923,21 +923,6 @@ static void default_out_path(const options *o, char *path, size_t size) {
              o->cold ? "_cold" : "", mb);
 }
 
-static int make_parent_dirs(const char *path) {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *s = buf + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = '\0';
-        if (mkdir(buf, 0777) && errno != EEXIST) {
-            fprintf(stderr, "backtune bench: cannot create %s: %s\n", buf, strerror(errno));
-            return -1;
-        }
-        *s = '/';
-    }
-    return 0;
-}
-
 static int has_flag(char **args, int n, const char *prefix) {
     for (int i = 0; i < n; i++)
         if (!strncmp(args[i], prefix, strlen(prefix))) return 1;
@@ -1001,7 +986,16 @@ int bt_cmd_bench(int argc, char **argv) {
         run.opt.out = saved_path;
     }
     if (run.opt.out) {
-        if (make_parent_dirs(run.opt.out)) goto done;
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%s", run.opt.out);
+        char *slash = strrchr(dir, '/');
+        if (slash) {
+            *slash = '\0';
+            if (bt_mkdirs(dir) != BT_OK) {
+                fprintf(stderr, "backtune bench: %s\n", bt_last_error());
+                goto done;
+            }
+        }
         snprintf(out, sizeof out, "--benchmark_out=%s", run.opt.out);
         gb[ngb++] = out;
         gb[ngb++] = out_format;

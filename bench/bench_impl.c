@@ -78,7 +78,9 @@ static bt_status dispatch_execute(void *state, const bt_tensors *t) {
     return bt_plan_execute(((dispatch_state *)state)->plan, t);
 }
 
-static const char *dispatch_describe(void *state) { return ((dispatch_state *)state)->describe; }
+static const char *dispatch_describe(void *state) {
+    return ((dispatch_state *)state)->describe;
+}
 
 static void dispatch_destroy(void *state) {
     dispatch_state *d = state;

@@ -45,9 +45,12 @@ int bt_cmd_info(int argc, char **argv) {
     int brief = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "bh", opts, NULL)) != -1) {
-        if (c == 'b') brief = 1;
-        else if (c == 'h') return fputs(info_help, stdout), 0;
-        else return fputs(info_help, stderr), 2;
+        if (c == 'b')
+            brief = 1;
+        else if (c == 'h')
+            return fputs(info_help, stdout), 0;
+        else
+            return fputs(info_help, stderr), 2;
     }
     if (optind < argc) {
         fprintf(stderr, "backtune info: unexpected argument '%s'\n%s", argv[optind], info_help);

@@ -1,10 +1,14 @@
 /* Argument parsing shared by the subcommands (see cmdline.h). */
 #include "cmdline.h"
 
+#include "internal.h"
+
+#include <errno.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int bt_cli_parse_threads(const char *command, const char *text, int max_value, int max_count,
                          int *out, int *count) {
@@ -47,4 +51,20 @@ int bt_cli_name_selected(const char *name, const char *globs) {
         }
     }
     return matched || !positives;
+}
+
+bt_status bt_mkdirs(const char *path) {
+    char buf[1024];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return bt_fail(BT_EINVAL, "path too long: %s", path);
+    for (char *c = buf + 1;; c++) {
+        if (*c != '/' && *c) continue;
+        char saved = *c;
+        *c = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return bt_fail(BT_EIO, "cannot create directory %s: %s", buf, strerror(errno));
+        if (!saved) break;
+        *c = saved;
+    }
+    return BT_OK;
 }

@@ -3,6 +3,8 @@
 #ifndef BT_CMDLINE_H
 #define BT_CMDLINE_H
 
+#include "backtune.h"
+
 /* Parses "1,2,4" into out[0..*count): distinct values in 1..max_value, at most max_count of
  * them. On bad input prints "<command>: bad thread count ..." to stderr and returns -1. */
 int bt_cli_parse_threads(const char *command, const char *text, int max_value, int max_count,
@@ -11,5 +13,9 @@ int bt_cli_parse_threads(const char *command, const char *text, int max_value, i
 /* Whether `name` passes the comma-separated shell globs: it matches a positive glob (or
  * there are only negative ones) and no '!'-prefixed one. */
 int bt_cli_name_selected(const char *name, const char *globs);
+
+/* mkdir -p: creates path and its missing parents; BT_EIO (or BT_EINVAL for a path over
+ * 1023 characters) with bt_last_error() naming the directory that failed. */
+bt_status bt_mkdirs(const char *path);
 
 #endif

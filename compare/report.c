@@ -2,6 +2,7 @@
  * result sets: machine against machine, a roofline per set, every variant per problem, and
  * the tuned over the default dispatch. */
 #include "compare.h"
+#include "cmdline.h"
 #include "compare_cmd.h"
 #include "plot.h"
 
@@ -27,22 +28,6 @@ typedef struct report {
 } report;
 
 /* ---- small helpers ---- */
-
-static bt_status make_dirs(const char *path) {
-    char buf[1024];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return bt_fail(BT_EINVAL, "path too long: %s", path);
-    for (char *c = buf + 1;; c++) {
-        if (*c != '/' && *c) continue;
-        char saved = *c;
-        *c = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return bt_fail(BT_EIO, "cannot create %s: %s", buf, strerror(errno));
-        if (!saved) break;
-        *c = saved;
-    }
-    return BT_OK;
-}
 
 static void html_text(FILE *f, const char *s) {
     for (; s && *s; s++) {
@@ -776,7 +761,7 @@ int bt_cmd_report(int argc, char **argv) {
     report r = {.args = &a, .sets = sets, .nsets = a.npaths, .dir = a.out_dir};
     char index[1100];
     snprintf(index, sizeof index, "%s/index.html", a.out_dir);
-    if (make_dirs(a.out_dir) != BT_OK) {
+    if (bt_mkdirs(a.out_dir) != BT_OK) {
         fprintf(stderr, "backtune report: %s\n", bt_last_error());
         goto done;
     }

@@ -6,6 +6,7 @@
  * the fingerprint, the search space and a tiny tuning run. */
 #include "fingerprint.h"
 #include "measure.h"
+#include "cmdline.h"
 #include "records.h"
 #include "search.h"
 #include "space.h"

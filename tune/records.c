@@ -1,6 +1,8 @@
 /* Tuning records and tables on disk (see records.h). */
 #include "records.h"
 
+#include "cmdline.h"
+
 #include "fingerprint.h"
 #include "tuning.h"
 
@@ -109,22 +111,6 @@ void bt_record_list_free(bt_record_list *l) {
 }
 
 /* ---- files ---- */
-
-bt_status bt_mkdirs(const char *path) {
-    char buf[1024];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return bt_fail(BT_EINVAL, "path too long: %s", path);
-    for (char *c = buf + 1;; c++) {
-        if (*c != '/' && *c) continue;
-        char saved = *c;
-        *c = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return bt_fail(BT_EIO, "cannot create directory %s: %s", buf, strerror(errno));
-        if (!saved) break;
-        *c = saved;
-    }
-    return BT_OK;
-}
 
 bt_status bt_write_atomic(const char *path, const char *data, size_t size) {
     char tmp[1100];

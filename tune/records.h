@@ -79,7 +79,5 @@ bt_status bt_records_commit(const char *dir, const bt_record *records, int count
 
 /* Writes data to path through a temporary file in the same directory and rename(). */
 bt_status bt_write_atomic(const char *path, const char *data, size_t size);
-/* mkdir -p. */
-bt_status bt_mkdirs(const char *path);
 
 #endif

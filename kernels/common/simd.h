@@ -26,7 +26,9 @@
 #define BT_SIMD_SUFFIX avx512
 typedef __m512 bt_vf;
 typedef __mmask16 bt_vmask_t;
-static inline bt_vmask_t bt_vmask(int n) { return (bt_vmask_t)((1u << n) - 1u); }
+static inline bt_vmask_t bt_vmask(int n) {
+    return (bt_vmask_t)((1u << n) - 1u);
+}
 #define bt_vzero() _mm512_setzero_ps()
 #define bt_vset1(x) _mm512_set1_ps(x)
 #define bt_vbcast(p) _mm512_set1_ps(*(p))
@@ -73,7 +75,9 @@ static inline float bt_vhsum(__m256 v) {
 #define BT_SIMD_SUFFIX scalar
 typedef float bt_vf;
 typedef int bt_vmask_t;
-static inline bt_vmask_t bt_vmask(int n) { return n; }
+static inline bt_vmask_t bt_vmask(int n) {
+    return n;
+}
 #define bt_vzero() 0.0f
 #define bt_vset1(x) (x)
 #define bt_vbcast(p) (*(p))
