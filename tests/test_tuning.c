@@ -591,6 +591,27 @@ static void space_and_search(void) {
               "search space: %d variants (reference excluded), threads {2,1}, %lld distinct "
               "configurations",
               space.nvariants, (long long)size);
+    /* Narrower-ISA builds of a family enter with their defaults only, and only beside a
+     * wider build of the same family (this holds on any CPU: without AVX-512 the AVX2
+     * variants keep their grids). */
+    int narrowing_ok = 1, narrowed = 0;
+    for (int i = 0; i < space.nvariants; i++) {
+        const bt_space_variant *v = &space.variants[i];
+        /* The family: the name without its ISA suffix ("..._avx2"); none without one. */
+        char suffix[16];
+        snprintf(suffix, sizeof suffix, "_%s", bt_variant_isa(v->index));
+        size_t n = strlen(v->name), m = strlen(suffix);
+        size_t family = n > m && !strcmp(v->name + n - m, suffix) ? n - m + 1 : 0;
+        int wider = 0, counts = 0;
+        for (int j = 0; family && j < space.nvariants; j++)
+            wider |= j != i && !strncmp(space.variants[j].name, v->name, family) &&
+                     bt_registry_get(space.variants[j].index)->isa > bt_registry_get(v->index)->isa;
+        for (int k = 0; k < v->nparams; k++) counts += v->params[k].count;
+        narrowed += v->narrowed;
+        narrowing_ok = narrowing_ok && v->narrowed == wider && (!v->narrowed || counts == 0);
+    }
+    tl_expect(narrowing_ok, "search space: %d variants with a wider sibling keep only defaults",
+              narrowed);
     bt_space_free(&space);
 
     /* A tiny tuning run (correctness, not speed): default measured, best valid. */
@@ -618,7 +639,71 @@ static void space_and_search(void) {
               "tiny tuning run: %d records, %d timed, best %s %s (%s search)", res.records.count,
               res.evals, best ? best->variant : "-", best ? best->params : "", res.search);
     bt_tune_result_free(&res);
+
+    /* The same with the full pass: the whole space covered, its best is at least as fast as
+     * the search's, and of the full stage only invalid records and successive bests kept. */
+    o.exhaustive = 1;
+    st = bt_tune_key(&tnorm, 2, &buffers, &o, &res);
+    if (st != BT_OK) {
+        tl_fail("tiny exhaustive run: %s", bt_last_error());
+        bt_buffers_free(&buffers);
+        return;
+    }
+    const bt_record *items = res.records.items;
+    int kept_ok = 1;
+    double last = 0;
+    for (int i = 0; i < res.records.count; i++) {
+        if (strcmp(items[i].stage, "full") || items[i].status != BT_RECORD_OK) continue;
+        kept_ok = kept_ok && (last == 0 || items[i].min_s < last);
+        last = items[i].min_s;
+    }
+    int fb = res.full_best_index, tb = res.best_index;
+    tl_expect(res.covered && fb >= 0 && tb >= 0 && items[fb].min_s <= items[tb].min_s &&
+                  res.full_evals > 0 && kept_ok && res.paired_tuned_s > 0 &&
+                  res.paired_full_s > 0 && strstr(res.search, "+full"),
+              "tiny exhaustive run: %s, %d full-stage candidates, best %s; paired re-timing "
+              "%.3g s (tuned) vs %.3g s",
+              res.search, res.full_evals, fb >= 0 ? items[fb].variant : "-", res.paired_tuned_s,
+              res.paired_full_s);
+    bt_tune_result_free(&res);
     bt_buffers_free(&buffers);
+}
+
+/* One check case serves many plans of its problem, with the verdict of bt_check_plan, and
+ * refuses a plan of another problem. */
+static void check_cases(void) {
+    bt_problem p = tl_parse("conv_bwd_d mb2ic8ih9oc8kh3ph1"),
+               other = tl_parse("conv_bwd_d mb2ic8ih7oc8kh3");
+    bt_check_options opt = {.mode = BT_CHECK_EXACT, .seed = 5, .with_bias = 1};
+    bt_plan *first = NULL;
+    if (bt_plan_create(&first, &p, NULL, NULL) != BT_OK) {
+        tl_fail("check case: cannot plan: %s", bt_last_error());
+        return;
+    }
+    bt_check_case *c = NULL;
+    bt_status st = bt_check_case_create(first, &opt, &c);
+    int same = st == BT_OK, checked = 0;
+    for (int i = 0; same && i < bt_variant_count(); i++) {
+        if (bt_variant_op(i) != BT_CONV_BWD_DATA || !bt_variant_cpu_ok(i)) continue;
+        bt_plan *plan = NULL;
+        if (bt_plan_create(&plan, &p, bt_variant_name(i), NULL) != BT_OK) continue;
+        bt_check_result a, b;
+        same = bt_check_plan_case(plan, c, &a) == BT_OK && bt_check_plan(plan, &opt, &b) == BT_OK &&
+               a.pass && b.pass && a.max_abs_err == b.max_abs_err;
+        checked++;
+        bt_plan_destroy(plan);
+    }
+    bt_plan *wrong = NULL;
+    bt_check_result r;
+    int refused = bt_plan_create(&wrong, &other, NULL, NULL) == BT_OK &&
+                  bt_check_plan_case(wrong, c, &r) == BT_EINVAL;
+    tl_expect(same && checked > 1 && refused,
+              "check case: %d plans checked against one case as by bt_check_plan; a plan of "
+              "another problem refused (%s)",
+              checked, refused ? bt_last_error() : "not refused");
+    bt_plan_destroy(wrong);
+    bt_plan_destroy(first);
+    bt_check_case_free(c);
 }
 
 int main(void) {
@@ -639,6 +724,7 @@ int main(void) {
     env_table();
     concurrent_loads();
     space_and_search();
+    check_cases();
     bt_tuning_unload();
     nftw(workdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return tl_finish();

@@ -56,6 +56,8 @@ void bt_timing_defaults(bt_timing_options *o) {
                              .rep_seconds = 0.2,
                              .cap_seconds = 2.0,
                              .abandon_ratio = 1.3,
+                             .abandon_reps = 2,
+                             .warmup_ratio = 5.2,
                              .best_seconds = 0};
 }
 
@@ -93,7 +95,7 @@ bt_status bt_time_plan(bt_plan *plan, const bt_buffers *b, const bt_timing_optio
     double best = o->best_seconds;
     out->timed_out = out->warmup_s > o->cap_seconds;
     /* A cold first run can be slow: only a far slower one (a naive kernel) ends it here. */
-    out->abandoned = best > 0 && out->warmup_s > 4 * o->abandon_ratio * best;
+    out->abandoned = best > 0 && out->warmup_s > o->warmup_ratio * best;
     if (out->timed_out || out->abandoned) {
         summarize(&out->warmup_s, 1, out);
         return BT_OK;
@@ -105,7 +107,7 @@ bt_status bt_time_plan(bt_plan *plan, const bt_buffers *b, const bt_timing_optio
         timed += runs[n], spent += runs[n], n++;
         double min = runs[0];
         for (int i = 1; i < n; i++) min = runs[i] < min ? runs[i] : min;
-        if (best > 0 && n >= 2 && min > o->abandon_ratio * best) {
+        if (best > 0 && n >= o->abandon_reps && min > o->abandon_ratio * best) {
             out->abandoned = 1;
             break;
         }

@@ -21,9 +21,11 @@ typedef struct bt_timing_options {
     int min_reps, max_reps; /* timed runs after the warm-up */
     double rep_seconds;     /* stop adding runs past min_reps once this much is timed */
     double cap_seconds;     /* stop measuring past this; a single run longer is a timeout */
-    double abandon_ratio;   /* abandon once min > ratio * best (after 2 timed runs, or
-                               after the warm-up at 4 times the ratio) */
-    double best_seconds;    /* the best min time so far for this key; 0: none yet */
+    double abandon_ratio;   /* abandon once min > ratio * best after abandon_reps timed
+                               runs, or after the warm-up at warmup_ratio * best */
+    int abandon_reps;
+    double warmup_ratio;
+    double best_seconds; /* the best min time so far for this key; 0: none yet */
 } bt_timing_options;
 
 typedef struct bt_timing {

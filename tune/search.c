@@ -30,6 +30,7 @@ typedef struct tuner {
     bt_problem reduced;
     int check_reduced;
     char reduced_text[200];
+    bt_check_case *check_case[2]; /* inputs and reference, made once: [0] full, [1] reduced */
     seen_entry *seen;
     int nseen, seen_cap;
     const char *stage;
@@ -42,7 +43,7 @@ typedef struct tuner {
 
 void bt_tune_defaults(bt_tune_options *o) {
     *o = (bt_tune_options){.seconds = 10,
-                           .max_evals = 128,
+                           .max_evals = 1024,
                            .exhaustive = 0,
                            .check_max_flops = 5e6,
                            .seed = 1,
@@ -101,7 +102,10 @@ static int check_candidate(tuner *t, bt_plan *plan, const char *requested, bt_re
     } else {
         snprintf(r->check, sizeof r->check, "exact");
     }
-    bt_status st = bt_check_plan(small ? small : plan, &opt, &res);
+    bt_plan *checked = small ? small : plan;
+    bt_check_case **cc = &t->check_case[small ? 1 : 0];
+    bt_status st = *cc ? BT_OK : bt_check_case_create(checked, &opt, cc);
+    if (st == BT_OK) st = bt_check_plan_case(checked, *cc, &res);
     bt_plan_destroy(small);
     if (st != BT_OK) {
         snprintf(r->note, sizeof r->note, "the check could not run: %s", bt_last_error());
@@ -199,11 +203,17 @@ static int evaluate(tuner *t, const char *variant, const char *params, const bt_
     }
     if (!ok) r.status = BT_RECORD_INVALID;
     bt_plan_destroy(plan);
-    int index = push_record(t, &r);
+    int keep = 1;
+    if (!strcmp(t->stage, "full")) {
+        t->res->full_evals++;
+        keep = r.status != BT_RECORD_OK || t->best < 0 ||
+               r.min_s < t->res->records.items[t->best].min_s;
+    }
+    int index = keep ? push_record(t, &r) : -1;
     add_seen(t, key, index);
     note_result(t, index, cfg);
     report(t, index);
-    return index >= 0 ? EVAL_TIMED : EVAL_ERROR;
+    return index >= 0 || !keep ? EVAL_TIMED : EVAL_ERROR;
 }
 
 static int evaluate_config(tuner *t, const bt_config *c) {
@@ -325,6 +335,54 @@ static int best_record(const bt_record_list *l, int include_full) {
     return best;
 }
 
+/* Rounds of the paired re-timing: each times both plans (min of 5) in turn. */
+#define PAIRED_ROUNDS 9
+
+static bt_plan *plan_of_record(const tuner *t, int record) {
+    const bt_record *r = &t->res->records.items[record];
+    bt_plan *plan = NULL;
+    if (bt_plan_create(&plan, t->p, r->variant, r->params) != BT_OK) return NULL;
+    return plan;
+}
+
+static double median_of(double *v, int n) {
+    for (int i = 1; i < n; i++) /* insertion sort: n is PAIRED_ROUNDS */
+        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+            double x = v[j];
+            v[j] = v[j - 1], v[j - 1] = x;
+        }
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static void paired_retime(tuner *t) {
+    bt_tune_result *out = t->res;
+    if (out->best_index < 0 || out->full_best_index < 0) return;
+    if (out->best_index == out->full_best_index) {
+        out->paired_tuned_s = out->paired_full_s = out->records.items[out->best_index].min_s;
+        return;
+    }
+    bt_plan *tuned = plan_of_record(t, out->best_index);
+    bt_plan *full = plan_of_record(t, out->full_best_index);
+    bt_timing_options o;
+    bt_timing_defaults(&o);
+    o.max_reps = 5;
+    o.min_reps = 5;
+    o.rep_seconds = 0;
+    double a[PAIRED_ROUNDS], b[PAIRED_ROUNDS];
+    int n = 0;
+    for (; tuned && full && n < PAIRED_ROUNDS; n++) {
+        bt_timing ta, tb;
+        if (bt_time_plan(tuned, t->buffers, &o, &ta) != BT_OK ||
+            bt_time_plan(full, t->buffers, &o, &tb) != BT_OK)
+            break;
+        a[n] = ta.min_s, b[n] = tb.min_s;
+    }
+    if (n == PAIRED_ROUNDS)
+        out->paired_tuned_s = median_of(a, n), out->paired_full_s = median_of(b, n);
+    bt_plan_destroy(tuned);
+    bt_plan_destroy(full);
+}
+
 bt_status bt_tune_key(const bt_problem *p, int threads, const bt_buffers *buffers,
                       const bt_tune_options *o, bt_tune_result *out) {
     memset(out, 0, sizeof *out);
@@ -371,7 +429,7 @@ bt_status bt_tune_key(const bt_problem *p, int threads, const bt_buffers *buffer
     if (evaluate(&t, NULL, params, NULL) == EVAL_TIMED) out->default_index = out->records.count - 1;
 
     int64_t done_configs = 0;
-    if (out->space_size <= o->max_evals) {
+    if (out->space_size <= BT_TUNE_SMALL_SPACE && out->space_size <= o->max_evals) {
         snprintf(out->search, sizeof out->search, "exhaustive");
         t.stage = "exhaustive";
         for (; done_configs < out->space_size && budget_left(&t); done_configs++) {
@@ -387,12 +445,21 @@ bt_status bt_tune_key(const bt_problem *p, int threads, const bt_buffers *buffer
     }
     if (o->exhaustive && !out->covered) {
         t.stage = "full";
+        /* Only the best of the space matters here: a candidate whose first runs are
+         * already far behind it cannot be that, so it costs one or two runs, not three. */
+        t.timing.warmup_ratio = 2.0;
+        t.timing.abandon_reps = 1;
+        double full_start = bt_now();
         for (int64_t i = 0; i < out->space_size; i++) {
             bt_config c;
             bt_space_config(&t.space, i, &c);
             evaluate_config(&t, &c);
         }
         out->covered = 1;
+        out->best_index = best_record(&out->records, 0);
+        out->full_best_index = best_record(&out->records, 1);
+        paired_retime(&t);
+        out->full_seconds = bt_now() - full_start;
         size_t n = strlen(out->search);
         snprintf(out->search + n, sizeof out->search - n, "+full");
     }
@@ -407,6 +474,8 @@ done:
     free(t.variant_best);
     free(t.variant_config);
     free(t.seen);
+    bt_check_case_free(t.check_case[0]);
+    bt_check_case_free(t.check_case[1]);
     bt_space_free(&t.space);
     return st;
 }

@@ -2,24 +2,35 @@
  *
  * 1. The default dispatch (the heuristic's choice, no table) is measured first: it is the
  *    baseline and the first "best so far".
- * 2. If the space (space.h) has at most max_evals configurations, all are evaluated
- *    ("exhaustive"). Otherwise a coarse pass (every variant's defaults at every thread count,
- *    then random configurations, up to half the evaluations and time) and a refinement: coordinate
- *    descent from the best configuration, one parameter (or the thread count) at a time over
- *    all its values, moving whenever a value is faster, until a sweep brings nothing or the
- *    budget is spent; then the same from the best configuration of the runner-up variant.
+ * 2. If the space (space.h) has at most BT_TUNE_SMALL_SPACE configurations (and no more
+ *    than max_evals), all are evaluated ("exhaustive") in space order. Otherwise a coarse pass
+ * (every variant's defaults at every thread count, then random configurations, up to half the
+ * evaluations and time) and a refinement: coordinate descent from the best configuration, one
+ * parameter (or the thread count) at a time over all its values, moving whenever a value is faster,
+ * until a sweep brings nothing or the budget is spent; then the same from the best configuration of
+ * the runner-up variant.
  * 3. With `exhaustive`, whatever the search did not evaluate is evaluated afterwards (stage
- *    "full", outside the budget): the exhaustive best the search is measured against.
- * Every candidate is checked against the reference (exact mode) before it is timed: on the
- * problem itself when its FLOP count is at most check_max_flops, else on a reduced copy with
- * the same channels, kernel, stride, padding, dilation and layout (measure.h); a wrong one
- * is recorded invalid and never chosen. Plans that refuse their parameters are recorded
+ *    "full", outside the budget): the exhaustive best the search is measured against. Only
+ *    the best of the space matters there, so a candidate is abandoned after its warm-up at
+ *    2x the best so far or after one timed run at 1.3x, and of its records only the invalid
+ *    ones and each new best are kept (a ResNet-50 space is ~10^4 configurations per key).
+ *    Then the tuned choice and the exhaustive best are re-timed in alternation (paired
+ *    medians of PAIRED_ROUNDS rounds of min-of-5) so that the comparison does not favour the
+ * maximum of 10^4 noisy timings. Every candidate is checked against the reference (exact mode)
+ * before it is timed: on the problem itself when its FLOP count is at most check_max_flops, else on
+ * a reduced copy with the same channels, kernel, stride, padding, dilation and layout (measure.h);
+ * a wrong one is recorded invalid and never chosen. Plans that refuse their parameters are recorded
  * unsupported (pruned). Each evaluation leaves a record. */
 #ifndef BT_TUNE_SEARCH_H
 #define BT_TUNE_SEARCH_H
 
 #include "measure.h"
 #include "records.h"
+
+/* Spaces up to this size are searched exhaustively. Larger ones are not, even when
+ * max_evals would allow it: an exhaustive pass goes in space order, and a time budget that
+ * ends it early would leave it with the first variants only. */
+#define BT_TUNE_SMALL_SPACE 128
 
 typedef struct bt_tune_progress {
     const char *stage;
@@ -31,7 +42,7 @@ typedef struct bt_tune_progress {
 
 typedef struct bt_tune_options {
     double seconds; /* budget of the key; the default dispatch is measured regardless */
-    int max_evals;  /* timed candidates (checked and timed), default included */
+    int max_evals;  /* timed candidates (checked and timed), default included; 1024 */
     int exhaustive; /* then evaluate the rest of the space too */
     double check_max_flops;
     uint64_t seed;
@@ -48,7 +59,12 @@ typedef struct bt_tune_result {
     int full_best_index; /* best ok record including stage full, -1 if none */
     int64_t space_size;
     int evals;
-    int covered; /* every configuration of the space was evaluated */
+    int covered;         /* every configuration of the space was evaluated */
+    int full_evals;      /* candidates the full stage planned, checked and timed */
+    double full_seconds; /* spent in the full stage (outside the budget) */
+    /* Paired re-timing (exhaustive only): median over rounds of the min time of the tuned
+     * choice and of the exhaustive best; equal when they are the same configuration. */
+    double paired_tuned_s, paired_full_s;
     char search[32];
 } bt_tune_result;
 

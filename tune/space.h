@@ -3,6 +3,9 @@
  * read through bt_variant_param_space: "key=v1|v2;key2=lo..hi"; a bare range is not
  * enumerated: the variant's machine-derived default is used), crossed with thread counts.
  *
+ * A variant whose family has a wider-ISA sibling that takes the problem here (the AVX2 and
+ * scalar builds beside an AVX-512 one) enters with its defaults only.
+ *
  * A configuration picks, for each parameter, either the variant's default (choice 0) or one
  * of the listed values (choice i = value i-1). */
 #ifndef BT_TUNE_SPACE_H
@@ -26,6 +29,7 @@ typedef struct bt_space_variant {
     const char *name;
     int nparams;
     bt_space_param params[BT_MAX_PARAMS];
+    int narrowed; /* a wider-ISA sibling takes the problem: defaults only (space.c) */
 } bt_space_variant;
 
 typedef struct bt_space_skip {

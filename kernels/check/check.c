@@ -27,19 +27,29 @@ void bt_fill_exact(float *a, size_t n, uint64_t seed, int max_abs) {
     for (size_t i = 0; i < n; i++) a[i] = (float)((int64_t)(next_random(&st) % span) - max_abs);
 }
 
+/* Inputs, the output's prior contents and the reference results of one shape: everything a
+ * check needs except the variant's run, so one case can check many plans. */
+struct bt_check_case {
+    bt_shape shape;
+    bt_check_mode mode;
+    int data, bias;
+    size_t nin, ndy, nout, nk;
+    double reduction; /* summands per output (the tolerance's L) */
+    float *in;        /* w (bwd_data) or x (bwd_weights) */
+    float *dy, *init, *init_db;
+    float *ref, *ref_db, *abs_ref, *abs_db;
+};
+
 static float *alloc_floats(size_t n) {
     /* Exact size (no rounding up), so AddressSanitizer sees any write past the end. */
     return malloc((n ? n : 1) * sizeof(float));
 }
 
-typedef struct buffers {
-    float *x, *w, *dy, *out, *out_db, *ref, *ref_db, *abs_ref, *abs_db;
-} buffers;
-
-static void free_buffers(buffers *b) {
-    float **all[] = {&b->x,   &b->w,      &b->dy,      &b->out,   &b->out_db,
-                     &b->ref, &b->ref_db, &b->abs_ref, &b->abs_db};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(*all[i]), *all[i] = NULL;
+void bt_check_case_free(bt_check_case *c) {
+    if (!c) return;
+    float *all[] = {c->in, c->dy, c->init, c->init_db, c->ref, c->ref_db, c->abs_ref, c->abs_db};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
+    free(c);
 }
 
 /* Largest integer magnitude of the exact fill that keeps sums of L products below 2^24. */
@@ -52,95 +62,140 @@ static void absolute(float *dst, const float *src, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] = fabsf(src[i]);
 }
 
-bt_status bt_check_plan(bt_plan *plan, const bt_check_options *opt, bt_check_result *res) {
-    if (!plan || !opt || !res) return bt_fail(BT_EINVAL, "bt_check_plan: NULL argument");
-    memset(res, 0, sizeof *res);
+static int same_shape(const bt_shape *a, const bt_shape *b) {
+    return a->op == b->op && a->layout == b->layout && a->accumulate == b->accumulate &&
+           a->n == b->n && a->c == b->c && a->h == b->h && a->w == b->w && a->k == b->k &&
+           a->r == b->r && a->s == b->s && a->p == b->p && a->q == b->q && a->sh == b->sh &&
+           a->sw == b->sw && a->ph == b->ph && a->pw == b->pw && a->dh == b->dh && a->dw == b->dw &&
+           a->g == b->g && a->cg == b->cg && a->kg == b->kg;
+}
+
+bt_status bt_check_case_create(const bt_plan *plan, const bt_check_options *opt,
+                               bt_check_case **out) {
+    if (!plan || !opt || !out) return bt_fail(BT_EINVAL, "bt_check_case_create: NULL argument");
+    *out = NULL;
+    bt_check_case *c = calloc(1, sizeof *c);
+    if (!c) return bt_fail(BT_ENOMEM, "bt_check_case_create: out of memory");
     const bt_shape *s = &plan->shape;
-    int data = s->op == BT_FC_BWD_DATA || s->op == BT_CONV_BWD_DATA;
-    size_t nx = bt_shape_x_elems(s), nw = bt_shape_w_elems(s), ndy = bt_shape_dy_elems(s);
-    size_t nout = data ? nx : nw, nk = (size_t)s->k;
-    int bias = !data && opt->with_bias;
+    c->shape = *s;
+    c->mode = opt->mode;
+    c->data = s->op == BT_FC_BWD_DATA || s->op == BT_CONV_BWD_DATA;
+    size_t nx = bt_shape_x_elems(s), nw = bt_shape_w_elems(s);
+    c->nin = c->data ? nw : nx;
+    c->ndy = bt_shape_dy_elems(s);
+    c->nout = c->data ? nx : nw;
+    c->nk = (size_t)s->k;
+    c->bias = !c->data && opt->with_bias;
     /* Reduction length of an output: bwd_data sums over kg*r*s (at most), bwd_weights over
      * n*p*q (db too). */
-    double reduction = data ? (double)(s->kg * s->r * s->s) : (double)(s->n * s->p * s->q);
-    buffers b = {0};
-    b.dy = alloc_floats(ndy);
-    b.out = alloc_floats(nout);
-    b.ref = alloc_floats(nout);
-    b.abs_ref = alloc_floats(nout);
-    if (data)
-        b.w = alloc_floats(nw);
-    else
-        b.x = alloc_floats(nx);
-    if (bias) b.out_db = alloc_floats(nk), b.ref_db = alloc_floats(nk), b.abs_db = alloc_floats(nk);
-    if (!b.dy || !b.out || !b.ref || !b.abs_ref || (data ? !b.w : !b.x) ||
-        (bias && (!b.out_db || !b.ref_db || !b.abs_db))) {
-        free_buffers(&b);
+    c->reduction = c->data ? (double)(s->kg * s->r * s->s) : (double)(s->n * s->p * s->q);
+    c->in = alloc_floats(c->nin);
+    c->dy = alloc_floats(c->ndy);
+    c->init = alloc_floats(c->nout);
+    c->ref = alloc_floats(c->nout);
+    c->abs_ref = alloc_floats(c->nout);
+    float *scratch_in = alloc_floats(c->nin), *scratch_dy = alloc_floats(c->ndy);
+    if (c->bias)
+        c->init_db = alloc_floats(c->nk), c->ref_db = alloc_floats(c->nk),
+        c->abs_db = alloc_floats(c->nk);
+    if (!c->in || !c->dy || !c->init || !c->ref || !c->abs_ref || !scratch_in || !scratch_dy ||
+        (c->bias && (!c->init_db || !c->ref_db || !c->abs_db))) {
+        free(scratch_in), free(scratch_dy);
+        bt_check_case_free(c);
         return bt_fail(BT_ENOMEM, "bt_check_plan: out of memory for the check's buffers");
     }
-    float *in = data ? b.w : b.x;
-    size_t nin = data ? nw : nx;
     uint64_t seed = opt->seed;
     if (opt->mode == BT_CHECK_EXACT) {
-        int m = exact_magnitude(reduction);
-        bt_fill_exact(b.dy, ndy, seed + 1, m);
-        bt_fill_exact(in, nin, seed + 2, m);
-        bt_fill_exact(b.out, nout, seed + 3, m);
-        if (bias) bt_fill_exact(b.out_db, nk, seed + 4, m);
+        int m = exact_magnitude(c->reduction);
+        bt_fill_exact(c->dy, c->ndy, seed + 1, m);
+        bt_fill_exact(c->in, c->nin, seed + 2, m);
+        bt_fill_exact(c->init, c->nout, seed + 3, m);
+        if (c->bias) bt_fill_exact(c->init_db, c->nk, seed + 4, m);
     } else {
-        bt_fill_random(b.dy, ndy, seed + 1);
-        bt_fill_random(in, nin, seed + 2);
-        bt_fill_random(b.out, nout, seed + 3);
-        if (bias) bt_fill_random(b.out_db, nk, seed + 4);
+        bt_fill_random(c->dy, c->ndy, seed + 1);
+        bt_fill_random(c->in, c->nin, seed + 2);
+        bt_fill_random(c->init, c->nout, seed + 3);
+        if (c->bias) bt_fill_random(c->init_db, c->nk, seed + 4);
     }
     if (!s->accumulate) { /* garbage the variant must overwrite, never read */
-        for (size_t i = 0; i < nout; i++) b.out[i] = (i & 1) ? NAN : 1e30f;
-        if (bias)
-            for (size_t i = 0; i < nk; i++) b.out_db[i] = NAN;
+        for (size_t i = 0; i < c->nout; i++) c->init[i] = (i & 1) ? NAN : 1e30f;
+        if (c->bias)
+            for (size_t i = 0; i < c->nk; i++) c->init_db[i] = NAN;
     }
-    memcpy(b.ref, b.out, nout * sizeof(float));
-    if (bias) memcpy(b.ref_db, b.out_db, nk * sizeof(float));
-
-    bt_tensors t = {.x = b.x,
-                    .w = b.w,
-                    .dy = b.dy,
-                    .dx = data ? b.out : NULL,
-                    .dw = data ? NULL : b.out,
-                    .db = bias ? b.out_db : NULL};
-    bt_status st = bt_plan_execute(plan, &t);
-    if (st != BT_OK) {
-        free_buffers(&b);
-        return st;
-    }
-    if (data)
-        bt_ref_bwd_data(s, b.w, b.dy, b.ref);
+    memcpy(c->ref, c->init, c->nout * sizeof(float));
+    if (c->bias) memcpy(c->ref_db, c->init_db, c->nk * sizeof(float));
+    if (c->data)
+        bt_ref_bwd_data(s, c->in, c->dy, c->ref);
     else
-        bt_ref_bwd_weights(s, b.x, b.dy, b.ref, bias ? b.ref_db : NULL);
-
+        bt_ref_bwd_weights(s, c->in, c->dy, c->ref, c->bias ? c->ref_db : NULL);
     if (opt->mode == BT_CHECK_RANDOM) { /* sum|terms| per output: the reference on |inputs| */
         bt_shape plain = *s;
         plain.accumulate = 0;
-        absolute(b.dy, b.dy, ndy);
-        absolute(in, in, nin);
-        if (data)
-            bt_ref_bwd_data(&plain, b.w, b.dy, b.abs_ref);
+        absolute(scratch_dy, c->dy, c->ndy);
+        absolute(scratch_in, c->in, c->nin);
+        if (c->data)
+            bt_ref_bwd_data(&plain, scratch_in, scratch_dy, c->abs_ref);
         else
-            bt_ref_bwd_weights(&plain, b.x, b.dy, b.abs_ref, bias ? b.abs_db : NULL);
+            bt_ref_bwd_weights(&plain, scratch_in, scratch_dy, c->abs_ref,
+                               c->bias ? c->abs_db : NULL);
     }
-    double unit = BT_CHECK_RANDOM_ULPS_PER_TERM * FLT_EPSILON * (reduction + 1.0);
+    free(scratch_in), free(scratch_dy);
+    *out = c;
+    return BT_OK;
+}
+
+bt_status bt_check_plan_case(bt_plan *plan, const bt_check_case *c, bt_check_result *res) {
+    if (!plan || !c || !res) return bt_fail(BT_EINVAL, "bt_check_plan_case: NULL argument");
+    memset(res, 0, sizeof *res);
+    if (!same_shape(&plan->shape, &c->shape))
+        return bt_fail(BT_EINVAL, "bt_check_plan_case: the plan's problem is not the case's");
+    /* The run gets copies of the inputs: the case serves more plans, and a variant that
+     * writes to an input is wrong. */
+    float *in = alloc_floats(c->nin), *dy = alloc_floats(c->ndy);
+    float *out = alloc_floats(c->nout), *out_db = c->bias ? alloc_floats(c->nk) : NULL;
+    if (!in || !dy || !out || (c->bias && !out_db)) {
+        free(in), free(dy), free(out), free(out_db);
+        return bt_fail(BT_ENOMEM, "bt_check_plan: out of memory for the check's buffers");
+    }
+    memcpy(in, c->in, c->nin * sizeof(float));
+    memcpy(dy, c->dy, c->ndy * sizeof(float));
+    memcpy(out, c->init, c->nout * sizeof(float));
+    if (c->bias) memcpy(out_db, c->init_db, c->nk * sizeof(float));
+    bt_tensors t = {.x = c->data ? NULL : in,
+                    .w = c->data ? in : NULL,
+                    .dy = dy,
+                    .dx = c->data ? out : NULL,
+                    .dw = c->data ? NULL : out,
+                    .db = out_db};
+    bt_status st = bt_plan_execute(plan, &t);
+    int inputs_kept = memcmp(in, c->in, c->nin * sizeof(float)) == 0 &&
+                      memcmp(dy, c->dy, c->ndy * sizeof(float)) == 0;
+    free(in), free(dy);
+    if (st != BT_OK) {
+        free(out), free(out_db);
+        return st;
+    }
+    if (!inputs_kept) {
+        free(out), free(out_db);
+        res->pass = 0;
+        res->bad_count = 1;
+        snprintf(res->detail, sizeof res->detail, "the variant wrote to an input tensor");
+        return BT_OK;
+    }
+    double unit = BT_CHECK_RANDOM_ULPS_PER_TERM * FLT_EPSILON * (c->reduction + 1.0);
     res->pass = 1;
-    const float *got[2] = {b.out, b.out_db}, *want[2] = {b.ref, b.ref_db},
-                *mag[2] = {b.abs_ref, b.abs_db};
-    size_t count[2] = {nout, bias ? nk : 0};
-    const char *what[2] = {data ? "dx" : "dw", "db"};
+    const float *got[2] = {out, out_db}, *want[2] = {c->ref, c->ref_db},
+                *mag[2] = {c->abs_ref, c->abs_db};
+    size_t count[2] = {c->nout, c->bias ? c->nk : 0};
+    const char *what[2] = {c->data ? "dx" : "dw", "db"};
     for (int o = 0; o < 2; o++)
         for (size_t i = 0; i < count[o]; i++) {
             double g = got[o][i], r = want[o][i];
             double err = fabs(g - r);
             if (isnan(err)) err = INFINITY;
             double tol = 0;
-            if (opt->mode == BT_CHECK_RANDOM) {
-                double prior = s->accumulate ? fabs(r) : 0;
+            if (c->mode == BT_CHECK_RANDOM) {
+                double prior = c->shape.accumulate ? fabs(r) : 0;
                 tol = unit * ((double)mag[o][i] + prior) + FLT_MIN;
             }
             if (err > res->max_abs_err) res->max_abs_err = err;
@@ -155,6 +210,16 @@ bt_status bt_check_plan(bt_plan *plan, const bt_check_options *opt, bt_check_res
                 res->bad_count++;
             }
         }
-    free_buffers(&b);
+    free(out), free(out_db);
     return BT_OK;
+}
+
+bt_status bt_check_plan(bt_plan *plan, const bt_check_options *opt, bt_check_result *res) {
+    if (!plan || !opt || !res) return bt_fail(BT_EINVAL, "bt_check_plan: NULL argument");
+    bt_check_case *c;
+    bt_status st = bt_check_case_create(plan, opt, &c);
+    if (st != BT_OK) return st;
+    st = bt_check_plan_case(plan, c, res);
+    bt_check_case_free(c);
+    return st;
 }

@@ -36,6 +36,17 @@ typedef struct bt_check_result {
  * check ran (the verdict is in res->pass), or an error if it could not run. */
 bt_status bt_check_plan(bt_plan *plan, const bt_check_options *opt, bt_check_result *res);
 
+/* The same check in two steps, for checking many plans of one problem (the tuner): a case
+ * holds the inputs and the reference results, computed once; each plan is then run on copies
+ * of the inputs (which must come back unchanged) and compared. A case is read-only once made:
+ * threads may share it. */
+typedef struct bt_check_case bt_check_case;
+bt_status bt_check_case_create(const bt_plan *plan, const bt_check_options *opt,
+                               bt_check_case **out);
+/* plan: of the same problem as the plan the case was made from. */
+bt_status bt_check_plan_case(bt_plan *plan, const bt_check_case *c, bt_check_result *res);
+void bt_check_case_free(bt_check_case *c);
+
 /* Deterministic fills used by the check (exposed for tests and benchmarks). */
 void bt_fill_random(float *a, size_t n, uint64_t seed);
 void bt_fill_exact(float *a, size_t n, uint64_t seed, int max_abs);
