@@ -6,7 +6,10 @@
 # else running: two cores are easily disturbed); about 45 minutes on 2 Zen 5 cores. Each
 # command's console output is kept beside its results as <step>.txt.
 # Options: --only STEP[,STEP...] to run some steps (tune_quick tune_resnet50 tune_fc
-# bench_targets bench_resnet50 bench_fc avx2).
+# bench_targets bench_resnet50 bench_fc avx2), or steps not in the default run:
+# exhaustive_resnet50_mb1 (the tuner with the default budget against the exhaustive best of
+# every ResNet-50 key at batch 1, ~35 minutes; its ~15 MB of records go to a temporary folder,
+# the console output with one line per key is kept).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 only=${2:-}
@@ -18,6 +21,7 @@ id=$("$bt" info --brief | sed -n 's/^machine id: \([^ ]*\).*/\1/p')
 out="results/$id"
 mkdir -p "$out"
 want() { [ "$only" = all ] || [[ ",$only," == *",$1,"* ]]; }
+only_asked() { [[ ",$only," == *",$1,"* ]]; }
 step() { # step NAME COMMAND...: runs it, keeping the console output and the command
   local name=$1; shift
   echo "== $name: $*" >&2
@@ -27,6 +31,12 @@ table="$out/table.json"
 want tune_quick && step tune_quick "$bt" tune --suite quick --threads 1,2 --time-limit 60
 want tune_resnet50 && step tune_resnet50 "$bt" tune --suite resnet50 --threads 2 --time-limit 900
 want tune_fc && step tune_fc "$bt" tune --suite fc --threads 2 --time-limit 300
+if only_asked exhaustive_resnet50_mb1; then
+  scratch=$(mktemp -d)
+  step exhaustive_resnet50_mb1 "$bt" tune --suite resnet50 --mb 1 --threads 2 --exhaustive \
+    --out "$scratch"
+  rm -rf "$scratch"
+fi
 want bench_targets && BACKTUNE_TABLE=$table step bench_targets "$bt" bench --suite targets \
   --threads 1,2 --variants '*avx512*,dispatch,peer:*' --benchmark_repetitions=3 \
   --benchmark_min_time=0.1 --save
