@@ -73,14 +73,18 @@ static bt_status run_timed(bt_plan *plan, const bt_tensors *t, double *seconds) 
     return st;
 }
 
+double bt_sort_median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, compare_doubles);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 static void summarize(const double *runs, int n, bt_timing *out) {
     double sorted[64];
     memcpy(sorted, runs, (size_t)n * sizeof *runs);
-    qsort(sorted, (size_t)n, sizeof *sorted, compare_doubles);
+    out->median_s = bt_sort_median(sorted, n);
     out->reps = n;
     out->min_s = sorted[0];
     out->max_s = sorted[n - 1];
-    out->median_s = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
     out->spread = out->min_s > 0 ? (out->max_s - out->min_s) / out->min_s : 0;
 }
 

@@ -40,6 +40,9 @@ void bt_timing_defaults(bt_timing_options *o);
 bt_status bt_time_plan(bt_plan *plan, const bt_buffers *b, const bt_timing_options *o,
                        bt_timing *out);
 
+/* Sorts v[0..n) (n >= 1) ascending and returns its median. */
+double bt_sort_median(double *v, int n);
+
 /* Seconds on a monotonic clock. */
 double bt_now(void);
 

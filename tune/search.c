@@ -275,8 +275,10 @@ static void coarse_then_refine(tuner *t) {
     /* Every variant's defaults, the caller's thread count first and the variants the
      * heuristic ranks highest first: on a big shape the budget may run out within this
      * pass, and then it must have gone to the fast families, not to naive or scalar code. */
-    int n = t->space.nvariants, *order = malloc((size_t)(n ? n : 1) * sizeof *order);
+    /* order: variants by priority; hopeless (n more): defaults abandoned at once (below). */
+    int n = t->space.nvariants, *order = calloc((size_t)(n ? 2 * n : 1), sizeof *order);
     if (!order) return;
+    int *hopeless = order + n;
     for (int i = 0; i < n; i++) {
         int at = i, prio = bt_registry_get(t->space.variants[i].index)->priority;
         while (at > 0 && bt_registry_get(t->space.variants[order[at - 1]].index)->priority < prio) {
@@ -289,20 +291,17 @@ static void coarse_then_refine(tuner *t) {
      * and whose defaults were not abandoned at the caller's thread count: an AVX2, scalar or
      * naive build on one thread is the slowest candidate of a big problem (naive: 9.5 s of a
      * 10 s budget on a ResNet-50 1x1 bwd_d) and won none of the 176 keys tuned here before. */
-    int *hopeless = calloc((size_t)(n ? n : 1), sizeof *hopeless);
-    for (int th = 0; hopeless && th < t->space.nthreads; th++)
+    for (int th = 0; th < t->space.nthreads; th++)
         for (int i = 0; i < n && budget_left(t); i++) {
             int v = order[i];
             if (th > 0 && (t->space.variants[v].narrowed || hopeless[v])) continue;
             bt_config c = {.variant = v, .threads = th};
             int before = t->res->records.count;
             evaluate_config(t, &c);
+            if (th > 0 || t->res->records.count == before) continue;
             const bt_record *r = &t->res->records.items[t->res->records.count - 1];
-            if (th == 0 && t->res->records.count > before &&
-                (r->status == BT_RECORD_TIMEOUT || (r->abandoned && r->reps <= 1)))
-                hopeless[v] = 1;
+            hopeless[v] = r->status == BT_RECORD_TIMEOUT || (r->abandoned && r->reps <= 1);
         }
-    free(hopeless);
     free(order);
     /* Random configurations of the variants whose defaults did best, up to half the
      * evaluations and half the time: the rest is for the refinement. */
@@ -358,15 +357,6 @@ static bt_plan *plan_of_record(const tuner *t, int record) {
     return plan;
 }
 
-static double median_of(double *v, int n) {
-    for (int i = 1; i < n; i++) /* insertion sort: n is PAIRED_ROUNDS */
-        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
-            double x = v[j];
-            v[j] = v[j - 1], v[j - 1] = x;
-        }
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 static void paired_retime(tuner *t) {
     bt_tune_result *out = t->res;
     if (out->best_index < 0 || out->full_best_index < 0) return;
@@ -384,14 +374,17 @@ static void paired_retime(tuner *t) {
     double a[PAIRED_ROUNDS], b[PAIRED_ROUNDS];
     int n = 0;
     for (; tuned && full && n < PAIRED_ROUNDS; n++) {
-        bt_timing ta, tb;
-        if (bt_time_plan(tuned, t->buffers, &o, &ta) != BT_OK ||
-            bt_time_plan(full, t->buffers, &o, &tb) != BT_OK)
+        /* Which goes first alternates: the second of a round runs on caches and clocks the
+         * first left behind. */
+        bt_plan *first = n % 2 ? full : tuned, *second = n % 2 ? tuned : full;
+        bt_timing t1, t2;
+        if (bt_time_plan(first, t->buffers, &o, &t1) != BT_OK ||
+            bt_time_plan(second, t->buffers, &o, &t2) != BT_OK)
             break;
-        a[n] = ta.min_s, b[n] = tb.min_s;
+        a[n] = n % 2 ? t2.min_s : t1.min_s, b[n] = n % 2 ? t1.min_s : t2.min_s;
     }
     if (n == PAIRED_ROUNDS)
-        out->paired_tuned_s = median_of(a, n), out->paired_full_s = median_of(b, n);
+        out->paired_tuned_s = bt_sort_median(a, n), out->paired_full_s = bt_sort_median(b, n);
     bt_plan_destroy(tuned);
     bt_plan_destroy(full);
 }
