@@ -669,6 +669,68 @@ static void space_and_search(void) {
     bt_buffers_free(&buffers);
 }
 
+/* Screening: a convolution is searched on a smaller minibatch, its best candidates are
+ * confirmed on the problem itself, and only those (or the default) can be chosen; the screen
+ * records name the problem they were timed on and never make a table entry. */
+static void screening(void) {
+    bt_problem fc = tl_parse("fc_bwd_d mb64ic64oc64"),
+               conv = tl_parse("conv_bwd_d mb32ic8ih8oc8kh3"), cut;
+    int fc_cut = bt_screen_problem(&fc, 2, 0.02, 0.0015, &cut);
+    int conv_cut = bt_screen_problem(&conv, 2, 0.02, 0.0015, &cut);
+    int64_t n1 = cut.n;
+    int small_cut = bt_screen_problem(&conv, 2, 0.02, 0.015, &cut);
+    tl_expect(!fc_cut && conv_cut && n1 == 4 && !small_cut && cut.n == 32,
+              "screen problem: FC kept, mb32 at 20 ms per run cut to mb%lld for 1.5 ms (a multiple "
+              "of the threads), not cut for 15 ms",
+              (long long)n1);
+
+    bt_problem p = tl_parse("conv_bwd_d mb8ic8ih8oc8kh3ph1"), norm;
+    bt_problem_normalize(&p, &norm);
+    char key[200];
+    bt_problem_format(&norm, key, sizeof key);
+    bt_buffers buffers;
+    bt_tune_options o;
+    bt_tune_defaults(&o);
+    o.seconds = 1.5;
+    o.max_evals = 40;
+    o.screen_min_run_s = 0;       /* screen whatever the run takes */
+    o.screen_target_run_s = 1e-9; /* down to one sample per thread */
+    bt_tune_result res;
+    bt_status st = bt_buffers_alloc(&buffers, &norm);
+    if (st == BT_OK) st = bt_tune_key(&norm, 2, &buffers, &o, &res);
+    bt_buffers_free(&buffers);
+    if (st != BT_OK) {
+        tl_fail("screened tuning run: %s", bt_last_error());
+        return;
+    }
+    const bt_record *items = res.records.items;
+    int screened = 0, confirmed = 0, screen_texts_ok = 1, others_ok = 1;
+    for (int i = 0; i < res.records.count; i++) {
+        if (bt_record_is_screen(&items[i])) {
+            screened += items[i].status == BT_RECORD_OK;
+            screen_texts_ok =
+                screen_texts_ok && strstr(items[i].problem, "mb2") && strcmp(items[i].problem, key);
+        } else {
+            confirmed += !strcmp(items[i].stage, "confirm") && items[i].status == BT_RECORD_OK;
+            others_ok = others_ok && !strcmp(items[i].problem, key);
+        }
+    }
+    const bt_record *best = res.best_index >= 0 ? &items[res.best_index] : NULL;
+    int best_ok = best && (!strcmp(best->stage, "confirm") || !strcmp(best->stage, "default"));
+    json_t *table = bt_table_build(items, res.records.count);
+    json_t *entries = table ? json_object_get(table, "entries") : NULL;
+    int table_ok =
+        json_array_size(entries) == 1 && !strcmp(field(json_array_get(entries, 0), "problem"), key);
+    tl_expect(
+        !strcmp(res.search, "screen+confirm") && screened > 0 && confirmed >= 1 &&
+            screen_texts_ok && others_ok && best_ok && table_ok,
+        "screened tuning run (%s): %d screen and %d confirm records, best from stage %s, table "
+        "of %zu entries for '%s' only",
+        res.search, screened, confirmed, best ? best->stage : "-", json_array_size(entries), key);
+    json_decref(table);
+    bt_tune_result_free(&res);
+}
+
 /* One check case serves many plans of its problem, with the verdict of bt_check_plan, and
  * refuses a plan of another problem. */
 static void check_cases(void) {
@@ -718,6 +780,7 @@ int main(void) {
     }
     fingerprint();
     round_trip();
+    screening();
     two_writers();
     refused_tables();
     lookup_chain();

@@ -154,3 +154,15 @@ int bt_reduce_problem(const bt_problem *p, double max_flops, bt_problem *out) {
     bt_problem_normalize(p, &norm);
     return q.n != norm.n || q.h != norm.h || q.w != norm.w;
 }
+
+int bt_screen_problem(const bt_problem *p, int threads, double run_seconds, double target_seconds,
+                      bt_problem *out) {
+    *out = *p;
+    if (p->op == BT_FC_BWD_DATA || p->op == BT_FC_BWD_WEIGHTS || !(run_seconds > 0) || threads < 1)
+        return 0;
+    double wanted = (double)p->n * target_seconds / run_seconds;
+    int64_t n = ((int64_t)wanted + threads) / threads * threads; /* above wanted, a multiple */
+    if (2 * n > p->n) return 0;
+    out->n = n;
+    return 1;
+}

@@ -52,4 +52,12 @@ double bt_now(void);
  * if it differs from p. */
 int bt_reduce_problem(const bt_problem *p, double max_flops, bt_problem *out);
 
+/* The problem the tuner screens candidates on when one run of p takes run_seconds: p with
+ * its minibatch cut so that a run takes about target_seconds, kept a multiple of `threads`
+ * (so that splitting the batch over threads balances as it does on p). Only convolutions
+ * (an FC layer's batch is its M dimension, not a loop over samples). Returns 1 if the
+ * minibatch is at most half of p's, else 0 and out = p. */
+int bt_screen_problem(const bt_problem *p, int threads, double run_seconds, double target_seconds,
+                      bt_problem *out);
+
 #endif

@@ -234,6 +234,10 @@ static int better(const bt_record *a, const bt_record *b) {
     return !b || a->min_s < b->min_s;
 }
 
+int bt_record_is_screen(const bt_record *r) {
+    return !strncmp(r->stage, "screen", 6);
+}
+
 json_t *bt_table_build(const bt_record *records, int count) {
     const bt_fingerprint *fp = bt_fingerprint_get();
     key_best *keys = calloc((size_t)(count ? count : 1), sizeof *keys);
@@ -241,7 +245,8 @@ json_t *bt_table_build(const bt_record *records, int count) {
     int nkeys = 0;
     for (int i = 0; i < count; i++) {
         const bt_record *r = &records[i];
-        if (strcmp(r->fingerprint, fp->hash) || strcmp(r->registry_hash, bt_registry_hash()))
+        if (strcmp(r->fingerprint, fp->hash) || strcmp(r->registry_hash, bt_registry_hash()) ||
+            bt_record_is_screen(r))
             continue;
         bt_problem p;
         char canonical[200];

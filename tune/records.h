@@ -36,8 +36,10 @@ typedef struct bt_record {
     double min_s, median_s, gflops, gflops_median, spread; /* GFLOP/s from min_s */
     int reps;
     int abandoned;   /* stopped early: clearly slower than the best so far */
-    char stage[16];  /* default, exhaustive, coarse, refine, full, space */
-    char search[32]; /* how the key was searched: exhaustive, coarse+refine[+full] */
+    char stage[16];  /* default, exhaustive, coarse, refine, screen-coarse, screen-refine,
+                        confirm, full, space */
+    char search[32]; /* how the key was searched: exhaustive, coarse+refine[+full],
+                        screen+confirm[+full] */
     int64_t space_size;
     char check[240]; /* how it was checked ("exact", "exact on reduced 'text'") */
     char note[240];  /* why it is invalid, unsupported or a timeout */
@@ -52,6 +54,10 @@ typedef struct bt_record_list {
 } bt_record_list;
 
 const char *bt_record_status_name(bt_record_status s);
+/* A record of a screen (stage "screen-coarse" or "screen-refine", search.h): timed on the
+ * smaller problem its problem text names, as an ordering aid for a bigger key; never a
+ * table entry, and it does not make its problem a tuned key. */
+int bt_record_is_screen(const bt_record *r);
 /* Machine, hashes, version and date of now; op and problem from p; threads the key. */
 void bt_record_init(bt_record *r, const bt_problem *p, int threads);
 json_t *bt_record_to_json(const bt_record *r);

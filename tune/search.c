@@ -13,6 +13,16 @@ enum { EVAL_TIMED, EVAL_DUPLICATE, EVAL_PRUNED, EVAL_ERROR };
 /* Variants the coarse pass samples at random: those whose defaults were fastest. */
 #define COARSE_TOP_VARIANTS 3
 
+/* Screening (search.h): SCREEN_SHARE of the key's budget goes to the search on the screen
+ * problem, the rest confirms up to CONFIRM_MAX of its best candidates on the problem; a
+ * variant is confirmed for its own sake only if the screen found it within LEADER_RATIO of the
+ * best. */
+#define SCREEN_SHARE 0.7
+#define LEADER_RATIO 1.2
+#define CONFIRM_MAX 12
+/* Confirmed whatever the budget says: without them the screen would have been for nothing. */
+#define CONFIRM_MIN 3
+
 typedef struct seen_entry {
     char key[BT_PARAMS_TEXT + 160]; /* "variant|params" (requested or planned) */
     int record;                     /* its record, -1 if none */
@@ -34,6 +44,7 @@ typedef struct tuner {
     seen_entry *seen;
     int nseen, seen_cap;
     const char *stage;
+    int screening;         /* timing the screen problem: records' stages are "screen-..." */
     int best;              /* best ok record so far (any stage), -1 none */
     bt_config best_config; /* its configuration, when it came from the space */
     int have_best_config;
@@ -47,6 +58,9 @@ void bt_tune_defaults(bt_tune_options *o) {
                            .exhaustive = 0,
                            .check_max_flops = 5e6,
                            .seed = 1,
+                           .screen = 1,
+                           .screen_min_run_s = 0.004,
+                           .screen_target_run_s = 0.0015,
                            .progress = NULL,
                            .progress_ctx = NULL};
 }
@@ -75,6 +89,10 @@ static void add_seen(tuner *t, const char *key, int record) {
     }
     snprintf(t->seen[t->nseen].key, sizeof t->seen[t->nseen].key, "%s", key);
     t->seen[t->nseen++].record = record;
+}
+
+static void stage_name(const tuner *t, char *out, size_t size) {
+    snprintf(out, size, "%s%s", t->screening ? "screen-" : "", t->stage);
 }
 
 static int push_record(tuner *t, const bt_record *r) {
@@ -122,7 +140,9 @@ static int check_candidate(tuner *t, bt_plan *plan, const char *requested, bt_re
 static void report(tuner *t, int record) {
     if (!t->o->progress) return;
     double left = t->deadline - bt_now();
-    bt_tune_progress pr = {.stage = t->stage,
+    char stage[24];
+    stage_name(t, stage, sizeof stage);
+    bt_tune_progress pr = {.stage = stage,
                            .evals = t->res->evals,
                            .max_evals = t->o->max_evals,
                            .seconds_left = left > 0 ? left : 0,
@@ -156,7 +176,7 @@ static int evaluate(tuner *t, const char *variant, const char *params, const bt_
     int seen = find_seen(t, key);
     bt_record r;
     bt_record_init(&r, t->p, t->threads);
-    snprintf(r.stage, sizeof r.stage, "%s", t->stage);
+    stage_name(t, r.stage, sizeof r.stage);
     snprintf(r.request, sizeof r.request, "%s", params);
     bt_plan *plan = NULL;
     if (seen < 0 && bt_plan_create(&plan, t->p, variant, params) != BT_OK) {
@@ -337,11 +357,84 @@ static void coarse_then_refine(tuner *t) {
     if (runner_up >= 0 && budget_left(t)) refine(t, t->variant_config[runner_up]);
 }
 
+static int compare_screen_times(const void *a, const void *b, void *records) {
+    const bt_record *items = records;
+    double x = items[*(const int *)a].min_s, y = items[*(const int *)b].min_s;
+    return x < y ? -1 : x > y;
+}
+
+/* The screen's timed records (from `first` on), fastest first, reordered so that the best
+ * of each of the COARSE_TOP_VARIANTS fastest variants comes first: the screen's smaller
+ * batch can misjudge a family as a whole, not only the parameters within one. Returns the
+ * count; *out is malloc'ed. */
+static int confirm_order(const tuner *t, int first, int **out) {
+    const bt_record *items = t->res->records.items;
+    int n = 0, count = t->res->records.count - first;
+    int *order = malloc((size_t)(count > 0 ? count : 1) * sizeof *order);
+    if (!order) return 0;
+    for (int i = first; i < t->res->records.count; i++)
+        if (items[i].status == BT_RECORD_OK && bt_record_is_screen(&items[i])) order[n++] = i;
+    qsort_r(order, (size_t)n, sizeof *order, compare_screen_times, (void *)items);
+    /* order[0..leaders) holds the first record of each variant met so far. */
+    for (int i = 0, leaders = 0; i < n && leaders < COARSE_TOP_VARIANTS; i++) {
+        int record = order[i], new_variant = 1;
+        if (items[record].min_s > LEADER_RATIO * items[order[0]].min_s) break;
+        for (int j = 0; j < leaders && new_variant; j++)
+            new_variant = strcmp(items[order[j]].variant, items[record].variant) != 0;
+        if (!new_variant) continue;
+        memmove(order + leaders + 1, order + leaders, (size_t)(i - leaders) * sizeof *order);
+        order[leaders++] = record;
+    }
+    *out = order;
+    return n;
+}
+
+/* Coarse + refine on the screen problem, then the best of it confirmed on the problem. */
+static void screen_then_confirm(tuner *t, const bt_problem *screen) {
+    bt_buffers screen_buffers;
+    if (bt_buffers_alloc(&screen_buffers, screen) != BT_OK) {
+        coarse_then_refine(t);
+        return;
+    }
+    tuner s = *t;
+    s.p = screen;
+    s.buffers = &screen_buffers;
+    s.flops = bt_problem_flops(screen);
+    s.seen = NULL, s.nseen = s.seen_cap = 0;
+    s.best = -1, s.have_best_config = 0;
+    s.screening = 1;
+    s.check_case[0] = NULL; /* a check on the problem itself is one of the screen problem here */
+    s.deadline = t->deadline - (1 - SCREEN_SHARE) * t->o->seconds;
+    s.timing.rep_seconds = 3 * t->o->screen_target_run_s;
+    int first = t->res->records.count;
+    coarse_then_refine(&s);
+    t->check_case[1] = s.check_case[1]; /* the reduced problem's: shared, made lazily */
+    bt_check_case_free(s.check_case[0]);
+    free(s.seen);
+    bt_buffers_free(&screen_buffers);
+    for (int v = 0; v < t->space.nvariants; v++) t->variant_best[v] = -1;
+
+    t->stage = "confirm";
+    int *order = NULL, n = confirm_order(t, first, &order);
+    for (int i = 0, confirmed = 0;
+         i < n && confirmed < CONFIRM_MAX && (confirmed < CONFIRM_MIN || budget_left(t)); i++) {
+        /* evaluate() adds records and may move the list: copy what it reads. */
+        char variant[sizeof t->res->records.items[0].variant];
+        char request[sizeof t->res->records.items[0].request];
+        snprintf(variant, sizeof variant, "%s", t->res->records.items[order[i]].variant);
+        snprintf(request, sizeof request, "%s", t->res->records.items[order[i]].request);
+        confirmed += evaluate(t, variant, request, NULL) == EVAL_TIMED;
+    }
+    free(order);
+}
+
 static int best_record(const bt_record_list *l, int include_full) {
     int best = -1;
     for (int i = 0; i < l->count; i++) {
         const bt_record *r = &l->items[i];
-        if (r->status != BT_RECORD_OK || (!include_full && !strcmp(r->stage, "full"))) continue;
+        if (r->status != BT_RECORD_OK || bt_record_is_screen(r) ||
+            (!include_full && !strcmp(r->stage, "full")))
+            continue;
         if (best < 0 || r->min_s < l->items[best].min_s) best = i;
     }
     return best;
@@ -446,8 +539,20 @@ bt_status bt_tune_key(const bt_problem *p, int threads, const bt_buffers *buffer
         out->covered = done_configs == out->space_size;
         if (!out->covered) snprintf(out->search, sizeof out->search, "exhaustive-cut");
     } else {
-        snprintf(out->search, sizeof out->search, "coarse+refine");
-        coarse_then_refine(&t);
+        const bt_record *def =
+            out->default_index >= 0 ? &out->records.items[out->default_index] : NULL;
+        double run_s = def && (def->status == BT_RECORD_OK || def->status == BT_RECORD_TIMEOUT)
+                           ? def->min_s
+                           : 0;
+        bt_problem screen;
+        if (o->screen && run_s >= o->screen_min_run_s &&
+            bt_screen_problem(p, threads, run_s, o->screen_target_run_s, &screen)) {
+            snprintf(out->search, sizeof out->search, "screen+confirm");
+            screen_then_confirm(&t, &screen);
+        } else {
+            snprintf(out->search, sizeof out->search, "coarse+refine");
+            coarse_then_refine(&t);
+        }
     }
     if (o->exhaustive && !out->covered) {
         t.stage = "full";

@@ -4,11 +4,20 @@
  *    baseline and the first "best so far".
  * 2. If the space (space.h) has at most BT_TUNE_SMALL_SPACE configurations (and no more
  *    than max_evals), all are evaluated ("exhaustive") in space order. Otherwise a coarse pass
- * (every variant's defaults at every thread count, then random configurations, up to half the
- * evaluations and time) and a refinement: coordinate descent from the best configuration, one
- * parameter (or the thread count) at a time over all its values, moving whenever a value is faster,
- * until a sweep brings nothing or the budget is spent; then the same from the best configuration of
- * the runner-up variant.
+ *    (every variant's defaults at every thread count, then random configurations, up to half
+ *    the evaluations and time) and a refinement: coordinate descent from the best
+ *    configuration, one parameter (or the thread count) at a time over all its values, moving
+ *    whenever a value is faster, until a sweep brings nothing or the budget is spent; then the
+ *    same from the best configuration of the runner-up variant.
+ *    Screening: on a convolution whose default run takes 4 ms or more, a candidate costs
+ *    0.05-0.3 s to plan and time, and a 10 s budget would see a few dozen of ~10^3
+ *    configurations. There the coarse pass and refinement run on a "screen" problem, the same
+ *    but with the minibatch cut to runs of ~1.5 ms (bt_screen_problem), in 70% of the budget
+ *    (records of stage screen-coarse / screen-refine, problem text of the screen problem);
+ *    then up to 12 of the screen's fastest candidates (first the best of each of its three
+ *    fastest variants within 1.2x of its best, then in order) are planned from their requested
+ * parameters on the problem itself, checked and timed (stage "confirm"). Only those and the default
+ * can be chosen: a screen time is never compared with a time of the problem.
  * 3. With `exhaustive`, whatever the search did not evaluate is evaluated afterwards (stage
  *    "full", outside the budget): the exhaustive best the search is measured against. Only
  *    the best of the space matters there, so a candidate is abandoned after its warm-up at
@@ -46,6 +55,9 @@ typedef struct bt_tune_options {
     int exhaustive; /* then evaluate the rest of the space too */
     double check_max_flops;
     uint64_t seed;
+    int screen; /* search big problems on a smaller minibatch first (above); default 1 */
+    double screen_min_run_s;    /* screen when the default run takes this long; 0.004 */
+    double screen_target_run_s; /* a run of the screen problem; 0.0015 */
     void (*progress)(void *ctx, const bt_tune_progress *p);
     void *progress_ctx;
 } bt_tune_options;

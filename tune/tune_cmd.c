@@ -42,7 +42,12 @@ static const char tune_help[] =
     "                      evenly by the keys still to tune\n"
     "  --max-evals N       timed candidates per key (default 1024); spaces of at most 128\n"
     "                      configurations (and at most N) are searched exhaustively,\n"
-    "                      larger ones coarse + refine until the time or N runs out\n"
+    "                      larger ones coarse + refine until the time or N runs out;\n"
+    "                      a convolution whose default run takes over 4 ms is searched\n"
+    "                      on a smaller minibatch (records of stage screen-*, problem\n"
+    "                      text of that minibatch) and its best candidates are then\n"
+    "                      confirmed on the problem itself\n"
+    "  --no-screen         search big problems on their own minibatch only\n"
     "  --exhaustive        afterwards also time the rest of each space (outside the budget)\n"
     "                      to measure how close the search came; the tuned choice and the\n"
     "                      exhaustive best are then re-timed in alternation (the summary's\n"
@@ -77,7 +82,7 @@ typedef struct options {
     const char *ops, *layouts, *out;
     int threads[16], nthreads;
     double time_limit;
-    int max_evals, exhaustive, retune;
+    int max_evals, exhaustive, retune, no_screen;
     long mb;
 } options;
 
@@ -282,9 +287,10 @@ static void mark_done(key_list *keys, const bt_record_list *recs) {
     for (int i = 0; i < keys->count; i++)
         for (int j = 0; j < recs->count && !keys->items[i].done; j++) {
             const bt_record *r = &recs->items[j];
-            keys->items[i].done =
-                r->threads == keys->items[i].threads && !strcmp(r->problem, keys->items[i].text) &&
-                !strcmp(r->fingerprint, fp->hash) && !strcmp(r->registry_hash, bt_registry_hash());
+            keys->items[i].done = !bt_record_is_screen(r) && r->threads == keys->items[i].threads &&
+                                  !strcmp(r->problem, keys->items[i].text) &&
+                                  !strcmp(r->fingerprint, fp->hash) &&
+                                  !strcmp(r->registry_hash, bt_registry_hash());
         }
 }
 
@@ -317,6 +323,7 @@ static int tune_keys(key_list *keys, const options *o, const char *dir, double b
         if (to.seconds < 0.5) to.seconds = 0.5;
         to.max_evals = o->max_evals;
         to.exhaustive = o->exhaustive;
+        to.screen = !o->no_screen;
         progress_ctx pc = {.index = index, .total = todo, .live = isatty(2), .key = k};
         to.progress = on_progress;
         to.progress_ctx = &pc;
@@ -378,6 +385,7 @@ int bt_cmd_tune(int argc, char **argv) {
         O_EVALS,
         O_EXH,
         O_RETUNE,
+        O_NO_SCREEN,
         O_OUT,
         O_MB,
         O_HELP
@@ -391,6 +399,7 @@ int bt_cmd_tune(int argc, char **argv) {
                                          {"max-evals", required_argument, NULL, O_EVALS},
                                          {"exhaustive", no_argument, NULL, O_EXH},
                                          {"retune", no_argument, NULL, O_RETUNE},
+                                         {"no-screen", no_argument, NULL, O_NO_SCREEN},
                                          {"out", required_argument, NULL, O_OUT},
                                          {"mb", required_argument, NULL, O_MB},
                                          {"help", no_argument, NULL, O_HELP},
@@ -445,6 +454,9 @@ int bt_cmd_tune(int argc, char **argv) {
             break;
         case O_RETUNE:
             o.retune = 1;
+            break;
+        case O_NO_SCREEN:
+            o.no_screen = 1;
             break;
         case O_OUT:
             o.out = optarg;
