@@ -716,7 +716,8 @@ static void screening(void) {
         }
     }
     const bt_record *best = res.best_index >= 0 ? &items[res.best_index] : NULL;
-    int best_ok = best && (!strcmp(best->stage, "confirm") || !strcmp(best->stage, "default"));
+    int best_ok = best && (!strcmp(best->stage, "confirm") || !strcmp(best->stage, "default") ||
+                           !strcmp(best->stage, "refine"));
     json_t *table = bt_table_build(items, res.records.count);
     json_t *entries = table ? json_object_get(table, "entries") : NULL;
     int table_ok =

@@ -26,6 +26,8 @@ enum { EVAL_TIMED, EVAL_DUPLICATE, EVAL_PRUNED, EVAL_ERROR };
 typedef struct seen_entry {
     char key[BT_PARAMS_TEXT + 160]; /* "variant|params" (requested or planned) */
     int record;                     /* its record, -1 if none */
+    bt_config config;               /* its place in the space, when has_config */
+    int has_config;
 } seen_entry;
 
 typedef struct tuner {
@@ -80,15 +82,18 @@ static int find_seen(const tuner *t, const char *key) {
     return -1;
 }
 
-static void add_seen(tuner *t, const char *key, int record) {
+static void add_seen(tuner *t, const char *key, int record, const bt_config *cfg) {
     if (t->nseen == t->seen_cap) {
         int cap = t->seen_cap ? 2 * t->seen_cap : 64;
         seen_entry *s = realloc(t->seen, (size_t)cap * sizeof *s);
         if (!s) return; /* only costs a repeated evaluation */
         t->seen = s, t->seen_cap = cap;
     }
-    snprintf(t->seen[t->nseen].key, sizeof t->seen[t->nseen].key, "%s", key);
-    t->seen[t->nseen++].record = record;
+    seen_entry *e = &t->seen[t->nseen++];
+    snprintf(e->key, sizeof e->key, "%s", key);
+    e->record = record;
+    e->has_config = cfg != NULL;
+    if (cfg) e->config = *cfg;
 }
 
 static void stage_name(const tuner *t, char *out, size_t size) {
@@ -184,7 +189,7 @@ static int evaluate(tuner *t, const char *variant, const char *params, const bt_
         snprintf(r.params, sizeof r.params, "%s", params);
         r.status = BT_RECORD_UNSUPPORTED;
         snprintf(r.note, sizeof r.note, "%s", bt_last_error());
-        add_seen(t, key, push_record(t, &r));
+        add_seen(t, key, push_record(t, &r), cfg);
         return EVAL_PRUNED;
     }
     if (seen < 0) {
@@ -230,7 +235,7 @@ static int evaluate(tuner *t, const char *variant, const char *params, const bt_
                r.min_s < t->res->records.items[t->best].min_s;
     }
     int index = keep ? push_record(t, &r) : -1;
-    add_seen(t, key, index);
+    add_seen(t, key, index, cfg);
     note_result(t, index, cfg);
     report(t, index);
     return index >= 0 || !keep ? EVAL_TIMED : EVAL_ERROR;
@@ -289,6 +294,17 @@ static int ranked_variants(const tuner *t, int *out, int max) {
     return n;
 }
 
+/* Where the refinement starts: the best configuration, or when the default dispatch won,
+ * that variant's defaults. 0 if there is none. */
+static int refine_start(tuner *t) {
+    for (int v = 0; v < t->space.nvariants && !t->have_best_config && t->best >= 0; v++)
+        if (!strcmp(t->space.variants[v].name, t->res->records.items[t->best].variant)) {
+            t->best_config = (bt_config){.variant = v};
+            t->have_best_config = 1;
+        }
+    return t->have_best_config;
+}
+
 static void coarse_then_refine(tuner *t) {
     int coarse_evals = t->o->max_evals / 2;
     t->stage = "coarse";
@@ -336,16 +352,7 @@ static void coarse_then_refine(tuner *t) {
         evaluate_config(t, &c);
     }
     t->stage = "refine";
-    if (!t->have_best_config) {
-        /* The default dispatch won: start from that variant's defaults. */
-        for (int v = 0; v < t->space.nvariants; v++)
-            if (t->best >= 0 &&
-                !strcmp(t->space.variants[v].name, t->res->records.items[t->best].variant)) {
-                t->best_config = (bt_config){.variant = v};
-                t->have_best_config = 1;
-            }
-    }
-    if (!t->have_best_config) return;
+    if (!refine_start(t)) return;
     int first = t->best_config.variant;
     refine(t, t->best_config);
     int runner_up = -1;
@@ -357,39 +364,42 @@ static void coarse_then_refine(tuner *t) {
     if (runner_up >= 0 && budget_left(t)) refine(t, t->variant_config[runner_up]);
 }
 
-static int compare_screen_times(const void *a, const void *b, void *records) {
+static int compare_seen_times(const void *a, const void *b, void *records) {
     const bt_record *items = records;
-    double x = items[*(const int *)a].min_s, y = items[*(const int *)b].min_s;
-    return x < y ? -1 : x > y;
+    const seen_entry *x = a, *y = b;
+    double tx = items[x->record].min_s, ty = items[y->record].min_s;
+    return tx < ty ? -1 : tx > ty;
 }
 
-/* The screen's timed records (from `first` on), fastest first, reordered so that the best
- * of each of the COARSE_TOP_VARIANTS fastest variants comes first: the screen's smaller
- * batch can misjudge a family as a whole, not only the parameters within one. Returns the
- * count; *out is malloc'ed. */
-static int confirm_order(const tuner *t, int first, int **out) {
-    const bt_record *items = t->res->records.items;
-    int n = 0, count = t->res->records.count - first;
-    int *order = malloc((size_t)(count > 0 ? count : 1) * sizeof *order);
-    if (!order) return 0;
-    for (int i = first; i < t->res->records.count; i++)
-        if (items[i].status == BT_RECORD_OK && bt_record_is_screen(&items[i])) order[n++] = i;
-    qsort_r(order, (size_t)n, sizeof *order, compare_screen_times, (void *)items);
-    /* order[0..leaders) holds the first record of each variant met so far. */
+/* The screen's timed candidates (its seen list, sorted in place), fastest first, reordered
+ * so that the best of each of the COARSE_TOP_VARIANTS fastest variants within LEADER_RATIO
+ * comes first: the screen's smaller batch can misjudge a family as a whole, not only the
+ * parameters within one. Returns how many there are. */
+static int confirm_order(const tuner *screen) {
+    const bt_record *items = screen->res->records.items;
+    seen_entry *order = screen->seen;
+    int n = 0;
+    for (int i = 0; i < screen->nseen; i++)
+        if (order[i].record >= 0 && order[i].has_config &&
+            items[order[i].record].status == BT_RECORD_OK)
+            order[n++] = order[i];
+    qsort_r(order, (size_t)n, sizeof *order, compare_seen_times, (void *)items);
+    /* order[0..leaders) holds the first candidate of each variant met so far. */
     for (int i = 0, leaders = 0; i < n && leaders < COARSE_TOP_VARIANTS; i++) {
-        int record = order[i], new_variant = 1;
-        if (items[record].min_s > LEADER_RATIO * items[order[0]].min_s) break;
+        if (items[order[i].record].min_s > LEADER_RATIO * items[order[0].record].min_s) break;
+        int new_variant = 1;
         for (int j = 0; j < leaders && new_variant; j++)
-            new_variant = strcmp(items[order[j]].variant, items[record].variant) != 0;
+            new_variant = order[j].config.variant != order[i].config.variant;
         if (!new_variant) continue;
+        seen_entry leader = order[i];
         memmove(order + leaders + 1, order + leaders, (size_t)(i - leaders) * sizeof *order);
-        order[leaders++] = record;
+        order[leaders++] = leader;
     }
-    *out = order;
     return n;
 }
 
-/* Coarse + refine on the screen problem, then the best of it confirmed on the problem. */
+/* Coarse + refine on the screen problem, its best confirmed on the problem, then refinement
+ * on the problem from the best of those with what is left of the budget. */
 static void screen_then_confirm(tuner *t, const bt_problem *screen) {
     bt_buffers screen_buffers;
     if (bt_buffers_alloc(&screen_buffers, screen) != BT_OK) {
@@ -406,26 +416,20 @@ static void screen_then_confirm(tuner *t, const bt_problem *screen) {
     s.check_case[0] = NULL; /* a check on the problem itself is one of the screen problem here */
     s.deadline = t->deadline - (1 - SCREEN_SHARE) * t->o->seconds;
     s.timing.rep_seconds = 3 * t->o->screen_target_run_s;
-    int first = t->res->records.count;
     coarse_then_refine(&s);
     t->check_case[1] = s.check_case[1]; /* the reduced problem's: shared, made lazily */
     bt_check_case_free(s.check_case[0]);
-    free(s.seen);
     bt_buffers_free(&screen_buffers);
     for (int v = 0; v < t->space.nvariants; v++) t->variant_best[v] = -1;
 
     t->stage = "confirm";
-    int *order = NULL, n = confirm_order(t, first, &order);
+    int n = confirm_order(&s);
     for (int i = 0, confirmed = 0;
-         i < n && confirmed < CONFIRM_MAX && (confirmed < CONFIRM_MIN || budget_left(t)); i++) {
-        /* evaluate() adds records and may move the list: copy what it reads. */
-        char variant[sizeof t->res->records.items[0].variant];
-        char request[sizeof t->res->records.items[0].request];
-        snprintf(variant, sizeof variant, "%s", t->res->records.items[order[i]].variant);
-        snprintf(request, sizeof request, "%s", t->res->records.items[order[i]].request);
-        confirmed += evaluate(t, variant, request, NULL) == EVAL_TIMED;
-    }
-    free(order);
+         i < n && confirmed < CONFIRM_MAX && (confirmed < CONFIRM_MIN || budget_left(t)); i++)
+        confirmed += evaluate_config(t, &s.seen[i].config) == EVAL_TIMED;
+    free(s.seen);
+    t->stage = "refine";
+    if (budget_left(t) && refine_start(t)) refine(t, t->best_config);
 }
 
 static int best_record(const bt_record_list *l, int include_full) {

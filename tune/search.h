@@ -15,9 +15,10 @@
  *    but with the minibatch cut to runs of ~1.5 ms (bt_screen_problem), in 70% of the budget
  *    (records of stage screen-coarse / screen-refine, problem text of the screen problem);
  *    then up to 12 of the screen's fastest candidates (first the best of each of its three
- *    fastest variants within 1.2x of its best, then in order) are planned from their requested
- * parameters on the problem itself, checked and timed (stage "confirm"). Only those and the default
- * can be chosen: a screen time is never compared with a time of the problem.
+ *    fastest variants within 1.2x of its best, then in order) are checked and timed on the
+ *    problem itself (stage "confirm"), and what is left of the budget refines the best of
+ *    them there (stage "refine"). Only those and the default can be chosen: a screen time is
+ *    never compared with a time of the problem.
  * 3. With `exhaustive`, whatever the search did not evaluate is evaluated afterwards (stage
  *    "full", outside the budget): the exhaustive best the search is measured against. Only
  *    the best of the space matters there, so a candidate is abandoned after its warm-up at
