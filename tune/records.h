@@ -36,8 +36,8 @@ typedef struct bt_record {
     double min_s, median_s, gflops, gflops_median, spread; /* GFLOP/s from min_s */
     int reps;
     int abandoned;   /* stopped early: clearly slower than the best so far */
-    char stage[16];  /* default, exhaustive, coarse, refine, screen-coarse, screen-refine,
-                        confirm, full, space */
+    char stage[16];  /* default, exhaustive, coarse, refine, random, screen-coarse,
+                        screen-refine, screen-random, confirm, full, space */
     char search[32]; /* how the key was searched: exhaustive, coarse+refine[+full],
                         screen+confirm[+full] */
     int64_t space_size;

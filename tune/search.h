@@ -8,7 +8,8 @@
  *    the evaluations and time) and a refinement: coordinate descent from the best
  *    configuration, one parameter (or the thread count) at a time over all its values, moving
  *    whenever a value is faster, until a sweep brings nothing or the budget is spent; then the
- *    same from the best configuration of the runner-up variant.
+ *    same from the best configuration of the runner-up variant; then random configurations of the
+ *    leading variants until the budget is spent, refining again from any new best.
  *    Screening: on a convolution whose default run takes 4 ms or more, a candidate costs
  *    0.05-0.3 s to plan and time, and a 10 s budget would see a few dozen of ~10^3
  *    configurations. There the coarse pass and refinement run on a "screen" problem, the same
