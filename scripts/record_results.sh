@@ -8,8 +8,12 @@
 # Options: --only STEP[,STEP...] to run some steps (tune_quick tune_resnet50 tune_fc
 # bench_targets bench_resnet50 bench_fc avx2), or steps not in the default run:
 # exhaustive_resnet50_mb1 (the tuner with the default budget against the exhaustive best of
-# every ResNet-50 key at batch 1, ~35 minutes; its ~15 MB of records go to a temporary folder,
-# the console output with one line per key is kept).
+# every ResNet-50 key at batch 1, ~35 minutes), exhaustive_resnet50_bwd_d_mb32_screen (the
+# same for the 46 bwd_d keys at the suite's batch of 32, ~60 minutes) and
+# exhaustive_resnet50_bwd_w_mb32_sample (10 of the 46 bwd_w keys at batch 32, every kind of
+# layer, both layouts, the most repeated shapes first: ~8 minutes a key, the 46 would take
+# about 6 hours). Their records (~15 MB) go to a
+# temporary folder; the console output with one line per key is kept.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 only=${2:-}
@@ -35,6 +39,28 @@ if only_asked exhaustive_resnet50_mb1; then
   scratch=$(mktemp -d)
   step exhaustive_resnet50_mb1 "$bt" tune --suite resnet50 --mb 1 --threads 2 --exhaustive \
     --out "$scratch"
+  rm -rf "$scratch"
+fi
+if only_asked exhaustive_resnet50_bwd_d_mb32_screen; then
+  scratch=$(mktemp -d)
+  step exhaustive_resnet50_bwd_d_mb32_screen "$bt" tune --suite resnet50 --ops conv_bwd_d \
+    --threads 2 --exhaustive --out "$scratch"
+  rm -rf "$scratch"
+fi
+if only_asked exhaustive_resnet50_bwd_w_mb32_sample; then
+  scratch=$(mktemp -d)
+  step exhaustive_resnet50_bwd_w_mb32_sample "$bt" tune \
+    --problem "conv_bwd_w mb32ic256ih14oc1024oh14kh1" \
+    --problem "conv_bwd_w_nhwc mb32ic256ih14oc256oh14kh3ph1" \
+    --problem "conv_bwd_w mb32ic256ih14oc256oh14kh3ph1" \
+    --problem "conv_bwd_w_nhwc mb32ic64ih56oc256oh56kh1" \
+    --problem "conv_bwd_w mb32ic128ih28oc128oh28kh3ph1" \
+    --problem "conv_bwd_w_nhwc mb32ic3ih224oc64oh112kh7sh2ph3" \
+    --problem "conv_bwd_w mb32ic512ih14oc512oh7kh3sh2ph1" \
+    --problem "conv_bwd_w_nhwc mb32ic1024ih14oc256oh14kh1" \
+    --problem "conv_bwd_w mb32ic64ih56oc64oh56kh3ph1" \
+    --problem "conv_bwd_w_nhwc mb32ic512ih7oc2048oh7kh1" \
+    --threads 2 --exhaustive --out "$scratch"
   rm -rf "$scratch"
 fi
 want bench_targets && BACKTUNE_TABLE=$table step bench_targets "$bt" bench --suite targets \
