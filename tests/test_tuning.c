@@ -769,44 +769,6 @@ static void check_cases(void) {
     bt_check_case_free(c);
 }
 
-/* A candidate whose checked run on the reduced problem is far slower than the fastest one's
- * and predicts a run far past where timing would give up is recorded untimed: here the naive
- * variant of an FC layer checked on a 16-sample copy of it. */
-static void hopeless_untimed(void) {
-    bt_problem p = tl_parse("fc_bwd_d mb256ic512oc512"), norm;
-    bt_problem_normalize(&p, &norm);
-    bt_buffers buffers;
-    bt_tune_options o;
-    bt_tune_defaults(&o);
-    o.seconds = 2.0;
-    o.check_max_flops = 16e6;   /* checks on mb16 */
-    o.predict_min_run_s = 1e-4; /* the naive run there takes milliseconds, GEMMs ~0.2 ms */
-    bt_tune_result res;
-    bt_status st = bt_buffers_alloc(&buffers, &norm);
-    if (st == BT_OK) st = bt_tune_key(&norm, 2, &buffers, &o, &res);
-    bt_buffers_free(&buffers);
-    if (st != BT_OK) {
-        tl_fail("hopeless candidates: %s", bt_last_error());
-        return;
-    }
-    int naive_untimed = 0, naive_timed = 0, others_untimed = 0;
-    for (int i = 0; i < res.records.count; i++) {
-        const bt_record *r = &res.records.items[i];
-        int untimed =
-            r->status == BT_RECORD_TIMEOUT && strstr(r->note, "not timed") && r->reps == 0;
-        if (strstr(r->variant, "naive"))
-            naive_untimed += untimed, naive_timed += r->status == BT_RECORD_OK;
-        else
-            others_untimed += untimed;
-    }
-    const bt_record *best = res.best_index >= 0 ? &res.records.items[res.best_index] : NULL;
-    tl_expect(naive_untimed > 0 && !naive_timed && !others_untimed && best &&
-                  !strstr(best->variant, "naive"),
-              "hopeless candidates: %d naive records untimed, %d timed; %d others untimed; best %s",
-              naive_untimed, naive_timed, others_untimed, best ? best->variant : "-");
-    bt_tune_result_free(&res);
-}
-
 int main(void) {
     unsetenv("BACKTUNE_TABLE");
     unsetenv("BACKTUNE_VARIANT");
@@ -826,7 +788,6 @@ int main(void) {
     env_table();
     concurrent_loads();
     space_and_search();
-    hopeless_untimed();
     check_cases();
     bt_tuning_unload();
     nftw(workdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);

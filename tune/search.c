@@ -26,16 +26,6 @@ enum { EVAL_TIMED, EVAL_DUPLICATE, EVAL_PRUNED, EVAL_ERROR };
 /* Confirmed whatever the budget says: without them the screen would have been for nothing. */
 #define CONFIRM_MIN 3
 
-/* A candidate checked on the reduced problem is not timed on the problem when its checked run
- * predicts (scaled by flops) a run PREDICT_MARGIN times past where the timing would give up
- * on it anyway (warmup_ratio x the best so far, or the cap) and it was also PREDICT_RATIO
- * times slower than the fastest candidate on the reduced problem: one run of the naive variant
- * on a 34-GFLOP FC layer took 60 s of a 7 s key budget. Flops alone mispredict: the reduced
- * FC problem is a matrix-vector product, 40x slower per flop than the layer for every GEMM.
- * Runs shorter than o->predict_min_run_s do not predict: fixed costs dominate them. */
-#define PREDICT_MARGIN 4.0
-#define PREDICT_RATIO 8.0
-
 typedef struct seen_entry {
     char key[BT_PARAMS_TEXT + 160]; /* "variant|params" (requested or planned) */
     int record;                     /* its record, -1 if none */
@@ -54,8 +44,6 @@ typedef struct tuner {
     double deadline, flops;
     bt_problem reduced;
     int check_reduced;
-    double reduced_flops;
-    double fastest_reduced_s; /* fastest checked run on the reduced problem, 0 none yet */
     char reduced_text[200];
     bt_check_case *check_case[2]; /* inputs and reference, made once: [0] full, [1] reduced */
     seen_entry *seen;
@@ -78,7 +66,6 @@ void bt_tune_defaults(bt_tune_options *o) {
                            .screen = 1,
                            .screen_min_run_s = 0.004,
                            .screen_target_run_s = 0.0015,
-                           .predict_min_run_s = 0.002,
                            .progress = NULL,
                            .progress_ctx = NULL};
 }
@@ -123,11 +110,8 @@ static int push_record(tuner *t, const bt_record *r) {
 
 /* Checks the candidate against the reference: on the reduced problem when the full one is
  * too costly (with the plan's exact parameters, else the requested ones re-derived for the
- * smaller shape, else the full problem). Returns 1 if it passed; else 0 with the reason.
- * *reduced_run_s: the checked run's time when it was on the reduced problem, else 0. */
-static int check_candidate(tuner *t, bt_plan *plan, const char *requested, bt_record *r,
-                           double *reduced_run_s) {
-    *reduced_run_s = 0;
+ * smaller shape, else the full problem). Returns 1 if it passed; else 0 with the reason. */
+static int check_candidate(tuner *t, bt_plan *plan, const char *requested, bt_record *r) {
     bt_check_options opt = {.mode = BT_CHECK_EXACT, .seed = 11, .with_bias = 1};
     bt_check_result res;
     bt_plan *small = NULL;
@@ -158,19 +142,7 @@ static int check_candidate(tuner *t, bt_plan *plan, const char *requested, bt_re
                  (long long)res.bad_count);
         return 0;
     }
-    if (small) *reduced_run_s = res.run_seconds;
     return 1;
-}
-
-/* The predicted run time past which a candidate is not timed (PREDICT_MARGIN above). */
-static double predict_limit(const tuner *t) {
-    double limit = PREDICT_MARGIN * t->timing.cap_seconds;
-    if (t->best >= 0) {
-        double past_best =
-            PREDICT_MARGIN * t->timing.warmup_ratio * t->res->records.items[t->best].min_s;
-        limit = past_best < limit ? past_best : limit;
-    }
-    return limit;
 }
 
 static void report(tuner *t, int record) {
@@ -235,21 +207,8 @@ static int evaluate(tuner *t, const char *variant, const char *params, const bt_
     snprintf(r.variant, sizeof r.variant, "%s", bt_plan_variant(plan));
     snprintf(r.params, sizeof r.params, "%s", bt_plan_params(plan));
     t->res->evals++;
-    double reduced_run_s;
-    int ok = check_candidate(t, plan, params, &r, &reduced_run_s);
-    double predicted_s = reduced_run_s > 0 ? reduced_run_s * t->flops / t->reduced_flops : 0;
-    int hopeless = ok && variant && reduced_run_s >= t->o->predict_min_run_s &&
-                   reduced_run_s > PREDICT_RATIO * t->fastest_reduced_s &&
-                   predicted_s > predict_limit(t);
-    if (ok && reduced_run_s > 0 && (!t->fastest_reduced_s || reduced_run_s < t->fastest_reduced_s))
-        t->fastest_reduced_s = reduced_run_s;
-    if (hopeless) {
-        r.status = BT_RECORD_TIMEOUT;
-        snprintf(r.note, sizeof r.note,
-                 "not timed: on the reduced problem its run took %.3g s (the fastest %.3g s), "
-                 "predicting %.3g s here, over %.3g s",
-                 reduced_run_s, t->fastest_reduced_s, predicted_s, predict_limit(t));
-    } else if (ok) {
+    int ok = check_candidate(t, plan, params, &r);
+    if (ok) {
         bt_timing tm;
         t->timing.best_seconds = t->best >= 0 ? t->res->records.items[t->best].min_s : 0;
         if (bt_time_plan(plan, t->buffers, &t->timing, &tm) != BT_OK) {
@@ -576,7 +535,6 @@ bt_status bt_tune_key(const bt_problem *p, int threads, const bt_buffers *buffer
     if (t.flops > o->check_max_flops) {
         t.check_reduced = bt_reduce_problem(p, o->check_max_flops, &t.reduced);
         bt_problem_format(&t.reduced, t.reduced_text, sizeof t.reduced_text);
-        t.reduced_flops = bt_problem_flops(&t.reduced);
     }
     bt_status st = bt_space_build(p, threads, &t.space);
     if (st != BT_OK) return st;

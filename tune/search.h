@@ -60,9 +60,6 @@ typedef struct bt_tune_options {
     int screen; /* search big problems on a smaller minibatch first (above); default 1 */
     double screen_min_run_s;    /* screen when the default run takes this long; 0.004 */
     double screen_target_run_s; /* a run of the screen problem; 0.0015 */
-    /* Checked runs on the reduced problem this long predict that a candidate is hopeless
-     * (search.c, PREDICT_MARGIN); 0.002 */
-    double predict_min_run_s;
     void (*progress)(void *ctx, const bt_tune_progress *p);
     void *progress_ctx;
 } bt_tune_options;

@@ -30,7 +30,6 @@ typedef struct bt_check_result {
     double worst_ratio; /* max |err| / tolerance (random mode), 0 in exact mode if pass */
     int64_t bad_count;  /* outputs outside tolerance */
     char detail[256];   /* first mismatch, in words */
-    double run_seconds; /* wall time of the plan's run (the tuner predicts from it) */
 } bt_check_result;
 
 /* Runs the plan on fresh inputs and compares with the reference. Returns BT_OK when the
