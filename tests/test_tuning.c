@@ -769,6 +769,44 @@ static void check_cases(void) {
     bt_check_case_free(c);
 }
 
+/* A candidate whose runs on a smaller minibatch predict one far past where the timing would
+ * give up on it is recorded untimed: here the naive variants of an FC layer (~300x slower than
+ * the GEMMs), one run of which would take seconds. Only what holds on a loaded machine is
+ * asserted: a loaded good candidate may be timed slow, never the naive one fast. */
+static void hopeless_untimed(void) {
+    bt_problem p = tl_parse("fc_bwd_d mb512ic1024oc1024"), norm;
+    bt_problem_normalize(&p, &norm);
+    bt_buffers buffers;
+    bt_tune_options o;
+    bt_tune_defaults(&o);
+    o.seconds = 2.0;
+    bt_tune_result res;
+    bt_status st = bt_buffers_alloc(&buffers, &norm);
+    if (st == BT_OK) st = bt_tune_key(&norm, 2, &buffers, &o, &res);
+    bt_buffers_free(&buffers);
+    if (st != BT_OK) {
+        tl_fail("hopeless candidates: %s", bt_last_error());
+        return;
+    }
+    int naive_untimed = 0, naive_timed = 0;
+    for (int i = 0; i < res.records.count; i++) {
+        const bt_record *r = &res.records.items[i];
+        if (!strstr(r->variant, "naive")) continue;
+        if (r->status == BT_RECORD_TIMEOUT && strstr(r->note, "not timed") && r->reps == 0)
+            naive_untimed++;
+        else
+            naive_timed++;
+    }
+    const bt_record *def = res.default_index >= 0 ? &res.records.items[res.default_index] : NULL;
+    const bt_record *best = res.best_index >= 0 ? &res.records.items[res.best_index] : NULL;
+    tl_expect(naive_untimed > 0 && !naive_timed && def && def->status == BT_RECORD_OK && best &&
+                  !strstr(best->variant, "naive"),
+              "hopeless candidates: %d naive records untimed, %d timed; default %s; best %s",
+              naive_untimed, naive_timed, def ? bt_record_status_name(def->status) : "-",
+              best ? best->variant : "-");
+    bt_tune_result_free(&res);
+}
+
 int main(void) {
     unsetenv("BACKTUNE_TABLE");
     unsetenv("BACKTUNE_VARIANT");
@@ -788,6 +826,7 @@ int main(void) {
     env_table();
     concurrent_loads();
     space_and_search();
+    hopeless_untimed();
     check_cases();
     bt_tuning_unload();
     nftw(workdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);

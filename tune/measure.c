@@ -121,6 +121,18 @@ bt_status bt_time_plan(bt_plan *plan, const bt_buffers *b, const bt_timing_optio
     return BT_OK;
 }
 
+bt_status bt_time_min(bt_plan *plan, const bt_buffers *b, int runs, double *min_s) {
+    bt_tensors t = bt_buffers_tensors(b);
+    *min_s = 0;
+    for (int i = 0; i < runs; i++) {
+        double s;
+        bt_status st = run_timed(plan, &t, &s);
+        if (st != BT_OK) return st;
+        *min_s = i == 0 || s < *min_s ? s : *min_s;
+    }
+    return BT_OK;
+}
+
 /* Smallest input extent that keeps two output positions of this stride (or the whole extent
  * when it is smaller already). */
 static int64_t min_extent(int64_t in, int64_t ker, int64_t stride, int64_t pad, int64_t dil) {
@@ -155,14 +167,20 @@ int bt_reduce_problem(const bt_problem *p, double max_flops, bt_problem *out) {
     return q.n != norm.n || q.h != norm.h || q.w != norm.w;
 }
 
-int bt_screen_problem(const bt_problem *p, int threads, double run_seconds, double target_seconds,
-                      bt_problem *out) {
+int bt_cut_minibatch(const bt_problem *p, int threads, double run_seconds, double target_seconds,
+                     bt_problem *out) {
     *out = *p;
-    if (p->op == BT_FC_BWD_DATA || p->op == BT_FC_BWD_WEIGHTS || !(run_seconds > 0) || threads < 1)
-        return 0;
+    if (!(run_seconds > 0) || threads < 1) return 0;
     double wanted = (double)p->n * target_seconds / run_seconds;
     int64_t n = ((int64_t)wanted + threads) / threads * threads; /* above wanted, a multiple */
     if (2 * n > p->n) return 0;
     out->n = n;
     return 1;
+}
+
+int bt_screen_problem(const bt_problem *p, int threads, double run_seconds, double target_seconds,
+                      bt_problem *out) {
+    *out = *p;
+    if (p->op == BT_FC_BWD_DATA || p->op == BT_FC_BWD_WEIGHTS) return 0;
+    return bt_cut_minibatch(p, threads, run_seconds, target_seconds, out);
 }

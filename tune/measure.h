@@ -40,6 +40,9 @@ void bt_timing_defaults(bt_timing_options *o);
 bt_status bt_time_plan(bt_plan *plan, const bt_buffers *b, const bt_timing_options *o,
                        bt_timing *out);
 
+/* The fastest of `runs` (>= 1) runs of the plan, warm-up included: no statistics. */
+bt_status bt_time_min(bt_plan *plan, const bt_buffers *b, int runs, double *min_s);
+
 /* Sorts v[0..n) (n >= 1) ascending and returns its median. */
 double bt_sort_median(double *v, int n);
 
@@ -52,11 +55,16 @@ double bt_now(void);
  * if it differs from p. */
 int bt_reduce_problem(const bt_problem *p, double max_flops, bt_problem *out);
 
-/* The problem the tuner screens candidates on when one run of p takes run_seconds: p with
- * its minibatch cut so that a run takes about target_seconds, kept a multiple of `threads`
- * (so that splitting the batch over threads balances as it does on p). Only convolutions
- * (an FC layer's batch is its M dimension, not a loop over samples). Returns 1 if the
- * minibatch is at most half of p's, else 0 and out = p. */
+/* p (any op) with its minibatch cut so that a run taking run_seconds on p takes about
+ * target_seconds, kept a multiple of `threads` (so that splitting the batch over threads
+ * balances as it does on p). Returns 1 if the minibatch is at most half of p's, else 0 and
+ * out = p. */
+int bt_cut_minibatch(const bt_problem *p, int threads, double run_seconds, double target_seconds,
+                     bt_problem *out);
+
+/* The problem the tuner screens candidates on when one run of p takes run_seconds:
+ * bt_cut_minibatch, for convolutions only (an FC layer's batch is its M dimension, not a loop
+ * over samples: cutting it changes which GEMM is fastest). */
 int bt_screen_problem(const bt_problem *p, int threads, double run_seconds, double target_seconds,
                       bt_problem *out);
 

@@ -26,6 +26,28 @@ enum { EVAL_TIMED, EVAL_DUPLICATE, EVAL_PRUNED, EVAL_ERROR };
 /* Confirmed whatever the budget says: without them the screen would have been for nothing. */
 #define CONFIRM_MIN 3
 
+/* Untimed hopeless candidates. A run once started cannot be stopped, and one run of the naive
+ * variant on the FC suite's 34-GFLOP layer took 60 s of a 7 s key budget. So on a problem whose
+ * default run takes PROBE_MIN_DEFAULT_S or more, a candidate first runs on a "probe" copy of it
+ * with the minibatch cut to default runs of ~PROBE_TARGET_S (bt_cut_minibatch); scaled by the
+ * default's times there and here, that predicts its run here. It is recorded untimed (status
+ * timeout) when the fastest of PROBE_RUNS probe runs took PROBE_MIN_S or more and predicts a
+ * run PREDICT_MARGIN times past where timing would give up on it anyway (warmup_ratio x the best
+ * so far, or the cap). Short probe runs decide nothing: with a build on both cores a good
+ * kernel's millisecond run has come out 50x slower (a scheduler slice, not the kernel), so one
+ * fast probe run clears a candidate and a slow one is repeated, unless that run alone took
+ * PROBE_SURE_S and the limit (no load makes a 0.5 ms run take that long). The reduced problem of
+ * the check would not do: at batch 1 an FC bwd_w is an outer product, memory-bound for every
+ * variant, and there the naive run was not 8x the fastest (95a32a0), against ~400x on the
+ * 1024-sample layer (0.42 against 174 GFLOP/s, Zen 4). Not in stage "full": the exhaustive best is
+ * the best of every configuration timed. */
+#define PROBE_MIN_DEFAULT_S 0.004
+#define PROBE_TARGET_S 0.0005
+#define PROBE_MIN_S 0.05
+#define PROBE_SURE_S 0.25
+#define PROBE_RUNS 3
+#define PREDICT_MARGIN 4.0
+
 typedef struct seen_entry {
     char key[BT_PARAMS_TEXT + 160]; /* "variant|params" (requested or planned) */
     int record;                     /* its record, -1 if none */
@@ -45,7 +67,11 @@ typedef struct tuner {
     bt_problem reduced;
     int check_reduced;
     char reduced_text[200];
-    bt_check_case *check_case[2]; /* inputs and reference, made once: [0] full, [1] reduced */
+    bt_problem probe; /* when have_probe: see PROBE_MIN_DEFAULT_S */
+    bt_buffers probe_buffers;
+    int have_probe;
+    double probe_default_s, default_s; /* the default's fastest run on the probe and here */
+    bt_check_case *check_case[2];      /* inputs and reference, made once: [0] full, [1] reduced */
     seen_entry *seen;
     int nseen, seen_cap;
     const char *stage;
@@ -145,6 +171,60 @@ static int check_candidate(tuner *t, bt_plan *plan, const char *requested, bt_re
     return 1;
 }
 
+/* Where the timing of a candidate gives up on it after one run. */
+static double give_up_limit(const tuner *t) {
+    double limit = t->timing.cap_seconds;
+    if (t->best >= 0) {
+        double past_best = t->timing.warmup_ratio * t->res->records.items[t->best].min_s;
+        limit = past_best < limit ? past_best : limit;
+    }
+    return limit;
+}
+
+/* The default dispatch's fastest run on the probe problem (PROBE_MIN_DEFAULT_S above). */
+static void probe_setup(tuner *t, double default_s) {
+    if (!(default_s >= PROBE_MIN_DEFAULT_S) ||
+        !bt_cut_minibatch(t->p, t->threads, default_s, PROBE_TARGET_S, &t->probe) ||
+        bt_buffers_alloc(&t->probe_buffers, &t->probe) != BT_OK)
+        return;
+    char params[32];
+    snprintf(params, sizeof params, "threads=%d", t->threads);
+    bt_plan *plan = NULL;
+    if (bt_plan_create(&plan, &t->probe, NULL, params) == BT_OK &&
+        bt_time_min(plan, &t->probe_buffers, PROBE_RUNS, &t->probe_default_s) == BT_OK &&
+        t->probe_default_s > 0)
+        t->have_probe = 1, t->default_s = default_s;
+    else
+        bt_buffers_free(&t->probe_buffers);
+    bt_plan_destroy(plan);
+}
+
+/* Runs the candidate on the probe problem; returns 1 (and why in `note`) if it is hopeless. */
+static int hopeless(tuner *t, bt_plan *plan, const char *requested, char *note, size_t size) {
+    bt_plan *probe = NULL;
+    const char *variant = bt_plan_variant(plan);
+    if (bt_plan_create(&probe, &t->probe, variant, bt_plan_params(plan)) != BT_OK &&
+        bt_plan_create(&probe, &t->probe, variant, requested) != BT_OK)
+        return 0;
+    double limit = PREDICT_MARGIN * give_up_limit(t), fastest = 0, predicted = 0;
+    int runs = 0, is_hopeless = 0;
+    while (runs < PROBE_RUNS) {
+        double s;
+        if (bt_time_min(probe, &t->probe_buffers, 1, &s) != BT_OK) break;
+        fastest = runs++ == 0 || s < fastest ? s : fastest;
+        predicted = fastest / t->probe_default_s * t->default_s;
+        is_hopeless = fastest >= PROBE_MIN_S && predicted > limit;
+        if (!is_hopeless || fastest >= (limit > PROBE_SURE_S ? limit : PROBE_SURE_S)) break;
+    }
+    bt_plan_destroy(probe);
+    if (is_hopeless)
+        snprintf(note, size,
+                 "not timed: its fastest of %d runs on mb%lld took %.3g s (the default %.3g s), "
+                 "predicting %.3g s here, over %.3g s",
+                 runs, (long long)t->probe.n, fastest, t->probe_default_s, predicted, limit);
+    return is_hopeless;
+}
+
 static void report(tuner *t, int record) {
     if (!t->o->progress) return;
     double left = t->deadline - bt_now();
@@ -208,7 +288,10 @@ static int evaluate(tuner *t, const char *variant, const char *params, const bt_
     snprintf(r.params, sizeof r.params, "%s", bt_plan_params(plan));
     t->res->evals++;
     int ok = check_candidate(t, plan, params, &r);
-    if (ok) {
+    if (ok && variant && t->have_probe && strcmp(t->stage, "full") &&
+        hopeless(t, plan, params, r.note, sizeof r.note)) {
+        r.status = BT_RECORD_TIMEOUT;
+    } else if (ok) {
         bt_timing tm;
         t->timing.best_seconds = t->best >= 0 ? t->res->records.items[t->best].min_s : 0;
         if (bt_time_plan(plan, t->buffers, &t->timing, &tm) != BT_OK) {
@@ -447,6 +530,7 @@ static void screen_then_confirm(tuner *t, const bt_problem *screen) {
     s.seen = NULL, s.nseen = s.seen_cap = 0;
     s.best = -1, s.have_best_config = 0;
     s.screening = 1;
+    s.have_probe = 0;       /* the screen problem is the small one already */
     s.check_case[0] = NULL; /* a check on the problem itself is one of the screen problem here */
     s.deadline = t->deadline - (1 - SCREEN_SHARE) * t->o->seconds;
     s.timing.rep_seconds = 3 * screen_target(t->o, t->p);
@@ -563,6 +647,9 @@ bt_status bt_tune_key(const bt_problem *p, int threads, const bt_buffers *buffer
     char params[32];
     snprintf(params, sizeof params, "threads=%d", threads);
     if (evaluate(&t, NULL, params, NULL) == EVAL_TIMED) out->default_index = out->records.count - 1;
+    if (out->default_index >= 0 &&
+        out->records.items[out->default_index].status != BT_RECORD_INVALID)
+        probe_setup(&t, out->records.items[out->default_index].min_s);
 
     int64_t done_configs = 0;
     if (out->space_size <= BT_TUNE_SMALL_SPACE && out->space_size <= o->max_evals) {
@@ -624,6 +711,7 @@ done:
     free(t.seen);
     bt_check_case_free(t.check_case[0]);
     bt_check_case_free(t.check_case[1]);
+    if (t.have_probe) bt_buffers_free(&t.probe_buffers);
     bt_space_free(&t.space);
     return st;
 }

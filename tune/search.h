@@ -30,8 +30,11 @@
  * maximum of 10^4 noisy timings. Every candidate is checked against the reference (exact mode)
  * before it is timed: on the problem itself when its FLOP count is at most check_max_flops, else on
  * a reduced copy with the same channels, kernel, stride, padding, dilation and layout (measure.h);
- * a wrong one is recorded invalid and never chosen. Plans that refuse their parameters are recorded
- * unsupported (pruned). Each evaluation leaves a record. */
+ * a wrong one is recorded invalid and never chosen. On a problem whose default run takes 4 ms or
+ * more, a candidate whose runs on a smaller minibatch predict a run far past where the timing
+ * would give up on it anyway (a naive kernel on a large layer: one run of a minute) is recorded
+ * untimed, status timeout (search.c, PROBE_MIN_DEFAULT_S); not in stage "full". Plans that refuse
+ * their parameters are recorded unsupported (pruned). Each evaluation leaves a record. */
 #ifndef BT_TUNE_SEARCH_H
 #define BT_TUNE_SEARCH_H
 
