@@ -789,20 +789,21 @@ static void hopeless_untimed(void) {
         return;
     }
     int naive_untimed = 0, naive_timed = 0;
+    const char *why = "";
     for (int i = 0; i < res.records.count; i++) {
         const bt_record *r = &res.records.items[i];
         if (!strstr(r->variant, "naive")) continue;
         if (r->status == BT_RECORD_TIMEOUT && strstr(r->note, "not timed") && r->reps == 0)
             naive_untimed++;
         else
-            naive_timed++;
+            naive_timed++, why = r->note;
     }
     const bt_record *def = res.default_index >= 0 ? &res.records.items[res.default_index] : NULL;
     const bt_record *best = res.best_index >= 0 ? &res.records.items[res.best_index] : NULL;
     tl_expect(naive_untimed > 0 && !naive_timed && def && def->status == BT_RECORD_OK && best &&
                   !strstr(best->variant, "naive"),
-              "hopeless candidates: %d naive records untimed, %d timed; default %s; best %s",
-              naive_untimed, naive_timed, def ? bt_record_status_name(def->status) : "-",
+              "hopeless candidates: %d naive records untimed, %d timed (%s); default %s; best %s",
+              naive_untimed, naive_timed, why, def ? bt_record_status_name(def->status) : "-",
               best ? best->variant : "-");
     bt_tune_result_free(&res);
 }

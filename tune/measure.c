@@ -167,11 +167,11 @@ int bt_reduce_problem(const bt_problem *p, double max_flops, bt_problem *out) {
     return q.n != norm.n || q.h != norm.h || q.w != norm.w;
 }
 
-int bt_cut_minibatch(const bt_problem *p, int threads, double run_seconds, double target_seconds,
+int bt_cut_minibatch(const bt_problem *p, int threads, double cost, double target_cost,
                      bt_problem *out) {
     *out = *p;
-    if (!(run_seconds > 0) || threads < 1) return 0;
-    double wanted = (double)p->n * target_seconds / run_seconds;
+    if (!(cost > 0) || threads < 1) return 0;
+    double wanted = (double)p->n * target_cost / cost;
     int64_t n = ((int64_t)wanted + threads) / threads * threads; /* above wanted, a multiple */
     if (2 * n > p->n) return 0;
     out->n = n;

@@ -55,11 +55,11 @@ double bt_now(void);
  * if it differs from p. */
 int bt_reduce_problem(const bt_problem *p, double max_flops, bt_problem *out);
 
-/* p (any op) with its minibatch cut so that a run taking run_seconds on p takes about
- * target_seconds, kept a multiple of `threads` (so that splitting the batch over threads
- * balances as it does on p). Returns 1 if the minibatch is at most half of p's, else 0 and
- * out = p. */
-int bt_cut_minibatch(const bt_problem *p, int threads, double run_seconds, double target_seconds,
+/* p (any op) with its minibatch cut in proportion to target_cost / cost (seconds of a run,
+ * FLOPs: any cost proportional to the minibatch), kept a multiple of `threads` (so that
+ * splitting the batch over threads balances as it does on p). Returns 1 if the minibatch is at
+ * most half of p's, else 0 and out = p. */
+int bt_cut_minibatch(const bt_problem *p, int threads, double cost, double target_cost,
                      bt_problem *out);
 
 /* The problem the tuner screens candidates on when one run of p takes run_seconds:

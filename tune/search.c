@@ -29,23 +29,27 @@ enum { EVAL_TIMED, EVAL_DUPLICATE, EVAL_PRUNED, EVAL_ERROR };
 /* Untimed hopeless candidates. A run once started cannot be stopped, and one run of the naive
  * variant on the FC suite's 34-GFLOP layer took 60 s of a 7 s key budget. So on a problem whose
  * default run takes PROBE_MIN_DEFAULT_S or more, a candidate first runs on a "probe" copy of it
- * with the minibatch cut to default runs of ~PROBE_TARGET_S (bt_cut_minibatch); scaled by the
- * default's times there and here, that predicts its run here. It is recorded untimed (status
- * timeout) when the fastest of PROBE_RUNS probe runs took PROBE_MIN_S or more and predicts a
- * run PREDICT_MARGIN times past where timing would give up on it anyway (warmup_ratio x the best
- * so far, or the cap). Short probe runs decide nothing: with a build on both cores a good
- * kernel's millisecond run has come out 50x slower (a scheduler slice, not the kernel), so one
- * fast probe run clears a candidate and a slow one is repeated, unless that run alone took
- * PROBE_SURE_S and the limit (no load makes a 0.5 ms run take that long). The reduced problem of
- * the check would not do: at batch 1 an FC bwd_w is an outer product, memory-bound for every
- * variant, and there the naive run was not 8x the fastest (95a32a0), against ~400x on the
- * 1024-sample layer (0.42 against 174 GFLOP/s, Zen 4). Not in stage "full": the exhaustive best is
- * the best of every configuration timed. */
+ * with the minibatch cut to PROBE_FLOPS (bt_cut_minibatch); scaled by the default's times there
+ * and here, that predicts its run here. It is recorded untimed (status timeout) when the
+ * fastest of PROBE_RUNS probe runs took PROBE_MIN_S or more and predicts a run PREDICT_MARGIN
+ * times past where timing would give up on it anyway (warmup_ratio x the best so far, or the
+ * cap). Short probe runs decide nothing: with a build on both cores a good kernel's
+ * sub-millisecond run has come out 50x slower (a scheduler slice, not the kernel), so one fast
+ * probe run clears a candidate and a slow one is repeated, unless that run alone took
+ * PROBE_SURE_S and the limit. The probe is cut by FLOPs, not by the default's time, which a
+ * loaded machine stretches: cut to 0.5 ms of a loaded default, a naive run fell under
+ * PROBE_MIN_S. The reduced problem of the check would not do: at batch 1 an FC bwd_w is an
+ * outer product, memory-bound for every variant, and there the naive run was not 8x the
+ * fastest (95a32a0), against ~400x on the 1024-sample layer (0.42 against 174 GFLOP/s, Zen 4).
+ * Not in stage "full": the exhaustive best is the best of every configuration timed. */
 #define PROBE_MIN_DEFAULT_S 0.004
-#define PROBE_TARGET_S 0.0005
-#define PROBE_MIN_S 0.05
+#define PROBE_FLOPS 64e6 /* FC, 2 threads, Zen 4: naive runs ~55 ms, GEMMs under 1 ms */
+#define PROBE_MIN_S 0.02
 #define PROBE_SURE_S 0.25
 #define PROBE_RUNS 3
+/* The default's probe runs are sub-millisecond: of 3, all came out stretched by a build on
+ * both cores (and the naive run then predicted short); 20 cost ~10 ms. */
+#define PROBE_DEFAULT_RUNS 20
 #define PREDICT_MARGIN 4.0
 
 typedef struct seen_entry {
@@ -184,14 +188,14 @@ static double give_up_limit(const tuner *t) {
 /* The default dispatch's fastest run on the probe problem (PROBE_MIN_DEFAULT_S above). */
 static void probe_setup(tuner *t, double default_s) {
     if (!(default_s >= PROBE_MIN_DEFAULT_S) ||
-        !bt_cut_minibatch(t->p, t->threads, default_s, PROBE_TARGET_S, &t->probe) ||
+        !bt_cut_minibatch(t->p, t->threads, t->flops, PROBE_FLOPS, &t->probe) ||
         bt_buffers_alloc(&t->probe_buffers, &t->probe) != BT_OK)
         return;
     char params[32];
     snprintf(params, sizeof params, "threads=%d", t->threads);
     bt_plan *plan = NULL;
     if (bt_plan_create(&plan, &t->probe, NULL, params) == BT_OK &&
-        bt_time_min(plan, &t->probe_buffers, PROBE_RUNS, &t->probe_default_s) == BT_OK &&
+        bt_time_min(plan, &t->probe_buffers, PROBE_DEFAULT_RUNS, &t->probe_default_s) == BT_OK &&
         t->probe_default_s > 0)
         t->have_probe = 1, t->default_s = default_s;
     else
@@ -199,7 +203,8 @@ static void probe_setup(tuner *t, double default_s) {
     bt_plan_destroy(plan);
 }
 
-/* Runs the candidate on the probe problem; returns 1 (and why in `note`) if it is hopeless. */
+/* Runs the candidate on the probe problem; returns 1 if it is hopeless. `note`: what the probe
+ * found, for the record. */
 static int hopeless(tuner *t, bt_plan *plan, const char *requested, char *note, size_t size) {
     bt_plan *probe = NULL;
     const char *variant = bt_plan_variant(plan);
@@ -217,11 +222,12 @@ static int hopeless(tuner *t, bt_plan *plan, const char *requested, char *note, 
         if (!is_hopeless || fastest >= (limit > PROBE_SURE_S ? limit : PROBE_SURE_S)) break;
     }
     bt_plan_destroy(probe);
-    if (is_hopeless)
+    if (runs)
         snprintf(note, size,
-                 "not timed: its fastest of %d runs on mb%lld took %.3g s (the default %.3g s), "
-                 "predicting %.3g s here, over %.3g s",
-                 runs, (long long)t->probe.n, fastest, t->probe_default_s, predicted, limit);
+                 "its fastest of %d runs on mb%lld took %.3g s (the default %.3g s), "
+                 "predicting %.3g s here, %s %.3g s",
+                 runs, (long long)t->probe.n, fastest, t->probe_default_s, predicted,
+                 is_hopeless ? "over" : "within", limit);
     return is_hopeless;
 }
 
@@ -288,9 +294,11 @@ static int evaluate(tuner *t, const char *variant, const char *params, const bt_
     snprintf(r.params, sizeof r.params, "%s", bt_plan_params(plan));
     t->res->evals++;
     int ok = check_candidate(t, plan, params, &r);
+    char probe_note[160] = "";
     if (ok && variant && t->have_probe && strcmp(t->stage, "full") &&
-        hopeless(t, plan, params, r.note, sizeof r.note)) {
+        hopeless(t, plan, params, probe_note, sizeof probe_note)) {
         r.status = BT_RECORD_TIMEOUT;
+        snprintf(r.note, sizeof r.note, "not timed: %s", probe_note);
     } else if (ok) {
         bt_timing tm;
         t->timing.best_seconds = t->best >= 0 ? t->res->records.items[t->best].min_s : 0;
@@ -304,8 +312,8 @@ static int evaluate(tuner *t, const char *variant, const char *params, const bt_
             r.gflops_median = t->flops / tm.median_s * 1e-9;
             if (tm.timed_out) {
                 r.status = BT_RECORD_TIMEOUT;
-                snprintf(r.note, sizeof r.note, "one run took %.3g s, over the %.3g s cap",
-                         tm.warmup_s, t->timing.cap_seconds);
+                snprintf(r.note, sizeof r.note, "one run took %.3g s, over the %.3g s cap%s%s",
+                         tm.warmup_s, t->timing.cap_seconds, *probe_note ? "; " : "", probe_note);
             }
             if (tm.abandoned && !tm.timed_out)
                 snprintf(r.note, sizeof r.note, "abandoned: over %.2fx the best so far",
