@@ -35,9 +35,9 @@ enum { EVAL_TIMED, EVAL_DUPLICATE, EVAL_PRUNED, EVAL_ERROR };
  * times past where timing would give up on it anyway (warmup_ratio x the best so far, or the
  * cap). Short probe runs decide nothing: with a build on both cores a good kernel's
  * sub-millisecond run has come out 50x slower (a scheduler slice, not the kernel), so one fast
- * probe run clears a candidate and a slow one is repeated, unless that run alone took
- * PROBE_SURE_S and the limit. The probe is cut by FLOPs, not by the default's time, which a
- * loaded machine stretches: cut to 0.5 ms of a loaded default, a naive run fell under
+ * probe run clears a candidate and a slow one is repeated, unless it took PROBE_SURE_S (no
+ * scheduler slice stretches a run that far). The probe is cut by FLOPs, not by the default's time,
+ * which a loaded machine stretches: cut to 0.5 ms of a loaded default, a naive run fell under
  * PROBE_MIN_S. The reduced problem of the check would not do: at batch 1 an FC bwd_w is an
  * outer product, memory-bound for every variant, and there the naive run was not 8x the
  * fastest (95a32a0), against ~400x on the 1024-sample layer (0.42 against 174 GFLOP/s, Zen 4).
@@ -47,8 +47,17 @@ enum { EVAL_TIMED, EVAL_DUPLICATE, EVAL_PRUNED, EVAL_ERROR };
 #define PROBE_MIN_S 0.02
 #define PROBE_SURE_S 0.25
 #define PROBE_RUNS 3
-/* The default's probe runs are sub-millisecond: of 3, all came out stretched by a build on
- * both cores (and the naive run then predicted short); 20 cost ~10 ms. */
+/* A candidate PROBE_BEHIND times slower than the default on the first probe is probed again
+ * at PROBE_WIDE_MB samples (at most half the batch), and that decides. The naive bwd_w's batch
+ * loop strides over rows of the layer (4096 floats on the big FC layers), and past the caches'
+ * ways its time per sample grows (Zen 4, 2 threads: 5.3 GFLOP/s at batch 2, 6.3 at 8, 2.1 at
+ * 16, 0.99 at 32, 0.87 at 64, 0.42 at 1024): batch 2 predicted 1 s for a 77 s run. 4 was too
+ * high a bar: there the naive bwd_w was 3.7x the default at batch 2. */
+#define PROBE_BEHIND 2.0
+#define PROBE_WIDE_MB 32
+/* The default's probe runs are sub-millisecond and a loaded machine stretches them, which
+ * makes every prediction short: with the fastest of 3 the test missed the naive variant under
+ * load; 20 cost ~10 ms. */
 #define PROBE_DEFAULT_RUNS 20
 #define PREDICT_MARGIN 4.0
 
@@ -71,11 +80,14 @@ typedef struct tuner {
     bt_problem reduced;
     int check_reduced;
     char reduced_text[200];
-    bt_problem probe; /* when have_probe: see PROBE_MIN_DEFAULT_S */
-    bt_buffers probe_buffers;
-    int have_probe;
-    double probe_default_s, default_s; /* the default's fastest run on the probe and here */
-    bt_check_case *check_case[2];      /* inputs and reference, made once: [0] full, [1] reduced */
+    /* Probes (PROBE_MIN_DEFAULT_S): [0] cut by FLOPs, [1] at PROBE_WIDE_MB samples, made when
+     * first needed; have_probe counts the ready ones, probe_default_s[i] is the default's
+     * fastest run on probe[i], default_s its run here. */
+    bt_problem probe[2];
+    bt_buffers probe_buffers[2];
+    int have_probe, wide_tried;
+    double probe_default_s[2], default_s;
+    bt_check_case *check_case[2]; /* inputs and reference, made once: [0] full, [1] reduced */
     seen_entry *seen;
     int nseen, seen_cap;
     const char *stage;
@@ -185,49 +197,81 @@ static double give_up_limit(const tuner *t) {
     return limit;
 }
 
-/* The default dispatch's fastest run on the probe problem (PROBE_MIN_DEFAULT_S above). */
-static void probe_setup(tuner *t, double default_s) {
-    if (!(default_s >= PROBE_MIN_DEFAULT_S) ||
-        !bt_cut_minibatch(t->p, t->threads, t->flops, PROBE_FLOPS, &t->probe) ||
-        bt_buffers_alloc(&t->probe_buffers, &t->probe) != BT_OK)
-        return;
+/* Makes probe[level] (t->probe[level] set by the caller) and times the default dispatch on
+ * it. Returns 1 if it is ready. */
+static int probe_make(tuner *t, int level) {
+    if (bt_buffers_alloc(&t->probe_buffers[level], &t->probe[level]) != BT_OK) return 0;
     char params[32];
     snprintf(params, sizeof params, "threads=%d", t->threads);
     bt_plan *plan = NULL;
-    if (bt_plan_create(&plan, &t->probe, NULL, params) == BT_OK &&
-        bt_time_min(plan, &t->probe_buffers, PROBE_DEFAULT_RUNS, &t->probe_default_s) == BT_OK &&
-        t->probe_default_s > 0)
-        t->have_probe = 1, t->default_s = default_s;
-    else
-        bt_buffers_free(&t->probe_buffers);
+    int ok = bt_plan_create(&plan, &t->probe[level], NULL, params) == BT_OK &&
+             bt_time_min(plan, &t->probe_buffers[level], PROBE_DEFAULT_RUNS,
+                         &t->probe_default_s[level]) == BT_OK &&
+             t->probe_default_s[level] > 0;
     bt_plan_destroy(plan);
+    if (ok)
+        t->have_probe = level + 1;
+    else
+        bt_buffers_free(&t->probe_buffers[level]);
+    return ok;
 }
 
-/* Runs the candidate on the probe problem; returns 1 if it is hopeless. `note`: what the probe
- * found, for the record. */
-static int hopeless(tuner *t, bt_plan *plan, const char *requested, char *note, size_t size) {
+static void probe_setup(tuner *t, double default_s) {
+    t->default_s = default_s;
+    if (default_s >= PROBE_MIN_DEFAULT_S &&
+        bt_cut_minibatch(t->p, t->threads, t->flops, PROBE_FLOPS, &t->probe[0]))
+        probe_make(t, 0);
+}
+
+/* The wide probe, once a candidate has been far behind the default on the first. */
+static int probe_wide(tuner *t) {
+    if (t->have_probe > 1) return 1;
+    if (t->wide_tried) return 0;
+    t->wide_tried = 1;
+    t->probe[1] = *t->p;
+    t->probe[1].n = t->p->n / 2 < PROBE_WIDE_MB ? t->p->n / 2 : PROBE_WIDE_MB;
+    t->probe[1].n -= t->probe[1].n % t->threads;
+    return t->probe[1].n > t->probe[0].n && probe_make(t, 1);
+}
+
+/* Runs the candidate on probe[level]: the fastest of up to PROBE_RUNS runs (one if it clears
+ * it) and the run it predicts here. Returns 0 if it could not run there. */
+static int probe_run(tuner *t, int level, bt_plan *plan, const char *requested, double limit,
+                     double *fastest, double *predicted, int *runs, int *is_hopeless) {
     bt_plan *probe = NULL;
     const char *variant = bt_plan_variant(plan);
-    if (bt_plan_create(&probe, &t->probe, variant, bt_plan_params(plan)) != BT_OK &&
-        bt_plan_create(&probe, &t->probe, variant, requested) != BT_OK)
+    if (bt_plan_create(&probe, &t->probe[level], variant, bt_plan_params(plan)) != BT_OK &&
+        bt_plan_create(&probe, &t->probe[level], variant, requested) != BT_OK)
         return 0;
-    double limit = PREDICT_MARGIN * give_up_limit(t), fastest = 0, predicted = 0;
-    int runs = 0, is_hopeless = 0;
-    while (runs < PROBE_RUNS) {
+    *runs = *is_hopeless = 0;
+    while (*runs < PROBE_RUNS) {
         double s;
-        if (bt_time_min(probe, &t->probe_buffers, 1, &s) != BT_OK) break;
-        fastest = runs++ == 0 || s < fastest ? s : fastest;
-        predicted = fastest / t->probe_default_s * t->default_s;
-        is_hopeless = fastest >= PROBE_MIN_S && predicted > limit;
-        if (!is_hopeless || fastest >= (limit > PROBE_SURE_S ? limit : PROBE_SURE_S)) break;
+        if (bt_time_min(probe, &t->probe_buffers[level], 1, &s) != BT_OK) break;
+        *fastest = (*runs)++ == 0 || s < *fastest ? s : *fastest;
+        *predicted = *fastest / t->probe_default_s[level] * t->default_s;
+        *is_hopeless = *fastest >= PROBE_MIN_S && *predicted > limit;
+        if (!*is_hopeless || *fastest >= PROBE_SURE_S) break;
     }
     bt_plan_destroy(probe);
-    if (runs)
-        snprintf(note, size,
-                 "its fastest of %d runs on mb%lld took %.3g s (the default %.3g s), "
-                 "predicting %.3g s here, %s %.3g s",
-                 runs, (long long)t->probe.n, fastest, t->probe_default_s, predicted,
-                 is_hopeless ? "over" : "within", limit);
+    return *runs > 0;
+}
+
+/* Probes the candidate; returns 1 if it is hopeless. `note`: what the probe found. */
+static int hopeless(tuner *t, bt_plan *plan, const char *requested, char *note, size_t size) {
+    double limit = PREDICT_MARGIN * give_up_limit(t), fastest = 0, predicted = 0;
+    int runs = 0, is_hopeless = 0, level = 0;
+    if (!probe_run(t, 0, plan, requested, limit, &fastest, &predicted, &runs, &is_hopeless))
+        return 0;
+    if (!is_hopeless && fastest > PROBE_BEHIND * t->probe_default_s[0] && probe_wide(t)) {
+        level = 1;
+        if (!probe_run(t, 1, plan, requested, limit, &fastest, &predicted, &runs, &is_hopeless))
+            return 0;
+    }
+    snprintf(note, size,
+             "its fastest of %d runs on mb%lld took %.3g s (the default %.3g s), "
+             "predicting %.3g s here, %s %.3g s",
+             runs, (long long)t->probe[level].n, fastest, t->probe_default_s[level], predicted,
+             is_hopeless ? "over" : "within", limit);
     return is_hopeless;
 }
 
@@ -538,7 +582,7 @@ static void screen_then_confirm(tuner *t, const bt_problem *screen) {
     s.seen = NULL, s.nseen = s.seen_cap = 0;
     s.best = -1, s.have_best_config = 0;
     s.screening = 1;
-    s.have_probe = 0;       /* the screen problem is the small one already */
+    s.have_probe = 0, s.wide_tried = 1; /* the screen problem is the small one already */
     s.check_case[0] = NULL; /* a check on the problem itself is one of the screen problem here */
     s.deadline = t->deadline - (1 - SCREEN_SHARE) * t->o->seconds;
     s.timing.rep_seconds = 3 * screen_target(t->o, t->p);
@@ -654,7 +698,11 @@ bt_status bt_tune_key(const bt_problem *p, int threads, const bt_buffers *buffer
     t.stage = "default";
     char params[32];
     snprintf(params, sizeof params, "threads=%d", threads);
+    /* Measured whatever the budget: with none left the cap would make the baseline a timeout. */
+    double cap = t.timing.cap_seconds;
+    t.timing.cap_seconds = 1e30;
     if (evaluate(&t, NULL, params, NULL) == EVAL_TIMED) out->default_index = out->records.count - 1;
+    t.timing.cap_seconds = cap;
     if (out->default_index >= 0 &&
         out->records.items[out->default_index].status != BT_RECORD_INVALID)
         probe_setup(&t, out->records.items[out->default_index].min_s);
@@ -719,7 +767,7 @@ done:
     free(t.seen);
     bt_check_case_free(t.check_case[0]);
     bt_check_case_free(t.check_case[1]);
-    if (t.have_probe) bt_buffers_free(&t.probe_buffers);
+    for (int i = 0; i < t.have_probe; i++) bt_buffers_free(&t.probe_buffers[i]);
     bt_space_free(&t.space);
     return st;
 }
