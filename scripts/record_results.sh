@@ -12,7 +12,7 @@
 # same for the 46 bwd_d keys at the suite's batch of 32, ~60 minutes) and
 # exhaustive_resnet50_bwd_w_mb32_sample (10 of the 46 bwd_w keys at batch 32, every kind of
 # layer, both layouts, the most repeated shapes first: ~8 minutes a key, the 46 would take
-# about 6 hours). Their records (~15 MB) go to a
+# about 6 hours), exhaustive_resnet50_bwd_w_mb32_rest (the other 36). Their records (~15 MB) go to a
 # temporary folder; the console output with one line per key is kept.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,6 +61,53 @@ if only_asked exhaustive_resnet50_bwd_w_mb32_sample; then
     --problem "conv_bwd_w mb32ic64ih56oc64oh56kh3ph1" \
     --problem "conv_bwd_w_nhwc mb32ic512ih7oc2048oh7kh1" \
     --threads 2 --exhaustive --out "$scratch"
+  rm -rf "$scratch"
+fi
+if only_asked exhaustive_resnet50_bwd_w_mb32_rest; then
+  # The other 36 bwd_w keys at batch 32, the most repeated shapes first; one line per key as
+  # it is done, so a run stopped early keeps what it finished.
+  scratch=$(mktemp -d)
+  args=()
+  while read -r problem; do args+=(--problem "$problem"); done <<'KEYS'
+conv_bwd_w_nhwc mb32ic256ih14oc1024oh14kh1
+conv_bwd_w mb32ic1024ih14oc256oh14kh1
+conv_bwd_w mb32ic64ih56oc256oh56kh1
+conv_bwd_w mb32ic128ih28oc512oh28kh1
+conv_bwd_w_nhwc mb32ic128ih28oc512oh28kh1
+conv_bwd_w_nhwc mb32ic64ih56oc64oh56kh3ph1
+conv_bwd_w mb32ic512ih28oc128oh28kh1
+conv_bwd_w_nhwc mb32ic512ih28oc128oh28kh1
+conv_bwd_w_nhwc mb32ic128ih28oc128oh28kh3ph1
+conv_bwd_w mb32ic512ih7oc2048oh7kh1
+conv_bwd_w mb32ic256ih56oc64oh56kh1
+conv_bwd_w_nhwc mb32ic256ih56oc64oh56kh1
+conv_bwd_w mb32ic2048ih7oc512oh7kh1
+conv_bwd_w_nhwc mb32ic2048ih7oc512oh7kh1
+conv_bwd_w mb32ic512ih7oc512oh7kh3ph1
+conv_bwd_w_nhwc mb32ic512ih7oc512oh7kh3ph1
+conv_bwd_w mb32ic3ih224oc64oh112kh7sh2ph3
+conv_bwd_w mb32ic64ih56oc64oh56kh1
+conv_bwd_w_nhwc mb32ic64ih56oc64oh56kh1
+conv_bwd_w mb32ic256ih56oc128oh56kh1
+conv_bwd_w_nhwc mb32ic256ih56oc128oh56kh1
+conv_bwd_w mb32ic128ih56oc128oh28kh3sh2ph1
+conv_bwd_w_nhwc mb32ic128ih56oc128oh28kh3sh2ph1
+conv_bwd_w mb32ic256ih56oc512oh28kh1sh2
+conv_bwd_w_nhwc mb32ic256ih56oc512oh28kh1sh2
+conv_bwd_w mb32ic512ih28oc256oh28kh1
+conv_bwd_w_nhwc mb32ic512ih28oc256oh28kh1
+conv_bwd_w mb32ic256ih28oc256oh14kh3sh2ph1
+conv_bwd_w_nhwc mb32ic256ih28oc256oh14kh3sh2ph1
+conv_bwd_w mb32ic512ih28oc1024oh14kh1sh2
+conv_bwd_w_nhwc mb32ic512ih28oc1024oh14kh1sh2
+conv_bwd_w mb32ic1024ih14oc512oh14kh1
+conv_bwd_w_nhwc mb32ic1024ih14oc512oh14kh1
+conv_bwd_w_nhwc mb32ic512ih14oc512oh7kh3sh2ph1
+conv_bwd_w mb32ic1024ih14oc2048oh7kh1sh2
+conv_bwd_w_nhwc mb32ic1024ih14oc2048oh7kh1sh2
+KEYS
+  step exhaustive_resnet50_bwd_w_mb32_rest "$bt" tune "${args[@]}" --threads 2 --exhaustive \
+    --out "$scratch"
   rm -rf "$scratch"
 fi
 want bench_targets && BACKTUNE_TABLE=$table step bench_targets "$bt" bench --suite targets \
