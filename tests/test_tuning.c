@@ -672,6 +672,16 @@ static void space_and_search(void) {
 /* Screening: a convolution is searched on a smaller minibatch, its best candidates are
  * confirmed on the problem itself, and only those (or the default) can be chosen; the screen
  * records name the problem they were timed on and never make a table entry. */
+/* Tunes the (normalized) problem for 2 threads on buffers of its own. */
+static bt_status tune_two_threads(const bt_problem *norm, const bt_tune_options *o,
+                                  bt_tune_result *res) {
+    bt_buffers buffers;
+    bt_status st = bt_buffers_alloc(&buffers, norm);
+    if (st == BT_OK) st = bt_tune_key(norm, 2, &buffers, o, res);
+    bt_buffers_free(&buffers);
+    return st;
+}
+
 static void screening(void) {
     bt_problem fc = tl_parse("fc_bwd_d mb64ic64oc64"),
                conv = tl_parse("conv_bwd_d mb32ic8ih8oc8kh3"), cut;
@@ -688,7 +698,6 @@ static void screening(void) {
     bt_problem_normalize(&p, &norm);
     char key[200];
     bt_problem_format(&norm, key, sizeof key);
-    bt_buffers buffers;
     bt_tune_options o;
     bt_tune_defaults(&o);
     o.seconds = 1.5;
@@ -696,10 +705,7 @@ static void screening(void) {
     o.screen_min_run_s = 0;       /* screen whatever the run takes */
     o.screen_target_run_s = 1e-9; /* down to one sample per thread */
     bt_tune_result res;
-    bt_status st = bt_buffers_alloc(&buffers, &norm);
-    if (st == BT_OK) st = bt_tune_key(&norm, 2, &buffers, &o, &res);
-    bt_buffers_free(&buffers);
-    if (st != BT_OK) {
+    if (tune_two_threads(&norm, &o, &res) != BT_OK) {
         tl_fail("screened tuning run: %s", bt_last_error());
         return;
     }
@@ -776,15 +782,11 @@ static void check_cases(void) {
 static void hopeless_untimed(void) {
     bt_problem p = tl_parse("fc_bwd_d mb512ic1024oc1024"), norm;
     bt_problem_normalize(&p, &norm);
-    bt_buffers buffers;
     bt_tune_options o;
     bt_tune_defaults(&o);
     o.seconds = 2.0;
     bt_tune_result res;
-    bt_status st = bt_buffers_alloc(&buffers, &norm);
-    if (st == BT_OK) st = bt_tune_key(&norm, 2, &buffers, &o, &res);
-    bt_buffers_free(&buffers);
-    if (st != BT_OK) {
+    if (tune_two_threads(&norm, &o, &res) != BT_OK) {
         tl_fail("hopeless candidates: %s", bt_last_error());
         return;
     }

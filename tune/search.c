@@ -150,6 +150,15 @@ static int push_record(tuner *t, const bt_record *r) {
     return t->res->records.count - 1;
 }
 
+/* The candidate's plan on a smaller copy q of its problem: with the plan's exact parameters
+ * (returns 1), else with the requested ones re-derived for q (2), else none (0). */
+static int plan_smaller(const bt_problem *q, bt_plan *plan, const char *requested, bt_plan **out) {
+    const char *variant = bt_plan_variant(plan);
+    if (bt_plan_create(out, q, variant, bt_plan_params(plan)) == BT_OK) return 1;
+    if (bt_plan_create(out, q, variant, requested) == BT_OK) return 2;
+    return 0;
+}
+
 /* Checks the candidate against the reference: on the reduced problem when the full one is
  * too costly (with the plan's exact parameters, else the requested ones re-derived for the
  * smaller shape, else the full problem). Returns 1 if it passed; else 0 with the reason. */
@@ -157,11 +166,11 @@ static int check_candidate(tuner *t, bt_plan *plan, const char *requested, bt_re
     bt_check_options opt = {.mode = BT_CHECK_EXACT, .seed = 11, .with_bias = 1};
     bt_check_result res;
     bt_plan *small = NULL;
-    const char *variant = bt_plan_variant(plan);
     if (t->check_reduced) {
-        if (bt_plan_create(&small, &t->reduced, variant, bt_plan_params(plan)) == BT_OK)
+        int how = plan_smaller(&t->reduced, plan, requested, &small);
+        if (how == 1)
             snprintf(r->check, sizeof r->check, "exact on reduced '%s'", t->reduced_text);
-        else if (bt_plan_create(&small, &t->reduced, variant, requested) == BT_OK)
+        else if (how == 2)
             snprintf(r->check, sizeof r->check,
                      "exact on reduced '%.180s' (its defaults for the smaller shape)",
                      t->reduced_text);
@@ -239,10 +248,7 @@ static int probe_wide(tuner *t) {
 static int probe_run(tuner *t, int level, bt_plan *plan, const char *requested, double limit,
                      double *fastest, double *predicted, int *runs, int *is_hopeless) {
     bt_plan *probe = NULL;
-    const char *variant = bt_plan_variant(plan);
-    if (bt_plan_create(&probe, &t->probe[level], variant, bt_plan_params(plan)) != BT_OK &&
-        bt_plan_create(&probe, &t->probe[level], variant, requested) != BT_OK)
-        return 0;
+    if (!plan_smaller(&t->probe[level], plan, requested, &probe)) return 0;
     *runs = *is_hopeless = 0;
     while (*runs < PROBE_RUNS) {
         double s;
