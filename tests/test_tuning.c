@@ -790,19 +790,32 @@ static void hopeless_untimed(void) {
         tl_fail("hopeless candidates: %s", bt_last_error());
         return;
     }
-    int naive_untimed = 0, naive_timed = 0;
+    /* Under the sanitizers (-O1) the GEMMs run ~50x slower and the naive kernels ~3x: the naive
+     * run is then ~8x the default's, not hopeless, and timed. What holds in every build: a
+     * naive record either was not timed, or was timed after its probe predicted it within
+     * the limit (its note says so). */
+#ifdef __SANITIZE_ADDRESS__
+    const int expect_untimed = 0;
+#else
+    const int expect_untimed = 1;
+#endif
+    int naive_untimed = 0, naive_timed = 0, unexplained = 0;
     const char *why = "";
     for (int i = 0; i < res.records.count; i++) {
         const bt_record *r = &res.records.items[i];
         if (!strstr(r->variant, "naive")) continue;
-        if (r->status == BT_RECORD_TIMEOUT && strstr(r->note, "not timed") && r->reps == 0)
+        if (r->status == BT_RECORD_TIMEOUT && strstr(r->note, "not timed") && r->reps == 0) {
             naive_untimed++;
-        else
+        } else {
             naive_timed++, why = r->note;
+            unexplained += r->status == BT_RECORD_TIMEOUT && !strstr(r->note, "predicting");
+        }
     }
     const bt_record *def = res.default_index >= 0 ? &res.records.items[res.default_index] : NULL;
     const bt_record *best = res.best_index >= 0 ? &res.records.items[res.best_index] : NULL;
-    tl_expect(naive_untimed > 0 && !naive_timed && def && def->status == BT_RECORD_OK && best &&
+    int naive_ok = expect_untimed ? naive_untimed > 0 && !naive_timed
+                                  : naive_untimed + naive_timed > 0 && !unexplained;
+    tl_expect(naive_ok && def && def->status == BT_RECORD_OK && best &&
                   !strstr(best->variant, "naive"),
               "hopeless candidates: %d naive records untimed, %d timed (%s); default %s; best %s",
               naive_untimed, naive_timed, why, def ? bt_record_status_name(def->status) : "-",
