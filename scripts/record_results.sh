@@ -12,7 +12,8 @@
 # same for the 46 bwd_d keys at the suite's batch of 32, ~60 minutes) and
 # exhaustive_resnet50_bwd_w_mb32_sample (10 of the 46 bwd_w keys at batch 32, every kind of
 # layer, both layouts, the most repeated shapes first: ~8 minutes a key, the 46 would take
-# about 6 hours), exhaustive_resnet50_bwd_w_mb32_rest (the other 36). Their records (~15 MB) go to a
+# about 6 hours), exhaustive_resnet50_bwd_w_mb32_rest (the other 36) and
+# exhaustive_resnet50_bwd_w_mb32_last24 (the last 24 of those 36). Their records (~15 MB) go to a
 # temporary folder; the console output with one line per key is kept.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -63,12 +64,9 @@ if only_asked exhaustive_resnet50_bwd_w_mb32_sample; then
     --threads 2 --exhaustive --out "$scratch"
   rm -rf "$scratch"
 fi
-if only_asked exhaustive_resnet50_bwd_w_mb32_rest; then
-  # The other 36 bwd_w keys at batch 32, the most repeated shapes first; one line per key as
-  # it is done, so a run stopped early keeps what it finished.
-  scratch=$(mktemp -d)
-  args=()
-  while read -r problem; do args+=(--problem "$problem"); done <<'KEYS'
+# The 36 bwd_w keys at batch 32 the sample above leaves out, the most repeated shapes first.
+bwd_w_mb32_rest_keys() {
+  cat <<'KEYS'
 conv_bwd_w_nhwc mb32ic256ih14oc1024oh14kh1
 conv_bwd_w mb32ic1024ih14oc256oh14kh1
 conv_bwd_w mb32ic64ih56oc256oh56kh1
@@ -106,9 +104,21 @@ conv_bwd_w_nhwc mb32ic512ih14oc512oh7kh3sh2ph1
 conv_bwd_w mb32ic1024ih14oc2048oh7kh1sh2
 conv_bwd_w_nhwc mb32ic1024ih14oc2048oh7kh1sh2
 KEYS
-  step exhaustive_resnet50_bwd_w_mb32_rest "$bt" tune "${args[@]}" --threads 2 --exhaustive \
-    --out "$scratch"
+}
+exhaustive_bwd_w_mb32() { # exhaustive_bwd_w_mb32 STEP: the keys on stdin, one line per key as
+  # it is done, so a run stopped early keeps what it finished.
+  local name=$1 scratch args=() problem
+  scratch=$(mktemp -d)
+  while read -r problem; do args+=(--problem "$problem"); done
+  step "$name" "$bt" tune "${args[@]}" --threads 2 --exhaustive --out "$scratch"
   rm -rf "$scratch"
+}
+if only_asked exhaustive_resnet50_bwd_w_mb32_rest; then
+  exhaustive_bwd_w_mb32 exhaustive_resnet50_bwd_w_mb32_rest < <(bwd_w_mb32_rest_keys)
+fi
+if only_asked exhaustive_resnet50_bwd_w_mb32_last24; then
+  # The rest run was stopped after its first 12 keys on Zen 4; these are its other 24.
+  exhaustive_bwd_w_mb32 exhaustive_resnet50_bwd_w_mb32_last24 < <(bwd_w_mb32_rest_keys | tail -n +13)
 fi
 want bench_targets && BACKTUNE_TABLE=$table step bench_targets "$bt" bench --suite targets \
   --threads 1,2 --variants '*avx512*,dispatch,peer:*' --benchmark_repetitions=3 \
