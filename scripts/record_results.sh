@@ -13,7 +13,8 @@
 # exhaustive_resnet50_bwd_w_mb32_sample (10 of the 46 bwd_w keys at batch 32, every kind of
 # layer, both layouts, the most repeated shapes first: ~8 minutes a key, the 46 would take
 # about 6 hours), exhaustive_resnet50_bwd_w_mb32_rest (the other 36) and
-# exhaustive_resnet50_bwd_w_mb32_last24 (the last 24 of those 36). Their records (~15 MB) go to a
+# exhaustive_resnet50_bwd_w_mb32_last24 (the last 24 of those 36) and
+# exhaustive_resnet50_bwd_w_mb32_last10 (the last 10 of those 24). Their records (~15 MB) go to a
 # temporary folder; the console output with one line per key is kept.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -119,6 +120,10 @@ fi
 if only_asked exhaustive_resnet50_bwd_w_mb32_last24; then
   # The rest run was stopped after its first 12 keys on Zen 4; these are its other 24.
   exhaustive_bwd_w_mb32 exhaustive_resnet50_bwd_w_mb32_last24 < <(bwd_w_mb32_rest_keys | tail -n +13)
+fi
+if only_asked exhaustive_resnet50_bwd_w_mb32_last10; then
+  # The last24 run was cut off after its first 14 keys on Zen 4; these are its other 10.
+  exhaustive_bwd_w_mb32 exhaustive_resnet50_bwd_w_mb32_last10 < <(bwd_w_mb32_rest_keys | tail -n +27)
 fi
 want bench_targets && BACKTUNE_TABLE=$table step bench_targets "$bt" bench --suite targets \
   --threads 1,2 --variants '*avx512*,dispatch,peer:*' --benchmark_repetitions=3 \
