@@ -114,17 +114,14 @@ exhaustive_bwd_w_mb32() { # exhaustive_bwd_w_mb32 STEP: the keys on stdin, one l
   step "$name" "$bt" tune "${args[@]}" --threads 2 --exhaustive --out "$scratch"
   rm -rf "$scratch"
 }
-if only_asked exhaustive_resnet50_bwd_w_mb32_rest; then
-  exhaustive_bwd_w_mb32 exhaustive_resnet50_bwd_w_mb32_rest < <(bwd_w_mb32_rest_keys)
-fi
-if only_asked exhaustive_resnet50_bwd_w_mb32_last24; then
-  # The rest run was stopped after its first 12 keys on Zen 4; these are its other 24.
-  exhaustive_bwd_w_mb32 exhaustive_resnet50_bwd_w_mb32_last24 < <(bwd_w_mb32_rest_keys | tail -n +13)
-fi
-if only_asked exhaustive_resnet50_bwd_w_mb32_last10; then
-  # The last24 run was cut off after its first 14 keys on Zen 4; these are its other 10.
-  exhaustive_bwd_w_mb32 exhaustive_resnet50_bwd_w_mb32_last10 < <(bwd_w_mb32_rest_keys | tail -n +27)
-fi
+# The rest run was stopped after its first 12 keys (Zen 4) and last24, which went on from
+# there, after 14 more; each part starts at its first key in that list.
+for part in rest:1 last24:13 last10:27; do
+  if only_asked "exhaustive_resnet50_bwd_w_mb32_${part%%:*}"; then
+    exhaustive_bwd_w_mb32 "exhaustive_resnet50_bwd_w_mb32_${part%%:*}" \
+      < <(bwd_w_mb32_rest_keys | tail -n +"${part#*:}")
+  fi
+done
 want bench_targets && BACKTUNE_TABLE=$table step bench_targets "$bt" bench --suite targets \
   --threads 1,2 --variants '*avx512*,dispatch,peer:*' --benchmark_repetitions=3 \
   --benchmark_min_time=0.1 --save
