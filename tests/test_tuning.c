@@ -775,16 +775,47 @@ static void check_cases(void) {
     bt_check_case_free(c);
 }
 
+/* The default dispatch's fastest of 3 runs of `p` on 2 threads, or -1. */
+static double default_run_s(const bt_problem *p) {
+    bt_plan *plan = NULL;
+    bt_buffers buffers;
+    double s = -1;
+    if (bt_buffers_alloc(&buffers, p) != BT_OK) return -1;
+    if (bt_plan_create(&plan, p, NULL, "threads=2") == BT_OK &&
+        bt_time_min(plan, &buffers, 3, &s) != BT_OK)
+        s = -1;
+    bt_plan_destroy(plan);
+    bt_buffers_free(&buffers);
+    return s;
+}
+
 /* A candidate whose runs on a smaller minibatch predict one far past where the timing would
  * give up on it is recorded untimed: here the naive variants of an FC layer (~300x slower than
  * the GEMMs), one run of which would take seconds. Only what holds on a loaded machine is
  * asserted: a loaded good candidate may be timed slow, never the naive one fast. */
 static void hopeless_untimed(void) {
+    /* Candidates are probed only where the default run takes 4 ms or more (search.c,
+     * PROBE_MIN_DEFAULT_S). At 512 samples it took 4.6-5.6 ms on an idle Emerald Rapids, and
+     * a faster one left the naive variant unprobed and timed; so the minibatch doubles until
+     * the default's run takes 10 ms (under the sanitizers 512 samples take ~0.25 s). */
     bt_problem p = tl_parse("fc_bwd_d mb512ic1024oc1024"), norm;
+    double run_s = default_run_s(&p);
+    while (run_s >= 0 && run_s < 0.01 && p.n < 16384) {
+        p.n *= 2;
+        run_s = default_run_s(&p);
+    }
     bt_problem_normalize(&p, &norm);
     bt_tune_options o;
     bt_tune_defaults(&o);
+    /* The naive variant comes first in the space, right after the default, which is measured
+     * whatever the budget; under the sanitizers with another test on the other core, checking
+     * and timing the default (and its probe runs) took all of a 2 s budget, and the naive
+     * variant was never reached (CI of ff4489b). */
+#ifdef __SANITIZE_ADDRESS__
+    o.seconds = 8.0;
+#else
     o.seconds = 2.0;
+#endif
     bt_tune_result res;
     if (tune_two_threads(&norm, &o, &res) != BT_OK) {
         tl_fail("hopeless candidates: %s", bt_last_error());
@@ -817,9 +848,10 @@ static void hopeless_untimed(void) {
                                   : naive_untimed + naive_timed > 0 && !unexplained;
     tl_expect(naive_ok && def && def->status == BT_RECORD_OK && best &&
                   !strstr(best->variant, "naive"),
-              "hopeless candidates: %d naive records untimed, %d timed (%s); default %s; best %s",
-              naive_untimed, naive_timed, why, def ? bt_record_status_name(def->status) : "-",
-              best ? best->variant : "-");
+              "hopeless candidates (mb%lld, default run %.3g s): %d naive records untimed, %d "
+              "timed (%s); default %s; best %s",
+              (long long)p.n, run_s, naive_untimed, naive_timed, why,
+              def ? bt_record_status_name(def->status) : "-", best ? best->variant : "-");
     bt_tune_result_free(&res);
 }
 
