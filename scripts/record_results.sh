@@ -15,7 +15,8 @@
 # about 6 hours), exhaustive_resnet50_bwd_w_mb32_rest (the other 36) and
 # exhaustive_resnet50_bwd_w_mb32_last24 (the last 24 of those 36) and
 # exhaustive_resnet50_bwd_w_mb32_last10 (the last 10 of those 24). Their records (~15 MB) go to a
-# temporary folder; the console output with one line per key is kept.
+# temporary folder; the console output with one line per key is kept. heuristic_1x1: the
+# default dispatch against each family's defaults on the 1x1 layers (~12 minutes).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 only=${2:-}
@@ -122,6 +123,22 @@ for part in rest:1 last24:13 last10:27; do
       < <(bwd_w_mb32_rest_keys | tail -n +"${part#*:}")
   fi
 done
+if only_asked heuristic_1x1; then
+  # The heuristic (no table) against each family's defaults on the ResNet-50 1x1 layers in
+  # one run, repetitions interleaved (bt_conv_gemm_leads), then the same with dispatch capped
+  # at AVX2; the ratios are printed after each bench.
+  args=()
+  for d in $(sed -En 's/^(mb[0-9a-z]*kh1(sh[0-9]+)?ph0)n".*/\1/p' bench/suites/resnet50.txt); do
+    args+=(--problem "$d")
+  done
+  for isa in avx512 avx2; do
+    BACKTUNE_ISA_CAP=$isa step "heuristic_1x1_$isa" "$bt" bench "${args[@]}" \
+      --ops conv_bwd_d,conv_bwd_w --threads 2 --variants "dispatch,*direct_n*_$isa,*gemm*_$isa" \
+      --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true \
+      --benchmark_min_time=0.2 --out "$out/heuristic_1x1_$isa.json"
+    python3 scripts/ratios.py "$out/heuristic_1x1_$isa.json" | tee -a "$out/heuristic_1x1_$isa.txt"
+  done
+fi
 want bench_targets && BACKTUNE_TABLE=$table step bench_targets "$bt" bench --suite targets \
   --threads 1,2 --variants '*avx512*,dispatch,peer:*' --benchmark_repetitions=3 \
   --benchmark_min_time=0.1 --save

@@ -398,6 +398,38 @@ static void dispatch_fits(void) {
     }
 }
 
+/* The heuristic's family per shape (bt_conv_gemm_leads): the GEMM family on unpadded 1x1
+ * convolutions without groups (bwd_d in NCHW only, NCHW bwd_w with 128 filters or more),
+ * the direct family elsewhere. Whatever the ISA: the names are matched without their suffix. */
+static void heuristic_families(void) {
+    static const struct {
+        const char *problem, *family;
+    } cases[] = {
+        {"conv_bwd_d mb2ic64ih7oc128kh1", "conv_bwd_d__gemm_col2im_"},
+        {"conv_bwd_d mb2ic64ih8oc128oh4kh1sh2", "conv_bwd_d__gemm_col2im_"},
+        {"conv_bwd_w mb2ic64ih7oc128kh1", "conv_bwd_w__im2col_gemm_"},
+        {"conv_bwd_w mb2ic64ih8oc128oh4kh1sh2", "conv_bwd_w__im2col_gemm_"},
+        {"conv_bwd_w mb2ic64ih7oc64kh1", "conv_bwd_w__direct_nchw_"},
+        {"conv_bwd_d_nhwc mb2ic64ih7oc128kh1", "conv_bwd_d__direct_nhwc_"},
+        {"conv_bwd_w_nhwc mb2ic64ih7oc64kh1", "conv_bwd_w__im2col_gemm_"},
+        {"conv_bwd_w_nhwc mb2ic64ih7oc128kh3ph1", "conv_bwd_w__direct_nhwc_"},
+        {"conv_bwd_d mb2ic64ih7oc128kh3ph1", "conv_bwd_d__direct_nchw_"},
+        {"conv_bwd_d g2mb2ic64ih7oc128kh1", "conv_bwd_d__direct_nchw_"},
+        {"conv_bwd_d mb2ic64ih7oc128oh9kh1ph1", "conv_bwd_d__direct_nchw_"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bt_problem p = tl_parse(cases[i].problem);
+        bt_plan *plan;
+        if (tl_plan(&plan, &p, NULL, "threads=2", cases[i].problem) <= 0) continue;
+        const char *v = bt_plan_variant(plan);
+        tl_expect(!strncmp(v, cases[i].family, strlen(cases[i].family)) &&
+                      !strcmp(bt_plan_source(plan), "heuristic"),
+                  "heuristic on '%s': %s (%s), family %s*", cases[i].problem, v,
+                  bt_plan_source(plan), cases[i].family);
+        bt_plan_destroy(plan);
+    }
+}
+
 static void forced_variant(void) {
     for (int ti = 0; ti < PLAN_TEXTS; ti++) {
         bt_problem p = plan_problem(ti);
@@ -448,6 +480,7 @@ static void tuning_load(void) {
 
 int main(void) {
     unsetenv("BACKTUNE_VARIANT");
+    unsetenv("BACKTUNE_TABLE");
     plan_create_errors();
     params_errors();
     execute_errors();
@@ -455,6 +488,7 @@ int main(void) {
     last_error_per_thread();
     params_round_trip();
     dispatch_fits();
+    heuristic_families();
     forced_variant();
     tuning_load();
     return tl_finish();

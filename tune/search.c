@@ -477,9 +477,13 @@ static void coarse_then_refine(tuner *t) {
     int n = t->space.nvariants, *order = calloc((size_t)(n ? 2 * n : 1), sizeof *order);
     if (!order) return;
     int *hopeless = order + n;
+    bt_shape shape;
+    bt_shape_from_problem(t->p, &shape);
     for (int i = 0; i < n; i++) {
-        int at = i, prio = bt_registry_get(t->space.variants[i].index)->priority;
-        while (at > 0 && bt_registry_get(t->space.variants[order[at - 1]].index)->priority < prio) {
+        int at = i, prio = bt_variant_priority(bt_registry_get(t->space.variants[i].index), &shape);
+        while (at > 0 &&
+               bt_variant_priority(bt_registry_get(t->space.variants[order[at - 1]].index),
+                                   &shape) < prio) {
             order[at] = order[at - 1];
             at--;
         }

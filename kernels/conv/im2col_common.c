@@ -157,3 +157,17 @@ bt_status bt_conv_gemm_prepare(bt_plan *plan) {
     plan->scratch_bytes = (size_t)(cp->slots + cp->nslots * cp->slot) * sizeof(float);
     return BT_OK;
 }
+
+/* Measured with each variant's default parameters on the 15 ResNet-50 1x1 layers at batch 32,
+ * 2 threads, medians of 5 interleaved repetitions (results/intel-xeon-emeraldrapids-2c-avx512/
+ * heuristic_1x1_avx512.txt; two benchmarks of one plan differed by 0.73-1.33x there: a noisy VM):
+ * the direct default's GFLOP/s over this choice's, NCHW bwd_d 0.37-0.87 on every layer; NCHW
+ * bwd_w 0.55 in geomean, down to 0.16 on strided layers, while with 64 filters the GEMM is not
+ * ahead (0.91x and 0.99x the direct); NHWC bwd_w 0.80 in geomean; NHWC bwd_d even (left to the
+ * direct family). Capped at AVX2 the same (heuristic_1x1_avx2.txt), and the tuned winners on
+ * Zen 4 and Zen 5 agree (tune_resnet50.txt). */
+int bt_conv_gemm_leads(const bt_shape *s) {
+    if (s->g != 1 || s->r != 1 || s->s != 1 || s->ph != 0 || s->pw != 0) return 0;
+    if (s->op == BT_CONV_BWD_DATA) return s->layout == BT_NCHW;
+    return s->layout == BT_NHWC || s->k >= 128;
+}

@@ -45,6 +45,11 @@ typedef struct bt_conv_gemm_plan {
 
 bt_status bt_conv_gemm_prepare(bt_plan *plan);
 
+/* Whether the heuristic puts this family ahead of the direct one (priority_for): on unpadded
+ * 1x1 convolutions without groups (one GEMM over the batch), for bwd_d in NCHW only and for
+ * NCHW bwd_w with 128 filters or more. */
+int bt_conv_gemm_leads(const bt_shape *s);
+
 /* The output positions t in [0, count) with 0 <= t * stride + base < extent: [*lo, *hi). */
 static inline void bt_conv_valid_range(int64_t base, int64_t stride, int64_t extent, int64_t count,
                                        int64_t *lo, int64_t *hi) {

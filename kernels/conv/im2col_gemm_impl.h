@@ -395,11 +395,17 @@ static void bwd_d_run(const bt_plan *plan, const bt_tensors *t, int tid, int nth
     }
 }
 
+/* 4 above the direct family's 14 where it leads (bt_conv_gemm_leads), else 2 below. */
+static int gemm_priority(const bt_shape *s) {
+    return (bt_conv_gemm_leads(s) ? 16 : 12) + 10 * BT_ISA_THIS;
+}
+
 const bt_variant BT_SIMD_NAME(bt_variant_conv_bwd_w__im2col_gemm) = {
     .name = "conv_bwd_w__im2col_gemm_" BT_SIMD_STR(BT_SIMD_SUFFIX),
     .op = BT_CONV_BWD_WEIGHTS,
     .isa = BT_ISA_THIS,
     .priority = 12 + 10 * BT_ISA_THIS,
+    .priority_for = gemm_priority,
     .params = bt_conv_gemm_bwd_w_params,
     .prepare = bt_conv_gemm_prepare,
     .run = bwd_w_run};
@@ -409,6 +415,7 @@ const bt_variant BT_SIMD_NAME(bt_variant_conv_bwd_d__gemm_col2im) = {
     .op = BT_CONV_BWD_DATA,
     .isa = BT_ISA_THIS,
     .priority = 12 + 10 * BT_ISA_THIS,
+    .priority_for = gemm_priority,
     .params = bt_conv_gemm_bwd_d_params,
     .prepare = bt_conv_gemm_prepare,
     .run = bwd_d_run};

@@ -55,7 +55,9 @@ typedef struct bt_variant {
     const char *name;
     bt_op op;
     bt_isa isa;
-    int priority;                /* heuristic dispatch order: highest first among those that fit */
+    int priority; /* heuristic dispatch order: highest first among those that fit */
+    /* The priority on a given shape, where the family's standing depends on it; NULL: priority. */
+    int (*priority_for)(const bt_shape *s);
     const bt_param_spec *params; /* terminated by an entry with key NULL; may be NULL */
     /* Whether the variant can take the shape; if not, a reason in why. NULL: takes all. */
     int (*supports)(const bt_shape *s, char *why, size_t why_size);
@@ -97,6 +99,8 @@ void bt_clear_error(void);
 /* Registry. */
 int bt_registry_count(void);
 const bt_variant *bt_registry_get(int i);
+/* The variant's heuristic priority on the shape (priority_for, else priority). */
+int bt_variant_priority(const bt_variant *v, const bt_shape *s);
 
 /* Shape from a normalized problem. */
 void bt_shape_from_problem(const bt_problem *p, bt_shape *s);

@@ -143,6 +143,10 @@ static void *alloc_scratch(size_t bytes) {
     return p;
 }
 
+int bt_variant_priority(const bt_variant *v, const bt_shape *s) {
+    return v->priority_for ? v->priority_for(s) : v->priority;
+}
+
 /* Why variant v cannot take shape s (returns 0 and fills why), or 1 if it can. */
 static int variant_fits(const bt_variant *v, const bt_shape *s, char *why, size_t size) {
     static const char *const isa_names[] = {"scalar", "avx2", "avx512"};
@@ -302,6 +306,7 @@ static bt_status dispatch(bt_plan **out, const bt_problem *norm, const bt_shape 
     }
     /* Heuristic: the highest-priority variant that fits; the reference (priority 0) is last. */
     const bt_variant *best = NULL;
+    int best_priority = -1;
     for (int i = 0; i < bt_registry_count(); i++) {
         const bt_variant *v = bt_registry_get(i);
         char why[256];
@@ -310,11 +315,12 @@ static bt_status dispatch(bt_plan **out, const bt_problem *norm, const bt_shape 
             if (talk) say("%s: %s passed over: %s", text, v->name, why);
             continue;
         }
-        if (!best || v->priority > best->priority) best = v;
+        int priority = bt_variant_priority(v, s);
+        if (!best || priority > best_priority) best = v, best_priority = priority;
     }
     if (!best) return bt_fail(BT_EUNSUPPORTED, "no variant takes %s", text);
     bt_status st =
-        build_plan(out, norm, s, best, params, best->priority ? "heuristic" : "reference");
+        build_plan(out, norm, s, best, params, best_priority ? "heuristic" : "reference");
     if (st == BT_OK && talk)
         say("%s: %s %s (%s)", text, best->name, (*out)->params_text, (*out)->source);
     return st;
