@@ -6,9 +6,9 @@ OpenBLAS sgemm; medians over the repetitions; 1 and 2 threads and our 2-thread s
 
 usage: scripts/targets_table.py results/<machine-id>/bench_targets.json
 """
-import json
 import sys
-from collections import defaultdict
+
+import bench_medians
 
 # (descriptor prefix, op, our layout, peer set, target ratio, what the target is against)
 TARGETS = {
@@ -44,20 +44,8 @@ def target(desc, op):
 
 
 def main():
-    data = json.load(open(sys.argv[1]))
-    med = defaultdict(dict)  # (desc, op, threads) -> impl -> GFLOP/s (median)
-    have_median = any(b.get("aggregate_name") == "median" for b in data["benchmarks"])
-    for b in data["benchmarks"]:
-        if have_median and b.get("aggregate_name") != "median":
-            continue
-        if not have_median and b.get("run_type") != "iteration":
-            continue
-        if b.get("error_occurred") or "FLOP/s" not in b:
-            continue
-        op, desc, impl, omp = b["run_name"].split("/")[:4] if "run_name" in b else b["name"].split("/")[:4]
-        t = int(omp.split(":")[1])
-        med[(desc, op, t)][impl] = max(med[(desc, op, t)].get(impl, 0), b["FLOP/s"] / 1e9)
-    ctx = data["context"]
+    ctx, gflops, have_median = bench_medians.load(sys.argv[1])
+    med = {(desc, op, t): row for (op, desc, t), row in gflops.items()}
     print(f"Machine `{ctx.get('machine_id')}`, {ctx.get('date', '')}, git {ctx.get('build_git_revision', '?')}; "
           f"GFLOP/s, medians of {'the repetitions' if have_median else 'one run'}, warm cache, "
           f"OMP threads bound close. Ours = best of our variants and `dispatch` (tuned table).\n")

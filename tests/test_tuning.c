@@ -794,13 +794,13 @@ static double default_run_s(const bt_problem *p) {
  * the GEMMs), one run of which would take seconds. Only what holds on a loaded machine is
  * asserted: a loaded good candidate may be timed slow, never the naive one fast. */
 static void hopeless_untimed(void) {
-    /* Candidates are probed only where the default run takes 4 ms or more (search.c,
-     * PROBE_MIN_DEFAULT_S). At 512 samples it took 4.6-5.6 ms on an idle Emerald Rapids, and
-     * a faster one left the naive variant unprobed and timed; so the minibatch doubles until
-     * the default's run takes 10 ms (under the sanitizers 512 samples take ~0.25 s). */
+    /* Candidates are probed only where the default run takes BT_TUNE_PROBE_MIN_DEFAULT_S or
+     * more. At 512 samples it took 4.6-5.6 ms (4 ms needed) on an idle Emerald Rapids, and a
+     * faster one left the naive variant unprobed and timed; so the minibatch doubles until the
+     * default's run is well past the threshold (under the sanitizers 512 samples take ~0.25 s). */
     bt_problem p = tl_parse("fc_bwd_d mb512ic1024oc1024"), norm;
     double run_s = default_run_s(&p);
-    while (run_s >= 0 && run_s < 0.01 && p.n < 16384) {
+    while (run_s >= 0 && run_s < 2.5 * BT_TUNE_PROBE_MIN_DEFAULT_S && p.n < 16384) {
         p.n *= 2;
         run_s = default_run_s(&p);
     }

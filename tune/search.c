@@ -28,9 +28,9 @@ enum { EVAL_TIMED, EVAL_DUPLICATE, EVAL_PRUNED, EVAL_ERROR };
 
 /* Untimed hopeless candidates. A run once started cannot be stopped, and one run of the naive
  * variant on the FC suite's 34-GFLOP layer took 60 s of a 7 s key budget. So on a problem whose
- * default run takes PROBE_MIN_DEFAULT_S or more, a candidate first runs on a "probe" copy of it
- * with the minibatch cut to PROBE_FLOPS (bt_cut_minibatch); scaled by the default's times there
- * and here, that predicts its run here. It is recorded untimed (status timeout) when the
+ * default run takes BT_TUNE_PROBE_MIN_DEFAULT_S or more, a candidate first runs on a "probe" copy
+ * of it with the minibatch cut to PROBE_FLOPS (bt_cut_minibatch); scaled by the default's times
+ * there and here, that predicts its run here. It is recorded untimed (status timeout) when the
  * fastest of PROBE_RUNS probe runs took PROBE_MIN_S or more and predicts a run PREDICT_MARGIN
  * times past where timing would give up on it anyway (warmup_ratio x the best so far, or the
  * cap). Short probe runs decide nothing: with a build on both cores a good kernel's
@@ -42,7 +42,6 @@ enum { EVAL_TIMED, EVAL_DUPLICATE, EVAL_PRUNED, EVAL_ERROR };
  * outer product, memory-bound for every variant, and there the naive run was not 8x the
  * fastest (95a32a0), against ~400x on the 1024-sample layer (0.42 against 174 GFLOP/s, Zen 4).
  * Not in stage "full": the exhaustive best is the best of every configuration timed. */
-#define PROBE_MIN_DEFAULT_S 0.004
 #define PROBE_FLOPS 64e6 /* FC, 2 threads, Zen 4: naive runs ~55 ms, GEMMs under 1 ms */
 #define PROBE_MIN_S 0.02
 #define PROBE_SURE_S 0.25
@@ -80,8 +79,8 @@ typedef struct tuner {
     bt_problem reduced;
     int check_reduced;
     char reduced_text[200];
-    /* Probes (PROBE_MIN_DEFAULT_S): [0] cut by FLOPs, [1] at PROBE_WIDE_MB samples, made when
-     * first needed; have_probe counts the ready ones, probe_default_s[i] is the default's
+    /* Probes (BT_TUNE_PROBE_MIN_DEFAULT_S): [0] cut by FLOPs, [1] at PROBE_WIDE_MB samples, made
+     * when first needed; have_probe counts the ready ones, probe_default_s[i] is the default's
      * fastest run on probe[i], default_s its run here. */
     bt_problem probe[2];
     bt_buffers probe_buffers[2];
@@ -227,7 +226,7 @@ static int probe_make(tuner *t, int level) {
 
 static void probe_setup(tuner *t, double default_s) {
     t->default_s = default_s;
-    if (default_s >= PROBE_MIN_DEFAULT_S &&
+    if (default_s >= BT_TUNE_PROBE_MIN_DEFAULT_S &&
         bt_cut_minibatch(t->p, t->threads, t->flops, PROBE_FLOPS, &t->probe[0]))
         probe_make(t, 0);
 }

@@ -33,8 +33,8 @@
  * a wrong one is recorded invalid and never chosen. On a problem whose default run takes 4 ms or
  * more, a candidate whose runs on a smaller minibatch predict a run far past where the timing
  * would give up on it anyway (a naive kernel on a large layer: one run of a minute) is recorded
- * untimed, status timeout (search.c, PROBE_MIN_DEFAULT_S); not in stage "full". Plans that refuse
- * their parameters are recorded unsupported (pruned). Each evaluation leaves a record. */
+ * untimed, status timeout (search.c, BT_TUNE_PROBE_MIN_DEFAULT_S); not in stage "full". Plans that
+ * refuse their parameters are recorded unsupported (pruned). Each evaluation leaves a record. */
 #ifndef BT_TUNE_SEARCH_H
 #define BT_TUNE_SEARCH_H
 
@@ -45,6 +45,9 @@
  * max_evals would allow it: an exhaustive pass goes in space order, and a time budget that
  * ends it early would leave it with the first variants only. */
 #define BT_TUNE_SMALL_SPACE 128
+
+/* Candidates are probed for hopelessness (above) where the default run takes this long. */
+#define BT_TUNE_PROBE_MIN_DEFAULT_S 0.004
 
 typedef struct bt_tune_progress {
     const char *stage;

@@ -395,16 +395,17 @@ static void bwd_d_run(const bt_plan *plan, const bt_tensors *t, int tid, int nth
     }
 }
 
-/* 4 above the direct family's 14 where it leads (bt_conv_gemm_leads), else 2 below. */
+/* 2 below the direct family's 14, and 4 above it where it leads (bt_conv_gemm_leads). */
+#define GEMM_PRIORITY (12 + 10 * BT_ISA_THIS)
 static int gemm_priority(const bt_shape *s) {
-    return (bt_conv_gemm_leads(s) ? 16 : 12) + 10 * BT_ISA_THIS;
+    return GEMM_PRIORITY + (bt_conv_gemm_leads(s) ? 4 : 0);
 }
 
 const bt_variant BT_SIMD_NAME(bt_variant_conv_bwd_w__im2col_gemm) = {
     .name = "conv_bwd_w__im2col_gemm_" BT_SIMD_STR(BT_SIMD_SUFFIX),
     .op = BT_CONV_BWD_WEIGHTS,
     .isa = BT_ISA_THIS,
-    .priority = 12 + 10 * BT_ISA_THIS,
+    .priority = GEMM_PRIORITY,
     .priority_for = gemm_priority,
     .params = bt_conv_gemm_bwd_w_params,
     .prepare = bt_conv_gemm_prepare,
@@ -414,7 +415,7 @@ const bt_variant BT_SIMD_NAME(bt_variant_conv_bwd_d__gemm_col2im) = {
     .name = "conv_bwd_d__gemm_col2im_" BT_SIMD_STR(BT_SIMD_SUFFIX),
     .op = BT_CONV_BWD_DATA,
     .isa = BT_ISA_THIS,
-    .priority = 12 + 10 * BT_ISA_THIS,
+    .priority = GEMM_PRIORITY,
     .priority_for = gemm_priority,
     .params = bt_conv_gemm_bwd_d_params,
     .prepare = bt_conv_gemm_prepare,
