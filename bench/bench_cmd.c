@@ -360,16 +360,12 @@ static int add_descriptor(bench_run *run, const char *text, int count, const cha
         }
         return add_problem(run, &p, name, count);
     }
-    /* Which kind it is: FC descriptors have no spatial keys. */
+    int fc = !bt_cli_descriptor_is_conv(text);
     char probe[TEXT_SIZE + 16];
-    snprintf(probe, sizeof probe, "fc_bwd_d %s", text);
-    int fc = bt_problem_parse_named(probe, &p, name, sizeof name) == BT_OK;
-    if (!fc) {
-        snprintf(probe, sizeof probe, "conv_bwd_d %s", text);
-        if (bt_problem_parse_named(probe, &p, name, sizeof name) != BT_OK) {
-            fprintf(stderr, "backtune bench: %s: '%s': %s\n", where, text, bt_last_error());
-            return -1;
-        }
+    snprintf(probe, sizeof probe, "%s %s", fc ? "fc_bwd_d" : "conv_bwd_d", text);
+    if (bt_problem_parse_named(probe, &p, name, sizeof name) != BT_OK) {
+        fprintf(stderr, "backtune bench: %s: '%s': %s\n", where, text, bt_last_error());
+        return -1;
     }
     int added = 0;
     for (int op = 0; op < 4; op++) {

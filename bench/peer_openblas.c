@@ -101,7 +101,7 @@ static bt_status openblas_create(const bt_bench_impl *impl, const bt_problem *p,
     bt_shape_from_problem(&q, &st->s);
     const bt_shape *s = &st->s;
     st->threads = threads;
-    st->direct = s->r == 1 && s->s == 1 && s->sh == 1 && s->sw == 1 && s->ph == 0 && s->pw == 0;
+    st->direct = s->r == 1 && s->s == 1 && s->sh == 1 && s->sw == 1 && bt_shape_unpadded(s);
     int fc = s->op == BT_FC_BWD_DATA || s->op == BT_FC_BWD_WEIGHTS;
     size_t col_elems = (size_t)(s->cg * s->r * s->s * s->p * s->q);
     size_t ones_elems = (size_t)bt_max64(s->n, s->p * s->q);

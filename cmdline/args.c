@@ -68,3 +68,14 @@ bt_status bt_mkdirs(const char *path) {
     }
     return BT_OK;
 }
+
+int bt_cli_descriptor_is_conv(const char *d) {
+    const char *name = strstr(d, "n\"");
+    size_t len = name ? (size_t)(name - d) : strlen(d);
+    static const char *const keys[] = {"id", "ih", "iw", "od", "oh", "ow", "kd", "kh", "kw"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const char *hit = strstr(d, keys[i]);
+        if (hit && (size_t)(hit - d) < len) return 1;
+    }
+    return 0;
+}

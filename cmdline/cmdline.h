@@ -14,6 +14,12 @@ int bt_cli_parse_threads(const char *command, const char *text, int max_value, i
  * there are only negative ones) and no '!'-prefixed one. */
 int bt_cli_name_selected(const char *name, const char *globs);
 
+/* Whether a descriptor without its op is a convolution: it has a spatial field (input,
+ * output or kernel size) before its name. FC descriptors in suites carry mb, ic, oc only; a
+ * spatial FC (benchdnn's ip with ih) needs its op written, so a convolution that lacks its
+ * kernel is reported as such instead of being read as a FC. */
+int bt_cli_descriptor_is_conv(const char *descriptor);
+
 /* mkdir -p: creates path and its missing parents; BT_EIO (or BT_EINVAL for a path over
  * 1023 characters) with bt_last_error() naming the directory that failed. */
 bt_status bt_mkdirs(const char *path);

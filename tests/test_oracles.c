@@ -88,11 +88,14 @@ static void finite_differences(void) {
         const char *desc;
     } shapes[] = {
         {BT_CONV_BWD_WEIGHTS, BT_NCHW, "mb2ic3ih5oc4kh3ph1"},
-        {BT_CONV_BWD_WEIGHTS, BT_NHWC, "mb2ic3ih6iw5oc2kh3sh2ph2"},
+        {BT_CONV_BWD_WEIGHTS, BT_NHWC, "mb2ic3ih6iw5oc2kh3kw3sh2sw2ph2pw2"},
         {BT_CONV_BWD_WEIGHTS, BT_NCHW, "g2mb1ic4ih7oc6kh3ph2dh1"},
         {BT_CONV_BWD_WEIGHTS, BT_NHWC, "g3mb2ic3ih5oc3kh5ph2"},
         {BT_CONV_BWD_WEIGHTS, BT_NCHW, "mb1ic2ih5iw7oc3kh1kw3sh2sw3ph0pw1"},
         {BT_CONV_BWD_WEIGHTS, BT_NHWC, "mb3ic2ih4oc3kh2sh3ph1"},
+        {BT_CONV_BWD_WEIGHTS, BT_NCHW, "mb2ic3ih5oc2oh6kh3ph2"}, /* uneven: 2 before, 1 after */
+        {BT_CONV_BWD_WEIGHTS, BT_NHWC, "mb2ic3ih8iw7oc2oh4ow4kh3kw2sh2sw2"}, /* 'SAME' */
+        {BT_CONV_BWD_WEIGHTS, BT_NCHW, "mb2ic3iw9oc2ow5kw3sw2pw1"},          /* 1-D */
         {BT_FC_BWD_WEIGHTS, BT_NCHW, "mb3ic5oc4"},
     };
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {

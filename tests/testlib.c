@@ -108,41 +108,60 @@ int tl_threads(int index) {
 /* Conv geometries (benchdnn descriptors). Between them every value the matrix needs
  * appears: batch 1, 2, 3; C and K of 1, 3, 15, 16, 17, 33; odd, even and non-square H/W
  * (1 to 12); kernels 1x1, 2x2, 3x3, 5x5, 7x7, 1x7, 7x1, 3x5; stride 2, 3 and asymmetric;
- * padding 0, kernel/2, larger than kernel/2 and larger than the kernel; dilation 2, 3, 4;
- * groups 2 and 3, depthwise (g = C = K) and depthwise with a channel multiplier. Sizes stay
+ * padding 0, kernel/2, larger than kernel/2 and larger than the kernel; uneven padding (end
+ * padding from a given output size, larger or smaller than the begin padding); dilation 2,
+ * 3, 4; groups 2 and 3, depthwise (g = C = K) and depthwise with a channel multiplier; 1-D
+ * convolutions (width fields only). Sizes stay
  * small so the whole matrix runs fast under sanitizers with many variants. */
 static const char *const conv_shapes[] = {
-    "mb1ic1ih5oc1kh1",                   /* everything 1 */
-    "mb3ic3ih7iw9oc16kh3ph1",            /* typical 3x3 'same', non-square */
-    "mb2ic16ih9iw7oc3kh3sh2ph1",         /* stride 2 */
-    "mb1ic15ih11oc17kh1",                /* 1x1, channel tails */
-    "mb3ic17ih5iw7oc15kh1sh2",           /* strided 1x1: inputs never read, dx = 0 there */
-    "mb2ic33ih7oc16kh3ph2",              /* padding larger than kernel/2 */
-    "mb1ic16ih9oc33kh5ph2",              /* 5x5 */
-    "mb3ic3ih11iw9oc17kh7sh2ph3",        /* 7x7 stride 2, the first-layer shape */
-    "mb2ic1ih7iw11oc15kh1kw7ph0pw3",     /* 1x7 */
-    "mb1ic15ih11iw7oc15kh7kw1ph3pw0",    /* 7x1 */
-    "mb2ic16ih9oc16kh3ph2dh1",           /* dilation 2 */
-    "mb3ic3ih9iw11oc3kh3sh2ph1dh1",      /* dilation 2 with stride 2 */
-    "mb1ic17ih12oc16kh3kw5sh3ph2pw1dh2", /* 3x5, stride 3, dilation 3, even input */
-    "g2mb2ic16ih7oc16kh3ph1",            /* groups 2 */
-    "g2mb3ic16ih5oc2kh3ph1",             /* groups 2, one filter per group */
-    "g3mb3ic15ih5oc33kh3sh2ph1",         /* groups 3: C/G = 5, K/G = 11 */
-    "g16mb2ic16ih7iw9oc16kh3ph1",        /* depthwise */
-    "g17mb3ic17ih9iw5oc17kh5sh2ph2",     /* depthwise 5x5 stride 2 */
-    "g33mb1ic33ih11oc33kh3ph2dh1",       /* depthwise dilated */
-    "g3mb2ic3ih7oc3kh7ph3",              /* depthwise 7x7 */
-    "g3mb1ic3ih6oc6kh3ph1",              /* depthwise with channel multiplier 2 */
-    "mb1ic33ih5oc33kh3ph1",              /* widest channels */
-    "mb2ic17ih8iw12oc17kh5sh2ph3",       /* even sizes, padding > kernel/2 */
-    "mb1ic16ih12oc1kh3",                 /* one filter, no padding */
-    "mb3ic1ih3oc33kh3",                  /* 1x1 output */
-    "mb1ic3ih1oc15kh1",                  /* 1x1 image */
-    "mb2ic15ih7iw9oc3kh3sh2sw1ph1pw2",   /* asymmetric stride and padding */
-    "mb2ic3ih5oc3kh3ph3",                /* padding >= kernel: outputs that see only padding */
-    "mb2ic3ih5oc16kh1ph1",               /* 1x1 with padding */
-    "mb2ic3ih7oc3kh2sh3",                /* even kernel, stride > kernel */
-    "g2mb1ic2ih9oc2kh3ph4dh3",           /* dilation 4, depthwise-like groups of one */
+    "mb1ic1ih5oc1kh1",                          /* everything 1 */
+    "mb3ic3ih7iw9oc16kh3kw3ph1pw1",             /* typical 3x3 'same', non-square */
+    "mb2ic16ih9iw7oc3kh3kw3sh2sw2ph1pw1",       /* stride 2 */
+    "mb1ic15ih11oc17kh1",                       /* 1x1, channel tails */
+    "mb3ic17ih5iw7oc15kh1kw1sh2sw2",            /* strided 1x1: inputs never read, dx = 0 there */
+    "mb2ic33ih7oc16kh3ph2",                     /* padding larger than kernel/2 */
+    "mb1ic16ih9oc33kh5ph2",                     /* 5x5 */
+    "mb3ic3ih11iw9oc17kh7kw7sh2sw2ph3pw3",      /* 7x7 stride 2, the first-layer shape */
+    "mb2ic1ih7iw11oc15kh1kw7ph0pw3",            /* 1x7 */
+    "mb1ic15ih11iw7oc15kh7kw1ph3pw0",           /* 7x1 */
+    "mb2ic16ih9oc16kh3ph2dh1",                  /* dilation 2 */
+    "mb3ic3ih9iw11oc3kh3kw3sh2sw2ph1pw1dh1dw1", /* dilation 2 with stride 2 */
+    "mb1ic17ih12iw12oc16kh3kw5sh3sw3ph2pw1dh2dw2", /* 3x5, stride 3, dilation 3, even input */
+    "g2mb2ic16ih7oc16kh3ph1",                      /* groups 2 */
+    "g2mb3ic16ih5oc2kh3ph1",                       /* groups 2, one filter per group */
+    "g3mb3ic15ih5oc33kh3sh2ph1",                   /* groups 3: C/G = 5, K/G = 11 */
+    "g16mb2ic16ih7iw9oc16kh3kw3ph1pw1",            /* depthwise */
+    "g17mb3ic17ih9iw5oc17kh5kw5sh2sw2ph2pw2",      /* depthwise 5x5 stride 2 */
+    "g33mb1ic33ih11oc33kh3ph2dh1",                 /* depthwise dilated */
+    "g3mb2ic3ih7oc3kh7ph3",                        /* depthwise 7x7 */
+    "g3mb1ic3ih6oc6kh3ph1",                        /* depthwise with channel multiplier 2 */
+    "mb1ic33ih5oc33kh3ph1",                        /* widest channels */
+    "mb2ic17ih8iw12oc17kh5kw5sh2sw2ph3pw3",        /* even sizes, padding > kernel/2 */
+    "mb1ic16ih12oc1kh3",                           /* one filter, no padding */
+    "mb3ic1ih3oc33kh3",                            /* 1x1 output */
+    "mb1ic3ih1oc15kh1",                            /* 1x1 image */
+    "mb2ic15ih7iw9oc3kh3kw3sh2sw1ph1pw2",          /* asymmetric stride and padding */
+    "mb2ic3ih5oc3kh3ph3",      /* padding >= kernel: outputs that see only padding */
+    "mb2ic3ih5oc16kh1ph1",     /* 1x1 with padding */
+    "mb2ic3ih7oc3kh2sh3",      /* even kernel, stride > kernel */
+    "g2mb1ic2ih9oc2kh3ph4dh3", /* dilation 4, depthwise-like groups of one */
+    /* Uneven padding: a given output size sets the end padding (benchdnn's padding_r). */
+    "mb2ic3ih5oc4oh8kh3ph3",                      /* 3 before, 2 after */
+    "mb2ic16ih4oc8oh5kh3",                        /* 1 before, 2 after */
+    "mb1ic3ih8oc16oh4kh3sh2",                     /* TF 'SAME' stride 2: 0 before, 1 after */
+    "mb2ic17ih9iw10oc15oh5ow5kh3kw3sh2sw2ph1pw0", /* uneven in the width only */
+    "mb2ic15ih6iw7oc16oh6ow7kh2kw2",              /* even kernel 'SAME': 0 before, 1 after */
+    "g16mb2ic16ih8oc16oh4kh3sh2",                 /* depthwise 'SAME' stride 2 */
+    "g17mb1ic17ih10oc17oh5kh5sh2", /* depthwise 5x5 'SAME' stride 2: 1 before, 2 after */
+    "mb2ic16ih4oc8oh5kh1ph0",      /* 1x1 with end padding only */
+    "mb1ic3ih3oc4oh6kh3ph0",       /* end padding past the kernel: padding-only rows */
+    "mb2ic16ih9oc16oh9kh3dh1ph1",  /* dilated: 1 before, 3 after */
+    "g2mb2ic16ih7oc16oh7kh2",      /* groups, even kernel 'SAME' */
+    /* 1-D: width fields only (ih = kh = oh = 1). */
+    "mb2ic16iw33oc16kw3pw1",       /* 1-D 'same' */
+    "mb1ic15iw40oc17kw5sw2pw2",    /* 1-D stride 2 */
+    "g16mb2ic16iw20oc16kw3pw2dw1", /* 1-D depthwise dilated (WaveNet-style) */
+    "mb2ic3iw17oc16ow9kw4sw2",     /* 1-D uneven: 1 before, 2 after */
 };
 enum { CONV_SHAPES = (int)(sizeof conv_shapes / sizeof conv_shapes[0]) };
 

@@ -135,8 +135,9 @@ bt_status bt_time_min(bt_plan *plan, const bt_buffers *b, int runs, double *min_
 
 /* Smallest input extent that keeps two output positions of this stride (or the whole extent
  * when it is smaller already). */
-static int64_t min_extent(int64_t in, int64_t ker, int64_t stride, int64_t pad, int64_t dil) {
-    int64_t need = dil * (ker - 1) + 1 + stride - 2 * pad;
+static int64_t min_extent(int64_t in, int64_t ker, int64_t stride, int64_t pad, int64_t pad_end,
+                          int64_t dil) {
+    int64_t need = dil * (ker - 1) + 1 + stride - pad - pad_end;
     if (need < 1) need = 1;
     return need < in ? need : in;
 }
@@ -148,8 +149,14 @@ int bt_reduce_problem(const bt_problem *p, double max_flops, bt_problem *out) {
         return 0;
     }
     int fc = q.op == BT_FC_BWD_DATA || q.op == BT_FC_BWD_WEIGHTS;
-    int64_t hmin = min_extent(q.h, q.r, q.stride_h, q.pad_h, q.dil_h);
-    int64_t wmin = min_extent(q.w, q.s, q.stride_w, q.pad_w, q.dil_w);
+    /* A negative end padding only drops a stride's leftover rows; on a smaller image the same
+     * value could cut whole strides off, which no problem may, so the copy pads with 0. */
+    q.pad_h_end = bt_max64(q.pad_h_end, 0);
+    q.pad_w_end = bt_max64(q.pad_w_end, 0);
+    int64_t hmin =
+        min_extent(q.h, q.r, q.stride_h, q.pad_h, q.pad_end_set ? q.pad_h_end : q.pad_h, q.dil_h);
+    int64_t wmin =
+        min_extent(q.w, q.s, q.stride_w, q.pad_w, q.pad_end_set ? q.pad_w_end : q.pad_w, q.dil_w);
     if (q.n > 2 && !fc) q.n = 2; /* FC keeps what it can: its batch is its M dimension */
     while (bt_problem_flops(&q) > max_flops) {
         if (q.h > hmin || q.w > wmin) {

@@ -82,6 +82,13 @@ int bt_record_from_json(const json_t *o, bt_record *r) {
     RECORD_REALS(GET_REAL)
 #undef GET_STRING
 #undef GET_REAL
+    /* Records of older builds carry the problem text their build wrote; keys are compared as
+     * today's canonical text. */
+    bt_problem p;
+    char canonical[sizeof r->problem];
+    if (bt_problem_parse(r->problem, &p) == BT_OK &&
+        bt_problem_format(&p, canonical, sizeof canonical) > 0)
+        memcpy(r->problem, canonical, sizeof canonical);
     r->threads = (int)json_integer_value(json_object_get(o, "threads"));
     r->reps = (int)json_integer_value(json_object_get(o, "reps"));
     r->abandoned = json_is_true(json_object_get(o, "abandoned"));

@@ -118,18 +118,6 @@ static int starts_with_op(const char *text) {
     return 0;
 }
 
-/* Whether a bare descriptor is a convolution (has spatial or kernel fields before its name). */
-static int is_conv_descriptor(const char *d) {
-    const char *name = strstr(d, "n\"");
-    size_t len = name ? (size_t)(name - d) : strlen(d);
-    static const char *const keys[] = {"ih", "iw", "kh", "kw", "oh", "ow"};
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        const char *hit = strstr(d, keys[i]);
-        if (hit && (size_t)(hit - d) < len) return 1;
-    }
-    return 0;
-}
-
 static int parse_and_add(key_list *l, const options *o, const char *text, const char *where) {
     bt_problem p;
     if (bt_problem_parse(text, &p) != BT_OK) {
@@ -149,7 +137,7 @@ static int parse_and_add(key_list *l, const options *o, const char *text, const 
 /* One problem line (with an op, or a bare descriptor crossed with the ops and layouts). */
 static int add_problem_line(key_list *l, const options *o, const char *line, const char *where) {
     if (starts_with_op(line)) return parse_and_add(l, o, line, where);
-    int conv = is_conv_descriptor(line);
+    int conv = bt_cli_descriptor_is_conv(line);
     char ops[128], layouts[64];
     snprintf(ops, sizeof ops, "%s",
              o->ops ? o->ops

@@ -117,15 +117,14 @@ bt_status bt_conv_gemm_prepare(bt_plan *plan) {
     plan->priv = cp;
 
     int64_t taps = s->r * s->s;
-    cp->direct = taps == 1 && s->sh == 1 && s->sw == 1 && s->ph == 0 && s->pw == 0;
+    cp->direct = taps == 1 && s->sh == 1 && s->sw == 1 && bt_shape_unpadded(s);
     cp->permuted = s->layout == BT_NHWC && taps > 1 && s->cg > 1;
     /* Batched when strided (x / dx is gathered or scattered anyway) or when a sample has too
      * few positions to fill a GEMM; a large sample does better on the plain GEMM, whose
      * packing fuses with the arithmetic and whose tiles store straight into dx. */
     int64_t pq = s->p * s->q;
-    cp->batched = s->layout == BT_NCHW && taps == 1 && s->ph == 0 && s->pw == 0 &&
-                  (s->p - 1) * s->sh < s->h && (s->q - 1) * s->sw < s->w && /* no padding */
-                  (!cp->direct || pq < 512);
+    cp->batched =
+        s->layout == BT_NCHW && taps == 1 && bt_shape_unpadded(s) && (!cp->direct || pq < 512);
     if (!plan->param_given[BT_CONVG_PAR])
         plan->param[BT_CONVG_PAR] =
             data ? bwd_d_default_par(s, threads) : bwd_w_default_par(s, threads);
@@ -167,7 +166,7 @@ bt_status bt_conv_gemm_prepare(bt_plan *plan) {
  * direct family). Capped at AVX2 the same (heuristic_1x1_avx2.txt), and the tuned winners on
  * Zen 4 and Zen 5 agree (tune_resnet50.txt). */
 int bt_conv_gemm_leads(const bt_shape *s) {
-    if (s->g != 1 || s->r != 1 || s->s != 1 || s->ph != 0 || s->pw != 0) return 0;
+    if (s->g != 1 || s->r != 1 || s->s != 1 || !bt_shape_unpadded(s)) return 0;
     if (s->op == BT_CONV_BWD_DATA) return s->layout == BT_NCHW;
     return s->layout == BT_NHWC || s->k >= 128;
 }

@@ -130,6 +130,13 @@ static inline int64_t bt_w_off(const bt_shape *s, int64_t k, int64_t cg, int64_t
     return ((k * s->cg + cg) * s->r + r) * s->s + ss;
 }
 
+/* Whether no kernel window reaches into padding, at the begin or the end of either
+ * dimension (an end padding that only a stride skips over is no padding). */
+static inline int bt_shape_unpadded(const bt_shape *s) {
+    return s->ph == 0 && s->pw == 0 && (s->p - 1) * s->sh + (s->r - 1) * s->dh < s->h &&
+           (s->q - 1) * s->sw + (s->s - 1) * s->dw < s->w;
+}
+
 static inline int64_t bt_div_up(int64_t a, int64_t b) {
     return (a + b - 1) / b;
 }

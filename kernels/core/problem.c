@@ -1,12 +1,14 @@
-/* Problems: validation with defaults, the benchdnn-style text grammar, sizes and FLOPs.
+/* Problems: validation with defaults and canonical padding, the benchdnn text grammar,
+ * sizes and FLOPs.
  *
- * Text: "<op>[_nchw|_nhwc] <descriptor> [accumulate]". The descriptor is benchdnn's:
- * keys g mb ic ih iw oc oh ow kh kw sh sw ph pw dh dw, each followed by a number, optional
- * '_' separators, and n"name". As in benchdnn: a missing width field takes the height
- * field's value (square promotion), mb defaults to 2, the output size is computed, a given
- * output size is checked (and the padding deduced from it when no padding is given and
- * zero padding would not produce it), and dilation counts from 0 (dh1 = every other row,
- * which is dil_h = 2 in bt_problem). */
+ * Text: "<op>[_nchw|_nhwc] <descriptor> [accumulate]". The descriptor is benchdnn's and is
+ * read by benchdnn's rules (oneDNN tests/benchdnn, conv and ip drivers): a spatial
+ * dimension is given when any of its fields is; a given dimension needs its input and
+ * kernel size; a missing output size is computed, a missing padding deduced from a given
+ * output size; the end padding always follows from the output size; a descriptor with a
+ * height but no width is square (the whole height group copied), one with a width but no
+ * height is 1-D. Dilation counts from 0 (dh1 = every other row = dil_h 2). A repeated key
+ * keeps its last value. */
 #include "internal.h"
 
 #include <ctype.h>
@@ -43,13 +45,23 @@ static int mul_checked(int64_t *acc, int64_t v) {
     return 1;
 }
 
-static int64_t out_size(int64_t in, int64_t pad, int64_t dil, int64_t ker, int64_t stride) {
-    /* Fields are at most 2^40, so in + 2*pad fits; the kernel extent may not. */
-    int64_t extent, span;
-    if (__builtin_mul_overflow(dil, ker - 1, &extent) ||
-        __builtin_sub_overflow(in + 2 * pad - 1, extent, &span) || span < 0)
+/* Output size along one dimension, or 0 when the padded input is shorter than the kernel's
+ * extent (or the arithmetic would overflow). */
+static int64_t out_size(int64_t in, int64_t pad_begin, int64_t pad_end, int64_t dil, int64_t ker,
+                        int64_t stride) {
+    int64_t extent, padded, span;
+    if (stride < 1 || dil < 1 || ker < 1 || __builtin_mul_overflow(dil, ker - 1, &extent) ||
+        __builtin_add_overflow(in, pad_begin, &padded) ||
+        __builtin_add_overflow(padded, pad_end, &padded) ||
+        __builtin_sub_overflow(padded - 1, extent, &span) || span < 0)
         return 0;
     return span / stride + 1;
+}
+
+/* The smallest end padding that gives output size `out` (oneDNN's padding_r). */
+static int64_t end_pad_for(int64_t out, int64_t in, int64_t pad_begin, int64_t dil, int64_t ker,
+                           int64_t stride) {
+    return (out - 1) * stride + (ker - 1) * dil + 1 - in - pad_begin;
 }
 
 /* Sizes are bounded well below 2^62 / 16 so the output formula cannot overflow. */
@@ -72,8 +84,9 @@ bt_status bt_problem_normalize(const bt_problem *in, bt_problem *out) {
                                           "spatial size into c)");
         p.h = p.w = p.r = p.s = 1;
         p.layout = BT_NCHW;
-        if ((p.stride_h > 1 || p.stride_w > 1 || p.pad_h || p.pad_w || p.dil_h > 1 || p.dil_w > 1 ||
-             p.groups > 1))
+        p.pad_end_set = 0;
+        if (p.stride_h > 1 || p.stride_w > 1 || p.pad_h || p.pad_w || p.pad_h_end || p.pad_w_end ||
+            p.dil_h > 1 || p.dil_w > 1 || p.groups > 1)
             return bt_fail(BT_EINVAL, "problem: FC takes no stride, padding, dilation or groups");
     }
     struct {
@@ -94,23 +107,52 @@ bt_status bt_problem_normalize(const bt_problem *in, bt_problem *out) {
             return bt_fail(BT_EINVAL, "problem: %s = %lld is too large", f[i].name,
                            (long long)*f[i].v);
     }
-    if (p.pad_h < 0 || p.pad_w < 0) return bt_fail(BT_EINVAL, "problem: padding is negative");
-    if (p.pad_h > BT_MAX_DIM || p.pad_w > BT_MAX_DIM)
+    if (p.pad_end_set != 0 && p.pad_end_set != 1)
+        return bt_fail(BT_EINVAL, "problem: pad_end_set must be 0 or 1, not %d", p.pad_end_set);
+    if (!p.pad_end_set && (p.pad_h_end || p.pad_w_end))
+        return bt_fail(BT_EINVAL, "problem: pad_h_end / pad_w_end are set but pad_end_set is 0 "
+                                  "(set it to 1 for uneven padding)");
+    if (p.pad_h < 0 || p.pad_w < 0)
+        return bt_fail(BT_EINVAL, "problem: padding pad_h / pad_w is negative");
+    if (p.pad_h > BT_MAX_DIM || p.pad_w > BT_MAX_DIM || p.pad_h_end > BT_MAX_DIM ||
+        p.pad_w_end > BT_MAX_DIM || p.pad_h_end < -BT_MAX_DIM || p.pad_w_end < -BT_MAX_DIM)
         return bt_fail(BT_EINVAL, "problem: padding is too large");
     if (p.c % p.groups || p.k % p.groups)
         return bt_fail(BT_EINVAL,
                        "problem: channels ic%lld and oc%lld are not divisible by "
                        "groups g%lld",
                        (long long)p.c, (long long)p.k, (long long)p.groups);
-    if (out_size(p.h, p.pad_h, p.dil_h, p.r, p.stride_h) < 1 ||
-        out_size(p.w, p.pad_w, p.dil_w, p.s, p.stride_w) < 1)
+    const int64_t end_h = p.pad_end_set ? p.pad_h_end : p.pad_h;
+    const int64_t end_w = p.pad_end_set ? p.pad_w_end : p.pad_w;
+    int64_t oh = out_size(p.h, p.pad_h, end_h, p.dil_h, p.r, p.stride_h);
+    int64_t ow = out_size(p.w, p.pad_w, end_w, p.dil_w, p.s, p.stride_w);
+    if (oh < 1 || ow < 1)
         return bt_fail(BT_EINVAL,
                        "problem: the kernel (%lldx%lld, dilation %lldx%lld) is larger "
-                       "than the padded input (%lldx%lld, padding %lldx%lld)",
+                       "than the padded input (%lldx%lld, padding %lld+%lld x %lld+%lld)",
                        (long long)p.r, (long long)p.s, (long long)p.dil_h, (long long)p.dil_w,
-                       (long long)p.h, (long long)p.w, (long long)p.pad_h, (long long)p.pad_w);
-    int64_t oh = out_size(p.h, p.pad_h, p.dil_h, p.r, p.stride_h);
-    int64_t ow = out_size(p.w, p.pad_w, p.dil_w, p.s, p.stride_w);
+                       (long long)p.h, (long long)p.w, (long long)p.pad_h, (long long)end_h,
+                       (long long)p.pad_w, (long long)end_w);
+    /* Canonical end padding: the smallest that gives the same output size. At -stride or
+     * below, whole strides of input past the last window are cut off; oneDNN refuses that
+     * (padding_r + stride > 0) and so do we. */
+    int64_t canon_h = end_pad_for(oh, p.h, p.pad_h, p.dil_h, p.r, p.stride_h);
+    int64_t canon_w = end_pad_for(ow, p.w, p.pad_w, p.dil_w, p.s, p.stride_w);
+    if (canon_h <= -p.stride_h || canon_w <= -p.stride_w)
+        return bt_fail(BT_EINVAL,
+                       "problem: end padding %lld x %lld leaves whole strides of the input "
+                       "unread (it must be above -stride, %lld x %lld)",
+                       (long long)canon_h, (long long)canon_w, (long long)-p.stride_h,
+                       (long long)-p.stride_w);
+    if (oh == out_size(p.h, p.pad_h, p.pad_h, p.dil_h, p.r, p.stride_h) &&
+        ow == out_size(p.w, p.pad_w, p.pad_w, p.dil_w, p.s, p.stride_w)) {
+        p.pad_end_set = 0;
+        p.pad_h_end = p.pad_w_end = 0;
+    } else {
+        p.pad_end_set = 1;
+        p.pad_h_end = canon_h;
+        p.pad_w_end = canon_w;
+    }
     int64_t x = p.n, dy = p.n, w = p.k, flops = 2 * p.n;
     if (!mul_checked(&x, p.c) || !mul_checked(&x, p.h) || !mul_checked(&x, p.w) ||
         !mul_checked(&dy, p.k) || !mul_checked(&dy, oh) || !mul_checked(&dy, ow) ||
@@ -123,11 +165,23 @@ bt_status bt_problem_normalize(const bt_problem *in, bt_problem *out) {
     return BT_OK;
 }
 
+/* Output size of a normalized problem. */
+static int64_t norm_out_h(const bt_problem *p) {
+    return out_size(p->h, p->pad_h, p->pad_end_set ? p->pad_h_end : p->pad_h, p->dil_h, p->r,
+                    p->stride_h);
+}
+static int64_t norm_out_w(const bt_problem *p) {
+    return out_size(p->w, p->pad_w, p->pad_end_set ? p->pad_w_end : p->pad_w, p->dil_w, p->s,
+                    p->stride_w);
+}
+
 int64_t bt_problem_out_h(const bt_problem *p) {
-    return out_size(p->h, p->pad_h, p->dil_h, p->r, p->stride_h);
+    bt_problem norm;
+    return bt_problem_normalize(p, &norm) == BT_OK ? norm_out_h(&norm) : 0;
 }
 int64_t bt_problem_out_w(const bt_problem *p) {
-    return out_size(p->w, p->pad_w, p->dil_w, p->s, p->stride_w);
+    bt_problem norm;
+    return bt_problem_normalize(p, &norm) == BT_OK ? norm_out_w(&norm) : 0;
 }
 
 void bt_shape_from_problem(const bt_problem *p, bt_shape *s) {
@@ -136,7 +190,7 @@ void bt_shape_from_problem(const bt_problem *p, bt_shape *s) {
     s->accumulate = p->accumulate;
     s->n = p->n, s->c = p->c, s->h = p->h, s->w = p->w;
     s->k = p->k, s->r = p->r, s->s = p->s;
-    s->p = bt_problem_out_h(p), s->q = bt_problem_out_w(p);
+    s->p = norm_out_h(p), s->q = norm_out_w(p);
     s->sh = p->stride_h, s->sw = p->stride_w, s->ph = p->pad_h, s->pw = p->pad_w;
     s->dh = p->dil_h, s->dw = p->dil_w;
     s->g = p->groups, s->cg = p->c / p->groups, s->kg = p->k / p->groups;
@@ -170,34 +224,24 @@ double bt_problem_flops(const bt_problem *p) {
 
 /* ---- text ---- */
 
-enum {
-    KEY_G,
-    KEY_MB,
-    KEY_IC,
-    KEY_IH,
-    KEY_IW,
-    KEY_OC,
-    KEY_OH,
-    KEY_OW,
-    KEY_KH,
-    KEY_KW,
-    KEY_SH,
-    KEY_SW,
-    KEY_PH,
-    KEY_PW,
-    KEY_DH,
-    KEY_DW,
-    KEY_COUNT
-};
-static const char *const key_names[KEY_COUNT] = {"g",  "mb", "ic", "ih", "iw", "oc", "oh", "ow",
-                                                 "kh", "kw", "sh", "sw", "ph", "pw", "dh", "dw"};
-/* Keys that may be 0 (padding, benchdnn's dilation). */
-static int key_allows_zero(int key) {
-    return key == KEY_PH || key == KEY_PW || key == KEY_DH || key == KEY_DW;
-}
-static int key_is_conv_only(int key) {
-    return key != KEY_MB && key != KEY_IC && key != KEY_OC;
-}
+/* Descriptor keys, per spatial dimension in the order benchdnn writes them. */
+enum { DIM_D, DIM_H, DIM_W, DIMS };
+enum { F_I, F_O, F_K, F_S, F_P, F_D, FIELDS }; /* input, output, kernel, stride, pad, dilation */
+static const char dim_letter[DIMS] = {'d', 'h', 'w'};
+static const char field_letter[FIELDS] = {'i', 'o', 'k', 's', 'p', 'd'};
+
+typedef struct dim_fields {
+    int64_t v[FIELDS];
+    int given[FIELDS];
+    int64_t pad_end; /* derived */
+    int pad_deduced; /* the begin padding came from a given output size */
+} dim_fields;
+
+typedef struct parsed_desc {
+    int64_t g, mb, ic, oc;
+    int g_given, mb_given, ic_given, oc_given;
+    dim_fields dim[DIMS];
+} parsed_desc;
 
 static const struct {
     const char *name;
@@ -230,12 +274,37 @@ static bt_status parse_op(const char *tok, size_t len, bt_op *op, bt_layout *lay
                    (int)len, tok);
 }
 
-typedef struct parsed_desc {
-    int64_t v[KEY_COUNT];
-    int given[KEY_COUNT];
-} parsed_desc;
+/* The value slot of key `k` (klen characters), or NULL if it is no key; *given its flag and
+ * *zero_ok whether 0 is a meaningful value (padding, benchdnn's dilation). */
+static int64_t *key_slot(parsed_desc *pd, const char *k, size_t klen, int **given, int *zero_ok,
+                         int *spatial) {
+    *zero_ok = 0, *spatial = 0;
+    static const struct {
+        const char *name;
+        size_t offset, given_offset;
+    } scalars[] = {
+        {"g", offsetof(parsed_desc, g), offsetof(parsed_desc, g_given)},
+        {"mb", offsetof(parsed_desc, mb), offsetof(parsed_desc, mb_given)},
+        {"ic", offsetof(parsed_desc, ic), offsetof(parsed_desc, ic_given)},
+        {"oc", offsetof(parsed_desc, oc), offsetof(parsed_desc, oc_given)},
+    };
+    for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++)
+        if (strlen(scalars[i].name) == klen && !strncmp(scalars[i].name, k, klen)) {
+            *given = (int *)((char *)pd + scalars[i].given_offset);
+            return (int64_t *)((char *)pd + scalars[i].offset);
+        }
+    if (klen != 2) return NULL;
+    const char *f = memchr(field_letter, k[0], FIELDS), *d = memchr(dim_letter, k[1], DIMS);
+    if (!f || !d) return NULL;
+    dim_fields *df = &pd->dim[d - dim_letter];
+    int fi = (int)(f - field_letter);
+    *zero_ok = fi == F_P || fi == F_D;
+    *spatial = 1;
+    *given = &df->given[fi];
+    return &df->v[fi];
+}
 
-static bt_status parse_descriptor(const char *d, size_t len, int is_fc, parsed_desc *pd, char *name,
+static bt_status parse_descriptor(const char *d, size_t len, parsed_desc *pd, char *name,
                                   size_t name_size) {
     size_t i = 0;
     while (i < len) {
@@ -249,8 +318,7 @@ static bt_status parse_descriptor(const char *d, size_t len, int is_fc, parsed_d
         if (!klen)
             return bt_fail(BT_EINVAL, "problem text: unexpected character '%c' in '%.*s'", d[i],
                            (int)len, d);
-        if (klen >= 1 && d[ks] == 'n') { /* no key starts with n: a name */
-            /* n"name", or n<name> to the end of the descriptor */
+        if (d[ks] == 'n') { /* no key starts with n: the name, n"name" or n<rest> */
             size_t ns, ne;
             i = ks + 1;
             if (i < len && d[i] == '"') {
@@ -271,112 +339,200 @@ static bt_status parse_descriptor(const char *d, size_t len, int is_fc, parsed_d
             }
             continue;
         }
-        int key = -1;
-        for (int k = 0; k < KEY_COUNT; k++)
-            if (strlen(key_names[k]) == klen && !strncmp(key_names[k], d + ks, klen)) key = k;
-        if (klen == 2 && strchr("iokspd", d[ks]) && d[ks + 1] == 'd')
-            return bt_fail(BT_EUNSUPPORTED,
-                           "problem text: '%.*s' is a 3-D (depth) key; backtune does 2-D only",
-                           (int)klen, d + ks);
-        if (key < 0) {
+        int *given, zero_ok, spatial;
+        int64_t *slot = key_slot(pd, d + ks, klen, &given, &zero_ok, &spatial);
+        if (!slot) {
             size_t te = i;
             while (te < len && isdigit((unsigned char)d[te])) te++;
             return bt_fail(BT_EINVAL, "problem text: unknown key '%.*s' in '%.*s'", (int)klen,
                            d + ks, (int)(te - ks), d + ks);
         }
-        if (is_fc && key_is_conv_only(key))
-            return bt_fail(BT_EINVAL,
-                           "problem text: '%s' is not a FC key (FC takes mb, ic, oc; fold the "
-                           "spatial size into ic)",
-                           key_names[key]);
-        if (pd->given[key])
-            return bt_fail(BT_EINVAL, "problem text: '%s' given twice", key_names[key]);
         if (i < len && d[i] == '-')
-            return bt_fail(BT_EINVAL, "problem text: '%s' is negative", key_names[key]);
+            return bt_fail(BT_EINVAL, "problem text: '%.*s' is negative", (int)klen, d + ks);
         if (i >= len || !isdigit((unsigned char)d[i]))
-            return bt_fail(BT_EINVAL, "problem text: '%s' needs a number", key_names[key]);
+            return bt_fail(BT_EINVAL, "problem text: '%.*s' needs a number", (int)klen, d + ks);
         int64_t v = 0;
         while (i < len && isdigit((unsigned char)d[i])) {
             if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, d[i] - '0', &v))
-                return bt_fail(BT_EINVAL, "problem text: '%s' overflows a 64-bit integer",
-                               key_names[key]);
+                return bt_fail(BT_EINVAL, "problem text: '%.*s' overflows a 64-bit integer",
+                               (int)klen, d + ks);
             i++;
         }
-        if (v == 0 && !key_allows_zero(key))
-            return bt_fail(BT_EINVAL, "problem text: '%s0': must be positive", key_names[key]);
-        /* An output can reach input + 2 * padding, three times the other fields' limit. */
-        if (v > (key == KEY_OH || key == KEY_OW ? 3 * BT_MAX_DIM : BT_MAX_DIM))
-            return bt_fail(BT_EINVAL, "problem text: '%s%lld' is too large", key_names[key],
+        if (v == 0 && !zero_ok)
+            return bt_fail(BT_EINVAL, "problem text: '%.*s0': must be positive", (int)klen, d + ks);
+        /* An output size reaches input + both paddings: three times the other limit. */
+        int is_output = spatial && d[ks] == 'o';
+        if (v > (is_output ? 3 * BT_MAX_DIM : BT_MAX_DIM))
+            return bt_fail(BT_EINVAL, "problem text: '%.*s%lld' is too large", (int)klen, d + ks,
                            (long long)v);
-        pd->v[key] = v;
-        pd->given[key] = 1;
+        *slot = v; /* a repeated key keeps its last value, as in benchdnn */
+        *given = 1;
     }
     return BT_OK;
 }
 
-/* Fill the descriptor's missing fields the way benchdnn does, then build the problem. */
-static bt_status desc_to_problem(parsed_desc *pd, bt_op op, bt_layout layout, bt_problem *out) {
-    int64_t *v = pd->v;
-    int *given = pd->given;
-    if (!given[KEY_IC]) return bt_fail(BT_EINVAL, "problem text: 'ic' is missing");
-    if (!given[KEY_OC]) return bt_fail(BT_EINVAL, "problem text: 'oc' is missing");
-    if (!given[KEY_MB]) v[KEY_MB] = 2; /* benchdnn's default minibatch */
-    bt_problem p = {.op = op, .layout = layout, .n = v[KEY_MB], .c = v[KEY_IC], .k = v[KEY_OC]};
-    if (op_is_fc(op)) {
-        *out = p;
-        return bt_problem_normalize(&p, out);
-    }
-    if (!given[KEY_IH] && !given[KEY_IW])
-        return bt_fail(BT_EINVAL, "problem text: 'ih' is missing");
-    if (!given[KEY_KH] && !given[KEY_KW])
-        return bt_fail(BT_EINVAL, "problem text: 'kh' is missing");
-    /* Square promotion, as benchdnn: a missing width field takes its height twin's value.
-     * The required sizes (input, kernel) also promote width to height; a missing stride,
-     * padding or dilation height takes its default, a missing output height is computed. */
-    static const int twin[][2] = {{KEY_IH, KEY_IW}, {KEY_OH, KEY_OW}, {KEY_KH, KEY_KW},
-                                  {KEY_SH, KEY_SW}, {KEY_PH, KEY_PW}, {KEY_DH, KEY_DW}};
-    for (size_t t = 0; t < sizeof twin / sizeof twin[0]; t++) {
-        int a = twin[t][0], b = twin[t][1];
-        if (given[a] && !given[b])
-            v[b] = v[a], given[b] = 2;
-        else if (given[b] && !given[a] && (a == KEY_IH || a == KEY_KH))
-            v[a] = v[b], given[a] = 2;
-    }
-    if (!given[KEY_SH]) v[KEY_SH] = 1;
-    if (!given[KEY_SW]) v[KEY_SW] = 1;
-    if (!given[KEY_G]) v[KEY_G] = 1;
-    p.groups = v[KEY_G];
-    p.h = v[KEY_IH], p.w = v[KEY_IW], p.r = v[KEY_KH], p.s = v[KEY_KW];
-    p.stride_h = v[KEY_SH], p.stride_w = v[KEY_SW];
-    p.dil_h = v[KEY_DH] + 1, p.dil_w = v[KEY_DW] + 1;
-    p.pad_h = v[KEY_PH], p.pad_w = v[KEY_PW];
-    /* Given output but no padding: deduce the padding when zero padding does not fit. */
-    const int out_keys[2] = {KEY_OH, KEY_OW}, pad_keys[2] = {KEY_PH, KEY_PW};
-    int64_t *in[2] = {&p.h, &p.w}, *ker[2] = {&p.r, &p.s}, *st[2] = {&p.stride_h, &p.stride_w},
-            *dil[2] = {&p.dil_h, &p.dil_w}, *pad[2] = {&p.pad_h, &p.pad_w};
-    for (int d = 0; d < 2; d++) {
-        if (!given[out_keys[d]] || given[pad_keys[d]]) continue;
-        if (out_size(*in[d], 0, *dil[d], *ker[d], *st[d]) == v[out_keys[d]]) continue;
-        int64_t stretched, extent, twice;
-        if (__builtin_mul_overflow(v[out_keys[d]] - 1, *st[d], &stretched) ||
-            __builtin_mul_overflow(*dil[d], *ker[d] - 1, &extent) ||
-            __builtin_add_overflow(stretched - *in[d] + 1, extent, &twice))
-            continue; /* no padding gives that output: the check below says so */
-        if (twice > 0) *pad[d] = twice / 2;
-    }
-    bt_status st_norm = bt_problem_normalize(&p, out);
-    if (st_norm != BT_OK) return st_norm;
-    for (int d = 0; d < 2; d++) {
-        int64_t computed = d ? bt_problem_out_w(out) : bt_problem_out_h(out);
-        /* Name the field the user wrote: a promoted ow came from oh. */
-        int key = given[out_keys[d]] == 2 ? out_keys[1 - d] : out_keys[d];
-        if (given[out_keys[d]] && v[out_keys[d]] != computed)
+/* Whether dimension X is given at all: benchdnn treats it as absent when its sizes and
+ * dilation are unwritten, its stride is 1 and its padding unwritten or 0. */
+static int dim_present(const dim_fields *f) {
+    for (int fi = 0; fi < FIELDS; fi++)
+        if (f->given[fi] && f->v[fi] != (fi == F_S ? 1 : 0)) return 1;
+    return 0;
+}
+
+/* Completes a given dimension: output size or begin padding, and the end padding. */
+static bt_status complete_dim(dim_fields *f, char dim) {
+    int64_t *v = f->v;
+    if (!f->given[F_I]) return bt_fail(BT_EINVAL, "problem text: 'i%c' is missing", dim);
+    if (!f->given[F_K]) return bt_fail(BT_EINVAL, "problem text: 'k%c' is missing", dim);
+    if (!f->given[F_S]) v[F_S] = 1;
+    /* Fields are at most 2^40 (outputs 3 * 2^40); the two products are checked, and sums
+     * of terms of at most 2^43 cannot overflow. */
+    int64_t extent, stretched;
+    if (__builtin_mul_overflow(v[F_K] - 1, v[F_D] + 1, &extent) || extent > 2 * BT_MAX_DIM)
+        return bt_fail(BT_EINVAL, "problem text: 'k%c%lld' with 'd%c%lld' is too large", dim,
+                       (long long)v[F_K], dim, (long long)v[F_D]);
+    extent += 1;
+    if (!f->given[F_O]) {
+        if (!f->given[F_P]) v[F_P] = 0;
+        v[F_O] = (v[F_I] - extent + 2 * v[F_P]) / v[F_S] + 1; /* C division, as benchdnn */
+        if (v[F_O] <= 0)
             return bt_fail(BT_EINVAL,
-                           "problem text: '%s%lld' does not match the output size %lld computed "
-                           "from the input, kernel, stride, padding and dilation",
-                           key_names[key], (long long)v[out_keys[d]], (long long)computed);
+                           "problem text: 'k%c%lld' (dilation d%c%lld) is larger than the padded "
+                           "input i%c%lld with p%c%lld",
+                           dim, (long long)v[F_K], dim, (long long)v[F_D], dim, (long long)v[F_I],
+                           dim, (long long)v[F_P]);
+    }
+    if (__builtin_mul_overflow(v[F_O] - 1, v[F_S], &stretched) || stretched > 4 * BT_MAX_DIM)
+        return bt_fail(BT_EINVAL, "problem text: 'o%c%lld' with 's%c%lld' is too large", dim,
+                       (long long)v[F_O], dim, (long long)v[F_S]);
+    if (f->given[F_O] && !f->given[F_P]) {
+        v[F_P] = (stretched - v[F_I] + extent) / 2; /* C division, as benchdnn */
+        f->pad_deduced = 1;
+    }
+    f->pad_end = stretched - v[F_I] + extent - v[F_P];
+    if (v[F_P] < 0) {
+        char origin[64] = "";
+        if (f->pad_deduced)
+            snprintf(origin, sizeof origin, " (benchdnn deduces it from 'o%c%lld')", dim,
+                     (long long)v[F_O]);
+        return bt_fail(BT_EINVAL,
+                       "problem text: padding 'p%c' is %lld%s; backtune takes no negative "
+                       "padding",
+                       dim, (long long)v[F_P], origin);
+    }
+    if (f->pad_end <= -v[F_S])
+        return bt_fail(BT_EINVAL,
+                       "problem text: 'o%c%lld' is too small for i%c%lld: the end padding "
+                       "would be %lld, leaving whole strides of the input unread (oneDNN needs "
+                       "it above -s%c = %lld)",
+                       dim, (long long)v[F_O], dim, (long long)v[F_I], (long long)f->pad_end, dim,
+                       (long long)-v[F_S]);
+    return BT_OK;
+}
+
+/* The size-1 dimension a missing one stands for. */
+static void trivial_dim(dim_fields *f) {
+    memset(f, 0, sizeof *f);
+    f->v[F_I] = f->v[F_O] = f->v[F_K] = f->v[F_S] = 1;
+}
+
+static bt_status conv_dims(parsed_desc *pd) {
+    dim_fields *dd = &pd->dim[DIM_D], *dh = &pd->dim[DIM_H], *dw = &pd->dim[DIM_W];
+    int present[DIMS];
+    for (int x = 0; x < DIMS; x++) {
+        present[x] = dim_present(&pd->dim[x]);
+        if (present[x]) {
+            bt_status st = complete_dim(&pd->dim[x], dim_letter[x]);
+            if (st != BT_OK) return st;
+        }
+    }
+    if (present[DIM_D]) {
+        if (!present[DIM_H] && !present[DIM_W]) {
+            *dh = *dw = *dd; /* cubic: the depth group stands for all three */
+        } else if (!present[DIM_H] || !present[DIM_W]) {
+            return bt_fail(BT_EINVAL,
+                           "problem text: with depth fields, give both the height "
+                           "and the width fields or neither ('%s' is missing)",
+                           present[DIM_H] ? "iw" : "ih");
+        }
+        if (dd->v[F_I] != 1 || dd->v[F_K] != 1 || dd->v[F_O] != 1 || dd->v[F_P] != 0 ||
+            dd->pad_end != 0)
+            return bt_fail(BT_EUNSUPPORTED,
+                           "problem text: 'id%lld kd%lld od%lld pd%lld' is a 3-D convolution; "
+                           "backtune takes 2-D and 1-D only (a depth of 1 is accepted)",
+                           (long long)dd->v[F_I], (long long)dd->v[F_K], (long long)dd->v[F_O],
+                           (long long)dd->v[F_P]);
+    } else if (present[DIM_H]) {
+        if (!present[DIM_W]) *dw = *dh; /* square: the whole height group */
+    } else if (present[DIM_W]) {
+        trivial_dim(dh); /* 1-D */
+    } else {
+        return bt_fail(BT_EINVAL, "problem text: no spatial size: give ih and kh (or iw and kw "
+                                  "for a 1-D convolution)");
     }
     return BT_OK;
+}
+
+/* FC (benchdnn's ip): the kernel covers the image, so a spatial size multiplies the input
+ * features; with plain layouts the math is that of the flattened FC. */
+static bt_status fc_features(parsed_desc *pd) {
+    for (int x = 0; x < DIMS; x++)
+        for (int fi = 0; fi < FIELDS; fi++)
+            if (fi != F_I && pd->dim[x].given[fi])
+                return bt_fail(BT_EINVAL,
+                               "problem text: '%c%c' is not a FC key (FC takes mb, ic, oc and "
+                               "the input sizes id, ih, iw)",
+                               field_letter[fi], dim_letter[x]);
+    if (pd->g_given)
+        return bt_fail(BT_EINVAL, "problem text: 'g' is not a FC key (FC takes mb, ic, oc and "
+                                  "the input sizes id, ih, iw)");
+    int64_t size[DIMS];
+    for (int x = 0; x < DIMS; x++) size[x] = pd->dim[x].given[F_I] ? pd->dim[x].v[F_I] : 0;
+    if (size[DIM_D] && !size[DIM_H] && !size[DIM_W])
+        size[DIM_H] = size[DIM_W] = size[DIM_D];
+    else if (size[DIM_D] && (!size[DIM_H] || !size[DIM_W]))
+        return bt_fail(BT_EINVAL, "problem text: with 'id', give both 'ih' and 'iw' or neither");
+    else if (size[DIM_H] && !size[DIM_W])
+        size[DIM_W] = size[DIM_H];
+    for (int x = 0; x < DIMS; x++)
+        if (size[x] && __builtin_mul_overflow(pd->ic, size[x], &pd->ic))
+            return bt_fail(BT_EINVAL, "problem text: ic times the input size overflows");
+    return BT_OK;
+}
+
+static bt_status desc_to_problem(parsed_desc *pd, bt_op op, bt_layout layout, bt_problem *out) {
+    if (!pd->ic_given) return bt_fail(BT_EINVAL, "problem text: 'ic' is missing");
+    if (!pd->oc_given) return bt_fail(BT_EINVAL, "problem text: 'oc' is missing");
+    if (!pd->mb_given) pd->mb = 2; /* benchdnn's default minibatch */
+    if (op_is_fc(op)) {
+        bt_status st = fc_features(pd);
+        if (st != BT_OK) return st;
+        bt_problem p = {.op = op, .layout = layout, .n = pd->mb, .c = pd->ic, .k = pd->oc};
+        return bt_problem_normalize(&p, out);
+    }
+    bt_status st = conv_dims(pd);
+    if (st != BT_OK) return st;
+    const int64_t *h = pd->dim[DIM_H].v, *w = pd->dim[DIM_W].v;
+    bt_problem p = {.op = op,
+                    .layout = layout,
+                    .n = pd->mb,
+                    .c = pd->ic,
+                    .k = pd->oc,
+                    .groups = pd->g_given ? pd->g : 1,
+                    .h = h[F_I],
+                    .w = w[F_I],
+                    .r = h[F_K],
+                    .s = w[F_K],
+                    .stride_h = h[F_S],
+                    .stride_w = w[F_S],
+                    .pad_h = h[F_P],
+                    .pad_w = w[F_P],
+                    .dil_h = h[F_D] + 1,
+                    .dil_w = w[F_D] + 1,
+                    .pad_h_end = pd->dim[DIM_H].pad_end,
+                    .pad_w_end = pd->dim[DIM_W].pad_end,
+                    .pad_end_set = 1};
+    return bt_problem_normalize(&p, out);
 }
 
 bt_status bt_problem_parse_named(const char *text, bt_problem *out, char *name, size_t name_size) {
@@ -409,7 +565,7 @@ bt_status bt_problem_parse_named(const char *text, bt_problem *out, char *name, 
     if (!desc_len) return bt_fail(BT_EINVAL, "problem text: descriptor missing after the op");
     parsed_desc pd;
     memset(&pd, 0, sizeof pd);
-    st = parse_descriptor(desc, desc_len, op_is_fc(op), &pd, name, name_size);
+    st = parse_descriptor(desc, desc_len, &pd, name, name_size);
     if (st != BT_OK) return st;
     int accumulate = 0;
     for (;;) {
@@ -417,7 +573,7 @@ bt_status bt_problem_parse_named(const char *text, bt_problem *out, char *name, 
         if (!*t) break;
         const char *tok = t;
         while (*t && !isspace((unsigned char)*t)) t++;
-        if ((size_t)(t - tok) == 10 && !strncmp(tok, "accumulate", 10) && !accumulate)
+        if ((size_t)(t - tok) == 10 && !strncmp(tok, "accumulate", 10))
             accumulate = 1;
         else
             return bt_fail(BT_EINVAL,
@@ -446,23 +602,30 @@ int bt_problem_format(const bt_problem *in, char *buf, size_t size) {
     PUT("%s%s ", bt_op_name(p.op), op_is_fc(p.op) ? "" : (p.layout == BT_NHWC ? "_nhwc" : ""));
     if (p.groups > 1) PUT("g%lld", (long long)p.groups);
     PUT("mb%lldic%lld", (long long)p.n, (long long)p.c);
-    if (!op_is_fc(p.op)) {
-        PUT("ih%lld", (long long)p.h);
-        if (p.w != p.h) PUT("iw%lld", (long long)p.w);
-    }
-    PUT("oc%lld", (long long)p.k);
-    if (!op_is_fc(p.op)) {
-        long long oh = bt_problem_out_h(&p), ow = bt_problem_out_w(&p);
-        PUT("oh%lld", oh);
-        if (ow != oh) PUT("ow%lld", ow);
-        PUT("kh%lld", (long long)p.r);
-        if (p.s != p.r) PUT("kw%lld", (long long)p.s);
-        if (p.stride_h != 1) PUT("sh%lld", (long long)p.stride_h);
-        if (p.stride_w != p.stride_h) PUT("sw%lld", (long long)p.stride_w);
-        if (p.pad_h != 0) PUT("ph%lld", (long long)p.pad_h);
-        if (p.pad_w != p.pad_h) PUT("pw%lld", (long long)p.pad_w);
-        if (p.dil_h != 1) PUT("dh%lld", (long long)(p.dil_h - 1));
-        if (p.dil_w != p.dil_h) PUT("dw%lld", (long long)(p.dil_w - 1));
+    if (op_is_fc(p.op)) {
+        PUT("oc%lld", (long long)p.k);
+    } else {
+        /* Per dimension, in benchdnn's field order; output size and padding always written,
+         * so the end padding follows from them and nothing else is deduced. */
+        const int64_t field[DIMS - 1][FIELDS] = {
+            {p.h, norm_out_h(&p), p.r, p.stride_h, p.pad_h, p.dil_h - 1},
+            {p.w, norm_out_w(&p), p.s, p.stride_w, p.pad_w, p.dil_w - 1}};
+        int square = 1, height_trivial = 1;
+        static const int64_t trivial[FIELDS] = {1, 1, 1, 1, 0, 0};
+        for (int fi = 0; fi < FIELDS; fi++) {
+            square &= field[0][fi] == field[1][fi];
+            height_trivial &= field[0][fi] == trivial[fi];
+        }
+        /* Square: benchdnn copies the height group into the width; 1-D: the height is 1. */
+        const int first = square || !height_trivial ? 0 : 1, last = square ? 0 : 1;
+        for (int fi = 0; fi < FIELDS; fi++) {
+            if (fi == F_O) PUT("oc%lld", (long long)p.k);
+            int any = 0;
+            for (int x = first; x <= last; x++) any |= field[x][fi] != trivial[fi];
+            if ((fi == F_S || fi == F_D) && !any) continue;
+            for (int x = first; x <= last; x++)
+                PUT("%c%c%lld", field_letter[fi], dim_letter[DIM_H + x], (long long)field[x][fi]);
+        }
     }
     if (p.accumulate) PUT(" accumulate");
 #undef PUT

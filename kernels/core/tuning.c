@@ -406,7 +406,9 @@ static int same_problem(const bt_problem *a, const bt_problem *b) {
     return x.op == y.op && x.layout == y.layout && x.n == y.n && x.c == y.c && x.h == y.h &&
            x.w == y.w && x.k == y.k && x.r == y.r && x.s == y.s && x.stride_h == y.stride_h &&
            x.stride_w == y.stride_w && x.pad_h == y.pad_h && x.pad_w == y.pad_w &&
-           x.dil_h == y.dil_h && x.dil_w == y.dil_w && x.groups == y.groups;
+           x.dil_h == y.dil_h && x.dil_w == y.dil_w && x.groups == y.groups &&
+           x.pad_end_set == y.pad_end_set && x.pad_h_end == y.pad_h_end &&
+           x.pad_w_end == y.pad_w_end;
 }
 
 static int grouping(const bt_problem *p) { /* 0 none, 1 depthwise, 2 other */
@@ -427,7 +429,8 @@ double bt_tuning_distance(const bt_problem *a, int threads_a, const bt_problem *
                log_ratio((double)a->k, (double)b->k) + log_ratio((double)a->h, (double)b->h) +
                log_ratio((double)a->w, (double)b->w) +
                log_ratio((double)a->groups, (double)b->groups) + log_ratio(threads_a, threads_b);
-    d += 0.5 * (a->pad_h != b->pad_h) + 0.5 * (a->pad_w != b->pad_w);
+    d += 0.5 * (a->pad_h != b->pad_h) + 0.5 * (a->pad_w != b->pad_w) +
+         0.5 * (a->pad_end_set != b->pad_end_set);
     return d;
 }
 

@@ -39,7 +39,14 @@ typedef struct bt_problem {
     int64_t k, r, s;    /* FC: k = out features, r = s = 1 */
     int64_t stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, groups; /* 0 = default 1,1,0,0,1,1,1 */
     int accumulate; /* 0: outputs overwritten; 1: gradients added into them */
-} bt_problem;       /* dil_h = 1 is a dense kernel (PyTorch's convention) */
+    /* Uneven padding: pad_h / pad_w are the begin (top, left) padding; with pad_end_set = 1,
+     * pad_h_end / pad_w_end are the end (bottom, right) padding (oneDNN's padding_r), which
+     * may be negative down to 1 - stride (the last rows or columns left unread). With
+     * pad_end_set = 0 the end padding equals pad_h / pad_w and the end fields must be 0.
+     * Output height P = (h + pad_h + pad_h_end - (r - 1) * dil_h - 1) / stride_h + 1. */
+    int64_t pad_h_end, pad_w_end;
+    int pad_end_set;
+} bt_problem; /* dil_h = 1 is a dense kernel (PyTorch's convention) */
 
 /* bwd_data reads w and dy and writes dx; bwd_weights reads x and dy and writes dw and,
  * when db is not NULL, db. Pointers an op does not use are ignored. */
@@ -54,10 +61,13 @@ const char *bt_strerror(bt_status s);
 const char *bt_last_error(void); /* what went wrong last on this thread, in words */
 
 /* Problem text: "<op>[_nchw|_nhwc] <descriptor> [accumulate]", with op one of conv_bwd_d,
- * conv_bwd_w, fc_bwd_d, fc_bwd_w and the descriptor in oneDNN benchdnn's grammar
- * ("g2mb32ic64ih56oc64oh56kh3ph1n\"name\""; benchdnn's dilation dh counts from 0). */
+ * conv_bwd_w, fc_bwd_d, fc_bwd_w and the descriptor in oneDNN benchdnn's grammar, read by
+ * benchdnn's rules ("g2mb32ic64ih56oc64oh56kh3ph1n\"name\""; a descriptor with only width
+ * fields is 1-D; a given output size with a given padding sets the end padding; benchdnn's
+ * dilation dh counts from 0). The problem comes back normalized. */
 bt_status bt_problem_parse(const char *text, bt_problem *out);
-/* Writes the canonical text (parseable, round-trips); returns the length it needs, as
+/* Writes the canonical text: benchdnn text that benchdnn and bt_problem_parse read as the
+ * same problem (output size and padding always written). Returns the length it needs, as
  * snprintf does, or -1 if p is invalid. */
 int bt_problem_format(const bt_problem *p, char *buf, size_t size);
 /* 2*N*K*(C/G)*R*S*P*Q, bias excluded; 0 for an invalid problem. */
@@ -81,9 +91,11 @@ bt_status bt_tuning_load(const char *path); /* table that bt_plan_create(variant
 
 /* As bt_problem_parse, and copies the descriptor's n"name" (or "") into name. */
 bt_status bt_problem_parse_named(const char *text, bt_problem *out, char *name, size_t size);
-/* Fills defaults (zeros) and checks the problem; BT_EINVAL with a message if it is bad. */
+/* Fills defaults (zeros) and checks the problem; BT_EINVAL with a message if it is bad.
+ * The result is canonical: pad_end_set is 0 when symmetric padding gives the same output
+ * size, else 1 with both end paddings written as (P - 1) * stride + extent - h - pad_h. */
 bt_status bt_problem_normalize(const bt_problem *p, bt_problem *out);
-/* Output spatial size (P, Q) of a normalized problem. */
+/* Output spatial size (P, Q) of a problem; 0 if p is NULL or its sizes give no output. */
 int64_t bt_problem_out_h(const bt_problem *p);
 int64_t bt_problem_out_w(const bt_problem *p);
 /* Element counts of x (and dx), w (and dw), dy, db for a valid problem; 0 if invalid. */
