@@ -39,7 +39,7 @@
 #include <string.h>
 
 #define FC_BLOCK_MAX 32
-#define SELFTEST_THREADS 2
+#define SELFTEST_THREADS 2 /* the self-test at setup runs 1 to this many */
 
 /* The tensors a layer touches. */
 enum { R_X, R_W, R_WT, R_DY, R_DX, R_DW, R_DB, R_COUNT };
@@ -464,21 +464,27 @@ static const char *const selftest_problems[] = {
     "fc_bwd_w mb4ic48oc80",
 };
 
+/* Each problem with 1 and with 2 threads (the split of the work differs); the worst error of
+ * each goes into the context. */
 static bt_status selftest(void) {
-    char summary[1024] = "passed:";
+    char summary[1024] = "passed, max relative error:";
     size_t used = strlen(summary);
     for (size_t i = 0; i < sizeof selftest_problems / sizeof selftest_problems[0]; i++) {
-        bt_peer_check_result res;
         const char *text = selftest_problems[i];
-        bt_status st = bt_peer_check(&bt_peer_libxsmm, text, SELFTEST_THREADS, &res);
-        if (st != BT_OK)
-            return bt_fail(BT_EINVAL, "self-test: '%s' did not run: %s", text, bt_last_error());
-        if (!res.pass)
-            return bt_fail(BT_EINVAL,
-                           "self-test: '%s' differs from the reference "
-                           "(relative error %.2g > %g)",
-                           text, res.rel_err, BT_PEER_CHECK_TOLERANCE);
-        int w = snprintf(summary + used, sizeof summary - used, " %s (%.1e);", text, res.rel_err);
+        double worst = 0;
+        for (int threads = 1; threads <= SELFTEST_THREADS; threads++) {
+            bt_peer_check_result res;
+            if (bt_peer_check(&bt_peer_libxsmm, text, threads, &res) != BT_OK)
+                return bt_fail(BT_EINVAL, "self-test: '%s' (%d threads) did not run: %s", text,
+                               threads, bt_last_error());
+            if (!res.pass)
+                return bt_fail(BT_EINVAL,
+                               "self-test: '%s' (%d threads) differs from the reference "
+                               "(relative error %.2g > %g)",
+                               text, threads, res.rel_err, BT_PEER_CHECK_TOLERANCE);
+            if (res.rel_err > worst) worst = res.rel_err;
+        }
+        int w = snprintf(summary + used, sizeof summary - used, " %s %.1e;", text, worst);
         if (w > 0 && (size_t)w < sizeof summary - used) used += (size_t)w;
     }
     bt_gbench_add_context("peer_libxsmm_selftest", summary);
