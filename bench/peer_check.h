@@ -18,8 +18,9 @@ typedef struct bt_peer_check_result {
 } bt_peer_check_result;
 
 /* Runs `peer` with `threads` threads on the problem `text` (inputs random, outputs starting
- * random) and compares. BT_OK: it ran (verdict in res); BT_EUNSUPPORTED: the peer does not
- * take the problem; another status: it failed to run. bt_last_error() says why. */
+ * random) twice (once if it accumulates) and compares the last run's outputs. BT_OK: it ran
+ * (verdict in res); BT_EUNSUPPORTED: the peer does not take the problem; another status: it failed
+ * to run. bt_last_error() says why. */
 bt_status bt_peer_check(const bt_bench_impl *peer, const char *text, int threads,
                         bt_peer_check_result *res);
 
