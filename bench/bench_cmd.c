@@ -538,7 +538,8 @@ static bt_tensors tensors_of(const bench_problem *b) {
 }
 
 /* Makes the case's buffers and state current (kept across the calls Google benchmark makes
- * for one case), with one untimed warm-up run. A failure sticks to the case. */
+ * for one case), with the inputs loaded into a peer's own layouts and one warm-up run, none
+ * of it timed. A failure sticks to the case. */
 static bt_status prepare(bench_run *run, bench_case *c) {
     if (run->prepared == c) return BT_OK;
     release_state(run);
@@ -548,10 +549,9 @@ static bt_status prepare(bench_run *run, bench_case *c) {
         st = c->impl->create(c->impl, &c->prob->problem, c->threads, &run->state);
         run->prepared = c;
     }
-    if (st == BT_OK) {
-        bt_tensors t = tensors_of(c->prob);
-        st = c->impl->execute(run->state, &t);
-    }
+    bt_tensors t = tensors_of(c->prob);
+    if (st == BT_OK && c->impl->load) st = c->impl->load(run->state, &t);
+    if (st == BT_OK) st = c->impl->execute(run->state, &t);
     if (st != BT_OK) {
         c->failed = 1;
         snprintf(c->failure, sizeof c->failure, "%s", bt_last_error());

@@ -107,12 +107,21 @@ extern const bt_bench_impl bt_peer_openblas_sgemm;
 #ifdef BT_HAVE_ONEDNN
 extern const bt_bench_impl bt_peer_onednn, bt_peer_onednn_blocked;
 #endif
+#ifdef BT_HAVE_LIBXSMM
+extern const bt_bench_impl bt_peer_libxsmm;
+#endif
 
+/* One peer a line, between the #ifdefs. */
+/* clang-format off */
 const bt_bench_impl *const bt_bench_peers[] = {
 #ifdef BT_HAVE_ONEDNN
     &bt_peer_onednn,
     &bt_peer_onednn_blocked,
 #endif
+#ifdef BT_HAVE_LIBXSMM
+    &bt_peer_libxsmm,
+#endif
     &bt_peer_openblas_sgemm,
     NULL,
 };
+/* clang-format on */

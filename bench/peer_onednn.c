@@ -35,10 +35,6 @@ static const int role_arg[ROLE_COUNT] = {DNNL_ARG_SRC,          DNNL_ARG_WEIGHTS
 static dnnl_engine_t engine;
 static dnnl_stream_t stream;
 
-static int is_blocked(const bt_bench_impl *impl) {
-    return strstr(impl->name, "blocked") != NULL;
-}
-
 static bt_status dnnl_fail(dnnl_status_t s, const char *what) {
     return bt_fail(s == dnnl_unimplemented ? BT_EUNSUPPORTED : BT_EINVAL, "oneDNN: %s: %s", what,
                    s == dnnl_unimplemented   ? "no implementation for this problem"
@@ -163,7 +159,7 @@ static bt_status onednn_supports(const bt_bench_impl *impl, const bt_problem *p)
     bt_shape s;
     bt_shape_from_problem(&q, &s);
     dnnl_primitive_desc_t pd = NULL;
-    bt_status st = make_pd(&s, is_blocked(impl), NULL, &pd);
+    bt_status st = make_pd(&s, impl->own_layouts, NULL, &pd);
     if (pd) dnnl_primitive_desc_destroy(pd);
     return st;
 }
@@ -310,7 +306,7 @@ static bt_status onednn_create(const bt_bench_impl *impl, const bt_problem *p, i
     onednn_state *st = calloc(1, sizeof *st);
     if (!st) return bt_fail(BT_ENOMEM, "out of memory");
     st->threads = threads;
-    st->blocked = is_blocked(impl);
+    st->blocked = impl->own_layouts;
     bt_shape s;
     bt_shape_from_problem(&q, &s);
     /* oneDNN sizes its work split by OpenMP's thread count when it creates a primitive. */
@@ -361,15 +357,16 @@ static const char *onednn_describe(void *state) {
     return ((onednn_state *)state)->describe;
 }
 
-#define ONEDNN_PEER(id, text)                                                                      \
+#define ONEDNN_PEER(id, text, own)                                                                 \
     const bt_bench_impl id = {.name = text,                                                        \
                               .peer = 1,                                                           \
                               .variant = -1,                                                       \
                               .setup = onednn_setup,                                               \
                               .supports = onednn_supports,                                         \
                               .create = onednn_create,                                             \
+                              .own_layouts = own,                                                  \
                               .execute = onednn_execute,                                           \
                               .describe = onednn_describe,                                         \
                               .destroy = onednn_destroy};
-ONEDNN_PEER(bt_peer_onednn, "peer:onednn")
-ONEDNN_PEER(bt_peer_onednn_blocked, "peer:onednn_blocked")
+ONEDNN_PEER(bt_peer_onednn, "peer:onednn", 0)
+ONEDNN_PEER(bt_peer_onednn_blocked, "peer:onednn_blocked", 1)

@@ -227,18 +227,20 @@ static int run_compare(const char *a, const char *b, const char *threads, char *
 static void make_fixtures(void) {
     make_dir("a");
     make_dir("b");
-    /* A: P1 with two variants (the avx512 one best) and a peer, repeated with aggregates;
+    /* A: P1 with two variants (the avx512 one best) and two peers (LIBXSMM the faster, and
+     * faster than ours), repeated with aggregates;
      * P2 measured once; P3 only here. */
     const fixture_run a_runs[] = {
         {P1, "conv_bwd_w__direct_nchw_avx512", 1, {50, 51, 49}, 3, 1, 0},
         {P1, "conv_bwd_w__naive", 1, {2, 2.1, 1.9}, 3, 1, 0},
         {P1, "peer:onednn", 1, {80, 80, 80}, 3, 1, 0},
+        {P1, "peer:libxsmm", 1, {90, 91, 89}, 3, 1, 0},
         {P2, "fc_bwd_d__gemm_avx512", 1, {40}, 1, 0, 0},
         {P3, "conv_bwd_d__naive", 1, {3, 3, 3}, 3, 1, 0},
         {P3, "conv_bwd_d__direct_nchw_avx2", 1, {0}, 1, 0, 1}, /* failed: left out */
     };
     write_bench("a/bench_quick.json", "1", "machine-a", "quick", "2026-01-01T00:00:00+00:00",
-                a_runs, 6);
+                a_runs, 7);
     /* B: P1 (written without oh) slightly faster within noise for the best, clearly faster
      * for naive; P2 once; a run with two threads. */
     const fixture_run b_runs[] = {
@@ -271,8 +273,8 @@ static void test_loading(void) {
         tl_note("%s", bt_last_error());
         return;
     }
-    tl_expect(a.nfiles == 2 && a.nruns == 5 && a.nchoices == 2,
-              "folder: 2 files (bench, table), 5 runs (the failed one left out), 2 entries "
+    tl_expect(a.nfiles == 2 && a.nruns == 6 && a.nchoices == 2,
+              "folder: 2 files (bench, table), 6 runs (the failed one left out), 2 entries "
               "(%d, %d, %d)",
               a.nfiles, a.nruns, a.nchoices);
     tl_expect(!strcmp(a.machine_id, "machine-a") && a.files[0].failed == 1,
@@ -280,6 +282,10 @@ static void test_loading(void) {
     const bt_cmp_run *r = NULL;
     for (int i = 0; i < a.nruns; i++)
         if (!strcmp(a.runs[i].variant, "conv_bwd_w__direct_nchw_avx512")) r = &a.runs[i];
+    const bt_cmp_run *lx = NULL;
+    for (int i = 0; i < a.nruns; i++)
+        if (!strcmp(a.runs[i].variant, "peer:libxsmm")) lx = &a.runs[i];
+    tl_expect(lx && lx->peer && near(lx->gflops, 90), "peer:libxsmm is loaded as a peer");
     tl_expect(r && r->reps == 3 && near(r->gflops, 50) && r->cv > 0 && r->cv < 0.05 &&
                   r->threads == 1 && !r->peer && near(r->peak_gflops, 100) && near(r->ai, 4),
               "repetitions folded: median 50 GFLOP/s, cv from the aggregate, threads from the "
@@ -302,7 +308,7 @@ static void test_loading(void) {
     char p[512];
     path_of(p, sizeof p, "a/bench_quick.json");
     bt_cmp_set one;
-    if (tl_expect(bt_cmp_set_load(p, &one, NULL) == BT_OK && one.nfiles == 1 && one.nruns == 5,
+    if (tl_expect(bt_cmp_set_load(p, &one, NULL) == BT_OK && one.nfiles == 1 && one.nruns == 6,
                   "loads a single bench file"))
         bt_cmp_set_free(&one);
 }
@@ -336,7 +342,9 @@ static void test_matching(void) {
     if (tl_expect(bt_cmp_match_runs(sets, 2, &o, &rows) == BT_OK, "matches variants by name")) {
         const bt_cmp_row *naive = find_row(&rows, P1, "conv_bwd_w__naive", 1);
         tl_expect(naive && near(naive->speedup[1], 2.0), "naive matched by name: 2x");
-        tl_expect(find_row(&rows, P1, "peer:onednn", 1) != NULL, "peers are rows too");
+        tl_expect(find_row(&rows, P1, "peer:onednn", 1) != NULL &&
+                      find_row(&rows, P1, "peer:libxsmm", 1) != NULL,
+                  "peers are rows too");
         bt_cmp_rows_free(&rows);
     }
     bt_cmp_options mapped = {.threads = {1, 2}, .nthreads = 2};
@@ -354,8 +362,8 @@ static void test_matching(void) {
     if (bt_cmp_match_runs(sets, 2, &peers, &rows) == BT_OK) {
         const bt_cmp_row *p1 = find_row(&rows, P1, "best", 1);
         tl_expect(p1 && p1->cell[0].present && !p1->cell[1].present &&
-                      !strcmp(p1->cell[0].variant, "peer:onednn"),
-                  "--variants 'peer:*' takes the best peer");
+                      !strcmp(p1->cell[0].variant, "peer:libxsmm"),
+                  "--variants 'peer:*' takes the best peer (peer:libxsmm, not peer:onednn)");
         bt_cmp_rows_free(&rows);
     }
     if (tl_expect(bt_cmp_match_choices(sets, 2, &o, &rows) == BT_OK, "matches tuning tables")) {
@@ -500,6 +508,19 @@ static int file_exists(const char *dir, const char *name) {
     return stat(p, &sb) == 0 && sb.st_size > 0;
 }
 
+/* Whether dir/name holds `text`. */
+static int file_contains(const char *dir, const char *name, const char *text) {
+    char p[600];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "r");
+    if (!f) return 0;
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strstr(buf, text) != NULL;
+}
+
 static int in_path(const char *program) {
     const char *path = getenv("PATH");
     char buf[4096];
@@ -523,6 +544,10 @@ static void test_report(void) {
     /* gnuplot may be missing where the tests run: then the page is written, the plots not */
     int have_gnuplot = in_path("gnuplot");
     tl_expect(file_exists(out, "index.html"), "report writes index.html");
+    /* P1's row of A's roofline table: ours, then the best peer */
+    tl_expect(file_contains(out, "index.html", "<td>peer:libxsmm</td>") &&
+                  !file_contains(out, "index.html", "<td>peer:onednn</td><td"),
+              "the report's best peer is peer:libxsmm, the faster peer");
     if (have_gnuplot) {
         tl_expect(rc == 0 && file_exists(out, "roofline_a.png") &&
                       file_exists(out, "roofline_a.svg") && file_exists(out, "tuned_a.png") &&
