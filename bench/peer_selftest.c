@@ -1,7 +1,7 @@
 /* Checks the peers against the double reference on small odd shapes (both layouts, stride,
- * padding, dilation, groups, depthwise, 1x1, FC, accumulate), so a peer's numbers in a
- * bench table are for the same work. Peers working in their own layouts are compared through
- * their store (copy back to plain); one without it is only created and run. Exit status 1
+ * padding, uneven padding, 1-D, dilation, groups, depthwise, 1x1, FC, accumulate), so a peer's
+ * numbers in a bench table are for the same work. Peers working in their own layouts are compared
+ * through their store (copy back to plain); one without it is only created and run. Exit status 1
  * on any mismatch. */
 #include "peer_check.h"
 
@@ -9,10 +9,19 @@
 #include <string.h>
 
 static const char *const descriptors[] = {
-    "mb2ic5ih9oc7kh3ph1",      "mb2ic4ih10iw9oc6kh3kw2sh2sw1ph1pw0",
-    "mb1ic3ih11oc4kh3dh1ph2",  "g2mb2ic4ih7oc6kh3ph1",
-    "g8mb2ic8ih7oc8kh3sh2ph1", "mb2ic6ih5oc7kh1",
-    "mb2ic6ih6oc4kh1sh2",      "mb1ic3ih4oc2kh3ph3",
+    "mb2ic5ih9oc7kh3ph1",
+    "mb2ic4ih10iw9oc6kh3kw2sh2sw1ph1pw0",
+    "mb1ic3ih11oc4kh3dh1ph2",
+    "g2mb2ic4ih7oc6kh3ph1",
+    "g8mb2ic8ih7oc8kh3sh2ph1",
+    "mb2ic6ih5oc7kh1",
+    "mb2ic6ih6oc4kh1sh2",
+    "mb1ic3ih4oc2kh3ph3",
+    /* uneven padding (0 before, 1 after; even kernel 'SAME'), 1-D, 1-D uneven */
+    "mb2ic5ih8oc6oh4kh3sh2",
+    "mb2ic4ih6iw7oc5oh6ow7kh2kw2",
+    "mb2ic5iw17oc6kw3pw1",
+    "mb2ic4iw15oc3ow8kw4sw2",
 };
 static const char *const fc_problems[] = {"fc_bwd_d mb3ic17oc9", "fc_bwd_w mb3ic17oc9",
                                           "fc_bwd_w mb1ic5oc3 accumulate"};
