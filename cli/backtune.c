@@ -31,8 +31,14 @@ static void usage(FILE *out) {
                  "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\nProblems are written '<op>[_nhwc] <benchdnn descriptor>', e.g.\n"
-                 "  backtune check \"conv_bwd_w mb2ic3ih7oc4kh3ph1\"\n");
+    fprintf(out, "\nProblems are written '<op>[_nhwc] <benchdnn descriptor>', read by benchdnn's\n"
+                 "rules: width fields alone make a 1-D convolution, height fields alone a square\n"
+                 "one, and a given output size sets the padding (deduced when ph is missing) and\n"
+                 "the end padding, which may differ from the begin padding. E.g.\n"
+                 "  backtune check \"conv_bwd_w mb2ic3ih7oc4kh3ph1\"\n"
+                 "  backtune check \"conv_bwd_d mb2ic8ih8oc8oh4kh3sh2\"   ('SAME': pad 0 before, 1 "
+                 "after)\n"
+                 "  backtune check \"conv_bwd_w mb2ic8iw32oc8kw5pw2\"      (1-D)\n");
 }
 
 int main(int argc, char **argv) {
