@@ -107,6 +107,13 @@ bt_status bt_problem_normalize(const bt_problem *in, bt_problem *out) {
             return bt_fail(BT_EINVAL, "problem: %s = %lld is too large", f[i].name,
                            (long long)*f[i].v);
     }
+    /* The text grammar bounds the kernel's extent the same way, so every valid problem has a
+     * canonical text that parses. */
+    int64_t extent_h, extent_w;
+    if (__builtin_mul_overflow(p.r - 1, p.dil_h, &extent_h) || extent_h > 2 * BT_MAX_DIM ||
+        __builtin_mul_overflow(p.s - 1, p.dil_w, &extent_w) || extent_w > 2 * BT_MAX_DIM)
+        return bt_fail(BT_EINVAL, "problem: the kernel's extent (r - 1) * dil_h or (s - 1) * "
+                                  "dil_w is too large");
     if (p.pad_end_set != 0 && p.pad_end_set != 1)
         return bt_fail(BT_EINVAL, "problem: pad_end_set must be 0 or 1, not %d", p.pad_end_set);
     if (!p.pad_end_set && (p.pad_h_end || p.pad_w_end))
@@ -275,10 +282,9 @@ static bt_status parse_op(const char *tok, size_t len, bt_op *op, bt_layout *lay
 }
 
 /* The value slot of key `k` (klen characters), or NULL if it is no key; *given its flag and
- * *zero_ok whether 0 is a meaningful value (padding, benchdnn's dilation). */
-static int64_t *key_slot(parsed_desc *pd, const char *k, size_t klen, int **given, int *zero_ok,
-                         int *spatial) {
-    *zero_ok = 0, *spatial = 0;
+ * *spatial whether it is a field of a spatial dimension. */
+static int64_t *key_slot(parsed_desc *pd, const char *k, size_t klen, int **given, int *spatial) {
+    *spatial = 0;
     static const struct {
         const char *name;
         size_t offset, given_offset;
@@ -298,10 +304,30 @@ static int64_t *key_slot(parsed_desc *pd, const char *k, size_t klen, int **give
     if (!f || !d) return NULL;
     dim_fields *df = &pd->dim[d - dim_letter];
     int fi = (int)(f - field_letter);
-    *zero_ok = fi == F_P || fi == F_D;
     *spatial = 1;
     *given = &df->given[fi];
     return &df->v[fi];
+}
+
+/* A key whose (last) value is 0 where only a positive value has a meaning. */
+static bt_status zero_keys(const parsed_desc *pd) {
+    const struct {
+        const char *name;
+        int64_t v;
+        int given;
+    } scalars[] = {{"g", pd->g, pd->g_given},
+                   {"mb", pd->mb, pd->mb_given},
+                   {"ic", pd->ic, pd->ic_given},
+                   {"oc", pd->oc, pd->oc_given}};
+    for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++)
+        if (scalars[i].given && scalars[i].v == 0)
+            return bt_fail(BT_EINVAL, "problem text: '%s0': must be positive", scalars[i].name);
+    for (int x = 0; x < DIMS; x++)
+        for (int fi = 0; fi < FIELDS; fi++)
+            if (fi != F_P && fi != F_D && pd->dim[x].given[fi] && pd->dim[x].v[fi] == 0)
+                return bt_fail(BT_EINVAL, "problem text: '%c%c0': must be positive",
+                               field_letter[fi], dim_letter[x]);
+    return BT_OK;
 }
 
 static bt_status parse_descriptor(const char *d, size_t len, parsed_desc *pd, char *name,
@@ -339,8 +365,8 @@ static bt_status parse_descriptor(const char *d, size_t len, parsed_desc *pd, ch
             }
             continue;
         }
-        int *given, zero_ok, spatial;
-        int64_t *slot = key_slot(pd, d + ks, klen, &given, &zero_ok, &spatial);
+        int *given, spatial;
+        int64_t *slot = key_slot(pd, d + ks, klen, &given, &spatial);
         if (!slot) {
             size_t te = i;
             while (te < len && isdigit((unsigned char)d[te])) te++;
@@ -358,8 +384,6 @@ static bt_status parse_descriptor(const char *d, size_t len, parsed_desc *pd, ch
                                (int)klen, d + ks);
             i++;
         }
-        if (v == 0 && !zero_ok)
-            return bt_fail(BT_EINVAL, "problem text: '%.*s0': must be positive", (int)klen, d + ks);
         /* An output size reaches input + both paddings: three times the other limit. */
         int is_output = spatial && d[ks] == 'o';
         if (v > (is_output ? 3 * BT_MAX_DIM : BT_MAX_DIM))
@@ -368,7 +392,7 @@ static bt_status parse_descriptor(const char *d, size_t len, parsed_desc *pd, ch
         *slot = v; /* a repeated key keeps its last value, as in benchdnn */
         *given = 1;
     }
-    return BT_OK;
+    return zero_keys(pd);
 }
 
 /* Whether dimension X is given at all: benchdnn treats it as absent when its sizes and
