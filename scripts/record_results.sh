@@ -16,7 +16,8 @@
 # exhaustive_resnet50_bwd_w_mb32_last24 (the last 24 of those 36) and
 # exhaustive_resnet50_bwd_w_mb32_last10 (the last 10 of those 24). Their records (~15 MB) go to a
 # temporary folder; the console output with one line per key is kept. heuristic_1x1: the
-# default dispatch against each family's defaults on the 1x1 layers (~12 minutes).
+# default dispatch against each family's defaults on the 1x1 layers (~12 minutes). uneven_1d:
+# the same_padding (batch 8) and conv1d suites against the peers, untuned (~15 minutes).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 only=${2:-}
@@ -137,6 +138,17 @@ if only_asked heuristic_1x1; then
       --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true \
       --benchmark_min_time=0.2 --out "$out/heuristic_1x1_$isa.json"
     python3 scripts/ratios.py "$out/heuristic_1x1_$isa.json" | tee -a "$out/heuristic_1x1_$isa.txt"
+  done
+fi
+if only_asked uneven_1d; then
+  # Uneven ('SAME') padding beside symmetric twins, and 1-D layers, against the peers with the
+  # default dispatch (no table): scripts/uneven_pairs.py prints the ratios.
+  for suite in same_padding conv1d; do
+    mb=() && [ $suite = same_padding ] && mb=(--mb 8)
+    step "bench_$suite" "$bt" bench --suite $suite "${mb[@]}" --threads 2 \
+      --variants 'dispatch,peer:*' --benchmark_repetitions=3 \
+      --benchmark_enable_random_interleaving=true --out "$out/bench_$suite.json"
+    python3 scripts/uneven_pairs.py "$out/bench_$suite.json" | tee -a "$out/bench_$suite.txt"
   done
 fi
 want bench_targets && BACKTUNE_TABLE=$table step bench_targets "$bt" bench --suite targets \
