@@ -730,6 +730,28 @@ static void add_problems_context(const bench_run *run) {
     free(text);
 }
 
+/* The CPUs each thread of a team of each measured size really had ("thread_cpus_omp:T":
+ * "0:0 1:1"), from a plan formed as every plan of the run is, so a binding is not merely
+ * claimed; printed to stderr too. */
+static void add_affinity_context(const bench_run *run) {
+    bt_problem p;
+    if (bt_problem_parse("fc_bwd_d mb1ic1oc1", &p) != BT_OK) return;
+    for (int t = 0; t < run->opt.nthreads; t++) {
+        char params[32], key[48], cpus[512];
+        snprintf(params, sizeof params, "threads=%d", run->opt.threads[t]);
+        bt_plan *plan;
+        if (bt_plan_create(&plan, &p, NULL, params) != BT_OK) continue;
+        const char *bind = strstr(bt_plan_params(plan), "bind=");
+        if (bt_plan_affinity(plan, cpus, sizeof cpus) == BT_OK) {
+            snprintf(key, sizeof key, "thread_cpus_omp:%d", run->opt.threads[t]);
+            bt_gbench_add_context(key, cpus);
+            fprintf(stderr, "backtune bench: %d threads, %s: cpus %s\n", run->opt.threads[t],
+                    bind ? bind : "bind=?", cpus);
+        }
+        bt_plan_destroy(plan);
+    }
+}
+
 static void add_run_context(const bench_run *run, int argc, char **argv) {
     char command[2048] = "backtune";
     size_t used = strlen(command);
@@ -759,6 +781,7 @@ static void add_run_context(const bench_run *run, int argc, char **argv) {
     context_env("omp_wait_policy", "OMP_WAIT_POLICY");
     context_env("omp_num_threads", "OMP_NUM_THREADS");
     context_int("omp_max_threads", omp_get_max_threads());
+    add_affinity_context(run);
     /* As the process got it: the OpenBLAS peer clears it before loading the library. */
     bt_gbench_add_context("openblas_coretype", run->openblas_coretype);
     add_machine_context();

@@ -7,7 +7,9 @@
 #endif
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct command {
     const char *name, *summary;
@@ -41,7 +43,20 @@ static void usage(FILE *out) {
                  "  backtune check \"conv_bwd_w mb2ic8iw32oc8kw5pw2\"      (1-D)\n");
 }
 
+/* OpenMP binds threads only to places, read from the environment when the runtime loads,
+ * before main: so that measurements run on bound threads (ours and the peers' alike), the
+ * command starts itself again with places and close binding, unless the user chose either. */
+static void bind_threads_by_default(char **argv) {
+    if (getenv("OMP_PLACES") || getenv("OMP_PROC_BIND")) return;
+    if (setenv("OMP_PLACES", "cores", 0) || setenv("OMP_PROC_BIND", "close", 0)) return;
+    execv("/proc/self/exe", argv);
+    /* No re-execution (no /proc): run unbound, as the plans then say (bind=none). */
+    unsetenv("OMP_PLACES");
+    unsetenv("OMP_PROC_BIND");
+}
+
 int main(int argc, char **argv) {
+    bind_threads_by_default(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;

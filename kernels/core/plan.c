@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <omp.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,23 @@ static int default_bind(void) {
         }
     }
     return BIND_CLOSE;
+}
+
+/* The binding the team really gets: OpenMP binds threads to places only, and without
+ * OMP_PLACES (or OMP_PROC_BIND, which implies places) there are none, so a proc_bind clause
+ * changes nothing and the threads may run on any allowed CPU. */
+static int effective_bind(int requested) {
+    if (omp_get_num_places() == 0) return BIND_NONE;
+    if (requested != BIND_NONE) return requested;
+    /* A team without a clause follows OMP_PROC_BIND (bound by default once places exist). */
+    switch (omp_get_proc_bind()) {
+    case omp_proc_bind_false:
+        return BIND_NONE;
+    case omp_proc_bind_spread:
+        return BIND_SPREAD;
+    default:
+        return BIND_CLOSE;
+    }
 }
 
 static bt_status parse_value(const char *key, const char *val, const char *const *choices,
@@ -237,7 +255,7 @@ static bt_status build_plan(bt_plan **out, const bt_problem *norm, const bt_shap
         bt_plan_destroy(plan);
         return st;
     }
-    format_params(plan, core.bind);
+    format_params(plan, effective_bind(core.bind));
     *out = plan;
     return BT_OK;
 }
@@ -374,6 +392,61 @@ static void run_on_team(const bt_plan *plan, const bt_tensors *t) {
         break;
     }
 #undef TEAM_BODY
+}
+
+/* "a-b,c" of the CPUs in the set. */
+static void format_cpus(const cpu_set_t *set, char *buf, size_t size) {
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int c = 0; c < CPU_SETSIZE && n < size; c++) {
+        if (!CPU_ISSET(c, set)) continue;
+        int last = c;
+        while (last + 1 < CPU_SETSIZE && CPU_ISSET(last + 1, set)) last++;
+        n += (size_t)snprintf(buf + n, size - n, n ? ",%d" : "%d", c);
+        if (last > c && n < size) n += (size_t)snprintf(buf + n, size - n, "-%d", last);
+        c = last;
+    }
+}
+
+bt_status bt_plan_affinity(const bt_plan *plan, char *buf, size_t size) {
+    if (!plan || !buf || !size) return bt_fail(BT_EINVAL, "bt_plan_affinity: NULL argument");
+    enum { MAX_SHOWN = 64, CPUS_TEXT = 48 };
+    char cpus[MAX_SHOWN][CPUS_TEXT];
+    int team = 0;
+#define AFFINITY_BODY                                                                              \
+    {                                                                                              \
+        int tid = omp_get_thread_num();                                                            \
+        cpu_set_t set;                                                                             \
+        if (tid < MAX_SHOWN) {                                                                     \
+            if (sched_getaffinity(0, sizeof set, &set) == 0)                                       \
+                format_cpus(&set, cpus[tid], CPUS_TEXT);                                           \
+            else                                                                                   \
+                snprintf(cpus[tid], CPUS_TEXT, "?");                                               \
+        }                                                                                          \
+        if (tid == 0) team = omp_get_num_threads();                                                \
+    }
+    switch (plan_bind(plan)) {
+    case BIND_CLOSE:
+#pragma omp parallel num_threads(plan->threads) proc_bind(close)
+        AFFINITY_BODY
+        break;
+    case BIND_SPREAD:
+#pragma omp parallel num_threads(plan->threads) proc_bind(spread)
+        AFFINITY_BODY
+        break;
+    default:
+#pragma omp parallel num_threads(plan->threads)
+        AFFINITY_BODY
+        break;
+    }
+#undef AFFINITY_BODY
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int t = 0; t < team && t < MAX_SHOWN && n < size; t++)
+        n += (size_t)snprintf(buf + n, size - n, "%s%d:%s", t ? " " : "", t, cpus[t]);
+    if (n >= size)
+        return bt_fail(BT_EINVAL, "bt_plan_affinity: buffer of %zu bytes too small", size);
+    return BT_OK;
 }
 
 bt_status bt_plan_execute(bt_plan *plan, const bt_tensors *t) {

@@ -119,6 +119,11 @@ const char *bt_variant_param_space(int i);
 const char *bt_plan_source(const bt_plan *plan);
 /* Threads the plan runs with. */
 int bt_plan_threads(const bt_plan *plan);
+/* The CPUs each thread of the plan's team may run on, as the team is formed at execute:
+ * "0:0 1:1" (thread:cpus), "0:0-1 1:0-1" when unbound. The plan's bind= parameter is the
+ * binding the threads really get: without OpenMP places (OMP_PLACES, or OMP_PROC_BIND,
+ * which implies them) no thread is bound and it says bind=none. */
+bt_status bt_plan_affinity(const bt_plan *plan, char *buf, size_t size);
 
 #pragma GCC visibility pop
 
