@@ -400,7 +400,8 @@ static void dispatch_fits(void) {
 
 /* The heuristic's family per shape (bt_conv_gemm_leads): the GEMM family on unpadded 1x1
  * convolutions without groups (bwd_d in NCHW only, NCHW bwd_w with 128 filters or more),
- * the direct family elsewhere. Whatever the ISA: the names are matched without their suffix. */
+ * the direct family elsewhere; never the naive loops, uneven padding and 1-D included.
+ * Whatever the ISA: the names are matched without their suffix. */
 static void heuristic_families(void) {
     static const struct {
         const char *problem, *family;
@@ -416,6 +417,15 @@ static void heuristic_families(void) {
         {"conv_bwd_d mb2ic64ih7oc128kh3ph1", "conv_bwd_d__direct_nchw_"},
         {"conv_bwd_d g2mb2ic64ih7oc128kh1", "conv_bwd_d__direct_nchw_"},
         {"conv_bwd_d mb2ic64ih7oc128oh9kh1ph1", "conv_bwd_d__direct_nchw_"},
+        /* Uneven padding and 1-D take the fast family of their symmetric 2-D twins. */
+        {"conv_bwd_d mb2ic64ih56oc64oh28kh3sh2", "conv_bwd_d__direct_nchw_"},
+        {"conv_bwd_w_nhwc mb2ic64ih56oc64oh28kh3sh2", "conv_bwd_w__direct_nhwc_"},
+        {"conv_bwd_d_nhwc g96mb2ic96ih112oc96oh56kh3sh2", "conv_bwd_d__depthwise_nhwc_"},
+        {"conv_bwd_w g144mb2ic144ih56oc144oh28kh5sh2ph1", "conv_bwd_w__depthwise_nchw_"},
+        {"conv_bwd_w mb2ic64ih8oc128oh9kh1ph0", "conv_bwd_w__direct_nchw_"},
+        {"conv_bwd_d mb2ic64iw400oc64kw3pw1", "conv_bwd_d__direct_nchw_"},
+        {"conv_bwd_w_nhwc mb2ic64iw1000oc128ow1000kw2pw32dw31", "conv_bwd_w__direct_nhwc_"},
+        {"conv_bwd_d g256mb2ic256iw400oc256kw33pw16", "conv_bwd_d__depthwise_nchw_"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         bt_problem p = tl_parse(cases[i].problem);
