@@ -2,7 +2,7 @@
  *
  * A table is a JSON object:
  *   {"format": "backtune-tuning-table", "format_version": 1,
- *    "fingerprint": {...machine, tune/fingerprint.h...}, "registry_hash": "<16 hex>",
+ *    "fingerprint": {...machine, fingerprint.h...}, "registry_hash": "<16 hex>",
  *    "backtune_version": "0.1.0", "updated": "<UTC date>",
  *    "entries": [{"problem": "<canonical problem text>", "threads": T, "variant": "...",
  *                 "params": "key=value,...", "request": "key=value,...", "gflops": ...,
