@@ -10,6 +10,7 @@
 #include "records.h"
 #include "search.h"
 #include "space.h"
+#include "tune_cmd.h"
 #include "testlib.h"
 #include "tuning.h"
 
@@ -255,6 +256,192 @@ static void two_writers(void) {
     free(text);
 }
 
+/* The whole file, NUL-terminated (NULL if it cannot be read); the caller frees it. */
+static char *slurp(const char *path) {
+    char *text = NULL;
+    size_t size;
+    return bt_read_file(path, &text, &size) == BT_OK ? text : NULL;
+}
+
+static int count_lines(const char *text, const char *needle) {
+    int n = 0;
+    for (const char *c = text; c && *c; c = strchr(c, '\n') ? strchr(c, '\n') + 1 : NULL) {
+        const char *end = strchr(c, '\n');
+        const char *hit = strstr(c, needle);
+        n += hit && (!end || hit < end);
+    }
+    return n;
+}
+
+/* Another machine with this one's id: another L2 size, so another hardware hash. */
+static bt_fingerprint other_machine(void) {
+    bt_fingerprint fp = *bt_fingerprint_get();
+    fp.l2.bytes = fp.l2.bytes * 2 + (1 << 20);
+    bt_fingerprint_hardware_hash(&fp, fp.hardware, sizeof fp.hardware);
+    snprintf(fp.hash, sizeof fp.hash, "%s",
+             strcmp(fp.hash, "0123456789ab") ? "0123456789ab" : "ba9876543210");
+    return fp;
+}
+
+static void stamp(bt_record *r, const bt_fingerprint *fp) {
+    snprintf(r->machine, sizeof r->machine, "%s", fp->id);
+    snprintf(r->fingerprint, sizeof r->fingerprint, "%s", fp->hash);
+    snprintf(r->hardware, sizeof r->hardware, "%s", fp->hardware);
+}
+
+static void append_line(const char *path, json_t *o) {
+    char *line = json_dumps(o, JSON_COMPACT);
+    FILE *f = fopen(path, "a");
+    if (f && line) fprintf(f, "%s\n", line);
+    if (f) fclose(f);
+    free(line);
+    json_decref(o);
+}
+
+static json_t *machine_json(const bt_fingerprint *fp) {
+    return json_pack("{ssso}", "kind", "machine", "fingerprint", bt_fingerprint_to_json(fp));
+}
+
+/* Two machines share an id and so a folder: the second one's tune never drops the first one's
+ * table; each machine's table is rebuilt from records.jsonl alone; the library picks this
+ * machine's table from the folder. */
+static void shared_folder(void) {
+    char dir[300], records[400], table[400], mine_path[400];
+    path_of(dir, sizeof dir, "shared");
+    bt_mkdirs(dir);
+    snprintf(records, sizeof records, "%s/records.jsonl", dir);
+    snprintf(table, sizeof table, "%s/table.json", dir);
+    bt_fingerprint other = other_machine();
+    const bt_fingerprint *me = bt_fingerprint_get();
+    snprintf(mine_path, sizeof mine_path, "%s/tables/%s.json", dir, me->hardware);
+    /* The other machine tuned three keys here first. */
+    bt_record theirs[] = {
+        make_record(P_EXACT, 2, REF, "threads=2", 1e-3, "exhaustive"),
+        make_record(P_NEAR, 2, REF, "threads=2", 1e-3, "exhaustive"),
+        make_record(P_FAR, 2, REF, "threads=2", 1e-3, "exhaustive"),
+    };
+    append_line(records, machine_json(&other));
+    for (int i = 0; i < 3; i++) {
+        stamp(&theirs[i], &other);
+        append_line(records, bt_record_to_json(&theirs[i]));
+    }
+    bt_records_rebuild(dir, NULL); /* the table it wrote */
+    char *before = slurp(table);
+
+    bt_record r = make_record(P_EXACT, 1, REF, "threads=1", 1e-3, "exhaustive");
+    bt_commit_info info;
+    bt_status st = bt_records_commit(dir, &r, 1, &info);
+    char *after = slurp(table), *text = slurp(records);
+    json_error_t err;
+    json_t *mine = json_load_file(mine_path, 0, &err);
+    const char *hw = field(json_object_get(mine, "fingerprint"), "hardware_hash");
+    tl_expect(
+        st == BT_OK && before && after && !strcmp(before, after) && mine &&
+            json_array_size(json_object_get(mine, "entries")) == 1 && !strcmp(hw, me->hardware) &&
+            !strcmp(info.table, mine_path) && count_lines(text, "\"kind\":\"machine\"") == 2,
+        "a second machine with the same id commits: the first one's table.json unchanged, its "
+        "own in tables/%s.json (%zu entries), a machine line each (%s)",
+        me->hardware, json_array_size(json_object_get(mine, "entries")),
+        st == BT_OK ? info.table : bt_last_error());
+    json_decref(mine);
+
+    char desc[512];
+    st = bt_tuning_load(dir);
+    bt_tuning_describe(desc, sizeof desc);
+    tl_expect(st == BT_OK && strstr(desc, mine_path) && strstr(desc, "exact"),
+              "the library given the folder follows this machine's table (%s)", desc);
+    bt_tuning_unload();
+
+    /* Both tables lost: each is rebuilt from records.jsonl, byte for byte. */
+    char *mine_before = slurp(mine_path);
+    remove(table);
+    remove(mine_path);
+    st = bt_records_rebuild(dir, NULL);
+    char *rebuilt = slurp(table), *mine_rebuilt = slurp(mine_path);
+    tl_expect(st == BT_OK && rebuilt && !strcmp(rebuilt, before) && mine_rebuilt && mine_before &&
+                  !strcmp(mine_rebuilt, mine_before),
+              "bt_records_rebuild (backtune tune --rebuild) regenerates both machines' tables "
+              "from records.jsonl, identical to what was there (%s)",
+              st == BT_OK ? "rebuilt" : bt_last_error());
+    free(before), free(after), free(text), free(rebuilt), free(mine_before), free(mine_rebuilt);
+}
+
+/* A Debug or sanitizer build of backtune on this machine is this machine: its records count
+ * for the table, and keys it tuned are not tuned again. */
+static void other_builds(void) {
+    char dir[300], records[400];
+    path_of(dir, sizeof dir, "builds");
+    bt_mkdirs(dir);
+    snprintf(records, sizeof records, "%s/records.jsonl", dir);
+    bt_fingerprint debug = *bt_fingerprint_get();
+    snprintf(debug.build_flags, sizeof debug.build_flags, "Debug: -g -fsanitize=address");
+    snprintf(debug.hash, sizeof debug.hash, "%s",
+             strcmp(debug.hash, "0123456789ab") ? "0123456789ab" : "ba9876543210");
+    bt_record theirs = make_record(P_FAR, 2, "conv_bwd_w__naive", "threads=2", 1e-3, "default");
+    stamp(&theirs, &debug);
+    append_line(records, machine_json(&debug));
+    append_line(records, bt_record_to_json(&theirs));
+    bt_record r = make_record(P_EXACT, 2, REF, "threads=2", 1e-3, "exhaustive");
+    bt_commit_info info;
+    bt_status st = bt_records_commit(dir, &r, 1, &info);
+    tl_expect(st == BT_OK && info.table_entries == 2,
+              "records of another build on this hardware count for its table (%d entries)",
+              info.table_entries);
+
+    /* Resuming: the key the other build tuned is done. */
+    char *argv[] = {"tune",  "--problem", P_FAR,          "--threads", "2",
+                    "--out", dir,         "--time-limit", "1",         NULL};
+    int rc = bt_cmd_tune(9, argv);
+    bt_record_list all = {0};
+    bt_records_load(dir, &all, NULL);
+    tl_expect(rc == 0 && all.count == 2,
+              "backtune tune resumes: a key tuned by another build on this hardware is skipped "
+              "(%d records, exit %d)",
+              all.count, rc);
+    bt_record_list_free(&all);
+}
+
+/* A folder written before records named their hardware and before machine lines: its table's
+ * fingerprint tells whose records they are, and a rebuild adds one machine line and changes no
+ * entry. */
+static void old_folder(void) {
+    char dir[300], records[400], table[400];
+    path_of(dir, sizeof dir, "old");
+    bt_mkdirs(dir);
+    snprintf(records, sizeof records, "%s/records.jsonl", dir);
+    snprintf(table, sizeof table, "%s/table.json", dir);
+    bt_record recs[] = {
+        make_record(P_EXACT, 2, "conv_bwd_w__naive", "threads=2", 2e-3, "default"),
+        make_record(P_EXACT, 2, REF, "threads=2", 1e-3, "exhaustive"),
+    };
+    for (int i = 0; i < 2; i++) {
+        json_t *o = bt_record_to_json(&recs[i]);
+        json_object_del(o, "hardware");
+        append_line(records, o);
+    }
+    json_t *t = bt_table_build(recs, 2);
+    json_object_del(json_object_get(t, "fingerprint"), "hardware_hash");
+    write_json(table, t);
+    json_t *old_entries = json_deep_copy(json_object_get(t, "entries"));
+    json_decref(t);
+    char *old_text = slurp(records);
+    bt_status st = bt_records_rebuild(dir, NULL);
+    char *new_text = slurp(records);
+    json_error_t err;
+    json_t *rebuilt = json_load_file(table, 0, &err);
+    size_t old_len = old_text ? strlen(old_text) : 0;
+    tl_expect(st == BT_OK && new_text && old_text && !strncmp(new_text, old_text, old_len) &&
+                  count_lines(new_text + old_len, "\"kind\":\"machine\"") == 1 &&
+                  strchr(new_text + old_len, '\n') == new_text + strlen(new_text) - 1 &&
+                  json_equal(json_object_get(rebuilt, "entries"), old_entries),
+              "an old folder rebuilt: records.jsonl gains one machine line, the table the same "
+              "entries (%s)",
+              st == BT_OK ? "ok" : bt_last_error());
+    json_decref(rebuilt);
+    json_decref(old_entries);
+    free(old_text), free(new_text);
+}
+
 static void refused_tables(void) {
     char path[400];
     json_t *t = valid_table();
@@ -299,24 +486,40 @@ static void refused_tables(void) {
     const char *mine = bt_fingerprint_get()->isa_class;
     json_object_set_new(fp, "isa_class", json_string(strcmp(mine, "avx2") ? "avx2" : "avx512"));
     json_object_set_new(fp, "hash", json_string("000000000000"));
+    json_object_set_new(fp, "hardware_hash", json_string("000000000000"));
     json_object_set_new(fp, "id", json_string("other-cpu-64c-avx2"));
     path_of(path, sizeof path, "foreign.json");
     write_json(path, foreign);
     json_decref(foreign);
     expect_refused(path, BT_EINVAL, "another machine", "foreign-machine table");
 
-    /* Same CPU, another build (hash differs): accepted, and says so. */
+    /* Same hardware, another build (compiler, flags: the build hash differs): the same
+     * machine. */
+    json_t *other_build = json_deep_copy(t);
+    json_object_set_new(json_object_get(other_build, "fingerprint"), "hash",
+                        json_string("111111111111"));
+    json_object_set_new(json_object_get(other_build, "fingerprint"), "build_flags",
+                        json_string("Debug: -g -fsanitize=address,undefined"));
+    path_of(path, sizeof path, "other_build.json");
+    write_json(path, other_build);
+    json_decref(other_build);
+    char desc[512];
+    bt_status st = bt_tuning_load(path);
+    bt_tuning_describe(desc, sizeof desc);
+    tl_expect(st == BT_OK && strstr(desc, "exact fingerprint"),
+              "same hardware, other build: the same machine (%s)", desc);
+
+    /* Same CPU, other hardware (caches): accepted, and says so. */
     json_t *same_cpu = json_deep_copy(t);
-    json_object_set_new(json_object_get(same_cpu, "fingerprint"), "hash",
+    json_object_set_new(json_object_get(same_cpu, "fingerprint"), "hardware_hash",
                         json_string("111111111111"));
     path_of(path, sizeof path, "same_cpu.json");
     write_json(path, same_cpu);
     json_decref(same_cpu);
-    char desc[512];
-    bt_status st = bt_tuning_load(path);
+    st = bt_tuning_load(path);
     bt_tuning_describe(desc, sizeof desc);
-    tl_expect(st == BT_OK && strstr(desc, "same CPU model"), "same CPU, other build: loaded (%s)",
-              desc);
+    tl_expect(st == BT_OK && strstr(desc, "same CPU model"),
+              "same CPU, other hardware: loaded (%s)", desc);
     setenv("BACKTUNE_TABLE_MATCH", "exact", 1);
     expect_refused(path, BT_EINVAL, "another machine", "same CPU with BACKTUNE_TABLE_MATCH=exact");
     unsetenv("BACKTUNE_TABLE_MATCH");
@@ -869,6 +1072,9 @@ int main(void) {
     round_trip();
     screening();
     two_writers();
+    shared_folder();
+    other_builds();
+    old_folder();
     refused_tables();
     lookup_chain();
     env_table();

@@ -225,16 +225,30 @@ static void derive_id(bt_fingerprint *fp) {
     bt_fingerprint_sanitize(raw, fp->id, sizeof fp->id);
 }
 
-/* Canonical text of every field but the id, the hash and the version. */
-static void canonical_text(const bt_fingerprint *fp, char *buf, size_t size) {
-    snprintf(buf, size,
-             "vendor=%s;model=%s;fms=%d/%d/%d;isa=%s;class=%s;topo=%d/%d/%d/%d;allowed=%d/%d;"
-             "l1d=%lld/%d/%d;l2=%lld/%d/%d;l3=%lld/%d/%d;cc=%s;flags=%s",
-             fp->vendor, fp->model_name, fp->family, fp->model, fp->stepping, fp->isa_flags,
-             fp->isa_class, fp->packages, fp->cores, fp->pus, fp->numa_nodes, fp->cores_allowed,
-             fp->pus_allowed, (long long)fp->l1d.bytes, fp->l1d.instances, fp->l1d.pus_sharing,
-             (long long)fp->l2.bytes, fp->l2.instances, fp->l2.pus_sharing, (long long)fp->l3.bytes,
-             fp->l3.instances, fp->l3.pus_sharing, fp->compiler, fp->build_flags);
+/* Canonical text of the hardware fields, then (with_build) of the compiler and flags. */
+static void canonical_text(const bt_fingerprint *fp, int with_build, char *buf, size_t size) {
+    int n =
+        snprintf(buf, size,
+                 "vendor=%s;model=%s;fms=%d/%d/%d;isa=%s;class=%s;topo=%d/%d/%d/%d;allowed=%d/%d;"
+                 "l1d=%lld/%d/%d;l2=%lld/%d/%d;l3=%lld/%d/%d",
+                 fp->vendor, fp->model_name, fp->family, fp->model, fp->stepping, fp->isa_flags,
+                 fp->isa_class, fp->packages, fp->cores, fp->pus, fp->numa_nodes, fp->cores_allowed,
+                 fp->pus_allowed, (long long)fp->l1d.bytes, fp->l1d.instances, fp->l1d.pus_sharing,
+                 (long long)fp->l2.bytes, fp->l2.instances, fp->l2.pus_sharing,
+                 (long long)fp->l3.bytes, fp->l3.instances, fp->l3.pus_sharing);
+    if (with_build && n > 0 && (size_t)n < size)
+        snprintf(buf + n, size - (size_t)n, ";cc=%s;flags=%s", fp->compiler, fp->build_flags);
+}
+
+static void hash_text(const char *text, char *out, size_t size) {
+    snprintf(out, size, "%012llx",
+             (unsigned long long)(bt_fnv1a(BT_FNV1A_INIT, text) & 0xffffffffffffull));
+}
+
+void bt_fingerprint_hardware_hash(const bt_fingerprint *fp, char *out, size_t size) {
+    char text[1024];
+    canonical_text(fp, 0, text, sizeof text);
+    hash_text(text, out, size);
 }
 
 static void detect(void) {
@@ -253,9 +267,9 @@ static void detect(void) {
     snprintf(fp->version, sizeof fp->version, "%s", BT_VERSION_TEXT);
     derive_id(fp);
     char text[1024];
-    canonical_text(fp, text, sizeof text);
-    snprintf(fp->hash, sizeof fp->hash, "%012llx",
-             (unsigned long long)(bt_fnv1a(BT_FNV1A_INIT, text) & 0xffffffffffffull));
+    canonical_text(fp, 1, text, sizeof text);
+    hash_text(text, fp->hash, sizeof fp->hash);
+    bt_fingerprint_hardware_hash(fp, fp->hardware, sizeof fp->hardware);
 }
 
 const bt_fingerprint *bt_fingerprint_get(void) {
@@ -279,6 +293,7 @@ json_t *bt_fingerprint_to_json(const bt_fingerprint *fp) {
         const char *key, *value;
     } strings[] = {{"id", fp->id},
                    {"hash", fp->hash},
+                   {"hardware_hash", fp->hardware},
                    {"vendor", fp->vendor},
                    {"model_name", fp->model_name},
                    {"os_model_name", fp->os_model_name},
@@ -352,12 +367,14 @@ int bt_fingerprint_from_json(const json_t *obj, bt_fingerprint *out) {
     get_cache(obj, "l1d", &out->l1d);
     get_cache(obj, "l2", &out->l2);
     get_cache(obj, "l3", &out->l3);
+    get_string(obj, "hardware_hash", out->hardware, sizeof out->hardware);
+    if (!out->hardware[0]) bt_fingerprint_hardware_hash(out, out->hardware, sizeof out->hardware);
     return out->id[0] && out->hash[0] && out->isa_class[0];
 }
 
 bt_fingerprint_match bt_fingerprint_compare(const bt_fingerprint *mine,
                                             const bt_fingerprint *other) {
-    if (!strcmp(mine->hash, other->hash)) return BT_FP_EXACT;
+    if (!strcmp(mine->hardware, other->hardware)) return BT_FP_EXACT;
     if (!strcmp(mine->vendor, other->vendor) && mine->family == other->family &&
         mine->model == other->model && mine->stepping == other->stepping &&
         !strcmp(mine->isa_flags, other->isa_flags) && !strcmp(mine->isa_class, other->isa_class))
@@ -391,7 +408,8 @@ static void print_cache(FILE *out, const char *name, const bt_cache_info *c) {
 
 void bt_fingerprint_print(FILE *out) {
     const bt_fingerprint *fp = bt_fingerprint_get();
-    fprintf(out, "machine id: %s (hash %s)\n", fp->id, fp->hash);
+    fprintf(out, "machine id: %s (hardware hash %s; with this build %s)\n", fp->id, fp->hardware,
+            fp->hash);
     fprintf(out, "cpu:        %s%s%s%s\n", fp->model_name, fp->os_model_name[0] ? " (OS: " : "",
             fp->os_model_name, fp->os_model_name[0] ? ")" : "");
     fprintf(out, "            %s family %d model %d stepping %d (%s)\n", fp->vendor, fp->family,

@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
@@ -155,6 +156,35 @@ static void parse_entry(table *t, size_t index, const json_t *e) {
     t->count++;
 }
 
+json_t *bt_json_load_regular(const char *path, size_t flags, json_error_t *err, int *irregular,
+                             int *empty) {
+    *irregular = *empty = 0;
+    memset(err, 0, sizeof *err);
+    /* O_NONBLOCK: opening a FIFO for reading would wait for a writer. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        snprintf(err->text, sizeof err->text, "unable to open: %s", strerror(errno));
+        if (fd >= 0) close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        *irregular = 1;
+        snprintf(err->text, sizeof err->text, "not a regular file (%s)",
+                 S_ISFIFO(st.st_mode)  ? "a FIFO"
+                 : S_ISCHR(st.st_mode) ? "a character device"
+                 : S_ISBLK(st.st_mode) ? "a block device"
+                 : S_ISDIR(st.st_mode) ? "a directory"
+                                       : "not a file");
+        close(fd);
+        return NULL;
+    }
+    *empty = st.st_size == 0;
+    json_t *root = json_loadfd(fd, flags, err);
+    close(fd);
+    return root;
+}
+
 /* Reads and validates one table file into t. */
 static bt_status load_file(const char *path, bt_fingerprint_match worst, table *t) {
     memset(t, 0, sizeof *t);
@@ -237,24 +267,53 @@ static int compare_names(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* A directory of machine directories (results/): the best-matching machine's table. */
-static bt_status load_best_of_dir(const char *dir, bt_fingerprint_match worst, table *out) {
+#define MAX_NAMES 256
+
+/* The sorted names in dir that do not start with '.' (at most MAX_NAMES); returns the count. */
+static int list_dir(const char *dir, char **names) {
     DIR *d = opendir(dir);
-    if (!d) return bt_fail(BT_EIO, "tuning tables %s: %s", dir, strerror(errno));
-    char *names[256];
+    if (!d) return 0;
     int count = 0;
-    for (struct dirent *e; (e = readdir(d)) && count < 256;)
+    for (struct dirent *e; (e = readdir(d)) && count < MAX_NAMES;)
         if (e->d_name[0] != '.' && (names[count] = strdup(e->d_name))) count++;
     closedir(d);
     qsort(names, (size_t)count, sizeof names[0], compare_names);
+    return count;
+}
+
+typedef struct candidates {
+    char paths[MAX_NAMES][1024];
+    int count;
+} candidates;
+
+static void add_candidate(candidates *c, const char *dir, const char *name) {
+    if (c->count < MAX_NAMES && strlen(dir) < 900 && strlen(name) < 100)
+        snprintf(c->paths[c->count++], sizeof c->paths[0], "%.900s/%.100s", dir, name);
+}
+
+/* The tables of one machine folder: table.json, then tables/<hardware hash>.json. */
+static void add_folder_tables(candidates *c, const char *dir) {
+    char path[1024], *names[MAX_NAMES];
+    snprintf(path, sizeof path, "%s/table.json", dir);
+    if (access(path, F_OK) == 0) add_candidate(c, dir, "table.json");
+    snprintf(path, sizeof path, "%s/tables", dir);
+    int count = list_dir(path, names);
+    for (int i = 0; i < count; i++) {
+        size_t n = strlen(names[i]);
+        if (n > 5 && !strcmp(names[i] + n - 5, ".json")) add_candidate(c, path, names[i]);
+        free(names[i]);
+    }
+}
+
+/* The best-matching table of those in c. */
+static bt_status load_best(const candidates *c, const char *dir, bt_fingerprint_match worst,
+                           table *out) {
+    if (c->count == 1) return load_file(c->paths[0], worst, out);
     int found = 0;
     char tried[400] = "";
-    for (int i = 0; i < count; i++) {
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s/table.json", dir, names[i]);
+    for (int i = 0; i < c->count; i++) {
         table t;
-        if (access(path, F_OK) != 0) continue;
-        if (load_file(path, worst, &t) != BT_OK) {
+        if (load_file(c->paths[i], worst, &t) != BT_OK) {
             size_t used = strlen(tried);
             snprintf(tried + used, sizeof tried - used, "%s%s", used ? "; " : "", bt_last_error());
             continue;
@@ -266,19 +325,35 @@ static bt_status load_best_of_dir(const char *dir, bt_fingerprint_match worst, t
             free(t.entries);
         }
     }
-    for (int i = 0; i < count; i++) free(names[i]);
     if (!found)
         return bt_fail(BT_EINVAL, "no usable tuning table for this machine (%s) under %s%s%s",
                        bt_fingerprint_id(), dir, tried[0] ? ": " : "", tried);
     return BT_OK;
 }
 
+/* A file; a machine folder (table.json and tables/); or a folder of machine folders
+ * (results/): the best-matching of their tables. */
 static bt_status load_path(const char *path, bt_fingerprint_match worst, table *out) {
     if (!is_dir(path)) return load_file(path, worst, out);
-    char file[1024];
+    candidates *c = calloc(1, sizeof *c);
+    if (!c) return bt_fail(BT_ENOMEM, "tuning tables %s: out of memory", path);
+    char file[1024], sub[1024];
     snprintf(file, sizeof file, "%s/table.json", path);
-    if (access(file, F_OK) == 0) return load_file(file, worst, out);
-    return load_best_of_dir(path, worst, out);
+    snprintf(sub, sizeof sub, "%s/tables", path);
+    if (access(file, F_OK) == 0 || is_dir(sub)) {
+        add_folder_tables(c, path);
+    } else {
+        char *names[MAX_NAMES];
+        int count = list_dir(path, names);
+        for (int i = 0; i < count; i++) {
+            snprintf(sub, sizeof sub, "%s/%s", path, names[i]);
+            if (is_dir(sub)) add_folder_tables(c, sub);
+            free(names[i]);
+        }
+    }
+    bt_status st = load_best(c, path, worst, out);
+    free(c);
+    return st;
 }
 
 /* Loads every ':'-separated path; the set holds those that loaded. Returns the first error. */

@@ -12,15 +12,15 @@
  * parameters of the measured plan, "request" (optional) those the tuner set explicitly.
  *
  * Loading (bt_tuning_load, or BACKTUNE_TABLE read on the first dispatch) accepts a file, a
- * directory holding table.json, or a directory of machine directories (results/): then the
- * table of the best-matching machine is taken (exact fingerprint, then same CPU model, then
- * same ISA class). Several paths may be given separated by ':'; earlier ones win (a user's
- * table before a shipped one). A table is refused with a message, and dispatch falls back to
- * the heuristic, when it is unreadable, not valid JSON (corrupt or truncated), of another
- * format, from a foreign machine (a different ISA class; BACKTUNE_TABLE_MATCH=exact|cpu|isa
- * sets how close the machine must be, default isa), or stale (tuned against another variant
- * registry: variants or their parameter spaces changed since). Entries that do not parse or
- * name a variant this build lacks are skipped with a reason.
+ * machine directory (table.json and tables/<hardware hash>.json: machines sharing an id), or
+ * a directory of machine directories (results/): then the table of the best-matching machine
+ * is taken (exact fingerprint, then same CPU model, then same ISA class). Several paths may be
+ * given separated by ':'; earlier ones win (a user's table before a shipped one). A table is
+ * refused with a message, and dispatch falls back to the heuristic, when it is unreadable, not
+ * valid JSON (corrupt or truncated), of another format, from a foreign machine (a different ISA
+ * class; BACKTUNE_TABLE_MATCH=exact|cpu|isa sets how close the machine must be, default isa), or
+ * stale (tuned against another variant registry: variants or their parameter spaces changed since).
+ * Entries that do not parse or name a variant this build lacks are skipped with a reason.
  *
  * Lookup for a normalized problem and thread count: an exact entry (same problem, accumulate
  * ignored, same threads) with its "params", else the nearest entry (bt_tuning_distance <=
@@ -30,6 +30,8 @@
 #define BT_TUNING_H
 
 #include "backtune.h"
+
+#include <jansson.h>
 
 #include <stddef.h>
 
@@ -57,6 +59,12 @@ const char *bt_registry_hash(void);
 /* The table's "key=value,..." items whose key `caller` does not give, then caller's items:
  * a caller's threads=N (or any parameter) overrides the table's without a key given twice. */
 void bt_tuning_merge_params(const char *table, const char *caller, char *out, size_t size);
+
+/* json_load_file for a regular file only: a FIFO or device given as a table would block or
+ * never end. NULL with err->text saying why (for a file that is not regular, *irregular = 1;
+ * for an empty one, *empty = 1). */
+json_t *bt_json_load_regular(const char *path, size_t flags, json_error_t *err, int *irregular,
+                             int *empty);
 
 /* Forgets any loaded table; BACKTUNE_TABLE is read again at the next dispatch. */
 void bt_tuning_unload(void);
