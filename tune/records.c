@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
@@ -114,6 +115,8 @@ void bt_record_list_free(bt_record_list *l) {
 
 /* ---- files ---- */
 
+static int test_fault(const char *point);
+
 bt_status bt_write_atomic(const char *path, const char *data, size_t size) {
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
@@ -129,6 +132,7 @@ bt_status bt_write_atomic(const char *path, const char *data, size_t size) {
     }
     int ok = done == size && fchmod(fd, 0644) == 0 && fsync(fd) == 0;
     ok = close(fd) == 0 && ok;
+    test_fault("kill-before-rename");
     if (!ok || rename(tmp, path) != 0) {
         int err = errno;
         unlink(tmp);
@@ -249,6 +253,12 @@ static int machine_line(const json_t *o, bt_fingerprint *fp) {
            bt_fingerprint_from_json(json_object_get(o, "fingerprint"), fp);
 }
 
+static uint64_t line_hash(const char *line, size_t len) {
+    uint64_t h = BT_FNV1A_INIT;
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)line[i]) * 0x100000001b3ull;
+    return h;
+}
+
 static bt_status folder_line(const char *line, size_t len, void *ctx) {
     folder *f = ctx;
     if (!append_text(&f->text, line, len) || !append_text(&f->text, "\n", 1))
@@ -261,6 +271,7 @@ static bt_status folder_line(const char *line, size_t len, void *ctx) {
     if (o && machine_line(o, &fp)) {
         if (machine_find(&f->machines, fp.hash) < 0) st = machine_push(&f->machines, &fp);
     } else if (o && bt_record_from_json(o, &r)) {
+        r.line_hash = line_hash(line, len);
         st = bt_record_list_push(&f->records, &r);
     } else {
         f->bad++;
@@ -271,12 +282,13 @@ static bt_status folder_line(const char *line, size_t len, void *ctx) {
 
 /* Appends o (consumed) as a line; *back (if not NULL) is the line parsed again, so that what
  * is built from it now equals what is built from the file later. */
-static bt_status append_json_line(folder *f, json_t *o, json_t **back) {
+static bt_status append_json_line(folder *f, json_t *o, json_t **back, uint64_t *hash) {
     char *line = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(7)) : NULL;
     json_decref(o);
     int ok = line && append_text(&f->text, line, strlen(line)) && append_text(&f->text, "\n", 1);
     json_error_t err;
     if (ok && back) ok = (*back = json_loads(line, 0, &err)) != NULL;
+    if (ok && hash) *hash = line_hash(line, strlen(line));
     free(line);
     f->appended = 1;
     return ok ? BT_OK : bt_fail(BT_ENOMEM, "tuner: out of memory writing records");
@@ -288,16 +300,18 @@ static bt_status append_machine(folder *f, const bt_fingerprint *fp) {
         json_object_set_new(o, "kind", json_string("machine"));
         json_object_set_new(o, "fingerprint", bt_fingerprint_to_json(fp));
     }
-    bt_status st = append_json_line(f, o, NULL);
+    bt_status st = append_json_line(f, o, NULL, NULL);
     return st == BT_OK ? machine_push(&f->machines, fp) : st;
 }
 
 static bt_status append_record(folder *f, const bt_record *r) {
     json_t *back = NULL;
-    bt_status st = append_json_line(f, bt_record_to_json(r), &back);
+    uint64_t hash = 0;
+    bt_status st = append_json_line(f, bt_record_to_json(r), &back, &hash);
     bt_record parsed;
     if (st == BT_OK && !bt_record_from_json(back, &parsed))
         st = bt_fail(BT_EINVAL, "tuner: a record does not read back (problem '%s')", r->problem);
+    parsed.line_hash = hash;
     json_decref(back);
     return st == BT_OK ? bt_record_list_push(&f->records, &parsed) : st;
 }
@@ -465,6 +479,27 @@ static json_t *entry_json(const key_best *k, const bt_record *records) {
     return e;
 }
 
+/* What a table was built from: how many records of its hardware, and a hash of their lines. */
+static void table_stamp(const bt_record *records, int count, const char *hardware, int *n,
+                        char *hash, size_t size) {
+    uint64_t h = BT_FNV1A_INIT;
+    *n = 0;
+    for (int i = 0; i < count; i++)
+        if (!strcmp(records[i].hardware, hardware)) {
+            for (int b = 0; b < 8; b++)
+                h = (h ^ ((records[i].line_hash >> (8 * b)) & 0xff)) * 0x100000001b3ull;
+            (*n)++;
+        }
+    snprintf(hash, size, "%016llx", (unsigned long long)h);
+}
+
+static json_t *stamp_json(const bt_record *records, int count, const char *hardware) {
+    int n;
+    char hash[20];
+    table_stamp(records, count, hardware, &n, hash, sizeof hash);
+    return json_pack("{siss}", "count", n, "hash", hash);
+}
+
 json_t *bt_table_build_for(const bt_record *records, int count, const bt_fingerprint *machine) {
     /* The variant registry of the machine's latest record: its table is what that build
      * tuned, whichever build rebuilds it. */
@@ -520,6 +555,7 @@ json_t *bt_table_build_for(const bt_record *records, int count, const bt_fingerp
     json_object_set_new(table, "registry_hash", json_string(registry));
     json_object_set_new(table, "backtune_version", json_string(machine->version));
     json_object_set_new(table, "updated", json_string(updated));
+    json_object_set_new(table, "records", stamp_json(records, count, machine->hardware));
     json_object_set_new(table, "entries", entries);
     return table;
 }
@@ -564,6 +600,7 @@ static bt_status write_table(const char *dir, const folder *f, const bt_fingerpr
     if (st == BT_OK && report)
         fprintf(report, "%s: %d entries, machine %s (hardware %s)\n", path, entries, machine->id,
                 machine->hardware);
+    if (st == BT_OK && info) info->tables_written++;
     if (st == BT_OK && info && !strcmp(machine->hardware, bt_fingerprint_get()->hardware)) {
         info->table_entries = entries;
         snprintf(info->table, sizeof info->table, "%s", path);
@@ -571,9 +608,22 @@ static bt_status write_table(const char *dir, const folder *f, const bt_fingerpr
     return st;
 }
 
-/* Rewrites the table of every machine of the folder (only_hardware NULL) or of one. */
-static bt_status write_tables(const char *dir, const folder *f, const char *only_hardware,
-                              bt_commit_info *info, FILE *report) {
+/* Whether the table at path was built from the records it would be built from now. */
+static int table_current(const char *path, const folder *f, const char *hardware) {
+    json_error_t err;
+    int irregular, empty;
+    json_t *root = bt_json_load_regular(path, 0, &err, &irregular, &empty);
+    json_t *now = stamp_json(f->records.items, f->records.count, hardware);
+    int current = root && now && json_equal(json_object_get(root, "records"), now);
+    json_decref(root);
+    json_decref(now);
+    return current;
+}
+
+/* Rewrites the table of every machine of the folder (all), or those that are missing or were
+ * built from other records than the folder's (a crash between the two writes of a commit). */
+static bt_status write_tables(const char *dir, const folder *f, int all, bt_commit_info *info,
+                              FILE *report) {
     bt_status st = BT_OK;
     for (int m = 0; st == BT_OK && m < f->machines.count; m++) {
         const bt_fingerprint *machine = &f->machines.items[m];
@@ -582,10 +632,27 @@ static bt_status write_tables(const char *dir, const folder *f, const char *only
             first = strcmp(f->machines.items[j].hardware, machine->hardware) != 0;
         for (int i = 0; i < f->records.count && !used; i++)
             used = !strcmp(f->records.items[i].hardware, machine->hardware);
-        if (first && used && (!only_hardware || !strcmp(only_hardware, machine->hardware)))
+        char path[1100];
+        table_path(dir, table_owner(f), machine->hardware, path, sizeof path);
+        if (first && used && (all || !table_current(path, f, machine->hardware)))
             st = write_table(dir, f, machine, info, report);
     }
     return st;
+}
+
+/* BACKTUNE_TEST_FAULT (a test hook, records.h): whether `point` is the fault asked for. */
+static int test_fault(const char *point) {
+    const char *fault = getenv("BACKTUNE_TEST_FAULT");
+    if (!fault) return 0;
+    size_t n = strlen(point);
+    if (strncmp(fault, point, n) || (fault[n] && fault[n] != ':')) return 0;
+    if (!strncmp(point, "pause", 5) && fault[n] == ':') {
+        double s = atof(fault + n + 1);
+        struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+        while (s > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR) continue;
+    }
+    if (!strncmp(point, "kill", 4)) kill(getpid(), SIGKILL);
+    return 1;
 }
 
 static bt_status commit_locked(const char *dir, const bt_record *records, int count,
@@ -607,10 +674,35 @@ static bt_status commit_locked(const char *dir, const bt_record *records, int co
         info->records_on_disk = f.records.count;
         info->bad_lines = f.bad;
     }
-    /* A commit rewrites this machine's table; a rebuild (records NULL) every machine's. */
-    if (st == BT_OK) st = write_tables(dir, &f, records ? mine->hardware : NULL, info, report);
+    if (f.appended && count && !test_fault("kill-between-writes"))
+        test_fault("pause-between-writes");
+    /* A commit rewrites this machine's table and any other left behind by a crash; a
+     * rebuild (records NULL) every machine's. */
+    if (st == BT_OK) st = write_tables(dir, &f, records == NULL, info, report);
     folder_free(&f);
     return st;
+}
+
+/* Removes the temporary files of writes that a crash interrupted: every writer holds the lock
+ * while its temporary file exists, so under the lock any one left is an orphan. */
+static int remove_orphans(const char *dir) {
+    int removed = 0;
+    char sub[1024], path[1200];
+    snprintf(sub, sizeof sub, "%.1000s/tables", dir);
+    const char *dirs[] = {dir, sub};
+    for (int i = 0; i < 2; i++) {
+        DIR *d = opendir(dirs[i]);
+        for (struct dirent *e; d && (e = readdir(d));) {
+            const char *tmp = strstr(e->d_name, ".tmp.");
+            if (!tmp || (i == 0 && strncmp(e->d_name, "records.jsonl.tmp.", 18) &&
+                         strncmp(e->d_name, "table.json.tmp.", 15)))
+                continue;
+            snprintf(path, sizeof path, "%.1000s/%.190s", dirs[i], e->d_name);
+            removed += unlink(path) == 0;
+        }
+        if (d) closedir(d);
+    }
+    return removed;
 }
 
 static bt_status locked(const char *dir, const bt_record *records, int count, bt_commit_info *info,
@@ -620,6 +712,8 @@ static bt_status locked(const char *dir, const bt_record *records, int count, bt
     int fd;
     if (st == BT_OK) st = lock_dir(dir, &fd);
     if (st != BT_OK) return st;
+    int orphans = remove_orphans(dir);
+    if (info) info->orphans_removed = orphans;
     st = commit_locked(dir, records, count, info, report);
     close(fd); /* releases the lock */
     return st;
@@ -631,6 +725,15 @@ bt_status bt_records_commit(const char *dir, const bt_record *records, int count
         return bt_fail(BT_EINVAL, "bt_records_commit: no directory or records");
     static const bt_record none;
     return locked(dir, records ? records : &none, count, info, NULL);
+}
+
+bt_status bt_records_sync(const char *dir, bt_commit_info *info) {
+    if (!dir) return bt_fail(BT_EINVAL, "bt_records_sync: no directory");
+    if (access(dir, F_OK) != 0) { /* nothing there yet */
+        if (info) memset(info, 0, sizeof *info);
+        return BT_OK;
+    }
+    return bt_records_commit(dir, NULL, 0, info);
 }
 
 bt_status bt_records_rebuild(const char *dir, FILE *report) {

@@ -16,7 +16,20 @@
  * records and this machine's table atomically (temporary file + rename), so concurrent tuners
  * lose nothing, a reader never sees a half-written file, and no machine's table is dropped.
  * Lines that do not parse are kept as they are (and counted), never dropped. Records written
- * before records named their hardware get it from the folder's tables' fingerprints. */
+ * before records named their hardware get it from the folder's tables' fingerprints.
+ *
+ * The records are written first, then the table: two renames. A table says what it was built
+ * from ("records": the count and a hash of its machine's record lines), so one left behind by
+ * a crash between the two is seen as such: every commit, and bt_records_sync (which
+ * `backtune tune` runs first in its folder, even when it has nothing to tune), rewrites every
+ * table that is missing or differs from its records, and removes the temporary files of
+ * interrupted writes. After any crash the next tune of the folder leaves each table equal to
+ * what the records say.
+ *
+ * Test hook: BACKTUNE_TEST_FAULT=kill-between-writes (SIGKILL after the records are written,
+ * before the table), kill-before-rename (SIGKILL with a written temporary file not renamed
+ * yet) or pause-between-writes:SECONDS (a wider window for tests that kill a tuner at random
+ * moments, tests/kill_tune.sh). Not for use outside tests. */
 #ifndef BT_TUNE_RECORDS_H
 #define BT_TUNE_RECORDS_H
 
@@ -57,6 +70,7 @@ typedef struct bt_record {
     char date[24];
     char registry_hash[20];
     char version[32];
+    uint64_t line_hash; /* of its line in records.jsonl (what tables are stamped with) */
 } bt_record;
 
 typedef struct bt_record_list {
@@ -93,11 +107,17 @@ typedef struct bt_commit_info {
     int bad_lines;       /* lines that did not parse, kept as they were */
     int table_entries;   /* of this machine's table */
     char table[1100];    /* its path, "" if not written */
+    int tables_written;  /* of any machine */
+    int orphans_removed; /* temporary files of interrupted writes */
 } bt_commit_info;
 
 /* Merges `records` into dir (created if needed) and rewrites this machine's table; see above. */
 bt_status bt_records_commit(const char *dir, const bt_record *records, int count,
                             bt_commit_info *info);
+
+/* Brings dir up to date after a crash (see above): nothing to commit, tables that differ from
+ * the records rewritten, orphan temporary files removed. A missing dir is left alone. */
+bt_status bt_records_sync(const char *dir, bt_commit_info *info);
 
 /* Rewrites the table of every machine of dir from its records.jsonl (adding machine lines
  * for records that predate them), one line per table on `report` (may be NULL). */

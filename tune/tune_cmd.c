@@ -521,6 +521,19 @@ int bt_cmd_tune(int argc, char **argv) {
     }
     bt_tuning_unload();
 
+    /* A crash of an earlier run may have left a table behind its records. */
+    bt_commit_info synced;
+    if (bt_records_sync(o.out, &synced) != BT_OK) {
+        fprintf(stderr, "backtune tune: %s\n", bt_last_error());
+        free(keys.items);
+        return 2;
+    }
+    if (synced.tables_written || synced.orphans_removed)
+        fprintf(stderr,
+                "backtune tune: %s: %d table%s rewritten from the records (missing, of an older "
+                "format, or left behind by an interrupted run), %d temporary file%s removed\n",
+                o.out, synced.tables_written, synced.tables_written == 1 ? "" : "s",
+                synced.orphans_removed, synced.orphans_removed == 1 ? "" : "s");
     bt_record_list existing = {0};
     int bad = 0;
     if (bt_records_load(o.out, &existing, &bad) != BT_OK) {
