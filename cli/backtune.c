@@ -33,6 +33,17 @@ static void usage(FILE *out) {
         fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nProblems are written '<op>[_nhwc] <benchdnn descriptor>', e.g.\n"
                  "  backtune check \"conv_bwd_w mb2ic3ih7oc4kh3ph1\"\n");
+    fprintf(out,
+            "\nEnvironment (the library's, so also of programs linked with it):\n"
+            "  BACKTUNE_TABLE=PATH[:PATH...]  tuning tables dispatch follows: files, a machine's\n"
+            "                                 results folder, or results/ (best-matching table)\n"
+            "  BACKTUNE_TABLE_MATCH=LEVEL     whose tables are followed: exact (this hardware\n"
+            "                                 only), uarch (default: also the same vendor,\n"
+            "                                 microarchitecture and ISA class, with a note),\n"
+            "                                 isa (any CPU of the same ISA class), any\n"
+            "  BACKTUNE_VARIANT=NAME          force a variant\n"
+            "  BACKTUNE_VERBOSE=1             say each dispatch decision and why\n"
+            "  BACKTUNE_ISA_CAP=avx2|scalar   cap the ISA\n");
 }
 
 int main(int argc, char **argv) {

@@ -250,7 +250,7 @@ static bt_status machine_push(machine_list *m, const bt_fingerprint *fp) {
 static int machine_line(const json_t *o, bt_fingerprint *fp) {
     const char *kind = json_string_value(json_object_get(o, "kind"));
     return kind && !strcmp(kind, "machine") &&
-           bt_fingerprint_from_json(json_object_get(o, "fingerprint"), fp);
+           bt_fingerprint_from_json(json_object_get(o, "fingerprint"), fp, NULL, 0);
 }
 
 static uint64_t line_hash(const char *line, size_t len) {
@@ -344,7 +344,7 @@ static int table_fingerprint(const char *path, bt_fingerprint *fp) {
     json_error_t err;
     int irregular, empty;
     json_t *root = bt_json_load_regular(path, 0, &err, &irregular, &empty);
-    int ok = root && bt_fingerprint_from_json(json_object_get(root, "fingerprint"), fp);
+    int ok = root && bt_fingerprint_from_json(json_object_get(root, "fingerprint"), fp, NULL, 0);
     json_decref(root);
     return ok;
 }

@@ -66,7 +66,13 @@ static const char tune_help[] =
     "  --help              this text\n"
     "\n"
     "Progress goes to stderr; the summary (default-dispatch, tuned and exhaustive GFLOP/s)\n"
-    "to stdout. The reference is never a candidate.\n";
+    "to stdout. The reference is never a candidate.\n"
+    "\n"
+    "Environment: the tuner measures the default dispatch, so it ignores BACKTUNE_TABLE and\n"
+    "BACKTUNE_VARIANT. When dispatch follows the table: BACKTUNE_TABLE=DIR (or a table file,\n"
+    "or results/), and BACKTUNE_TABLE_MATCH=exact|uarch|isa|any says whose tables are\n"
+    "followed (default uarch: this hardware, or the same vendor, microarchitecture and ISA\n"
+    "class with a note; isa: any CPU of the same ISA class; any: any machine).\n";
 
 typedef struct tune_key {
     bt_problem problem; /* normalized */

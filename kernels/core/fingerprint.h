@@ -43,10 +43,10 @@ typedef struct bt_fingerprint {
 
 /* Match between a table's fingerprint and this machine, best first. */
 typedef enum bt_fingerprint_match {
-    BT_FP_EXACT,    /* same hardware hash (the build may differ) */
-    BT_FP_SAME_CPU, /* same vendor, family/model/stepping and ISA flags */
-    BT_FP_SAME_ISA, /* same ISA class, different CPU */
-    BT_FP_FOREIGN   /* a different ISA class */
+    BT_FP_EXACT,      /* same hardware hash (the build may differ) */
+    BT_FP_SAME_UARCH, /* other hardware, same vendor, microarchitecture and ISA class */
+    BT_FP_SAME_ISA,   /* another microarchitecture (or vendor) of the same ISA class */
+    BT_FP_FOREIGN     /* a different ISA class */
 } bt_fingerprint_match;
 
 const bt_fingerprint *bt_fingerprint_get(void);
@@ -55,8 +55,9 @@ const char *bt_fingerprint_id(void);
 json_t *bt_fingerprint_to_json(const bt_fingerprint *fp);
 /* Reads the fields back from a JSON object (missing fields stay zero/empty; a missing
  * hardware hash, as in tables written before it existed, is computed from the fields).
- * Returns 0 if `obj` is not an object or lacks the id, hash or ISA class. */
-int bt_fingerprint_from_json(const json_t *obj, bt_fingerprint *out);
+ * Returns 0, with the reason in why (may be NULL), if `obj` is not an object, a field has the
+ * wrong JSON type (or an integer out of range), or the id, hash or ISA class is missing. */
+int bt_fingerprint_from_json(const json_t *obj, bt_fingerprint *out, char *why, size_t why_size);
 bt_fingerprint_match bt_fingerprint_compare(const bt_fingerprint *mine,
                                             const bt_fingerprint *other);
 const char *bt_fingerprint_match_name(bt_fingerprint_match m);

@@ -11,16 +11,22 @@
  * planning `problem` with T threads (its params may use fewer). "params" are all the
  * parameters of the measured plan, "request" (optional) those the tuner set explicitly.
  *
- * Loading (bt_tuning_load, or BACKTUNE_TABLE read on the first dispatch) accepts a file, a
- * machine directory (table.json and tables/<hardware hash>.json: machines sharing an id), or
- * a directory of machine directories (results/): then the table of the best-matching machine
- * is taken (exact fingerprint, then same CPU model, then same ISA class). Several paths may be
- * given separated by ':'; earlier ones win (a user's table before a shipped one). A table is
- * refused with a message, and dispatch falls back to the heuristic, when it is unreadable, not
- * valid JSON (corrupt or truncated), of another format, from a foreign machine (a different ISA
- * class; BACKTUNE_TABLE_MATCH=exact|cpu|isa sets how close the machine must be, default isa), or
- * stale (tuned against another variant registry: variants or their parameter spaces changed since).
- * Entries that do not parse or name a variant this build lacks are skipped with a reason.
+ * Loading (bt_tuning_load, or BACKTUNE_TABLE read on the first dispatch) accepts a regular
+ * file (a FIFO or device is refused, not read), a machine directory (table.json and
+ * tables/<hardware hash>.json: machines sharing an id), or a directory of machine directories
+ * (results/): then the table of the best-matching machine is taken. Several paths may be
+ * given separated by ':'; earlier ones win (a user's table before a shipped one). Which
+ * machines' tables are followed: the same hardware (hardware hash; the build does not count)
+ * always; the same vendor, microarchitecture and ISA class with a note on stderr; others are
+ * refused with a message unless BACKTUNE_TABLE_MATCH says so (exact: the same hardware only;
+ * uarch, the default; isa: any of the same ISA class; any: any machine). A table is also
+ * refused, and dispatch falls back to the heuristic, when it is unreadable, not valid JSON
+ * (corrupt or truncated), of another format, has a fingerprint field of the wrong JSON type,
+ * or is stale (tuned against another variant registry: variants or their parameter spaces
+ * changed since). Entries that do not parse, name a variant this build lacks or parameters it
+ * does not take (unknown keys, values out of range) are skipped; their count and the first
+ * reason are said on stderr when the table loads, whatever the verbosity, and after
+ * bt_tuning_load in bt_last_error() (which holds "" when nothing needs saying).
  *
  * Lookup for a normalized problem and thread count: an exact entry (same problem, accumulate
  * ignored, same threads) with its "params", else the nearest entry (bt_tuning_distance <=
