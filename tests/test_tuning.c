@@ -460,13 +460,29 @@ static int folder_consistent(const char *dir, char *why, size_t size) {
     snprintf(path, sizeof path, "%s/records.jsonl", dir);
     char *text = slurp(path);
     const char *mine = bt_fingerprint_get()->hardware;
+    /* Records without a hardware hash (written before it) are this machine's when a machine
+     * line gives their build hash this hardware. */
+    char builds[16][16];
+    int nbuilds = 0;
+    for (const char *c = text ? strstr(text, "{\"kind\":\"machine\"") : NULL; c && nbuilds < 16;
+         c = strstr(c + 1, "{\"kind\":\"machine\"")) {
+        json_error_t err;
+        json_t *o = json_loadb(c, strcspn(c, "\n"), 0, &err);
+        const json_t *fp = json_object_get(o, "fingerprint");
+        if (!strcmp(field(fp, "hardware_hash"), mine))
+            snprintf(builds[nbuilds++], sizeof builds[0], "%s", field(fp, "hash"));
+        json_decref(o);
+    }
     for (char *save = NULL, *line = text ? strtok_r(text, "\n", &save) : NULL; line;
          line = strtok_r(NULL, "\n", &save)) {
         json_error_t err;
         json_t *o = json_loads(line, 0, &err);
         double min_s = json_number_value(json_object_get(o, "min_s"));
         int threads = (int)json_integer_value(json_object_get(o, "threads"));
-        if (o && !json_object_get(o, "kind") && !strcmp(field(o, "hardware"), mine) &&
+        int here = !strcmp(field(o, "hardware"), mine);
+        for (int b = 0; b < nbuilds && !here && !json_object_get(o, "hardware"); b++)
+            here = !strcmp(field(o, "fingerprint"), builds[b]);
+        if (o && !json_object_get(o, "kind") && here &&
             !strcmp(field(o, "registry_hash"), bt_registry_hash()) &&
             strncmp(field(o, "stage"), "screen", 6) && !strcmp(field(o, "status"), "ok") &&
             min_s > 0) {
