@@ -367,6 +367,24 @@ static void shared_folder(void) {
               "from records.jsonl, identical to what was there (%s)",
               st == BT_OK ? "rebuilt" : bt_last_error());
     free(before), free(after), free(text), free(rebuilt), free(mine_before), free(mine_rebuilt);
+
+    /* Another machine's table.json copied into a folder without its records stays too. */
+    char copy[300], copy_table[400], copy_mine[400];
+    path_of(copy, sizeof copy, "copied");
+    bt_mkdirs(copy);
+    snprintf(copy_table, sizeof copy_table, "%s/table.json", copy);
+    snprintf(copy_mine, sizeof copy_mine, "%s/tables/%s.json", copy, me->hardware);
+    json_t *theirs_table = bt_table_build_for(theirs, 3, &other);
+    write_json(copy_table, theirs_table);
+    json_decref(theirs_table);
+    before = slurp(copy_table);
+    st = bt_records_commit(copy, &r, 1, &info);
+    after = slurp(copy_table);
+    tl_expect(st == BT_OK && before && after && !strcmp(before, after) &&
+                  !strcmp(info.table, copy_mine),
+              "another machine's table.json without records: kept, this machine's table in %s",
+              info.table);
+    free(before), free(after);
 }
 
 /* A Debug or sanitizer build of backtune on this machine is this machine: its records count

@@ -220,6 +220,7 @@ typedef struct folder {
     bt_record_list records;
     machine_list machines; /* in file order */
     int bad, appended;
+    char table_json_of[16]; /* hardware of the machine whose table table.json is, if any */
 } folder;
 
 static void folder_free(folder *f) {
@@ -360,9 +361,11 @@ typedef struct adopt_ctx {
 static void adopt_table(const char *path, void *ctx) {
     adopt_ctx *a = ctx;
     bt_fingerprint fp;
-    if (a->st != BT_OK || !table_fingerprint(path, &fp) ||
-        machine_find(&a->f->machines, fp.hash) >= 0)
-        return;
+    if (a->st != BT_OK || !table_fingerprint(path, &fp)) return;
+    size_t n = strlen(path);
+    if (n >= 11 && !strcmp(path + n - 11, "/table.json"))
+        snprintf(a->f->table_json_of, sizeof a->f->table_json_of, "%s", fp.hardware);
+    if (machine_find(&a->f->machines, fp.hash) >= 0) return;
     int named = 0;
     for (int i = 0; i < a->f->records.count && !named; i++)
         named = !strcmp(a->f->records.items[i].fingerprint, fp.hash);
@@ -408,9 +411,11 @@ bt_status bt_records_load(const char *dir, bt_record_list *out, int *bad_lines) 
     return st;
 }
 
-/* The hardware whose table is dir/table.json: that of the folder's first record (others
- * have dir/tables/<hardware hash>.json). */
+/* The hardware whose table is dir/table.json: that of the table there (a table copied in
+ * without its records stays), else that of the folder's first record; others have
+ * dir/tables/<hardware hash>.json. */
 static const char *table_owner(const folder *f) {
+    if (f->table_json_of[0]) return f->table_json_of;
     for (int i = 0; i < f->records.count; i++)
         if (f->records.items[i].hardware[0]) return f->records.items[i].hardware;
     return bt_fingerprint_get()->hardware;
@@ -501,6 +506,7 @@ static json_t *stamp_json(const bt_record *records, int count, const char *hardw
 }
 
 json_t *bt_table_build_for(const bt_record *records, int count, const bt_fingerprint *machine) {
+    if (!machine || count < 0 || (count && !records)) return NULL;
     /* The variant registry of the machine's latest record: its table is what that build
      * tuned, whichever build rebuilds it. */
     const char *registry = bt_registry_hash();

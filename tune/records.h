@@ -6,7 +6,8 @@
  *                  naming its machine's hardware hash and build hash (fingerprint.h); and a
  *                  machine line ({"kind": "machine", "fingerprint": {...}}) per build that
  *                  wrote records, so that every machine's table can be rebuilt from this file;
- *   table.json     the table of the machine of the folder's first record: the best ok record
+ *   table.json     the table of the machine of the folder's first record (or of the table
+ *                  found there, if it came without records): the best ok record
  *                  per (problem, threads) among that hardware's records of the variant
  *                  registry of its latest record, whatever the build (format in
  *                  kernels/core/tuning.h); a function of records.jsonl;

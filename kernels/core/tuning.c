@@ -186,6 +186,7 @@ static void parse_entry(table *t, size_t index, const json_t *e) {
 
 json_t *bt_json_load_regular(const char *path, size_t flags, json_error_t *err, int *irregular,
                              int *empty) {
+    if (!path || !err || !irregular || !empty) return NULL;
     *irregular = *empty = 0;
     memset(err, 0, sizeof *err);
     /* O_NONBLOCK: opening a FIFO for reading would wait for a writer. */
