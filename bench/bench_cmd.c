@@ -657,7 +657,7 @@ static void context_env(const char *key, const char *var) {
     bt_gbench_add_context(key, v ? v : "(unset)");
 }
 
-/* The machine fingerprint (tune/fingerprint.h) in full, and its main fields one by one. */
+/* The machine fingerprint (kernels/core/fingerprint.h) in full, and its main fields one by one. */
 static void add_machine_context(void) {
     const bt_fingerprint *fp = bt_fingerprint_get();
     const bt_machine *m = bt_machine_get();

@@ -41,6 +41,20 @@ static void usage(FILE *out) {
                  "  backtune check \"conv_bwd_d mb2ic8ih8oc8oh4kh3sh2\"   ('SAME': pad 0 before, 1 "
                  "after)\n"
                  "  backtune check \"conv_bwd_w mb2ic8iw32oc8kw5pw2\"      (1-D)\n");
+    fprintf(out,
+            "\nEnvironment (the library's, so also of programs linked with it):\n"
+            "  BACKTUNE_TABLE=PATH[:PATH...]  tuning tables dispatch follows: files, a machine's\n"
+            "                                 results folder, or results/ (best-matching table)\n"
+            "  BACKTUNE_TABLE_MATCH=LEVEL     whose tables are followed: exact (this hardware\n"
+            "                                 only), uarch (default: also the same vendor,\n"
+            "                                 microarchitecture and ISA class, with a note),\n"
+            "                                 isa (any CPU of the same ISA class), any\n"
+            "  BACKTUNE_VARIANT=NAME          force a variant\n"
+            "  BACKTUNE_VERBOSE=1             say each dispatch decision and why\n"
+            "  BACKTUNE_ISA_CAP=avx2|scalar   cap the ISA\n"
+            "  OMP_PLACES, OMP_PROC_BIND      unset: backtune runs with cores and close binding\n"
+            "                                 (set either to choose; plans say bind=none when\n"
+            "                                 OpenMP has no places)\n");
 }
 
 /* OpenMP binds threads only to places, read from the environment when the runtime loads,

@@ -25,4 +25,4 @@ cd "$root"
 id=$("$bt" info --brief | sed -n 's/^machine id: \([^ ]*\).*/\1/p')
 "$bt" tune --suite "$suite" --threads "$threads" --time-limit "$budget"
 # 'dispatch' in the bench is what bt_plan_create(variant NULL) picks from the tuned table.
-BACKTUNE_TABLE="results/$id/table.json" "$bt" bench --suite "$suite" --threads "$threads" --save
+BACKTUNE_TABLE="results/$id" "$bt" bench --suite "$suite" --threads "$threads" --save

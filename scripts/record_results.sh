@@ -35,7 +35,7 @@ step() { # step NAME COMMAND...: runs it, keeping the console output and the com
   echo "== $name: $*" >&2
   { echo "\$ $*"; "$@"; } 2>&1 | tee "$out/$name.txt"
 }
-table="$out/table.json"
+table="$out" # this machine's table among those of the machines sharing the id
 want tune_quick && step tune_quick "$bt" tune --suite quick --threads 1,2 --time-limit 60
 want tune_resnet50 && step tune_resnet50 "$bt" tune --suite resnet50 --threads 2 --time-limit 900
 want tune_fc && step tune_fc "$bt" tune --suite fc --threads 2 --time-limit 300
@@ -165,6 +165,6 @@ if want avx2; then
   out="results/$id2"
   mkdir -p "$out"
   step tune_quick "$bt" tune --suite quick --threads 1,2 --time-limit 60
-  BACKTUNE_TABLE="$out/table.json" step bench_targets "$bt" bench --suite targets --threads 1,2 \
+  BACKTUNE_TABLE="$out" step bench_targets "$bt" bench --suite targets --threads 1,2 \
     --variants 'dispatch,peer:onednn*' --benchmark_repetitions=3 --benchmark_min_time=0.1 --save
 fi

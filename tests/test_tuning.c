@@ -10,14 +10,18 @@
 #include "records.h"
 #include "search.h"
 #include "space.h"
+#include "tune_cmd.h"
 #include "testlib.h"
 #include "tuning.h"
 
+#include <dirent.h>
 #include <ftw.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -255,6 +259,347 @@ static void two_writers(void) {
     free(text);
 }
 
+/* The whole file, NUL-terminated (NULL if it cannot be read); the caller frees it. */
+static char *slurp(const char *path) {
+    char *text = NULL;
+    size_t size;
+    return bt_read_file(path, &text, &size) == BT_OK ? text : NULL;
+}
+
+static int count_lines(const char *text, const char *needle) {
+    int n = 0;
+    for (const char *c = text; c && *c; c = strchr(c, '\n') ? strchr(c, '\n') + 1 : NULL) {
+        const char *end = strchr(c, '\n');
+        const char *hit = strstr(c, needle);
+        n += hit && (!end || hit < end);
+    }
+    return n;
+}
+
+/* Another machine with this one's id: another L2 size, so another hardware hash. */
+static bt_fingerprint other_machine(void) {
+    bt_fingerprint fp = *bt_fingerprint_get();
+    fp.l2.bytes = fp.l2.bytes * 2 + (1 << 20);
+    bt_fingerprint_hardware_hash(&fp, fp.hardware, sizeof fp.hardware);
+    snprintf(fp.hash, sizeof fp.hash, "%s",
+             strcmp(fp.hash, "0123456789ab") ? "0123456789ab" : "ba9876543210");
+    return fp;
+}
+
+static void stamp(bt_record *r, const bt_fingerprint *fp) {
+    snprintf(r->machine, sizeof r->machine, "%s", fp->id);
+    snprintf(r->fingerprint, sizeof r->fingerprint, "%s", fp->hash);
+    snprintf(r->hardware, sizeof r->hardware, "%s", fp->hardware);
+}
+
+static void append_line(const char *path, json_t *o) {
+    char *line = json_dumps(o, JSON_COMPACT);
+    FILE *f = fopen(path, "a");
+    if (f && line) fprintf(f, "%s\n", line);
+    if (f) fclose(f);
+    free(line);
+    json_decref(o);
+}
+
+static json_t *machine_json(const bt_fingerprint *fp) {
+    return json_pack("{ssso}", "kind", "machine", "fingerprint", bt_fingerprint_to_json(fp));
+}
+
+/* Two machines share an id and so a folder: the second one's tune never drops the first one's
+ * table; each machine's table is rebuilt from records.jsonl alone; the library picks this
+ * machine's table from the folder. */
+static void shared_folder(void) {
+    char dir[300], records[400], table[400], mine_path[400];
+    path_of(dir, sizeof dir, "shared");
+    bt_mkdirs(dir);
+    snprintf(records, sizeof records, "%s/records.jsonl", dir);
+    snprintf(table, sizeof table, "%s/table.json", dir);
+    bt_fingerprint other = other_machine();
+    const bt_fingerprint *me = bt_fingerprint_get();
+    snprintf(mine_path, sizeof mine_path, "%s/tables/%s.json", dir, me->hardware);
+    /* The other machine tuned three keys here first. */
+    bt_record theirs[] = {
+        make_record(P_EXACT, 2, REF, "threads=2", 1e-3, "exhaustive"),
+        make_record(P_NEAR, 2, REF, "threads=2", 1e-3, "exhaustive"),
+        make_record(P_FAR, 2, REF, "threads=2", 1e-3, "exhaustive"),
+    };
+    append_line(records, machine_json(&other));
+    for (int i = 0; i < 3; i++) {
+        stamp(&theirs[i], &other);
+        append_line(records, bt_record_to_json(&theirs[i]));
+    }
+    bt_records_rebuild(dir, NULL); /* the table it wrote */
+    char *before = slurp(table);
+
+    bt_record r = make_record(P_EXACT, 1, REF, "threads=1", 1e-3, "exhaustive");
+    bt_commit_info info;
+    bt_status st = bt_records_commit(dir, &r, 1, &info);
+    char *after = slurp(table), *text = slurp(records);
+    json_error_t err;
+    json_t *mine = json_load_file(mine_path, 0, &err);
+    const char *hw = field(json_object_get(mine, "fingerprint"), "hardware_hash");
+    tl_expect(
+        st == BT_OK && before && after && !strcmp(before, after) && mine &&
+            json_array_size(json_object_get(mine, "entries")) == 1 && !strcmp(hw, me->hardware) &&
+            !strcmp(info.table, mine_path) && count_lines(text, "\"kind\":\"machine\"") == 2,
+        "a second machine with the same id commits: the first one's table.json unchanged, its "
+        "own in tables/%s.json (%zu entries), a machine line each (%s)",
+        me->hardware, json_array_size(json_object_get(mine, "entries")),
+        st == BT_OK ? info.table : bt_last_error());
+    json_decref(mine);
+
+    char desc[512];
+    st = bt_tuning_load(dir);
+    bt_tuning_describe(desc, sizeof desc);
+    tl_expect(st == BT_OK && strstr(desc, mine_path) && strstr(desc, "exact"),
+              "the library given the folder follows this machine's table (%s)", desc);
+    bt_tuning_unload();
+
+    /* Both tables lost: each is rebuilt from records.jsonl, byte for byte. */
+    char *mine_before = slurp(mine_path);
+    remove(table);
+    remove(mine_path);
+    st = bt_records_rebuild(dir, NULL);
+    char *rebuilt = slurp(table), *mine_rebuilt = slurp(mine_path);
+    tl_expect(st == BT_OK && rebuilt && !strcmp(rebuilt, before) && mine_rebuilt && mine_before &&
+                  !strcmp(mine_rebuilt, mine_before),
+              "bt_records_rebuild (backtune tune --rebuild) regenerates both machines' tables "
+              "from records.jsonl, identical to what was there (%s)",
+              st == BT_OK ? "rebuilt" : bt_last_error());
+    free(before), free(after), free(text), free(rebuilt), free(mine_before), free(mine_rebuilt);
+
+    /* Another machine's table.json copied into a folder without its records stays too. */
+    char copy[300], copy_table[400], copy_mine[400];
+    path_of(copy, sizeof copy, "copied");
+    bt_mkdirs(copy);
+    snprintf(copy_table, sizeof copy_table, "%s/table.json", copy);
+    snprintf(copy_mine, sizeof copy_mine, "%s/tables/%s.json", copy, me->hardware);
+    json_t *theirs_table = bt_table_build_for(theirs, 3, &other);
+    write_json(copy_table, theirs_table);
+    json_decref(theirs_table);
+    before = slurp(copy_table);
+    st = bt_records_commit(copy, &r, 1, &info);
+    after = slurp(copy_table);
+    tl_expect(st == BT_OK && before && after && !strcmp(before, after) &&
+                  !strcmp(info.table, copy_mine),
+              "another machine's table.json without records: kept, this machine's table in %s",
+              info.table);
+    free(before), free(after);
+}
+
+/* A Debug or sanitizer build of backtune on this machine is this machine: its records count
+ * for the table, and keys it tuned are not tuned again. */
+static void other_builds(void) {
+    char dir[300], records[400];
+    path_of(dir, sizeof dir, "builds");
+    bt_mkdirs(dir);
+    snprintf(records, sizeof records, "%s/records.jsonl", dir);
+    bt_fingerprint debug = *bt_fingerprint_get();
+    snprintf(debug.build_flags, sizeof debug.build_flags, "Debug: -g -fsanitize=address");
+    snprintf(debug.hash, sizeof debug.hash, "%s",
+             strcmp(debug.hash, "0123456789ab") ? "0123456789ab" : "ba9876543210");
+    bt_record theirs = make_record(P_FAR, 2, "conv_bwd_w__naive", "threads=2", 1e-3, "default");
+    stamp(&theirs, &debug);
+    append_line(records, machine_json(&debug));
+    append_line(records, bt_record_to_json(&theirs));
+    bt_record r = make_record(P_EXACT, 2, REF, "threads=2", 1e-3, "exhaustive");
+    bt_commit_info info;
+    bt_status st = bt_records_commit(dir, &r, 1, &info);
+    tl_expect(st == BT_OK && info.table_entries == 2,
+              "records of another build on this hardware count for its table (%d entries)",
+              info.table_entries);
+
+    /* Resuming: the key the other build tuned is done. */
+    char *argv[] = {"tune",  "--problem", P_FAR,          "--threads", "2",
+                    "--out", dir,         "--time-limit", "1",         NULL};
+    int rc = bt_cmd_tune(9, argv);
+    bt_record_list all = {0};
+    bt_records_load(dir, &all, NULL);
+    tl_expect(rc == 0 && all.count == 2,
+              "backtune tune resumes: a key tuned by another build on this hardware is skipped "
+              "(%d records, exit %d)",
+              all.count, rc);
+    bt_record_list_free(&all);
+}
+
+/* A folder written before records named their hardware and before machine lines: its table's
+ * fingerprint tells whose records they are, and a rebuild adds one machine line and changes no
+ * entry. */
+static void old_folder(void) {
+    char dir[300], records[400], table[400];
+    path_of(dir, sizeof dir, "old");
+    bt_mkdirs(dir);
+    snprintf(records, sizeof records, "%s/records.jsonl", dir);
+    snprintf(table, sizeof table, "%s/table.json", dir);
+    bt_record recs[] = {
+        make_record(P_EXACT, 2, "conv_bwd_w__naive", "threads=2", 2e-3, "default"),
+        make_record(P_EXACT, 2, REF, "threads=2", 1e-3, "exhaustive"),
+    };
+    for (int i = 0; i < 2; i++) {
+        json_t *o = bt_record_to_json(&recs[i]);
+        json_object_del(o, "hardware");
+        append_line(records, o);
+    }
+    json_t *t = bt_table_build(recs, 2);
+    json_object_del(json_object_get(t, "fingerprint"), "hardware_hash");
+    write_json(table, t);
+    json_t *old_entries = json_deep_copy(json_object_get(t, "entries"));
+    json_decref(t);
+    char *old_text = slurp(records);
+    bt_status st = bt_records_rebuild(dir, NULL);
+    char *new_text = slurp(records);
+    json_error_t err;
+    json_t *rebuilt = json_load_file(table, 0, &err);
+    size_t old_len = old_text ? strlen(old_text) : 0;
+    tl_expect(st == BT_OK && new_text && old_text && !strncmp(new_text, old_text, old_len) &&
+                  count_lines(new_text + old_len, "\"kind\":\"machine\"") == 1 &&
+                  strchr(new_text + old_len, '\n') == new_text + strlen(new_text) - 1 &&
+                  json_equal(json_object_get(rebuilt, "entries"), old_entries),
+              "an old folder rebuilt: records.jsonl gains one machine line, the table the same "
+              "entries (%s)",
+              st == BT_OK ? "ok" : bt_last_error());
+    json_decref(rebuilt);
+    json_decref(old_entries);
+    free(old_text), free(new_text);
+}
+
+/* Whether dir's table for this machine says what its records say, by a rule written here
+ * apart from the tuner's: per (problem, threads), the fastest ok record of this hardware and
+ * registry that is not a screen record; and whether no temporary file is left. */
+static int folder_consistent(const char *dir, char *why, size_t size) {
+    enum { MAX_KEYS = 256 };
+    static struct {
+        char problem[200], variant[128], params[BT_PARAMS_TEXT];
+        int threads;
+        double min_s;
+    } best[MAX_KEYS];
+    int nbest = 0;
+    char path[1100];
+    snprintf(path, sizeof path, "%s/records.jsonl", dir);
+    char *text = slurp(path);
+    const char *mine = bt_fingerprint_get()->hardware;
+    /* Records without a hardware hash (written before it) are this machine's when a machine
+     * line gives their build hash this hardware. */
+    char builds[16][16];
+    int nbuilds = 0;
+    for (const char *c = text ? strstr(text, "{\"kind\":\"machine\"") : NULL; c && nbuilds < 16;
+         c = strstr(c + 1, "{\"kind\":\"machine\"")) {
+        json_error_t err;
+        json_t *o = json_loadb(c, strcspn(c, "\n"), 0, &err);
+        const json_t *fp = json_object_get(o, "fingerprint");
+        if (!strcmp(field(fp, "hardware_hash"), mine))
+            snprintf(builds[nbuilds++], sizeof builds[0], "%s", field(fp, "hash"));
+        json_decref(o);
+    }
+    for (char *save = NULL, *line = text ? strtok_r(text, "\n", &save) : NULL; line;
+         line = strtok_r(NULL, "\n", &save)) {
+        json_error_t err;
+        json_t *o = json_loads(line, 0, &err);
+        double min_s = json_number_value(json_object_get(o, "min_s"));
+        int threads = (int)json_integer_value(json_object_get(o, "threads"));
+        int here = !strcmp(field(o, "hardware"), mine);
+        for (int b = 0; b < nbuilds && !here && !json_object_get(o, "hardware"); b++)
+            here = !strcmp(field(o, "fingerprint"), builds[b]);
+        if (o && !json_object_get(o, "kind") && here &&
+            !strcmp(field(o, "registry_hash"), bt_registry_hash()) &&
+            strncmp(field(o, "stage"), "screen", 6) && !strcmp(field(o, "status"), "ok") &&
+            min_s > 0) {
+            int k = 0;
+            while (k < nbest &&
+                   (strcmp(best[k].problem, field(o, "problem")) || best[k].threads != threads))
+                k++;
+            if (k < MAX_KEYS && (k == nbest || min_s < best[k].min_s)) {
+                snprintf(best[k].problem, sizeof best[k].problem, "%s", field(o, "problem"));
+                snprintf(best[k].variant, sizeof best[k].variant, "%s", field(o, "variant"));
+                snprintf(best[k].params, sizeof best[k].params, "%s", field(o, "params"));
+                best[k].threads = threads, best[k].min_s = min_s;
+                nbest += k == nbest;
+            }
+        }
+        json_decref(o);
+    }
+    free(text);
+    json_error_t err;
+    snprintf(path, sizeof path, "%s/table.json", dir);
+    json_t *table = json_load_file(path, 0, &err);
+    bt_fingerprint owner;
+    if (table &&
+        (!bt_fingerprint_from_json(json_object_get(table, "fingerprint"), &owner, NULL, 0) ||
+         strcmp(owner.hardware, mine))) {
+        json_decref(table);
+        snprintf(path, sizeof path, "%s/tables/%s.json", dir, mine);
+        table = json_load_file(path, 0, &err);
+    }
+    json_t *entries = json_object_get(table, "entries");
+    int ok = (table || !nbest) && (int)json_array_size(entries) == nbest;
+    snprintf(why, size, "%d keys in the records, %zu table entries", nbest,
+             json_array_size(entries));
+    for (size_t i = 0; ok && i < json_array_size(entries); i++) {
+        const json_t *e = json_array_get(entries, i);
+        int k = 0, threads = (int)json_integer_value(json_object_get(e, "threads"));
+        while (k < nbest &&
+               (strcmp(best[k].problem, field(e, "problem")) || best[k].threads != threads))
+            k++;
+        ok = k < nbest && !strcmp(best[k].variant, field(e, "variant")) &&
+             !strcmp(best[k].params, field(e, "params"));
+        if (!ok)
+            snprintf(why, size, "entry '%s' t%d: %s %s, the records say %s", field(e, "problem"),
+                     threads, field(e, "variant"), field(e, "params"),
+                     k < nbest ? best[k].variant : "no key");
+    }
+    json_decref(table);
+    char sub[1100];
+    snprintf(sub, sizeof sub, "%s/tables", dir);
+    const char *dirs[] = {dir, sub};
+    for (int i = 0; i < 2; i++) {
+        DIR *d = opendir(dirs[i]);
+        for (struct dirent *e; d && (e = readdir(d));)
+            if (strstr(e->d_name, ".tmp.")) {
+                if (ok) snprintf(why, size, "temporary file %s/%s left", dirs[i], e->d_name);
+                ok = 0;
+            }
+        if (d) closedir(d);
+    }
+    return ok;
+}
+
+/* A process killed between the two writes of a commit (records written, table not) or
+ * before a rename (a temporary file left): the next `backtune tune` in the folder, with
+ * nothing to tune, leaves the table equal to what the records say and no temporary file. */
+static void crash_in_commit(void) {
+    static const char *const faults[] = {"kill-between-writes", "kill-before-rename"};
+    for (int i = 0; i < 2; i++) {
+        char dir[300], name[32], why[300];
+        snprintf(name, sizeof name, "crash%d", i);
+        path_of(dir, sizeof dir, name);
+        bt_record first = make_record(P_EXACT, 2, REF, "threads=2", 1e-3, "exhaustive");
+        bt_record second = make_record(P_NEAR, 2, REF, "threads=2", 1e-3, "exhaustive");
+        bt_records_commit(dir, &first, 1, NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            setenv("BACKTUNE_TEST_FAULT", faults[i], 1);
+            bt_records_commit(dir, &second, 1, NULL);
+            _exit(0);
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        int killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+        int after_crash = folder_consistent(dir, why, sizeof why);
+        tl_expect(killed && !after_crash,
+                  "%s: the commit killed at the fault point, the folder left inconsistent (%s)",
+                  faults[i], why);
+        /* A rerun whose keys are all tuned (P_EXACT is). */
+        char *argv[] = {"tune",  "--problem", P_EXACT,        "--threads", "2",
+                        "--out", dir,         "--time-limit", "1",         NULL};
+        int rc = bt_cmd_tune(9, argv);
+        int consistent = folder_consistent(dir, why, sizeof why);
+        tl_expect(rc == 0 && consistent,
+                  "%s: a rerun with nothing to tune repairs it: table == records, no temporary "
+                  "file (%s)",
+                  faults[i], why);
+    }
+}
+
 static void refused_tables(void) {
     char path[400];
     json_t *t = valid_table();
@@ -299,27 +644,101 @@ static void refused_tables(void) {
     const char *mine = bt_fingerprint_get()->isa_class;
     json_object_set_new(fp, "isa_class", json_string(strcmp(mine, "avx2") ? "avx2" : "avx512"));
     json_object_set_new(fp, "hash", json_string("000000000000"));
+    json_object_set_new(fp, "hardware_hash", json_string("000000000000"));
     json_object_set_new(fp, "id", json_string("other-cpu-64c-avx2"));
     path_of(path, sizeof path, "foreign.json");
     write_json(path, foreign);
     json_decref(foreign);
     expect_refused(path, BT_EINVAL, "another machine", "foreign-machine table");
 
-    /* Same CPU, another build (hash differs): accepted, and says so. */
-    json_t *same_cpu = json_deep_copy(t);
-    json_object_set_new(json_object_get(same_cpu, "fingerprint"), "hash",
+    /* Same hardware, another build (compiler, flags: the build hash differs): the same
+     * machine. */
+    json_t *other_build = json_deep_copy(t);
+    json_object_set_new(json_object_get(other_build, "fingerprint"), "hash",
                         json_string("111111111111"));
-    path_of(path, sizeof path, "same_cpu.json");
-    write_json(path, same_cpu);
-    json_decref(same_cpu);
+    json_object_set_new(json_object_get(other_build, "fingerprint"), "build_flags",
+                        json_string("Debug: -g -fsanitize=address,undefined"));
+    path_of(path, sizeof path, "other_build.json");
+    write_json(path, other_build);
+    json_decref(other_build);
     char desc[512];
     bt_status st = bt_tuning_load(path);
     bt_tuning_describe(desc, sizeof desc);
-    tl_expect(st == BT_OK && strstr(desc, "same CPU model"), "same CPU, other build: loaded (%s)",
-              desc);
+    tl_expect(st == BT_OK && strstr(desc, "exact fingerprint"),
+              "same hardware, other build: the same machine (%s)", desc);
+
+    /* Same microarchitecture, other hardware (caches): followed, with a note that says so
+     * without BACKTUNE_VERBOSE. */
+    json_t *same_uarch = json_deep_copy(t);
+    json_object_set_new(json_object_get(same_uarch, "fingerprint"), "hardware_hash",
+                        json_string("111111111111"));
+    path_of(path, sizeof path, "same_uarch.json");
+    write_json(path, same_uarch);
+    json_decref(same_uarch);
+    st = bt_tuning_load(path);
+    bt_tuning_describe(desc, sizeof desc);
+    tl_expect(st == BT_OK && strstr(desc, "same microarchitecture") &&
+                  strstr(bt_last_error(), "other hardware") && strstr(bt_last_error(), "followed"),
+              "same microarchitecture, other hardware: followed with a note (\"%s\")",
+              bt_last_error());
     setenv("BACKTUNE_TABLE_MATCH", "exact", 1);
-    expect_refused(path, BT_EINVAL, "another machine", "same CPU with BACKTUNE_TABLE_MATCH=exact");
+    expect_refused(path, BT_EINVAL, "another machine",
+                   "same microarchitecture with BACKTUNE_TABLE_MATCH=exact");
     unsetenv("BACKTUNE_TABLE_MATCH");
+
+    /* Another vendor's CPU of the same ISA class (an Intel table on AMD, or the reverse):
+     * refused unless BACKTUNE_TABLE_MATCH=isa or any. */
+    json_t *vendor = json_deep_copy(t);
+    json_t *vfp = json_object_get(vendor, "fingerprint");
+    int intel = !strcmp(bt_fingerprint_get()->vendor, "GenuineIntel");
+    json_object_set_new(vfp, "vendor", json_string(intel ? "AuthenticAMD" : "GenuineIntel"));
+    json_object_set_new(vfp, "uarch", json_string(intel ? "zen5" : "emeraldrapids"));
+    json_object_set_new(vfp, "hardware_hash", json_string("222222222222"));
+    path_of(path, sizeof path, "other_vendor.json");
+    write_json(path, vendor);
+    json_decref(vendor);
+    expect_refused(path, BT_EINVAL, "another machine", "another vendor's CPU, same ISA class");
+    setenv("BACKTUNE_TABLE_MATCH", "isa", 1);
+    st = bt_tuning_load(path);
+    bt_tuning_describe(desc, sizeof desc);
+    tl_expect(st == BT_OK && strstr(desc, "same ISA class only") &&
+                  strstr(bt_last_error(), "followed"),
+              "... followed with BACKTUNE_TABLE_MATCH=isa (%s)", desc);
+    path_of(path, sizeof path, "foreign.json");
+    expect_refused(path, BT_EINVAL, "another machine",
+                   "another ISA class with BACKTUNE_TABLE_MATCH=isa");
+    setenv("BACKTUNE_TABLE_MATCH", "any", 1);
+    st = bt_tuning_load(path);
+    tl_expect(st == BT_OK, "another ISA class followed with BACKTUNE_TABLE_MATCH=any (%s)",
+              bt_last_error());
+    setenv("BACKTUNE_TABLE_MATCH", "nearby", 1);
+    path_of(path, sizeof path, "same_uarch.json");
+    st = bt_tuning_load(path);
+    tl_expect(st == BT_OK && strstr(bt_last_error(), "BACKTUNE_TABLE_MATCH=nearby is not"),
+              "an unknown BACKTUNE_TABLE_MATCH is said and taken as uarch (%s)", bt_last_error());
+    unsetenv("BACKTUNE_TABLE_MATCH");
+
+    /* A fingerprint field of the wrong JSON type. */
+    static const struct {
+        const char *key, *value, *says;
+    } mistyped[] = {{"family", "\"25\"", "\"family\" is a string"},
+                    {"hardware_hash", "5", "\"hardware_hash\" is a number"},
+                    {"l2", "\"1 MiB\"", "\"l2\" is a string"},
+                    {"l1d", "{\"bytes\": -1}", "\"l1d.bytes\" is negative"},
+                    {"cores", "2.5", "\"cores\" is a number"},
+                    {"isa_flags", "[\"avx2\"]", "\"isa_flags\" is an array"}};
+    for (size_t i = 0; i < sizeof mistyped / sizeof mistyped[0]; i++) {
+        json_t *m = json_deep_copy(t);
+        json_error_t err;
+        json_object_set_new(json_object_get(m, "fingerprint"), mistyped[i].key,
+                            json_loads(mistyped[i].value, JSON_DECODE_ANY, &err));
+        path_of(path, sizeof path, "mistyped.json");
+        write_json(path, m);
+        json_decref(m);
+        char what[96];
+        snprintf(what, sizeof what, "fingerprint \"%s\": %s", mistyped[i].key, mistyped[i].value);
+        expect_refused(path, BT_EINVAL, mistyped[i].says, what);
+    }
 
     /* Entries: unknown variants and wrong-op variants are skipped; all bad is refused. */
     json_t *bad = json_deep_copy(t);
@@ -342,21 +761,69 @@ static void refused_tables(void) {
     const char *source = dispatch(P_EXACT, "threads=2", variant, sizeof variant, &ok);
     tl_expect(st == BT_OK && strstr(desc, "(1 entries") && !strcmp(source, "table") && ok,
               "bad entries skipped, the good one used (%s; %s from %s)", desc, variant, source);
+    tl_expect(strstr(bt_last_error(), "3 of 4 entries skipped") &&
+                  strstr(bt_last_error(), "conv_bwd_w__gone is not in this build"),
+              "their count and the first reason said on load without verbose: \"%s\"",
+              bt_last_error());
 
-    /* An entry whose parameters no longer plan: dispatch passes it over to the heuristic. */
-    json_t *params = json_deep_copy(t);
-    json_object_set_new(json_array_get(json_object_get(params, "entries"), 0), "params",
-                        json_string("threads=2,no_such_param=3"));
-    path_of(path, sizeof path, "bad_params.json");
-    write_json(path, params);
-    json_decref(params);
-    st = bt_tuning_load(path);
-    source = dispatch(P_EXACT, "threads=2", variant, sizeof variant, &ok);
-    tl_expect(st == BT_OK && !strcmp(source, "heuristic") && ok,
-              "an entry whose params fail to plan falls back to the heuristic (%s, %s)", source,
-              variant);
+    /* An entry whose parameters this build does not take (an unknown key, a value out of
+     * range): skipped on load and said; dispatch does not plan it. */
+    static const char *const bad_params[] = {"threads=2,no_such_param=3", "threads=0"};
+    static const char *const says[] = {"no parameter 'no_such_param'", "threads=0 is outside"};
+    for (int i = 0; i < 2; i++) {
+        json_t *params = json_deep_copy(t);
+        json_object_set_new(json_array_get(json_object_get(params, "entries"), 0), "params",
+                            json_string(bad_params[i]));
+        path_of(path, sizeof path, "bad_params.json");
+        write_json(path, params);
+        json_decref(params);
+        st = bt_tuning_load(path);
+        char note[600];
+        snprintf(note, sizeof note, "%s", bt_last_error());
+        bt_problem p = tl_parse(P_EXACT);
+        bt_plan *plan = NULL;
+        int planned = bt_plan_create(&plan, &p, NULL, NULL) == BT_OK;
+        tl_expect(st == BT_OK && strstr(note, "1 of 2 entries skipped") && strstr(note, says[i]) &&
+                      planned && !strstr(bt_plan_params(plan), "no_such_param"),
+                  "entry params '%s': skipped and said on load (\"%s\"); dispatch plans %s %s",
+                  bad_params[i], note, planned ? bt_plan_variant(plan) : "-",
+                  planned ? bt_plan_params(plan) : "");
+        bt_plan_destroy(plan);
+    }
     free(text);
     json_decref(t);
+}
+
+/* Only regular files are read: a FIFO or a device given as a table (or as a folder's
+ * table.json) is refused at once, not waited on. Each load runs in a child process that is
+ * killed after 30 s, so that a hang fails the test instead of blocking it. */
+static void irregular_tables(void) {
+    char fifo[400], dir[400], inner[500];
+    path_of(fifo, sizeof fifo, "table.fifo");
+    path_of(dir, sizeof dir, "fifo_dir");
+    bt_mkdirs(dir);
+    snprintf(inner, sizeof inner, "%s/table.json", dir);
+    int made = mkfifo(fifo, 0600) == 0 && mkfifo(inner, 0600) == 0;
+    const char *paths[] = {fifo, "/dev/zero", dir};
+    for (int i = 0; made && i < 3; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            bt_status st = bt_tuning_load(paths[i]);
+            _exit(st == BT_EINVAL && strstr(bt_last_error(), "only regular files are read") ? 0
+                                                                                            : 1);
+        }
+        int status = 0, waited = 0;
+        while (pid > 0 && waitpid(pid, &status, WNOHANG) == 0 && waited < 600) {
+            usleep(50000);
+            waited++;
+        }
+        int hung = waited >= 600;
+        if (hung) kill(pid, SIGKILL), waitpid(pid, &status, 0);
+        tl_expect(pid > 0 && !hung && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "%s given as the table: refused (not a regular file)%s in %.2f s", paths[i],
+                  hung ? ", HUNG" : "", waited * 0.05);
+    }
+    if (!made) tl_fail("mkfifo failed");
 }
 
 static void lookup_chain(void) {
@@ -539,7 +1006,7 @@ static void fingerprint(void) {
     const bt_fingerprint *fp = bt_fingerprint_get();
     json_t *o = bt_fingerprint_to_json(fp);
     bt_fingerprint back;
-    int parsed = bt_fingerprint_from_json(o, &back);
+    int parsed = bt_fingerprint_from_json(o, &back, NULL, 0);
     tl_expect(parsed && bt_fingerprint_compare(fp, &back) == BT_FP_EXACT &&
                   !strcmp(back.model_name, fp->model_name) && back.l2.bytes == fp->l2.bytes &&
                   back.pus_allowed == fp->pus_allowed,
@@ -855,7 +1322,13 @@ static void hopeless_untimed(void) {
     bt_tune_result_free(&res);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    if (argc == 3 && !strcmp(argv[1], "--check-folder")) { /* for tests/kill_tune.sh */
+        char why[300];
+        int ok = folder_consistent(argv[2], why, sizeof why);
+        printf("%s: %s (%s)\n", argv[2], ok ? "table == records" : "INCONSISTENT", why);
+        return ok ? 0 : 1;
+    }
     unsetenv("BACKTUNE_TABLE");
     unsetenv("BACKTUNE_VARIANT");
     unsetenv("BACKTUNE_TABLE_MATCH");
@@ -869,7 +1342,12 @@ int main(void) {
     round_trip();
     screening();
     two_writers();
+    shared_folder();
+    other_builds();
+    old_folder();
+    crash_in_commit();
     refused_tables();
+    irregular_tables();
     lookup_chain();
     env_table();
     concurrent_loads();

@@ -6,7 +6,9 @@
 #include "fingerprint.h"
 #include "tuning.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
@@ -35,6 +37,7 @@ void bt_record_init(bt_record *r, const bt_problem *p, int threads) {
     const bt_fingerprint *fp = bt_fingerprint_get();
     snprintf(r->machine, sizeof r->machine, "%s", fp->id);
     snprintf(r->fingerprint, sizeof r->fingerprint, "%s", fp->hash);
+    snprintf(r->hardware, sizeof r->hardware, "%s", fp->hardware);
     snprintf(r->op, sizeof r->op, "%s", bt_op_name(p->op));
     bt_problem_format(p, r->problem, sizeof r->problem);
     r->threads = threads;
@@ -46,7 +49,7 @@ void bt_record_init(bt_record *r, const bt_problem *p, int threads) {
 /* The record's fields, once, for both directions of the JSON mapping. */
 // clang-format off
 #define RECORD_STRINGS(X) \
-    X(machine) X(fingerprint) X(op) X(problem) X(variant) X(params) X(request) X(stage) \
+    X(machine) X(fingerprint) X(hardware) X(op) X(problem) X(variant) X(params) X(request) X(stage) \
     X(search) X(check) X(note) X(date) X(registry_hash) X(version)
 #define RECORD_REALS(X) X(min_s) X(median_s) X(gflops) X(gflops_median) X(spread)
 // clang-format on
@@ -119,6 +122,8 @@ void bt_record_list_free(bt_record_list *l) {
 
 /* ---- files ---- */
 
+static int test_fault(const char *point);
+
 bt_status bt_write_atomic(const char *path, const char *data, size_t size) {
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
@@ -134,6 +139,7 @@ bt_status bt_write_atomic(const char *path, const char *data, size_t size) {
     }
     int ok = done == size && fchmod(fd, 0644) == 0 && fsync(fd) == 0;
     ok = close(fd) == 0 && ok;
+    test_fault("kill-before-rename");
     if (!ok || rename(tmp, path) != 0) {
         int err = errno;
         unlink(tmp);
@@ -142,8 +148,7 @@ bt_status bt_write_atomic(const char *path, const char *data, size_t size) {
     return BT_OK;
 }
 
-/* Whole file into a NUL-terminated buffer; *data NULL (and BT_OK) if it does not exist. */
-static bt_status read_file(const char *path, char **data, size_t *size) {
+bt_status bt_read_file(const char *path, char **data, size_t *size) {
     *data = NULL, *size = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -185,40 +190,257 @@ static bt_status for_each_line(const char *text, line_fn fn, void *ctx) {
     return BT_OK;
 }
 
-typedef struct load_ctx {
-    bt_record_list *list;
-    int bad;
-} load_ctx;
-
-static bt_status load_line(const char *line, size_t len, void *ctx) {
-    load_ctx *c = ctx;
-    json_error_t err;
-    json_t *o = json_loadb(line, len, 0, &err);
-    bt_record r;
-    int ok = o && bt_record_from_json(o, &r);
-    json_decref(o);
-    if (!ok) {
-        c->bad++;
-        return BT_OK;
-    }
-    return bt_record_list_push(c->list, &r);
-}
-
 static void path_in(char *buf, size_t size, const char *dir, const char *name) {
     snprintf(buf, size, "%s/%s", dir, name);
 }
 
-bt_status bt_records_load(const char *dir, bt_record_list *out, int *bad_lines) {
-    char path[1024];
+typedef struct text_buf {
+    char *data;
+    size_t len, cap;
+} text_buf;
+
+static int append_text(text_buf *b, const char *s, size_t n) {
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1 << 16;
+        while (b->len + n + 1 > cap) cap *= 2;
+        char *d = realloc(b->data, cap);
+        if (!d) return 0;
+        b->data = d, b->cap = cap;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 1;
+}
+
+/* ---- the folder: records, machine lines, tables ---- */
+
+typedef struct machine_list {
+    bt_fingerprint *items;
+    int count, cap;
+} machine_list;
+
+/* A results folder's records.jsonl as read: its text (kept verbatim and written back with new
+ * lines appended), its records, and the machines its machine lines describe. */
+typedef struct folder {
+    text_buf text;
+    bt_record_list records;
+    machine_list machines; /* in file order */
+    int bad, appended;
+    char table_json_of[16]; /* hardware of the machine whose table table.json is, if any */
+} folder;
+
+static void folder_free(folder *f) {
+    free(f->text.data);
+    bt_record_list_free(&f->records);
+    free(f->machines.items);
+    memset(f, 0, sizeof *f);
+}
+
+/* Index of the machine whose (build) hash is `hash`, or -1. */
+static int machine_find(const machine_list *m, const char *hash) {
+    for (int i = 0; i < m->count; i++)
+        if (!strcmp(m->items[i].hash, hash)) return i;
+    return -1;
+}
+
+static bt_status machine_push(machine_list *m, const bt_fingerprint *fp) {
+    if (m->count == m->cap) {
+        int cap = m->cap ? 2 * m->cap : 8;
+        bt_fingerprint *items = realloc(m->items, (size_t)cap * sizeof *items);
+        if (!items) return bt_fail(BT_ENOMEM, "tuner: out of memory for machines");
+        m->items = items, m->cap = cap;
+    }
+    m->items[m->count++] = *fp;
+    return BT_OK;
+}
+
+static int machine_line(const json_t *o, bt_fingerprint *fp) {
+    const char *kind = json_string_value(json_object_get(o, "kind"));
+    return kind && !strcmp(kind, "machine") &&
+           bt_fingerprint_from_json(json_object_get(o, "fingerprint"), fp, NULL, 0);
+}
+
+static uint64_t line_hash(const char *line, size_t len) {
+    uint64_t h = BT_FNV1A_INIT;
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)line[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static bt_status folder_line(const char *line, size_t len, void *ctx) {
+    folder *f = ctx;
+    if (!append_text(&f->text, line, len) || !append_text(&f->text, "\n", 1))
+        return bt_fail(BT_ENOMEM, "tuner: out of memory reading records");
+    json_error_t err;
+    json_t *o = json_loadb(line, len, 0, &err);
+    bt_fingerprint fp;
+    bt_record r;
+    bt_status st = BT_OK;
+    if (o && machine_line(o, &fp)) {
+        if (machine_find(&f->machines, fp.hash) < 0) st = machine_push(&f->machines, &fp);
+    } else if (o && bt_record_from_json(o, &r)) {
+        r.line_hash = line_hash(line, len);
+        st = bt_record_list_push(&f->records, &r);
+    } else {
+        f->bad++;
+    }
+    json_decref(o);
+    return st;
+}
+
+/* Appends o (consumed) as a line; *back (if not NULL) is the line parsed again, so that what
+ * is built from it now equals what is built from the file later. */
+static bt_status append_json_line(folder *f, json_t *o, json_t **back, uint64_t *hash) {
+    char *line = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(7)) : NULL;
+    json_decref(o);
+    int ok = line && append_text(&f->text, line, strlen(line)) && append_text(&f->text, "\n", 1);
+    json_error_t err;
+    if (ok && back) ok = (*back = json_loads(line, 0, &err)) != NULL;
+    if (ok && hash) *hash = line_hash(line, strlen(line));
+    free(line);
+    f->appended = 1;
+    return ok ? BT_OK : bt_fail(BT_ENOMEM, "tuner: out of memory writing records");
+}
+
+static bt_status append_machine(folder *f, const bt_fingerprint *fp) {
+    json_t *o = json_object();
+    if (o) {
+        json_object_set_new(o, "kind", json_string("machine"));
+        json_object_set_new(o, "fingerprint", bt_fingerprint_to_json(fp));
+    }
+    bt_status st = append_json_line(f, o, NULL, NULL);
+    return st == BT_OK ? machine_push(&f->machines, fp) : st;
+}
+
+static bt_status append_record(folder *f, const bt_record *r) {
+    json_t *back = NULL;
+    uint64_t hash = 0;
+    bt_status st = append_json_line(f, bt_record_to_json(r), &back, &hash);
+    bt_record parsed;
+    if (st == BT_OK && !bt_record_from_json(back, &parsed))
+        st = bt_fail(BT_EINVAL, "tuner: a record does not read back (problem '%s')", r->problem);
+    parsed.line_hash = hash;
+    json_decref(back);
+    return st == BT_OK ? bt_record_list_push(&f->records, &parsed) : st;
+}
+
+static int is_json_name(const char *name) {
+    size_t n = strlen(name);
+    return name[0] != '.' && n > 5 && !strcmp(name + n - 5, ".json");
+}
+
+/* Calls fn on the path of every table file in dir: table.json, then tables/<hash>.json. */
+typedef void (*table_fn)(const char *path, void *ctx);
+static void for_each_table(const char *dir, table_fn fn, void *ctx) {
+    char path[1100];
+    path_in(path, sizeof path, dir, "table.json");
+    fn(path, ctx);
+    char sub[1024];
+    snprintf(sub, sizeof sub, "%s/tables", dir);
+    DIR *d = opendir(sub);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));)
+        if (is_json_name(e->d_name) && strlen(e->d_name) < 70) {
+            snprintf(path, sizeof path, "%.1023s/%.70s", sub, e->d_name);
+            fn(path, ctx);
+        }
+    closedir(d);
+}
+
+/* The machine fingerprint of a table file, if it has one. */
+static int table_fingerprint(const char *path, bt_fingerprint *fp) {
+    json_error_t err;
+    int irregular, empty;
+    json_t *root = bt_json_load_regular(path, 0, &err, &irregular, &empty);
+    int ok = root && bt_fingerprint_from_json(json_object_get(root, "fingerprint"), fp, NULL, 0);
+    json_decref(root);
+    return ok;
+}
+
+typedef struct adopt_ctx {
+    folder *f;
+    int append; /* write machine lines for them (else only remember them) */
+    bt_status st;
+} adopt_ctx;
+
+/* A table's machine that records name and no machine line describes (the folder predates
+ * machine lines): adopted, so that its records can be told apart and its table rebuilt. */
+static void adopt_table(const char *path, void *ctx) {
+    adopt_ctx *a = ctx;
+    bt_fingerprint fp;
+    if (a->st != BT_OK || !table_fingerprint(path, &fp)) return;
+    size_t n = strlen(path);
+    if (n >= 11 && !strcmp(path + n - 11, "/table.json"))
+        snprintf(a->f->table_json_of, sizeof a->f->table_json_of, "%s", fp.hardware);
+    if (machine_find(&a->f->machines, fp.hash) >= 0) return;
+    int named = 0;
+    for (int i = 0; i < a->f->records.count && !named; i++)
+        named = !strcmp(a->f->records.items[i].fingerprint, fp.hash);
+    if (named) a->st = a->append ? append_machine(a->f, &fp) : machine_push(&a->f->machines, &fp);
+}
+
+/* Records written before they carried a hardware hash get it from their machine. */
+static void resolve_hardware(folder *f) {
+    for (int i = 0; i < f->records.count; i++) {
+        bt_record *r = &f->records.items[i];
+        int m = r->hardware[0] ? -1 : machine_find(&f->machines, r->fingerprint);
+        if (m >= 0) snprintf(r->hardware, sizeof r->hardware, "%s", f->machines.items[m].hardware);
+    }
+}
+
+/* Reads dir/records.jsonl (missing: empty) and resolves every record's hardware. With
+ * `adopt`, machines known only from the folder's tables get machine lines. */
+static bt_status folder_read(const char *dir, folder *f, int adopt) {
+    memset(f, 0, sizeof *f);
+    char path[1100];
     path_in(path, sizeof path, dir, "records.jsonl");
-    char *text;
+    char *old;
     size_t size;
-    bt_status st = read_file(path, &text, &size);
-    if (st != BT_OK || !text) return st;
-    load_ctx c = {.list = out};
-    st = for_each_line(text, load_line, &c);
-    free(text);
-    if (bad_lines) *bad_lines = c.bad;
+    bt_status st = bt_read_file(path, &old, &size);
+    if (st == BT_OK && old) st = for_each_line(old, folder_line, f);
+    free(old);
+    adopt_ctx a = {.f = f, .append = adopt, .st = st};
+    if (st == BT_OK) for_each_table(dir, adopt_table, &a);
+    st = a.st;
+    const bt_fingerprint *mine = bt_fingerprint_get();
+    if (st == BT_OK && machine_find(&f->machines, mine->hash) < 0 && !adopt)
+        st = machine_push(&f->machines, mine);
+    resolve_hardware(f);
+    return st;
+}
+
+bt_status bt_records_load(const char *dir, bt_record_list *out, int *bad_lines) {
+    folder f;
+    bt_status st = folder_read(dir, &f, 0);
+    if (bad_lines) *bad_lines = f.bad;
+    if (st == BT_OK) *out = f.records, memset(&f.records, 0, sizeof f.records);
+    folder_free(&f);
+    return st;
+}
+
+/* The hardware whose table is dir/table.json: that of the table there (a table copied in
+ * without its records stays), else that of the folder's first record; others have
+ * dir/tables/<hardware hash>.json. */
+static const char *table_owner(const folder *f) {
+    if (f->table_json_of[0]) return f->table_json_of;
+    for (int i = 0; i < f->records.count; i++)
+        if (f->records.items[i].hardware[0]) return f->records.items[i].hardware;
+    return bt_fingerprint_get()->hardware;
+}
+
+static void table_path(const char *dir, const char *owner, const char *hardware, char *out,
+                       size_t size) {
+    if (!strcmp(owner, hardware))
+        snprintf(out, size, "%s/table.json", dir);
+    else
+        snprintf(out, size, "%s/tables/%s.json", dir, hardware);
+}
+
+bt_status bt_records_table_path(const char *dir, char *out, size_t size) {
+    folder f;
+    bt_status st = folder_read(dir, &f, 0);
+    if (st == BT_OK) table_path(dir, table_owner(&f), bt_fingerprint_get()->hardware, out, size);
+    folder_free(&f);
     return st;
 }
 
@@ -245,14 +467,65 @@ int bt_record_is_screen(const bt_record *r) {
     return !strncmp(r->stage, "screen", 6);
 }
 
-json_t *bt_table_build(const bt_record *records, int count) {
-    const bt_fingerprint *fp = bt_fingerprint_get();
+static json_t *entry_json(const key_best *k, const bt_record *records) {
+    const bt_record *r = &records[k->best];
+    json_t *e = json_object();
+    json_object_set_new(e, "problem", json_string(k->problem));
+    json_object_set_new(e, "threads", json_integer(k->threads));
+    json_object_set_new(e, "variant", json_string(r->variant));
+    json_object_set_new(e, "params", json_string(r->params));
+    if (r->request[0]) json_object_set_new(e, "request", json_string(r->request));
+    json_object_set_new(e, "gflops", json_real(r->gflops));
+    json_object_set_new(e, "min_s", json_real(r->min_s));
+    json_object_set_new(e, "median_s", json_real(r->median_s));
+    json_object_set_new(e, "spread", json_real(r->spread));
+    json_object_set_new(e, "reps", json_integer(r->reps));
+    json_object_set_new(e, "date", json_string(r->date));
+    json_object_set_new(e, "search", json_string(r->search));
+    json_object_set_new(e, "exhaustive_best", json_boolean(k->exhaustive));
+    if (k->best_default >= 0) {
+        const bt_record *d = &records[k->best_default];
+        json_object_set_new(e, "default_variant", json_string(d->variant));
+        json_object_set_new(e, "default_gflops", json_real(d->gflops));
+    }
+    return e;
+}
+
+/* What a table was built from: how many records of its hardware, and a hash of their lines. */
+static void table_stamp(const bt_record *records, int count, const char *hardware, int *n,
+                        char *hash, size_t size) {
+    uint64_t h = BT_FNV1A_INIT;
+    *n = 0;
+    for (int i = 0; i < count; i++)
+        if (!strcmp(records[i].hardware, hardware)) {
+            for (int b = 0; b < 8; b++)
+                h = (h ^ ((records[i].line_hash >> (8 * b)) & 0xff)) * 0x100000001b3ull;
+            (*n)++;
+        }
+    snprintf(hash, size, "%016llx", (unsigned long long)h);
+}
+
+static json_t *stamp_json(const bt_record *records, int count, const char *hardware) {
+    int n;
+    char hash[20];
+    table_stamp(records, count, hardware, &n, hash, sizeof hash);
+    return json_pack("{siss}", "count", n, "hash", hash);
+}
+
+json_t *bt_table_build_for(const bt_record *records, int count, const bt_fingerprint *machine) {
+    if (!machine || count < 0 || (count && !records)) return NULL;
+    /* The variant registry of the machine's latest record: its table is what that build
+     * tuned, whichever build rebuilds it. */
+    const char *registry = bt_registry_hash();
+    for (int i = 0; i < count; i++)
+        if (!strcmp(records[i].hardware, machine->hardware)) registry = records[i].registry_hash;
     key_best *keys = calloc((size_t)(count ? count : 1), sizeof *keys);
     if (!keys) return NULL;
     int nkeys = 0;
+    char updated[24] = "";
     for (int i = 0; i < count; i++) {
         const bt_record *r = &records[i];
-        if (strcmp(r->fingerprint, fp->hash) || strcmp(r->registry_hash, bt_registry_hash()) ||
+        if (strcmp(r->hardware, machine->hardware) || strcmp(r->registry_hash, registry) ||
             bt_record_is_screen(r))
             continue;
         bt_problem p;
@@ -260,6 +533,7 @@ json_t *bt_table_build(const bt_record *records, int count) {
         if (bt_problem_parse(r->problem, &p) != BT_OK ||
             bt_problem_format(&p, canonical, sizeof canonical) < 0)
             continue;
+        if (strcmp(r->date, updated) > 0) snprintf(updated, sizeof updated, "%s", r->date);
         int k = 0;
         while (k < nkeys && (strcmp(keys[k].problem, canonical) || keys[k].threads != r->threads))
             k++;
@@ -278,86 +552,32 @@ json_t *bt_table_build(const bt_record *records, int count) {
     }
     qsort(keys, (size_t)nkeys, sizeof *keys, compare_keys);
     json_t *entries = json_array();
-    for (int k = 0; entries && k < nkeys; k++) {
-        if (keys[k].best < 0) continue;
-        const bt_record *r = &records[keys[k].best];
-        json_t *e = json_object();
-        json_object_set_new(e, "problem", json_string(keys[k].problem));
-        json_object_set_new(e, "threads", json_integer(keys[k].threads));
-        json_object_set_new(e, "variant", json_string(r->variant));
-        json_object_set_new(e, "params", json_string(r->params));
-        if (r->request[0]) json_object_set_new(e, "request", json_string(r->request));
-        json_object_set_new(e, "gflops", json_real(r->gflops));
-        json_object_set_new(e, "min_s", json_real(r->min_s));
-        json_object_set_new(e, "median_s", json_real(r->median_s));
-        json_object_set_new(e, "spread", json_real(r->spread));
-        json_object_set_new(e, "reps", json_integer(r->reps));
-        json_object_set_new(e, "date", json_string(r->date));
-        json_object_set_new(e, "search", json_string(r->search));
-        json_object_set_new(e, "exhaustive_best", json_boolean(keys[k].exhaustive));
-        if (keys[k].best_default >= 0) {
-            const bt_record *d = &records[keys[k].best_default];
-            json_object_set_new(e, "default_variant", json_string(d->variant));
-            json_object_set_new(e, "default_gflops", json_real(d->gflops));
-        }
-        json_array_append_new(entries, e);
-    }
+    for (int k = 0; entries && k < nkeys; k++)
+        if (keys[k].best >= 0) json_array_append_new(entries, entry_json(&keys[k], records));
     free(keys);
-    char date[24];
-    utc_now(date, sizeof date);
     json_t *table = json_object();
     if (!table || !entries) {
         json_decref(table);
         json_decref(entries);
         return NULL;
     }
+    if (!updated[0]) utc_now(updated, sizeof updated);
     json_object_set_new(table, "format", json_string(BT_TABLE_FORMAT));
     json_object_set_new(table, "format_version", json_integer(BT_TABLE_FORMAT_VERSION));
-    json_object_set_new(table, "fingerprint", bt_fingerprint_to_json(fp));
-    json_object_set_new(table, "registry_hash", json_string(bt_registry_hash()));
-    json_object_set_new(table, "backtune_version", json_string(fp->version));
-    json_object_set_new(table, "updated", json_string(date));
+    json_object_set_new(table, "fingerprint", bt_fingerprint_to_json(machine));
+    json_object_set_new(table, "registry_hash", json_string(registry));
+    json_object_set_new(table, "backtune_version", json_string(machine->version));
+    json_object_set_new(table, "updated", json_string(updated));
+    json_object_set_new(table, "records", stamp_json(records, count, machine->hardware));
     json_object_set_new(table, "entries", entries);
     return table;
 }
 
+json_t *bt_table_build(const bt_record *records, int count) {
+    return bt_table_build_for(records, count, bt_fingerprint_get());
+}
+
 /* ---- commit ---- */
-
-typedef struct text_buf {
-    char *data;
-    size_t len, cap;
-} text_buf;
-
-static int append_text(text_buf *b, const char *s, size_t n) {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1 << 16;
-        while (b->len + n + 1 > cap) cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (!d) return 0;
-        b->data = d, b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return 1;
-}
-
-typedef struct merge_ctx {
-    text_buf out;
-    bt_record_list all;
-    int bad;
-} merge_ctx;
-
-/* An existing line: kept verbatim, and parsed for the table when it is a record. */
-static bt_status merge_line(const char *line, size_t len, void *ctx) {
-    merge_ctx *m = ctx;
-    if (!append_text(&m->out, line, len) || !append_text(&m->out, "\n", 1))
-        return bt_fail(BT_ENOMEM, "tuner: out of memory merging records");
-    load_ctx c = {.list = &m->all};
-    bt_status st = load_line(line, len, &c);
-    m->bad += c.bad;
-    return st;
-}
 
 static bt_status lock_dir(const char *dir, int *fd) {
     char path[1024];
@@ -372,55 +592,164 @@ static bt_status lock_dir(const char *dir, int *fd) {
     return BT_OK;
 }
 
-static bt_status commit_locked(const char *dir, const bt_record *records, int count,
-                               bt_commit_info *info) {
-    char path[1024];
-    path_in(path, sizeof path, dir, "records.jsonl");
-    char *old;
-    size_t old_size;
-    bt_status st = read_file(path, &old, &old_size);
-    if (st != BT_OK) return st;
-    merge_ctx m = {0};
-    if (old) st = for_each_line(old, merge_line, &m);
-    free(old);
-    for (int i = 0; st == BT_OK && i < count; i++) {
-        json_t *o = bt_record_to_json(&records[i]);
-        char *line = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(7)) : NULL;
-        json_decref(o);
-        if (!line || !append_text(&m.out, line, strlen(line)) || !append_text(&m.out, "\n", 1) ||
-            bt_record_list_push(&m.all, &records[i]) != BT_OK)
-            st = bt_fail(BT_ENOMEM, "tuner: out of memory writing records");
-        free(line);
+/* Writes the table of one machine (the first machine line of that hardware) to its path. */
+static bt_status write_table(const char *dir, const folder *f, const bt_fingerprint *machine,
+                             bt_commit_info *info, FILE *report) {
+    char path[1100];
+    table_path(dir, table_owner(f), machine->hardware, path, sizeof path);
+    if (strcmp(path + strlen(dir), "/table.json")) {
+        char sub[1100];
+        path_in(sub, sizeof sub, dir, "tables");
+        bt_status st = bt_mkdirs(sub);
+        if (st != BT_OK) return st;
     }
-    if (st == BT_OK && m.out.len) st = bt_write_atomic(path, m.out.data, m.out.len);
-    json_t *table = st == BT_OK ? bt_table_build(m.all.items, m.all.count) : NULL;
-    if (st == BT_OK && !table) st = bt_fail(BT_ENOMEM, "tuner: out of memory building the table");
-    if (st == BT_OK) {
-        char *text = json_dumps(table, JSON_INDENT(1) | JSON_REAL_PRECISION(7));
-        path_in(path, sizeof path, dir, "table.json");
-        st = text ? bt_write_atomic(path, text, strlen(text))
-                  : bt_fail(BT_ENOMEM, "tuner: out of memory writing the table");
-        free(text);
-        if (info) {
-            info->records_on_disk = m.all.count;
-            info->bad_lines = m.bad;
-            info->table_entries = (int)json_array_size(json_object_get(table, "entries"));
-        }
-    }
+    json_t *table = bt_table_build_for(f->records.items, f->records.count, machine);
+    char *text = table ? json_dumps(table, JSON_INDENT(1) | JSON_REAL_PRECISION(7)) : NULL;
+    int entries = (int)json_array_size(json_object_get(table, "entries"));
     json_decref(table);
-    free(m.out.data);
-    bt_record_list_free(&m.all);
+    bt_status st = text ? bt_write_atomic(path, text, strlen(text))
+                        : bt_fail(BT_ENOMEM, "tuner: out of memory writing the table");
+    free(text);
+    if (st == BT_OK && report)
+        fprintf(report, "%s: %d entries, machine %s (hardware %s)\n", path, entries, machine->id,
+                machine->hardware);
+    if (st == BT_OK && info) info->tables_written++;
+    if (st == BT_OK && info && !strcmp(machine->hardware, bt_fingerprint_get()->hardware)) {
+        info->table_entries = entries;
+        snprintf(info->table, sizeof info->table, "%s", path);
+    }
     return st;
 }
 
-bt_status bt_records_commit(const char *dir, const bt_record *records, int count,
-                            bt_commit_info *info) {
+/* Whether the table at path was built from the records it would be built from now. */
+static int table_current(const char *path, const folder *f, const char *hardware) {
+    json_error_t err;
+    int irregular, empty;
+    json_t *root = bt_json_load_regular(path, 0, &err, &irregular, &empty);
+    json_t *now = stamp_json(f->records.items, f->records.count, hardware);
+    int current = root && now && json_equal(json_object_get(root, "records"), now);
+    json_decref(root);
+    json_decref(now);
+    return current;
+}
+
+/* Rewrites the table of every machine of the folder (all), or those that are missing or were
+ * built from other records than the folder's (a crash between the two writes of a commit). */
+static bt_status write_tables(const char *dir, const folder *f, int all, bt_commit_info *info,
+                              FILE *report) {
+    bt_status st = BT_OK;
+    for (int m = 0; st == BT_OK && m < f->machines.count; m++) {
+        const bt_fingerprint *machine = &f->machines.items[m];
+        int first = 1, used = 0; /* the first machine line of its hardware, with records */
+        for (int j = 0; j < m && first; j++)
+            first = strcmp(f->machines.items[j].hardware, machine->hardware) != 0;
+        for (int i = 0; i < f->records.count && !used; i++)
+            used = !strcmp(f->records.items[i].hardware, machine->hardware);
+        char path[1100];
+        table_path(dir, table_owner(f), machine->hardware, path, sizeof path);
+        if (first && used && (all || !table_current(path, f, machine->hardware)))
+            st = write_table(dir, f, machine, info, report);
+    }
+    return st;
+}
+
+/* BACKTUNE_TEST_FAULT (a test hook, records.h): whether `point` is the fault asked for. */
+static int test_fault(const char *point) {
+    const char *fault = getenv("BACKTUNE_TEST_FAULT");
+    if (!fault) return 0;
+    size_t n = strlen(point);
+    if (strncmp(fault, point, n) || (fault[n] && fault[n] != ':')) return 0;
+    if (!strncmp(point, "pause", 5) && fault[n] == ':') {
+        double s = atof(fault + n + 1);
+        struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+        while (s > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR) continue;
+    }
+    if (!strncmp(point, "kill", 4)) kill(getpid(), SIGKILL);
+    return 1;
+}
+
+static bt_status commit_locked(const char *dir, const bt_record *records, int count,
+                               bt_commit_info *info, FILE *report) {
+    folder f;
+    bt_status st = folder_read(dir, &f, 1);
+    const bt_fingerprint *mine = bt_fingerprint_get();
+    int named = count > 0; /* records of this build need its machine line */
+    for (int i = 0; i < f.records.count && !named; i++)
+        named = !strcmp(f.records.items[i].fingerprint, mine->hash);
+    if (st == BT_OK && named && machine_find(&f.machines, mine->hash) < 0)
+        st = append_machine(&f, mine);
+    for (int i = 0; st == BT_OK && i < count; i++) st = append_record(&f, &records[i]);
+    resolve_hardware(&f);
+    char path[1100];
+    path_in(path, sizeof path, dir, "records.jsonl");
+    if (st == BT_OK && f.appended) st = bt_write_atomic(path, f.text.data, f.text.len);
+    if (info) {
+        info->records_on_disk = f.records.count;
+        info->bad_lines = f.bad;
+    }
+    if (f.appended && count && !test_fault("kill-between-writes"))
+        test_fault("pause-between-writes");
+    /* A commit rewrites this machine's table and any other left behind by a crash; a
+     * rebuild (records NULL) every machine's. */
+    if (st == BT_OK) st = write_tables(dir, &f, records == NULL, info, report);
+    folder_free(&f);
+    return st;
+}
+
+/* Removes the temporary files of writes that a crash interrupted: every writer holds the lock
+ * while its temporary file exists, so under the lock any one left is an orphan. */
+static int remove_orphans(const char *dir) {
+    int removed = 0;
+    char sub[1024], path[1200];
+    snprintf(sub, sizeof sub, "%.1000s/tables", dir);
+    const char *dirs[] = {dir, sub};
+    for (int i = 0; i < 2; i++) {
+        DIR *d = opendir(dirs[i]);
+        for (struct dirent *e; d && (e = readdir(d));) {
+            const char *tmp = strstr(e->d_name, ".tmp.");
+            if (!tmp || (i == 0 && strncmp(e->d_name, "records.jsonl.tmp.", 18) &&
+                         strncmp(e->d_name, "table.json.tmp.", 15)))
+                continue;
+            snprintf(path, sizeof path, "%.1000s/%.190s", dirs[i], e->d_name);
+            removed += unlink(path) == 0;
+        }
+        if (d) closedir(d);
+    }
+    return removed;
+}
+
+static bt_status locked(const char *dir, const bt_record *records, int count, bt_commit_info *info,
+                        FILE *report) {
     if (info) memset(info, 0, sizeof *info);
     bt_status st = bt_mkdirs(dir);
     int fd;
     if (st == BT_OK) st = lock_dir(dir, &fd);
     if (st != BT_OK) return st;
-    st = commit_locked(dir, records, count, info);
+    int orphans = remove_orphans(dir);
+    if (info) info->orphans_removed = orphans;
+    st = commit_locked(dir, records, count, info, report);
     close(fd); /* releases the lock */
     return st;
+}
+
+bt_status bt_records_commit(const char *dir, const bt_record *records, int count,
+                            bt_commit_info *info) {
+    if (!dir || (count && !records) || count < 0)
+        return bt_fail(BT_EINVAL, "bt_records_commit: no directory or records");
+    static const bt_record none;
+    return locked(dir, records ? records : &none, count, info, NULL);
+}
+
+bt_status bt_records_sync(const char *dir, bt_commit_info *info) {
+    if (!dir) return bt_fail(BT_EINVAL, "bt_records_sync: no directory");
+    if (access(dir, F_OK) != 0) { /* nothing there yet */
+        if (info) memset(info, 0, sizeof *info);
+        return BT_OK;
+    }
+    return bt_records_commit(dir, NULL, 0, info);
+}
+
+bt_status bt_records_rebuild(const char *dir, FILE *report) {
+    if (!dir) return bt_fail(BT_EINVAL, "bt_records_rebuild: no directory");
+    return locked(dir, NULL, 0, NULL, report);
 }

@@ -1,21 +1,44 @@
 /* Tuning records and tables on disk (DESIGN.md §7).
  *
- * A results directory (results/<machine-id>/) holds
- *   records.jsonl  every configuration ever evaluated there, one JSON object per line;
- *   table.json     the best ok record per (problem, threads) among the records of this
- *                  machine's fingerprint and this build's variant registry (format in
- *                  kernels/core/tuning.h);
- *   .lock          flock()ed while the two files are rewritten.
- * bt_records_commit merges new records with what is on disk under the lock and rewrites both
- * files atomically (temporary file + rename), so concurrent tuners lose nothing and a reader
- * never sees a half-written file. Lines that do not parse are kept as they are (and
- * counted), never dropped. */
+ * A results directory (results/<machine-id>/) may be shared by several machines with the same
+ * id (two VMs of one CPU model with other caches, say). It holds
+ *   records.jsonl  every configuration ever evaluated there, one JSON object per line, each
+ *                  naming its machine's hardware hash and build hash (fingerprint.h); and a
+ *                  machine line ({"kind": "machine", "fingerprint": {...}}) per build that
+ *                  wrote records, so that every machine's table can be rebuilt from this file;
+ *   table.json     the table of the machine of the folder's first record (or of the table
+ *                  found there, if it came without records): the best ok record
+ *                  per (problem, threads) among that hardware's records of the variant
+ *                  registry of its latest record, whatever the build (format in
+ *                  kernels/core/tuning.h); a function of records.jsonl;
+ *   tables/<hardware hash>.json  the same for every other machine;
+ *   .lock          flock()ed while the files are rewritten.
+ * bt_records_commit merges new records with what is on disk under the lock and rewrites the
+ * records and this machine's table atomically (temporary file + rename), so concurrent tuners
+ * lose nothing, a reader never sees a half-written file, and no machine's table is dropped.
+ * Lines that do not parse are kept as they are (and counted), never dropped. Records written
+ * before records named their hardware get it from the folder's tables' fingerprints.
+ *
+ * The records are written first, then the table: two renames. A table says what it was built
+ * from ("records": the count and a hash of its machine's record lines), so one left behind by
+ * a crash between the two is seen as such: every commit, and bt_records_sync (which
+ * `backtune tune` runs first in its folder, even when it has nothing to tune), rewrites every
+ * table that is missing or differs from its records, and removes the temporary files of
+ * interrupted writes. After any crash the next tune of the folder leaves each table equal to
+ * what the records say.
+ *
+ * Test hook: BACKTUNE_TEST_FAULT=kill-between-writes (SIGKILL after the records are written,
+ * before the table), kill-before-rename (SIGKILL with a written temporary file not renamed
+ * yet) or pause-between-writes:SECONDS (a wider window for tests that kill a tuner at random
+ * moments, tests/kill_tune.sh). Not for use outside tests. */
 #ifndef BT_TUNE_RECORDS_H
 #define BT_TUNE_RECORDS_H
 
+#include "fingerprint.h"
 #include "internal.h"
 
 #include <jansson.h>
+#include <stdio.h>
 
 typedef enum bt_record_status {
     BT_RECORD_OK,
@@ -26,7 +49,8 @@ typedef enum bt_record_status {
 } bt_record_status;
 
 typedef struct bt_record {
-    char machine[64], fingerprint[16]; /* fingerprint id and hash */
+    char machine[64], fingerprint[16]; /* fingerprint id and hash (hardware and build) */
+    char hardware[16];                 /* hardware hash: the machine, whatever the build */
     char op[16];
     char problem[200]; /* canonical text (bt_problem_format) */
     int threads;       /* the thread count the caller plans with (the key) */
@@ -47,6 +71,7 @@ typedef struct bt_record {
     char date[24];
     char registry_hash[20];
     char version[32];
+    uint64_t line_hash; /* of its line in records.jsonl (what tables are stamped with) */
 } bt_record;
 
 typedef struct bt_record_list {
@@ -68,21 +93,42 @@ int bt_record_from_json(const json_t *o, bt_record *r);
 bt_status bt_record_list_push(bt_record_list *l, const bt_record *r);
 void bt_record_list_free(bt_record_list *l);
 
-/* Reads dir/records.jsonl (a missing file is an empty list); bad lines are counted. */
+/* Reads dir/records.jsonl (a missing file is an empty list), every record's hardware
+ * resolved; bad lines are counted. */
 bt_status bt_records_load(const char *dir, bt_record_list *out, int *bad_lines);
 
-/* The table for this machine and registry built from records (a new JSON object). */
+/* The table of `machine` built from records (a new JSON object): its hardware's records of
+ * the registry of the latest of them; "updated" is the date of the latest. */
+json_t *bt_table_build_for(const bt_record *records, int count, const bt_fingerprint *machine);
+/* The same for this machine. */
 json_t *bt_table_build(const bt_record *records, int count);
 
 typedef struct bt_commit_info {
     int records_on_disk; /* after the merge */
     int bad_lines;       /* lines that did not parse, kept as they were */
-    int table_entries;
+    int table_entries;   /* of this machine's table */
+    char table[1100];    /* its path, "" if not written */
+    int tables_written;  /* of any machine */
+    int orphans_removed; /* temporary files of interrupted writes */
 } bt_commit_info;
 
-/* Merges `records` into dir (created if needed) and rewrites table.json; see above. */
+/* Merges `records` into dir (created if needed) and rewrites this machine's table; see above. */
 bt_status bt_records_commit(const char *dir, const bt_record *records, int count,
                             bt_commit_info *info);
+
+/* Brings dir up to date after a crash (see above): nothing to commit, tables that differ from
+ * the records rewritten, orphan temporary files removed. A missing dir is left alone. */
+bt_status bt_records_sync(const char *dir, bt_commit_info *info);
+
+/* Rewrites the table of every machine of dir from its records.jsonl (adding machine lines
+ * for records that predate them), one line per table on `report` (may be NULL). */
+bt_status bt_records_rebuild(const char *dir, FILE *report);
+
+/* Where this machine's table is (or will be) in dir. */
+bt_status bt_records_table_path(const char *dir, char *out, size_t size);
+
+/* Whole file into a NUL-terminated buffer; *data NULL (and BT_OK) if it does not exist. */
+bt_status bt_read_file(const char *path, char **data, size_t *size);
 
 /* Writes data to path through a temporary file in the same directory and rename(). */
 bt_status bt_write_atomic(const char *path, const char *data, size_t size);

@@ -25,9 +25,11 @@ static const char tune_help[] =
     "Tunes problems for this machine: every variant of the op that takes the problem, with\n"
     "its tunable parameters and thread counts, each checked against the reference and then\n"
     "timed (min of N). Every evaluation is appended to DIR/records.jsonl; the best per\n"
-    "(problem, threads) forms DIR/table.json, which dispatch follows after\n"
-    "bt_tuning_load(\"DIR/table.json\") or with BACKTUNE_TABLE=DIR/table.json. Keys that\n"
-    "already have records for this machine and variant registry are skipped (resumable).\n"
+    "(problem, threads) forms this machine's table, DIR/table.json (or, where another\n"
+    "machine with the same id tuned into DIR first, DIR/tables/<hardware hash>.json), which\n"
+    "dispatch follows after bt_tuning_load(\"DIR\") or with BACKTUNE_TABLE=DIR. Keys that\n"
+    "already have records for this machine's hardware (any build) and variant registry are\n"
+    "skipped (resumable).\n"
     "\n"
     "  --suite FILE|NAME   problems of a suite file (NAME: bench/suites/NAME.txt); repeatable\n"
     "  --problem TEXT      a problem, '<op>[_nhwc] <descriptor>' or a bare descriptor;\n"
@@ -56,13 +58,21 @@ static const char tune_help[] =
     "                      exhaustive best are then re-timed in alternation (the summary's\n"
     "                      'paired' column)\n"
     "  --retune            tune keys that already have records too\n"
+    "  --rebuild           tune nothing: rewrite every machine's table in DIR from\n"
+    "                      DIR/records.jsonl\n"
     "  --out DIR           results directory (default results/<machine-id>:\n"
     "                      %s)\n"
     "  --mb N              replace the minibatch of every problem\n"
     "  --help              this text\n"
     "\n"
     "Progress goes to stderr; the summary (default-dispatch, tuned and exhaustive GFLOP/s)\n"
-    "to stdout. The reference is never a candidate.\n";
+    "to stdout. The reference is never a candidate.\n"
+    "\n"
+    "Environment: the tuner measures the default dispatch, so it ignores BACKTUNE_TABLE and\n"
+    "BACKTUNE_VARIANT. When dispatch follows the table: BACKTUNE_TABLE=DIR (or a table file,\n"
+    "or results/), and BACKTUNE_TABLE_MATCH=exact|uarch|isa|any says whose tables are\n"
+    "followed (default uarch: this hardware, or the same vendor, microarchitecture and ISA\n"
+    "class with a note; isa: any CPU of the same ISA class; any: any machine).\n";
 
 typedef struct tune_key {
     bt_problem problem; /* normalized */
@@ -85,7 +95,7 @@ typedef struct options {
     const char *ops, *layouts, *out;
     int threads[16], nthreads;
     double time_limit;
-    int max_evals, exhaustive, retune, no_screen;
+    int max_evals, exhaustive, retune, no_screen, rebuild;
     long mb;
 } options;
 
@@ -194,7 +204,7 @@ static void summarize(tune_key *k, const bt_record *recs, int n) {
     for (int i = 0; i < n; i++) {
         const bt_record *r = &recs[i];
         if (r->threads != k->threads || strcmp(r->problem, k->text) ||
-            strcmp(r->fingerprint, fp->hash) || strcmp(r->registry_hash, bt_registry_hash()))
+            strcmp(r->hardware, fp->hardware) || strcmp(r->registry_hash, bt_registry_hash()))
             continue;
         if (!strcmp(r->search, "exhaustive") || strstr(r->search, "+full")) exhaustive = 1;
         if (r->status != BT_RECORD_OK || !(r->min_s > 0)) continue;
@@ -272,7 +282,8 @@ static void print_summary(const key_list *keys, const run_times *times, double b
         printf("exhaustive passes: %.0f s more (outside the budget)\n", times->full);
 }
 
-/* Marks keys that have records for this machine and registry already. */
+/* Marks keys that have records for this machine (its hardware, any build) and registry
+ * already. */
 static void mark_done(key_list *keys, const bt_record_list *recs) {
     const bt_fingerprint *fp = bt_fingerprint_get();
     for (int i = 0; i < keys->count; i++)
@@ -280,7 +291,7 @@ static void mark_done(key_list *keys, const bt_record_list *recs) {
             const bt_record *r = &recs->items[j];
             keys->items[i].done = !bt_record_is_screen(r) && r->threads == keys->items[i].threads &&
                                   !strcmp(r->problem, keys->items[i].text) &&
-                                  !strcmp(r->fingerprint, fp->hash) &&
+                                  !strcmp(r->hardware, fp->hardware) &&
                                   !strcmp(r->registry_hash, bt_registry_hash());
         }
 }
@@ -376,6 +387,7 @@ int bt_cmd_tune(int argc, char **argv) {
         O_EVALS,
         O_EXH,
         O_RETUNE,
+        O_REBUILD,
         O_NO_SCREEN,
         O_OUT,
         O_MB,
@@ -390,6 +402,7 @@ int bt_cmd_tune(int argc, char **argv) {
                                          {"max-evals", required_argument, NULL, O_EVALS},
                                          {"exhaustive", no_argument, NULL, O_EXH},
                                          {"retune", no_argument, NULL, O_RETUNE},
+                                         {"rebuild", no_argument, NULL, O_REBUILD},
                                          {"no-screen", no_argument, NULL, O_NO_SCREEN},
                                          {"out", required_argument, NULL, O_OUT},
                                          {"mb", required_argument, NULL, O_MB},
@@ -446,6 +459,9 @@ int bt_cmd_tune(int argc, char **argv) {
         case O_RETUNE:
             o.retune = 1;
             break;
+        case O_REBUILD:
+            o.rebuild = 1;
+            break;
         case O_NO_SCREEN:
             o.no_screen = 1;
             break;
@@ -468,9 +484,16 @@ int bt_cmd_tune(int argc, char **argv) {
             return 2;
         }
     }
-    if (optind < argc || (!nsuites && !nproblems)) {
+    if (optind == argc && o.rebuild && !nsuites && !nproblems) {
+        if (bt_records_rebuild(o.out, stdout) == BT_OK) return 0;
+        fprintf(stderr, "backtune tune: %s\n", bt_last_error());
+        return 2;
+    }
+    if (optind < argc || (!nsuites && !nproblems) || o.rebuild) {
         fprintf(stderr, "backtune tune: %s (see backtune tune --help)\n",
-                optind < argc ? "unexpected argument" : "give --suite or --problem");
+                optind < argc ? "unexpected argument"
+                : o.rebuild   ? "--rebuild takes no --suite or --problem"
+                              : "give --suite or --problem");
         return 2;
     }
     key_list keys = {0};
@@ -492,6 +515,19 @@ int bt_cmd_tune(int argc, char **argv) {
     }
     bt_tuning_unload();
 
+    /* A crash of an earlier run may have left a table behind its records. */
+    bt_commit_info synced;
+    if (bt_records_sync(o.out, &synced) != BT_OK) {
+        fprintf(stderr, "backtune tune: %s\n", bt_last_error());
+        free(keys.items);
+        return 2;
+    }
+    if (synced.tables_written || synced.orphans_removed)
+        fprintf(stderr,
+                "backtune tune: %s: %d table%s rewritten from the records (missing, of an older "
+                "format, or left behind by an interrupted run), %d temporary file%s removed\n",
+                o.out, synced.tables_written, synced.tables_written == 1 ? "" : "s",
+                synced.orphans_removed, synced.orphans_removed == 1 ? "" : "s");
     bt_record_list existing = {0};
     int bad = 0;
     if (bt_records_load(o.out, &existing, &bad) != BT_OK) {
@@ -505,10 +541,10 @@ int bt_cmd_tune(int argc, char **argv) {
     double budget = o.time_limit > 0 ? o.time_limit : 10.0 * todo;
     const bt_fingerprint *fp = bt_fingerprint_get();
     fprintf(stderr,
-            "backtune tune: machine %s (hash %s), variant registry %s\n"
+            "backtune tune: machine %s (hardware %s, build %s), variant registry %s\n"
             "  %d keys, %d to tune (%d already tuned%s), budget %.0f s, up to %d timed "
             "candidates each; results in %s/\n",
-            fp->id, fp->hash, bt_registry_hash(), keys.count, todo, keys.count - todo,
+            fp->id, fp->hardware, fp->hash, bt_registry_hash(), keys.count, todo, keys.count - todo,
             o.retune ? ", --retune" : "", budget, o.max_evals, o.out);
     run_times times = {0};
     int failures = todo ? tune_keys(&keys, &o, o.out, budget, &times) : 0;
@@ -519,9 +555,9 @@ int bt_cmd_tune(int argc, char **argv) {
         for (int i = 0; i < keys.count; i++)
             if (keys.items[i].done) summarize(&keys.items[i], existing.items, existing.count);
         print_summary(&keys, &times, budget);
-        printf("table: %s/table.json (use it: BACKTUNE_TABLE=%s/table.json, or "
-               "bt_tuning_load())\n",
-               o.out, o.out);
+        char table[1100];
+        if (bt_records_table_path(o.out, table, sizeof table) == BT_OK)
+            printf("table: %s (use it: BACKTUNE_TABLE=%s, or bt_tuning_load())\n", table, o.out);
     }
     bt_record_list_free(&existing);
     free(keys.items);

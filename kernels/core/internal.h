@@ -107,6 +107,9 @@ void bt_shape_from_problem(const bt_problem *p, bt_shape *s);
 
 /* Value of parameter `key` in a plan (its index in variant->params), or -1 if absent. */
 int bt_param_index(const bt_variant *v, const char *key);
+/* Whether "key=value,..." names only parameters of variant i (and threads, bind) with values
+ * in their ranges: what bt_plan_create checks before the variant's own checks. */
+bt_status bt_variant_params_check(int i, const char *params);
 
 /* [begin, end) of thread tid's share of `total` items split as evenly as possible. */
 static inline void bt_split(int64_t total, int tid, int nthr, int64_t *begin, int64_t *end) {

@@ -136,6 +136,16 @@ static bt_status parse_params(bt_plan *plan, core_params *core, const char *text
     return BT_OK;
 }
 
+bt_status bt_variant_params_check(int i, const char *params) {
+    const bt_variant *v = bt_registry_get(i);
+    if (!v) return bt_fail(BT_EINVAL, "no variant %d", i);
+    bt_plan plan;
+    memset(&plan, 0, sizeof plan);
+    plan.variant = v;
+    core_params core = {0};
+    return parse_params(&plan, &core, params);
+}
+
 static void format_params(bt_plan *plan, int bind) {
     const bt_variant *v = plan->variant;
     char *b = plan->params_text;

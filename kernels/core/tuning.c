@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
@@ -35,8 +36,9 @@ typedef struct table {
     char path[512];
     char machine[64]; /* id of the machine it was tuned on */
     bt_fingerprint_match match;
-    int count, skipped;
-    char skip_reason[200]; /* why the first skipped entry was skipped */
+    int count, skipped, total;
+    char skip_reason[300]; /* why the first skipped entry was skipped */
+    char note[600];        /* other hardware: said when loaded */
     table_entry *entries;
 } table;
 
@@ -44,6 +46,7 @@ typedef struct table_set {
     int count;
     table *tables;
     char status[512]; /* what went wrong loading, for dispatch's messages ("" if nothing) */
+    char notes[1024]; /* what loaded with a caveat (other hardware, skipped entries) */
 } table_set;
 
 static pthread_rwlock_t set_lock = PTHREAD_RWLOCK_INITIALIZER;
@@ -86,11 +89,32 @@ static void free_set(table_set *s) {
     free(s);
 }
 
-static bt_fingerprint_match accepted_match(void) {
+/* BACKTUNE_TABLE_MATCH: how close the table's machine must be. */
+static const struct {
+    const char *name;
+    bt_fingerprint_match worst;
+} match_levels[] = {{"exact", BT_FP_EXACT},
+                    {"uarch", BT_FP_SAME_UARCH},
+                    {"cpu", BT_FP_SAME_UARCH}, /* its former name */
+                    {"isa", BT_FP_SAME_ISA},
+                    {"any", BT_FP_FOREIGN}};
+
+static const char *match_level_name(bt_fingerprint_match worst) {
+    for (size_t i = 0; i < sizeof match_levels / sizeof match_levels[0]; i++)
+        if (match_levels[i].worst == worst) return match_levels[i].name;
+    return "?";
+}
+
+/* The accepted match; a note in `note` when BACKTUNE_TABLE_MATCH is not a known level. */
+static bt_fingerprint_match accepted_match(char *note, size_t size) {
     const char *m = getenv("BACKTUNE_TABLE_MATCH");
-    if (m && !strcmp(m, "exact")) return BT_FP_EXACT;
-    if (m && !strcmp(m, "cpu")) return BT_FP_SAME_CPU;
-    return BT_FP_SAME_ISA;
+    note[0] = '\0';
+    if (!m || !*m) return BT_FP_SAME_UARCH;
+    for (size_t i = 0; i < sizeof match_levels / sizeof match_levels[0]; i++)
+        if (!strcmp(m, match_levels[i].name)) return match_levels[i].worst;
+    snprintf(note, size,
+             "BACKTUNE_TABLE_MATCH=%.40s is not exact, uarch, isa or any: taken as uarch", m);
+    return BT_FP_SAME_UARCH;
 }
 
 static void skip_entry(table *t, size_t index, const char *fmt, ...)
@@ -147,6 +171,11 @@ static void parse_entry(table *t, size_t index, const json_t *e) {
                    bt_op_name(out->problem.op));
         return;
     }
+    if (bt_variant_params_check(vi, ptext) != BT_OK ||
+        (rtext != ptext && bt_variant_params_check(vi, rtext) != BT_OK)) {
+        skip_entry(t, index, "%s: %s", variant, bt_last_error());
+        return;
+    }
     out->threads = (int)th;
     snprintf(out->variant, sizeof out->variant, "%s", variant);
     snprintf(out->params, sizeof out->params, "%s", ptext);
@@ -155,19 +184,50 @@ static void parse_entry(table *t, size_t index, const json_t *e) {
     t->count++;
 }
 
+json_t *bt_json_load_regular(const char *path, size_t flags, json_error_t *err, int *irregular,
+                             int *empty) {
+    if (!path || !err || !irregular || !empty) return NULL;
+    *irregular = *empty = 0;
+    memset(err, 0, sizeof *err);
+    /* O_NONBLOCK: opening a FIFO for reading would wait for a writer. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        snprintf(err->text, sizeof err->text, "unable to open: %s", strerror(errno));
+        if (fd >= 0) close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        *irregular = 1;
+        snprintf(err->text, sizeof err->text, "not a regular file (%s)",
+                 S_ISFIFO(st.st_mode)  ? "a FIFO"
+                 : S_ISCHR(st.st_mode) ? "a character device"
+                 : S_ISBLK(st.st_mode) ? "a block device"
+                 : S_ISDIR(st.st_mode) ? "a directory"
+                                       : "not a file");
+        close(fd);
+        return NULL;
+    }
+    *empty = st.st_size == 0;
+    json_t *root = json_loadfd(fd, flags, err);
+    close(fd);
+    return root;
+}
+
 /* Reads and validates one table file into t. */
 static bt_status load_file(const char *path, bt_fingerprint_match worst, table *t) {
     memset(t, 0, sizeof *t);
     snprintf(t->path, sizeof t->path, "%s", path);
-    struct stat st;
-    if (stat(path, &st) != 0) return bt_fail(BT_EIO, "tuning table %s: %s", path, strerror(errno));
     json_error_t err;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+    int irregular, empty;
+    json_t *root = bt_json_load_regular(path, JSON_REJECT_DUPLICATES, &err, &irregular, &empty);
     if (!root) {
-        if (st.st_size == 0)
-            return bt_fail(BT_EINVAL, "tuning table %s is empty (truncated?)", path);
+        if (irregular)
+            return bt_fail(BT_EINVAL, "tuning table %s is %s: only regular files are read", path,
+                           err.text);
         if (!strncmp(err.text, "unable to open", 14))
-            return bt_fail(BT_EIO, "tuning table %s: %s", path, err.text);
+            return bt_fail(BT_EIO, "tuning table %s: %s", path, err.text + 16);
+        if (empty) return bt_fail(BT_EINVAL, "tuning table %s is empty (truncated?)", path);
         return bt_fail(BT_EINVAL,
                        "tuning table %s is not valid JSON (line %d, column %d: %s): it is "
                        "corrupt or truncated",
@@ -179,6 +239,7 @@ static bt_status load_file(const char *path, bt_fingerprint_match worst, table *
     const char *rhash = json_string_value(json_object_get(root, "registry_hash"));
     const json_t *entries = json_object_get(root, "entries");
     bt_fingerprint theirs;
+    char why[160];
     if (!json_is_object(root) || !format || strcmp(format, BT_TABLE_FORMAT)) {
         status = bt_fail(BT_EINVAL, "%s is not a backtune tuning table (no \"format\": \"%s\")",
                          path, BT_TABLE_FORMAT);
@@ -186,8 +247,10 @@ static bt_status load_file(const char *path, bt_fingerprint_match worst, table *
                json_integer_value(version) != BT_TABLE_FORMAT_VERSION) {
         status = bt_fail(BT_EINVAL, "tuning table %s has format version %lld; this build reads %d",
                          path, (long long)json_integer_value(version), BT_TABLE_FORMAT_VERSION);
-    } else if (!bt_fingerprint_from_json(json_object_get(root, "fingerprint"), &theirs)) {
-        status = bt_fail(BT_EINVAL, "tuning table %s has no valid machine fingerprint", path);
+    } else if (!bt_fingerprint_from_json(json_object_get(root, "fingerprint"), &theirs, why,
+                                         sizeof why)) {
+        status =
+            bt_fail(BT_EINVAL, "tuning table %s has no valid machine fingerprint: %s", path, why);
     } else if (!rhash || !json_is_array(entries)) {
         status = bt_fail(BT_EINVAL, "tuning table %s lacks \"registry_hash\" or \"entries\"", path);
     }
@@ -200,13 +263,18 @@ static bt_status load_file(const char *path, bt_fingerprint_match worst, table *
     snprintf(t->machine, sizeof t->machine, "%s", theirs.id);
     if (t->match > worst) {
         status = bt_fail(BT_EINVAL,
-                         "tuning table %s was tuned on another machine (%s, hash %s, %s); this "
-                         "is %s (hash %s, %s): %s, not used (BACKTUNE_TABLE_MATCH=%s)",
-                         path, theirs.id, theirs.hash, theirs.isa_class, mine->id, mine->hash,
-                         mine->isa_class, bt_fingerprint_match_name(t->match),
-                         worst == BT_FP_EXACT      ? "exact"
-                         : worst == BT_FP_SAME_CPU ? "cpu"
-                                                   : "isa");
+                         "tuning table %s was tuned on another machine (%s, %s %s, hardware %s); "
+                         "this is %s (%s %s, hardware %s): %s, not used (BACKTUNE_TABLE_MATCH=%s; "
+                         "isa or any would follow it)",
+                         path, theirs.id, theirs.vendor, theirs.uarch, theirs.hardware, mine->id,
+                         mine->vendor, mine->uarch, mine->hardware,
+                         bt_fingerprint_match_name(t->match), match_level_name(worst));
+    } else if (t->match != BT_FP_EXACT) {
+        snprintf(t->note, sizeof t->note,
+                 "tuning table %.300s was tuned on other hardware (%.60s, hardware %.16s; this "
+                 "is %.16s), %.40s (%.30s): followed",
+                 path, theirs.id, theirs.hardware, mine->hardware,
+                 bt_fingerprint_match_name(t->match), theirs.uarch);
     } else if (strcmp(rhash, bt_registry_hash())) {
         status = bt_fail(BT_EINVAL,
                          "tuning table %s is stale: it was tuned against variant registry %s, "
@@ -215,6 +283,7 @@ static bt_status load_file(const char *path, bt_fingerprint_match worst, table *
                          path, rhash, bt_registry_hash());
     }
     size_t n = json_array_size(entries);
+    t->total = (int)n;
     if (status == BT_OK && n) {
         t->entries = calloc(n, sizeof *t->entries);
         if (!t->entries) status = bt_fail(BT_ENOMEM, "tuning table %s: out of memory", path);
@@ -237,24 +306,53 @@ static int compare_names(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* A directory of machine directories (results/): the best-matching machine's table. */
-static bt_status load_best_of_dir(const char *dir, bt_fingerprint_match worst, table *out) {
+#define MAX_NAMES 256
+
+/* The sorted names in dir that do not start with '.' (at most MAX_NAMES); returns the count. */
+static int list_dir(const char *dir, char **names) {
     DIR *d = opendir(dir);
-    if (!d) return bt_fail(BT_EIO, "tuning tables %s: %s", dir, strerror(errno));
-    char *names[256];
+    if (!d) return 0;
     int count = 0;
-    for (struct dirent *e; (e = readdir(d)) && count < 256;)
+    for (struct dirent *e; (e = readdir(d)) && count < MAX_NAMES;)
         if (e->d_name[0] != '.' && (names[count] = strdup(e->d_name))) count++;
     closedir(d);
     qsort(names, (size_t)count, sizeof names[0], compare_names);
+    return count;
+}
+
+typedef struct candidates {
+    char paths[MAX_NAMES][1024];
+    int count;
+} candidates;
+
+static void add_candidate(candidates *c, const char *dir, const char *name) {
+    if (c->count < MAX_NAMES && strlen(dir) < 900 && strlen(name) < 100)
+        snprintf(c->paths[c->count++], sizeof c->paths[0], "%.900s/%.100s", dir, name);
+}
+
+/* The tables of one machine folder: table.json, then tables/<hardware hash>.json. */
+static void add_folder_tables(candidates *c, const char *dir) {
+    char path[1024], *names[MAX_NAMES];
+    snprintf(path, sizeof path, "%s/table.json", dir);
+    if (access(path, F_OK) == 0) add_candidate(c, dir, "table.json");
+    snprintf(path, sizeof path, "%s/tables", dir);
+    int count = list_dir(path, names);
+    for (int i = 0; i < count; i++) {
+        size_t n = strlen(names[i]);
+        if (n > 5 && !strcmp(names[i] + n - 5, ".json")) add_candidate(c, path, names[i]);
+        free(names[i]);
+    }
+}
+
+/* The best-matching table of those in c. */
+static bt_status load_best(const candidates *c, const char *dir, bt_fingerprint_match worst,
+                           table *out) {
+    if (c->count == 1) return load_file(c->paths[0], worst, out);
     int found = 0;
     char tried[400] = "";
-    for (int i = 0; i < count; i++) {
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s/table.json", dir, names[i]);
+    for (int i = 0; i < c->count; i++) {
         table t;
-        if (access(path, F_OK) != 0) continue;
-        if (load_file(path, worst, &t) != BT_OK) {
+        if (load_file(c->paths[i], worst, &t) != BT_OK) {
             size_t used = strlen(tried);
             snprintf(tried + used, sizeof tried - used, "%s%s", used ? "; " : "", bt_last_error());
             continue;
@@ -266,19 +364,47 @@ static bt_status load_best_of_dir(const char *dir, bt_fingerprint_match worst, t
             free(t.entries);
         }
     }
-    for (int i = 0; i < count; i++) free(names[i]);
     if (!found)
         return bt_fail(BT_EINVAL, "no usable tuning table for this machine (%s) under %s%s%s",
                        bt_fingerprint_id(), dir, tried[0] ? ": " : "", tried);
     return BT_OK;
 }
 
+/* A file; a machine folder (table.json and tables/); or a folder of machine folders
+ * (results/): the best-matching of their tables. */
 static bt_status load_path(const char *path, bt_fingerprint_match worst, table *out) {
     if (!is_dir(path)) return load_file(path, worst, out);
-    char file[1024];
+    candidates *c = calloc(1, sizeof *c);
+    if (!c) return bt_fail(BT_ENOMEM, "tuning tables %s: out of memory", path);
+    char file[1024], sub[1024];
     snprintf(file, sizeof file, "%s/table.json", path);
-    if (access(file, F_OK) == 0) return load_file(file, worst, out);
-    return load_best_of_dir(path, worst, out);
+    snprintf(sub, sizeof sub, "%s/tables", path);
+    if (access(file, F_OK) == 0 || is_dir(sub)) {
+        add_folder_tables(c, path);
+    } else {
+        char *names[MAX_NAMES];
+        int count = list_dir(path, names);
+        for (int i = 0; i < count; i++) {
+            snprintf(sub, sizeof sub, "%s/%s", path, names[i]);
+            if (is_dir(sub)) add_folder_tables(c, sub);
+            free(names[i]);
+        }
+    }
+    bt_status st = load_best(c, path, worst, out);
+    free(c);
+    return st;
+}
+
+/* A loaded table's caveats, for the set's notes: said on load whatever the verbosity. */
+static void add_notes(table_set *s, const table *t) {
+    size_t n = strlen(s->notes);
+    if (t->note[0] && n < sizeof s->notes)
+        n += (size_t)snprintf(s->notes + n, sizeof s->notes - n, "%s%s", n ? "; " : "", t->note);
+    if (t->skipped && n < sizeof s->notes)
+        snprintf(s->notes + n, sizeof s->notes - n,
+                 "%stuning table %.300s: %d of %d entries skipped (they name variants this build "
+                 "lacks or invalid parameters; first: %.300s)",
+                 n ? "; " : "", t->path, t->skipped, t->total, t->skip_reason);
 }
 
 /* Loads every ':'-separated path; the set holds those that loaded. Returns the first error. */
@@ -296,10 +422,11 @@ static bt_status load_set(const char *paths, const char *origin, table_set **out
     }
     bt_status first = BT_OK;
     char first_msg[512] = "";
-    bt_fingerprint_match worst = accepted_match();
+    bt_fingerprint_match worst = accepted_match(s->notes, sizeof s->notes);
     for (char *save = NULL, *p = strtok_r(copy, ":", &save); p; p = strtok_r(NULL, ":", &save)) {
         bt_status st = load_path(p, worst, &s->tables[s->count]);
         if (st == BT_OK) {
+            add_notes(s, &s->tables[s->count]);
             s->count++;
         } else if (first == BT_OK) {
             first = st;
@@ -328,13 +455,12 @@ static void report_load(const table_set *s, bt_status st, int always) {
         fprintf(stderr, "backtune: %s; dispatching by heuristic%s\n",
                 s ? s->status : "out of memory",
                 s && s->count ? " where the other tables have no entry" : "");
+    if (s && s->notes[0]) fprintf(stderr, "backtune: %s\n", s->notes);
     if (!verbose() || !s) return;
     for (int i = 0; i < s->count; i++) {
         const table *t = &s->tables[i];
-        fprintf(stderr, "backtune: tuning table %s loaded: %d entries, tuned on %s (%s)", t->path,
+        fprintf(stderr, "backtune: tuning table %s loaded: %d entries, tuned on %s (%s)\n", t->path,
                 t->count, t->machine, bt_fingerprint_match_name(t->match));
-        if (t->skipped) fprintf(stderr, "; %d skipped (%s)", t->skipped, t->skip_reason);
-        fputc('\n', stderr);
     }
 }
 
@@ -344,12 +470,13 @@ bt_status bt_tuning_load(const char *path) {
     atomic_store(&env_done, 1); /* an explicit table overrides BACKTUNE_TABLE */
     table_set *s;
     bt_status st = load_set(path, "bt_tuning_load", &s);
-    char msg[512];
-    snprintf(msg, sizeof msg, "%s", bt_last_error());
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", st != BT_OK ? bt_last_error() : s ? s->notes : "");
     install(s);
     pthread_mutex_unlock(&env_mutex);
     report_load(s, st, 0);
-    if (st != BT_OK) bt_fail(st, "%s", msg);
+    /* On success, bt_last_error() holds the notes ("" when there are none). */
+    bt_fail(st, "%s", msg);
     return st;
 }
 
@@ -394,6 +521,7 @@ int bt_tuning_describe(char *buf, size_t size) {
         n += (size_t)snprintf(buf + n, size - n, "%s%s (%d entries, %s %s)", i ? ", " : "", t->path,
                               t->count, bt_fingerprint_match_name(t->match), t->machine);
     }
+    if (count && s->notes[0] && n < size) snprintf(buf + n, size - n, "; %s", s->notes);
     pthread_rwlock_unlock(&set_lock);
     return count;
 }

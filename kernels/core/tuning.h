@@ -2,7 +2,7 @@
  *
  * A table is a JSON object:
  *   {"format": "backtune-tuning-table", "format_version": 1,
- *    "fingerprint": {...machine, tune/fingerprint.h...}, "registry_hash": "<16 hex>",
+ *    "fingerprint": {...machine, fingerprint.h...}, "registry_hash": "<16 hex>",
  *    "backtune_version": "0.1.0", "updated": "<UTC date>",
  *    "entries": [{"problem": "<canonical problem text>", "threads": T, "variant": "...",
  *                 "params": "key=value,...", "request": "key=value,...", "gflops": ...,
@@ -11,16 +11,22 @@
  * planning `problem` with T threads (its params may use fewer). "params" are all the
  * parameters of the measured plan, "request" (optional) those the tuner set explicitly.
  *
- * Loading (bt_tuning_load, or BACKTUNE_TABLE read on the first dispatch) accepts a file, a
- * directory holding table.json, or a directory of machine directories (results/): then the
- * table of the best-matching machine is taken (exact fingerprint, then same CPU model, then
- * same ISA class). Several paths may be given separated by ':'; earlier ones win (a user's
- * table before a shipped one). A table is refused with a message, and dispatch falls back to
- * the heuristic, when it is unreadable, not valid JSON (corrupt or truncated), of another
- * format, from a foreign machine (a different ISA class; BACKTUNE_TABLE_MATCH=exact|cpu|isa
- * sets how close the machine must be, default isa), or stale (tuned against another variant
- * registry: variants or their parameter spaces changed since). Entries that do not parse or
- * name a variant this build lacks are skipped with a reason.
+ * Loading (bt_tuning_load, or BACKTUNE_TABLE read on the first dispatch) accepts a regular
+ * file (a FIFO or device is refused, not read), a machine directory (table.json and
+ * tables/<hardware hash>.json: machines sharing an id), or a directory of machine directories
+ * (results/): then the table of the best-matching machine is taken. Several paths may be
+ * given separated by ':'; earlier ones win (a user's table before a shipped one). Which
+ * machines' tables are followed: the same hardware (hardware hash; the build does not count)
+ * always; the same vendor, microarchitecture and ISA class with a note on stderr; others are
+ * refused with a message unless BACKTUNE_TABLE_MATCH says so (exact: the same hardware only;
+ * uarch, the default; isa: any of the same ISA class; any: any machine). A table is also
+ * refused, and dispatch falls back to the heuristic, when it is unreadable, not valid JSON
+ * (corrupt or truncated), of another format, has a fingerprint field of the wrong JSON type,
+ * or is stale (tuned against another variant registry: variants or their parameter spaces
+ * changed since). Entries that do not parse, name a variant this build lacks or parameters it
+ * does not take (unknown keys, values out of range) are skipped; their count and the first
+ * reason are said on stderr when the table loads, whatever the verbosity, and after
+ * bt_tuning_load in bt_last_error() (which holds "" when nothing needs saying).
  *
  * Lookup for a normalized problem and thread count: an exact entry (same problem, accumulate
  * ignored, same threads) with its "params", else the nearest entry (bt_tuning_distance <=
@@ -30,6 +36,8 @@
 #define BT_TUNING_H
 
 #include "backtune.h"
+
+#include <jansson.h>
 
 #include <stddef.h>
 
@@ -57,6 +65,12 @@ const char *bt_registry_hash(void);
 /* The table's "key=value,..." items whose key `caller` does not give, then caller's items:
  * a caller's threads=N (or any parameter) overrides the table's without a key given twice. */
 void bt_tuning_merge_params(const char *table, const char *caller, char *out, size_t size);
+
+/* json_load_file for a regular file only: a FIFO or device given as a table would block or
+ * never end. NULL with err->text saying why (for a file that is not regular, *irregular = 1;
+ * for an empty one, *empty = 1). */
+json_t *bt_json_load_regular(const char *path, size_t flags, json_error_t *err, int *irregular,
+                             int *empty);
 
 /* Forgets any loaded table; BACKTUNE_TABLE is read again at the next dispatch. */
 void bt_tuning_unload(void);

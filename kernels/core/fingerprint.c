@@ -6,6 +6,8 @@
 
 #include <cpuid.h>
 #include <ctype.h>
+#include <limits.h>
+#include <stddef.h>
 #include <hwloc.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -225,16 +227,30 @@ static void derive_id(bt_fingerprint *fp) {
     bt_fingerprint_sanitize(raw, fp->id, sizeof fp->id);
 }
 
-/* Canonical text of every field but the id, the hash and the version. */
-static void canonical_text(const bt_fingerprint *fp, char *buf, size_t size) {
-    snprintf(buf, size,
-             "vendor=%s;model=%s;fms=%d/%d/%d;isa=%s;class=%s;topo=%d/%d/%d/%d;allowed=%d/%d;"
-             "l1d=%lld/%d/%d;l2=%lld/%d/%d;l3=%lld/%d/%d;cc=%s;flags=%s",
-             fp->vendor, fp->model_name, fp->family, fp->model, fp->stepping, fp->isa_flags,
-             fp->isa_class, fp->packages, fp->cores, fp->pus, fp->numa_nodes, fp->cores_allowed,
-             fp->pus_allowed, (long long)fp->l1d.bytes, fp->l1d.instances, fp->l1d.pus_sharing,
-             (long long)fp->l2.bytes, fp->l2.instances, fp->l2.pus_sharing, (long long)fp->l3.bytes,
-             fp->l3.instances, fp->l3.pus_sharing, fp->compiler, fp->build_flags);
+/* Canonical text of the hardware fields, then (with_build) of the compiler and flags. */
+static void canonical_text(const bt_fingerprint *fp, int with_build, char *buf, size_t size) {
+    int n =
+        snprintf(buf, size,
+                 "vendor=%s;model=%s;fms=%d/%d/%d;isa=%s;class=%s;topo=%d/%d/%d/%d;allowed=%d/%d;"
+                 "l1d=%lld/%d/%d;l2=%lld/%d/%d;l3=%lld/%d/%d",
+                 fp->vendor, fp->model_name, fp->family, fp->model, fp->stepping, fp->isa_flags,
+                 fp->isa_class, fp->packages, fp->cores, fp->pus, fp->numa_nodes, fp->cores_allowed,
+                 fp->pus_allowed, (long long)fp->l1d.bytes, fp->l1d.instances, fp->l1d.pus_sharing,
+                 (long long)fp->l2.bytes, fp->l2.instances, fp->l2.pus_sharing,
+                 (long long)fp->l3.bytes, fp->l3.instances, fp->l3.pus_sharing);
+    if (with_build && n > 0 && (size_t)n < size)
+        snprintf(buf + n, size - (size_t)n, ";cc=%s;flags=%s", fp->compiler, fp->build_flags);
+}
+
+static void hash_text(const char *text, char *out, size_t size) {
+    snprintf(out, size, "%012llx",
+             (unsigned long long)(bt_fnv1a(BT_FNV1A_INIT, text) & 0xffffffffffffull));
+}
+
+void bt_fingerprint_hardware_hash(const bt_fingerprint *fp, char *out, size_t size) {
+    char text[1024];
+    canonical_text(fp, 0, text, sizeof text);
+    hash_text(text, out, size);
 }
 
 static void detect(void) {
@@ -253,9 +269,9 @@ static void detect(void) {
     snprintf(fp->version, sizeof fp->version, "%s", BT_VERSION_TEXT);
     derive_id(fp);
     char text[1024];
-    canonical_text(fp, text, sizeof text);
-    snprintf(fp->hash, sizeof fp->hash, "%012llx",
-             (unsigned long long)(bt_fnv1a(BT_FNV1A_INIT, text) & 0xffffffffffffull));
+    canonical_text(fp, 1, text, sizeof text);
+    hash_text(text, fp->hash, sizeof fp->hash);
+    bt_fingerprint_hardware_hash(fp, fp->hardware, sizeof fp->hardware);
 }
 
 const bt_fingerprint *bt_fingerprint_get(void) {
@@ -267,101 +283,148 @@ const char *bt_fingerprint_id(void) {
     return bt_fingerprint_get()->id;
 }
 
-static json_t *cache_json(const bt_cache_info *c) {
-    return json_pack("{sIsisi}", "bytes", (json_int_t)c->bytes, "instances", c->instances,
-                     "pus_sharing", c->pus_sharing);
-}
+/* The JSON fields, once, for both directions of the mapping. */
+typedef struct field_spec {
+    const char *key;
+    size_t offset, size; /* of the member in bt_fingerprint */
+} field_spec;
+#define MEMBER(m) offsetof(bt_fingerprint, m), sizeof(((bt_fingerprint *)0)->m)
+static const field_spec string_fields[] = {{"id", MEMBER(id)},
+                                           {"hash", MEMBER(hash)},
+                                           {"hardware_hash", MEMBER(hardware)},
+                                           {"vendor", MEMBER(vendor)},
+                                           {"model_name", MEMBER(model_name)},
+                                           {"os_model_name", MEMBER(os_model_name)},
+                                           {"uarch", MEMBER(uarch)},
+                                           {"isa_flags", MEMBER(isa_flags)},
+                                           {"isa_class", MEMBER(isa_class)},
+                                           {"compiler", MEMBER(compiler)},
+                                           {"build_flags", MEMBER(build_flags)},
+                                           {"version", MEMBER(version)}};
+static const field_spec int_fields[] = {{"family", MEMBER(family)},
+                                        {"model", MEMBER(model)},
+                                        {"stepping", MEMBER(stepping)},
+                                        {"packages", MEMBER(packages)},
+                                        {"cores", MEMBER(cores)},
+                                        {"pus", MEMBER(pus)},
+                                        {"numa_nodes", MEMBER(numa_nodes)},
+                                        {"cores_allowed", MEMBER(cores_allowed)},
+                                        {"pus_allowed", MEMBER(pus_allowed)}};
+static const field_spec cache_fields[] = {
+    {"l1d", MEMBER(l1d)}, {"l2", MEMBER(l2)}, {"l3", MEMBER(l3)}};
+#undef MEMBER
+#define COUNT(a) (sizeof a / sizeof a[0])
+#define FIELD(fp, type, f) ((type *)((char *)(fp) + (f).offset))
 
 json_t *bt_fingerprint_to_json(const bt_fingerprint *fp) {
     json_t *o = json_object();
     if (!o) return NULL;
-    const struct {
-        const char *key, *value;
-    } strings[] = {{"id", fp->id},
-                   {"hash", fp->hash},
-                   {"vendor", fp->vendor},
-                   {"model_name", fp->model_name},
-                   {"os_model_name", fp->os_model_name},
-                   {"uarch", fp->uarch},
-                   {"isa_flags", fp->isa_flags},
-                   {"isa_class", fp->isa_class},
-                   {"compiler", fp->compiler},
-                   {"build_flags", fp->build_flags},
-                   {"version", fp->version}};
-    const struct {
-        const char *key;
-        int value;
-    } ints[] = {{"family", fp->family},
-                {"model", fp->model},
-                {"stepping", fp->stepping},
-                {"packages", fp->packages},
-                {"cores", fp->cores},
-                {"pus", fp->pus},
-                {"numa_nodes", fp->numa_nodes},
-                {"cores_allowed", fp->cores_allowed},
-                {"pus_allowed", fp->pus_allowed}};
-    for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
-        json_object_set_new(o, strings[i].key, json_string(strings[i].value));
-    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
-        json_object_set_new(o, ints[i].key, json_integer(ints[i].value));
-    json_object_set_new(o, "l1d", cache_json(&fp->l1d));
-    json_object_set_new(o, "l2", cache_json(&fp->l2));
-    json_object_set_new(o, "l3", cache_json(&fp->l3));
+    for (size_t i = 0; i < COUNT(string_fields); i++)
+        json_object_set_new(o, string_fields[i].key,
+                            json_string(FIELD(fp, const char, string_fields[i])));
+    for (size_t i = 0; i < COUNT(int_fields); i++)
+        json_object_set_new(o, int_fields[i].key,
+                            json_integer(*FIELD(fp, const int, int_fields[i])));
+    for (size_t i = 0; i < COUNT(cache_fields); i++) {
+        const bt_cache_info *c = FIELD(fp, const bt_cache_info, cache_fields[i]);
+        json_object_set_new(o, cache_fields[i].key,
+                            json_pack("{sIsisi}", "bytes", (json_int_t)c->bytes, "instances",
+                                      c->instances, "pus_sharing", c->pus_sharing));
+    }
     return o;
 }
 
-static void get_string(const json_t *obj, const char *key, char *out, size_t size) {
-    const char *v = json_string_value(json_object_get(obj, key));
-    snprintf(out, size, "%s", v ? v : "");
+static const char *type_name(const json_t *v) {
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
+    }
+    return "?";
 }
 
-static int get_int(const json_t *obj, const char *key) {
-    return (int)json_integer_value(json_object_get(obj, key));
+/* An integer field within int range into *out; 0 with a reason if present and not one. */
+static int get_int(const json_t *obj, const char *key, const char *where, int *out, char *why,
+                   size_t size) {
+    const json_t *v = json_object_get(obj, key);
+    if (!v) return 1;
+    if (!json_is_integer(v) || json_integer_value(v) < INT_MIN || json_integer_value(v) > INT_MAX) {
+        snprintf(why, size, "fingerprint field \"%s%s\" is %s, not an integer", where, key,
+                 json_is_integer(v) ? "out of range" : type_name(v));
+        return 0;
+    }
+    *out = (int)json_integer_value(v);
+    return 1;
 }
 
-static void get_cache(const json_t *obj, const char *key, bt_cache_info *out) {
-    const json_t *c = json_object_get(obj, key);
-    out->bytes = (int64_t)json_integer_value(json_object_get(c, "bytes"));
-    out->instances = get_int(c, "instances");
-    out->pus_sharing = get_int(c, "pus_sharing");
-}
-
-int bt_fingerprint_from_json(const json_t *obj, bt_fingerprint *out) {
+int bt_fingerprint_from_json(const json_t *obj, bt_fingerprint *out, char *why, size_t why_size) {
+    char scratch[8];
+    if (!why) why = scratch, why_size = sizeof scratch;
     memset(out, 0, sizeof *out);
-    if (!json_is_object(obj)) return 0;
-    get_string(obj, "id", out->id, sizeof out->id);
-    get_string(obj, "hash", out->hash, sizeof out->hash);
-    get_string(obj, "vendor", out->vendor, sizeof out->vendor);
-    get_string(obj, "model_name", out->model_name, sizeof out->model_name);
-    get_string(obj, "os_model_name", out->os_model_name, sizeof out->os_model_name);
-    get_string(obj, "uarch", out->uarch, sizeof out->uarch);
-    get_string(obj, "isa_flags", out->isa_flags, sizeof out->isa_flags);
-    get_string(obj, "isa_class", out->isa_class, sizeof out->isa_class);
-    get_string(obj, "compiler", out->compiler, sizeof out->compiler);
-    get_string(obj, "build_flags", out->build_flags, sizeof out->build_flags);
-    get_string(obj, "version", out->version, sizeof out->version);
-    out->family = get_int(obj, "family");
-    out->model = get_int(obj, "model");
-    out->stepping = get_int(obj, "stepping");
-    out->packages = get_int(obj, "packages");
-    out->cores = get_int(obj, "cores");
-    out->pus = get_int(obj, "pus");
-    out->numa_nodes = get_int(obj, "numa_nodes");
-    out->cores_allowed = get_int(obj, "cores_allowed");
-    out->pus_allowed = get_int(obj, "pus_allowed");
-    get_cache(obj, "l1d", &out->l1d);
-    get_cache(obj, "l2", &out->l2);
-    get_cache(obj, "l3", &out->l3);
-    return out->id[0] && out->hash[0] && out->isa_class[0];
+    if (!json_is_object(obj)) {
+        snprintf(why, why_size, "the fingerprint is %s, not an object",
+                 obj ? type_name(obj) : "missing");
+        return 0;
+    }
+    for (size_t i = 0; i < COUNT(string_fields); i++) {
+        const json_t *v = json_object_get(obj, string_fields[i].key);
+        if (v && !json_is_string(v)) {
+            snprintf(why, why_size, "fingerprint field \"%s\" is %s, not a string",
+                     string_fields[i].key, type_name(v));
+            return 0;
+        }
+        snprintf(FIELD(out, char, string_fields[i]), string_fields[i].size, "%s",
+                 v ? json_string_value(v) : "");
+    }
+    for (size_t i = 0; i < COUNT(int_fields); i++)
+        if (!get_int(obj, int_fields[i].key, "", FIELD(out, int, int_fields[i]), why, why_size))
+            return 0;
+    for (size_t i = 0; i < COUNT(cache_fields); i++) {
+        const json_t *c = json_object_get(obj, cache_fields[i].key);
+        bt_cache_info *info = FIELD(out, bt_cache_info, cache_fields[i]);
+        char where[16];
+        snprintf(where, sizeof where, "%s.", cache_fields[i].key);
+        if (c && !json_is_object(c)) {
+            snprintf(why, why_size, "fingerprint field \"%s\" is %s, not an object",
+                     cache_fields[i].key, type_name(c));
+            return 0;
+        }
+        const json_t *b = json_object_get(c, "bytes");
+        if (b && (!json_is_integer(b) || json_integer_value(b) < 0)) {
+            snprintf(why, why_size, "fingerprint field \"%sbytes\" is %s, not a size", where,
+                     json_is_integer(b) ? "negative" : type_name(b));
+            return 0;
+        }
+        info->bytes = (int64_t)json_integer_value(b);
+        if (!get_int(c, "instances", where, &info->instances, why, why_size) ||
+            !get_int(c, "pus_sharing", where, &info->pus_sharing, why, why_size))
+            return 0;
+    }
+    if (!out->hardware[0]) bt_fingerprint_hardware_hash(out, out->hardware, sizeof out->hardware);
+    if (!out->id[0] || !out->hash[0] || !out->isa_class[0]) {
+        snprintf(why, why_size, "the fingerprint lacks its id, hash or isa_class");
+        return 0;
+    }
+    return 1;
 }
 
 bt_fingerprint_match bt_fingerprint_compare(const bt_fingerprint *mine,
                                             const bt_fingerprint *other) {
-    if (!strcmp(mine->hash, other->hash)) return BT_FP_EXACT;
-    if (!strcmp(mine->vendor, other->vendor) && mine->family == other->family &&
-        mine->model == other->model && mine->stepping == other->stepping &&
-        !strcmp(mine->isa_flags, other->isa_flags) && !strcmp(mine->isa_class, other->isa_class))
-        return BT_FP_SAME_CPU;
+    if (!strcmp(mine->hardware, other->hardware)) return BT_FP_EXACT;
+    if (!strcmp(mine->isa_class, other->isa_class) && !strcmp(mine->vendor, other->vendor) &&
+        !strcmp(mine->uarch, other->uarch))
+        return BT_FP_SAME_UARCH;
     if (!strcmp(mine->isa_class, other->isa_class)) return BT_FP_SAME_ISA;
     return BT_FP_FOREIGN;
 }
@@ -370,12 +433,12 @@ const char *bt_fingerprint_match_name(bt_fingerprint_match m) {
     switch (m) {
     case BT_FP_EXACT:
         return "exact fingerprint";
-    case BT_FP_SAME_CPU:
-        return "same CPU model";
+    case BT_FP_SAME_UARCH:
+        return "same microarchitecture";
     case BT_FP_SAME_ISA:
-        return "same ISA class";
+        return "same ISA class only";
     case BT_FP_FOREIGN:
-        return "foreign machine";
+        return "another ISA class";
     }
     return "?";
 }
@@ -391,7 +454,8 @@ static void print_cache(FILE *out, const char *name, const bt_cache_info *c) {
 
 void bt_fingerprint_print(FILE *out) {
     const bt_fingerprint *fp = bt_fingerprint_get();
-    fprintf(out, "machine id: %s (hash %s)\n", fp->id, fp->hash);
+    fprintf(out, "machine id: %s (hardware hash %s; with this build %s)\n", fp->id, fp->hardware,
+            fp->hash);
     fprintf(out, "cpu:        %s%s%s%s\n", fp->model_name, fp->os_model_name[0] ? " (OS: " : "",
             fp->os_model_name, fp->os_model_name[0] ? ")" : "");
     fprintf(out, "            %s family %d model %d stepping %d (%s)\n", fp->vendor, fp->family,
