@@ -133,7 +133,11 @@ static void format_params(bt_plan *plan, int bind) {
         snprintf(b + n, size - n, "threads=%d,bind=%s", plan->threads, bind_choices[bind]);
 }
 
-static void *alloc_scratch(size_t bytes) {
+const char *bt_test_scratch_fails;
+
+static void *alloc_scratch(const bt_plan *plan) {
+    if (bt_test_scratch_fails && !strcmp(bt_test_scratch_fails, plan->variant->name)) return NULL;
+    size_t bytes = plan->scratch_bytes;
     size_t rounded = (bytes + BT_ALIGN - 1) / BT_ALIGN * BT_ALIGN;
     void *p = aligned_alloc(BT_ALIGN, rounded);
     if (!p) return NULL;
@@ -212,9 +216,11 @@ void bt_plan_destroy(bt_plan *plan) {
     free(plan);
 }
 
-/* Builds a plan for variant v; on failure nothing is left allocated. */
+/* Builds a plan for variant v (without its scratch when sized_only); on failure nothing is
+ * left allocated. */
 static bt_status build_plan(bt_plan **out, const bt_problem *norm, const bt_shape *s,
-                            const bt_variant *v, const char *params, const char *source) {
+                            const bt_variant *v, const char *params, const char *source,
+                            int sized_only) {
     bt_plan *plan = calloc(1, sizeof *plan);
     if (!plan) return bt_fail(BT_ENOMEM, "bt_plan_create: out of memory");
     plan->variant = v;
@@ -227,8 +233,12 @@ static bt_status build_plan(bt_plan **out, const bt_problem *norm, const bt_shap
         plan->threads = core.threads;
         if (v->prepare) st = v->prepare(plan);
     }
-    if (st == BT_OK && plan->scratch_bytes) {
-        plan->scratch = alloc_scratch(plan->scratch_bytes);
+    if (st == BT_OK && !sized_only && plan->scratch_bytes > bt_scratch_bound(s, plan->threads))
+        st = bt_fail(BT_EUNSUPPORTED,
+                     "variant %s asks for %zu bytes of scratch, past the problem's bound of %zu",
+                     v->name, plan->scratch_bytes, bt_scratch_bound(s, plan->threads));
+    if (st == BT_OK && plan->scratch_bytes && !sized_only) {
+        plan->scratch = alloc_scratch(plan);
         if (!plan->scratch)
             st = bt_fail(BT_ENOMEM, "bt_plan_create: cannot allocate %zu bytes of scratch",
                          plan->scratch_bytes);
@@ -272,7 +282,7 @@ static bt_status dispatch(bt_plan **out, const bt_problem *norm, const bt_shape 
         if (!variant_fits(bt_registry_get(i), s, why, sizeof why))
             return bt_fail(BT_EUNSUPPORTED, "BACKTUNE_VARIANT=%s %s", forced, why);
         if (talk) say("%s: %s (forced by BACKTUNE_VARIANT)", text, forced);
-        return build_plan(out, norm, s, bt_registry_get(i), params, "forced");
+        return build_plan(out, norm, s, bt_registry_get(i), params, "forced", 0);
     }
     int threads = omp_get_max_threads();
     char tparams[BT_PARAMS_TEXT];
@@ -288,7 +298,7 @@ static bt_status dispatch(bt_plan **out, const bt_problem *norm, const bt_shape 
             char merged[2 * BT_PARAMS_TEXT];
             bt_tuning_merge_params(tparams, params, merged, sizeof merged);
             bt_plan *plan = NULL;
-            bt_status st = build_plan(&plan, norm, s, bt_registry_get(i), merged, "table");
+            bt_status st = build_plan(&plan, norm, s, bt_registry_get(i), merged, "table", 0);
             if (st == BT_OK) {
                 if (talk)
                     say("%s: %s %s (tuning table: %s)", text, tvariant, plan->params_text, twhy);
@@ -304,10 +314,12 @@ static bt_status dispatch(bt_plan **out, const bt_problem *norm, const bt_shape 
     } else if (talk && twhy[0]) {
         say("%s: no table entry (%s)", text, twhy);
     }
-    /* Heuristic: the highest-priority variant that fits; the reference (priority 0) is last. */
-    const bt_variant *best = NULL;
-    int best_priority = -1;
-    for (int i = 0; i < bt_registry_count(); i++) {
+    /* Heuristic: the variants that fit, highest priority first (ties in registry order); the
+     * reference (priority 0) is last. One whose plan is unsupported at its sizes or cannot be
+     * allocated gives way to the next; any other failure (bad params) is the answer. */
+    int count = bt_registry_count(), *order = malloc((size_t)count * sizeof *order), fits = 0;
+    if (!order) return bt_fail(BT_ENOMEM, "bt_plan_create: out of memory");
+    for (int i = 0; i < count; i++) {
         const bt_variant *v = bt_registry_get(i);
         char why[256];
         if (v->op != s->op) continue;
@@ -315,19 +327,36 @@ static bt_status dispatch(bt_plan **out, const bt_problem *norm, const bt_shape 
             if (talk) say("%s: %s passed over: %s", text, v->name, why);
             continue;
         }
-        int priority = bt_variant_priority(v, s);
-        if (!best || priority > best_priority) best = v, best_priority = priority;
+        int at = fits++, priority = bt_variant_priority(v, s);
+        for (; at > 0 && bt_variant_priority(bt_registry_get(order[at - 1]), s) < priority; at--)
+            order[at] = order[at - 1];
+        order[at] = i;
     }
-    if (!best) return bt_fail(BT_EUNSUPPORTED, "no variant takes %s", text);
-    bt_status st =
-        build_plan(out, norm, s, best, params, best_priority ? "heuristic" : "reference");
-    if (st == BT_OK && talk)
-        say("%s: %s %s (%s)", text, best->name, (*out)->params_text, (*out)->source);
-    return st;
+    if (!fits) {
+        free(order);
+        return bt_fail(BT_EUNSUPPORTED, "no variant takes %s", text);
+    }
+    bt_status st = BT_OK, first = BT_OK;
+    char first_error[256] = "";
+    for (int at = 0; at < fits; at++) {
+        const bt_variant *v = bt_registry_get(order[at]);
+        st = build_plan(out, norm, s, v, params,
+                        bt_variant_priority(v, s) ? "heuristic" : "reference", 0);
+        if (st == BT_OK) {
+            if (talk) say("%s: %s %s (%s)", text, v->name, (*out)->params_text, (*out)->source);
+            break;
+        }
+        if (talk) say("%s: %s rejected: %s", text, v->name, bt_last_error());
+        if (first == BT_OK)
+            first = st, snprintf(first_error, sizeof first_error, "%s", bt_last_error());
+        if (st != BT_ENOMEM && st != BT_EUNSUPPORTED) break;
+    }
+    free(order);
+    return st == BT_OK ? BT_OK : bt_fail(first, "%s", first_error);
 }
 
-bt_status bt_plan_create(bt_plan **plan, const bt_problem *p, const char *variant,
-                         const char *params) {
+static bt_status create(bt_plan **plan, const bt_problem *p, const char *variant,
+                        const char *params, int sized_only) {
     if (!plan) return bt_fail(BT_EINVAL, "bt_plan_create: plan is NULL");
     *plan = NULL;
     if (!p) return bt_fail(BT_EINVAL, "bt_plan_create: problem is NULL");
@@ -342,7 +371,18 @@ bt_status bt_plan_create(bt_plan **plan, const bt_problem *p, const char *varian
     char why[256];
     if (!variant_fits(bt_registry_get(i), &s, why, sizeof why))
         return bt_fail(BT_EUNSUPPORTED, "variant %s %s", variant, why);
-    return build_plan(plan, &norm, &s, bt_registry_get(i), params, "named");
+    return build_plan(plan, &norm, &s, bt_registry_get(i), params, "named", sized_only);
+}
+
+bt_status bt_plan_create(bt_plan **plan, const bt_problem *p, const char *variant,
+                         const char *params) {
+    return create(plan, p, variant, params, 0);
+}
+
+bt_status bt_plan_create_sized(bt_plan **plan, const bt_problem *p, const char *variant,
+                               const char *params) {
+    if (!variant) return bt_fail(BT_EINVAL, "bt_plan_create_sized: variant is NULL");
+    return create(plan, p, variant, params, 1);
 }
 
 /* Flush denormals (FTZ | DAZ) on this thread; returns the previous MXCSR. */

@@ -63,8 +63,10 @@ int bt_problem_format(const bt_problem *p, char *buf, size_t size);
 /* 2*N*K*(C/G)*R*S*P*Q, bias excluded; 0 for an invalid problem. */
 double bt_problem_flops(const bt_problem *p);
 
-/* variant NULL: dispatch (tuning table, then heuristic, then reference). params NULL or "":
- * the variant's defaults, derived from this machine's caches. */
+/* variant NULL: dispatch (tuning table, then heuristic, then reference; a candidate that
+ * cannot get its scratch gives way to the next). params NULL or "": the variant's defaults,
+ * derived from this machine's caches; values larger than the problem can use are clamped
+ * (bt_plan_params reports them as clamped). Scratch is bounded by the problem's tensors. */
 bt_status bt_plan_create(bt_plan **plan, const bt_problem *p, const char *variant,
                          const char *params);
 bt_status bt_plan_execute(bt_plan *plan, const bt_tensors *t);
