@@ -122,6 +122,26 @@ static void plan_create_errors(void) {
 
 /* ---- parameters ---- */
 
+/* Each declared parameter: an out-of-range or unknown value, and given twice. */
+typedef struct bad_key_case {
+    int vi;
+    const bt_problem *p;
+} bad_key_case;
+
+static void bad_values_fail(const char *key, char *values, void *ctx) {
+    const bad_key_case *c = ctx;
+    values[strcspn(values, "|.")] = '\0';
+    char text[3][200];
+    snprintf(text[0], sizeof text[0], "%s=%s,%s=%s", key, values, key, values);
+    snprintf(text[1], sizeof text[1], "%s=not_a_value", key);
+    snprintf(text[2], sizeof text[2], "%s=-99999999", key);
+    for (int t = 0; t < 3; t++) {
+        char what[700];
+        snprintf(what, sizeof what, "%s params '%s'", bt_variant_name(c->vi), text[t]);
+        expect_create_fails(c->p, bt_variant_name(c->vi), text[t], BT_EINVAL, what);
+    }
+}
+
 static void params_errors(void) {
     bt_problem good = tl_parse("conv_bwd_w mb2ic3ih7oc4kh3ph1");
     /* The parameters every variant takes are parsed by the core: checked through dispatch
@@ -154,27 +174,8 @@ static void params_errors(void) {
             op == BT_FC_BWD_DATA || op == BT_FC_BWD_WEIGHTS ? tl_parse("fc_bwd_w mb2ic3oc4") : good;
         p.op = op;
         if (bt_variant_supports(vi, &p) != BT_OK) continue;
-        /* Each declared parameter: an out-of-range or unknown value, and given twice. */
-        char space[512];
-        snprintf(space, sizeof space, "%s", bt_variant_param_space(vi));
-        for (char *save = NULL, *item = strtok_r(space, ";", &save); item;
-             item = strtok_r(NULL, ";", &save)) {
-            char *eq = strchr(item, '=');
-            if (!eq) continue;
-            *eq = '\0';
-            char first[64];
-            snprintf(first, sizeof first, "%s", eq + 1);
-            first[strcspn(first, "|.")] = '\0';
-            char text[3][200];
-            snprintf(text[0], sizeof text[0], "%s=%s,%s=%s", item, first, item, first);
-            snprintf(text[1], sizeof text[1], "%s=not_a_value", item);
-            snprintf(text[2], sizeof text[2], "%s=-99999999", item);
-            for (int t = 0; t < 3; t++) {
-                char what[700];
-                snprintf(what, sizeof what, "%s params '%s'", bt_variant_name(vi), text[t]);
-                expect_create_fails(&p, bt_variant_name(vi), text[t], BT_EINVAL, what);
-            }
-        }
+        bad_key_case c = {vi, &p};
+        tl_param_space_each(vi, bad_values_fail, &c);
     }
     char longtext[2000];
     memset(longtext, 'a', sizeof longtext - 1);
