@@ -300,6 +300,63 @@ static void registry_and_misc(void) {
               "element counts of NULL are 0");
 }
 
+/* ---- NULL for every pointer argument of every function in backtune.h ---- */
+
+/* A status function's NULL: `want` with a message. */
+#define EXPECT_NULL_STATUS(call, want)                                                             \
+    do {                                                                                           \
+        clear_error();                                                                             \
+        expect_status((call), (want), #call);                                                      \
+    } while (0)
+/* A function with a sentinel result: `cond` holds, and it did not crash. */
+#define EXPECT_NULL_SENTINEL(cond) tl_expect((cond), "%s", #cond)
+
+static void null_arguments(void) {
+    bt_problem p = tl_parse("conv_bwd_d mb2ic3ih7oc4kh3ph1"), out;
+    char buf[64], name[16];
+    bt_plan *plan = NULL;
+    EXPECT_NULL_STATUS(bt_problem_parse(NULL, &out), BT_EINVAL);
+    EXPECT_NULL_STATUS(bt_problem_parse("fc_bwd_d mb2ic3oc4", NULL), BT_EINVAL);
+    EXPECT_NULL_STATUS(bt_problem_parse_named(NULL, &out, name, sizeof name), BT_EINVAL);
+    EXPECT_NULL_STATUS(bt_problem_parse_named("fc_bwd_d mb2ic3oc4n\"x\"", NULL, name, sizeof name),
+                       BT_EINVAL);
+    /* name is optional: NULL takes no name, whatever the size says. */
+    EXPECT_NULL_SENTINEL(bt_problem_parse_named("fc_bwd_d mb2ic3oc4n\"x\"", &out, NULL, 16) ==
+                         BT_OK);
+    EXPECT_NULL_STATUS(bt_problem_normalize(NULL, &out), BT_EINVAL);
+    EXPECT_NULL_STATUS(bt_problem_normalize(&p, NULL), BT_EINVAL);
+    EXPECT_NULL_SENTINEL(bt_problem_format(NULL, buf, sizeof buf) == -1);
+    EXPECT_NULL_SENTINEL(bt_problem_format(&p, NULL, sizeof buf) == -1);
+    EXPECT_NULL_SENTINEL(bt_problem_format(&p, NULL, 0) > 0); /* the length, as snprintf */
+    EXPECT_NULL_SENTINEL(bt_problem_flops(NULL) == 0.0);
+    EXPECT_NULL_SENTINEL(bt_problem_out_h(NULL) == 0);
+    EXPECT_NULL_SENTINEL(bt_problem_out_w(NULL) == 0);
+    /* Not normalized: zero fields take their defaults (stride 0 divided before); invalid: 0. */
+    bt_problem raw = {
+        .op = BT_CONV_BWD_DATA, .n = 1, .c = 1, .h = 5, .w = 7, .k = 1, .r = 3, .s = 3};
+    EXPECT_NULL_SENTINEL(bt_problem_out_h(&raw) == 3 && bt_problem_out_w(&raw) == 5);
+    raw.stride_w = -2;
+    EXPECT_NULL_SENTINEL(bt_problem_out_w(&raw) == 0);
+    EXPECT_NULL_SENTINEL(bt_problem_x_elems(NULL) == 0 && bt_problem_w_elems(NULL) == 0 &&
+                         bt_problem_dy_elems(NULL) == 0 && bt_problem_db_elems(NULL) == 0);
+    EXPECT_NULL_STATUS(bt_plan_create(NULL, &p, NULL, NULL), BT_EINVAL);
+    EXPECT_NULL_STATUS(bt_plan_create(&plan, NULL, NULL, NULL), BT_EINVAL);
+    EXPECT_NULL_SENTINEL(plan == NULL);
+    /* variant and params are optional: NULL dispatches with the defaults. */
+    EXPECT_NULL_SENTINEL(bt_plan_create(&plan, &p, NULL, NULL) == BT_OK && plan);
+    bt_tensors t = {0};
+    EXPECT_NULL_STATUS(bt_plan_execute(NULL, &t), BT_EINVAL);
+    EXPECT_NULL_STATUS(bt_plan_execute(plan, NULL), BT_EINVAL);
+    EXPECT_NULL_STATUS(bt_plan_execute(plan, &t), BT_EINVAL); /* every tensor NULL */
+    bt_plan_destroy(plan);
+    EXPECT_NULL_SENTINEL(bt_plan_variant(NULL) == NULL && bt_plan_params(NULL) == NULL &&
+                         bt_plan_source(NULL) == NULL && bt_plan_threads(NULL) == 0);
+    bt_plan_destroy(NULL);
+    EXPECT_NULL_STATUS(bt_tuning_load(NULL), BT_EINVAL);
+    EXPECT_NULL_SENTINEL(bt_variant_find(NULL) == -1);
+    EXPECT_NULL_STATUS(bt_variant_supports(0, NULL), BT_EINVAL);
+}
+
 /* ---- bt_last_error is per thread ---- */
 
 static pthread_barrier_t barrier;
@@ -486,6 +543,7 @@ int main(void) {
     params_errors();
     execute_errors();
     registry_and_misc();
+    null_arguments();
     last_error_per_thread();
     params_round_trip();
     dispatch_fits();

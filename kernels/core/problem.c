@@ -123,11 +123,23 @@ bt_status bt_problem_normalize(const bt_problem *in, bt_problem *out) {
     return BT_OK;
 }
 
+/* P (width 0) or Q (width 1) of p, normalized first: 0 if p is NULL or invalid. */
+static int64_t out_dim(const bt_problem *p, int width, const char *fn) {
+    bt_problem n;
+    if (!p) {
+        bt_fail(BT_EINVAL, "%s: problem is NULL", fn);
+        return 0;
+    }
+    if (bt_problem_normalize(p, &n) != BT_OK) return 0;
+    return width ? out_size(n.w, n.pad_w, n.dil_w, n.s, n.stride_w)
+                 : out_size(n.h, n.pad_h, n.dil_h, n.r, n.stride_h);
+}
+
 int64_t bt_problem_out_h(const bt_problem *p) {
-    return out_size(p->h, p->pad_h, p->dil_h, p->r, p->stride_h);
+    return out_dim(p, 0, "bt_problem_out_h");
 }
 int64_t bt_problem_out_w(const bt_problem *p) {
-    return out_size(p->w, p->pad_w, p->dil_w, p->s, p->stride_w);
+    return out_dim(p, 1, "bt_problem_out_w");
 }
 
 void bt_shape_from_problem(const bt_problem *p, bt_shape *s) {
@@ -136,7 +148,8 @@ void bt_shape_from_problem(const bt_problem *p, bt_shape *s) {
     s->accumulate = p->accumulate;
     s->n = p->n, s->c = p->c, s->h = p->h, s->w = p->w;
     s->k = p->k, s->r = p->r, s->s = p->s;
-    s->p = bt_problem_out_h(p), s->q = bt_problem_out_w(p);
+    s->p = out_size(p->h, p->pad_h, p->dil_h, p->r, p->stride_h);
+    s->q = out_size(p->w, p->pad_w, p->dil_w, p->s, p->stride_w);
     s->sh = p->stride_h, s->sw = p->stride_w, s->ph = p->pad_h, s->pw = p->pad_w;
     s->dh = p->dil_h, s->dw = p->dil_w;
     s->g = p->groups, s->cg = p->c / p->groups, s->kg = p->k / p->groups;

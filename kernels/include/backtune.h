@@ -85,7 +85,8 @@ bt_status bt_tuning_load(const char *path); /* table that bt_plan_create(variant
 bt_status bt_problem_parse_named(const char *text, bt_problem *out, char *name, size_t size);
 /* Fills defaults (zeros) and checks the problem; BT_EINVAL with a message if it is bad. */
 bt_status bt_problem_normalize(const bt_problem *p, bt_problem *out);
-/* Output spatial size (P, Q) of a normalized problem. */
+/* Output spatial size (P, Q) of a problem (zero fields take their defaults); 0 if p is NULL
+ * or invalid. */
 int64_t bt_problem_out_h(const bt_problem *p);
 int64_t bt_problem_out_w(const bt_problem *p);
 /* Element counts of x (and dx), w (and dw), dy, db for a valid problem; 0 if invalid. */
