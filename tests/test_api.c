@@ -185,12 +185,14 @@ static void params_errors(void) {
 
 /* ---- execution: NULL tensors, no partial write ---- */
 
+/* One problem of each op, for the execution checks. */
+static const char *const exec_texts[] = {"fc_bwd_d mb2ic3oc4", "fc_bwd_w mb2ic3oc4",
+                                         "conv_bwd_d mb2ic3ih5oc4kh3ph1",
+                                         "conv_bwd_w mb2ic3ih5oc4kh3ph1"};
+
 static void execute_errors(void) {
-    static const char *const texts[] = {"fc_bwd_d mb2ic3oc4", "fc_bwd_w mb2ic3oc4",
-                                        "conv_bwd_d mb2ic3ih5oc4kh3ph1",
-                                        "conv_bwd_w mb2ic3ih5oc4kh3ph1"};
     for (int ti = 0; ti < 4; ti++) {
-        bt_problem p = tl_parse(texts[ti]);
+        bt_problem p = tl_parse(exec_texts[ti]);
         size_t nx = bt_problem_x_elems(&p), nw = bt_problem_w_elems(&p),
                ndy = bt_problem_dy_elems(&p), nk = bt_problem_db_elems(&p);
         float *x = tl_alloc(nx), *w = tl_alloc(nw), *dy = tl_alloc(ndy);
@@ -199,7 +201,7 @@ static void execute_errors(void) {
         for (int vi = 0; vi < bt_variant_count(); vi++) {
             if (bt_variant_op(vi) != p.op || !bt_variant_cpu_ok(vi)) continue;
             bt_plan *plan;
-            if (tl_plan(&plan, &p, bt_variant_name(vi), "threads=2", texts[ti]) <= 0) continue;
+            if (tl_plan(&plan, &p, bt_variant_name(vi), "threads=2", exec_texts[ti]) <= 0) continue;
             /* Each required tensor NULL in turn (index 0..2), then the tensors pointer. */
             for (int missing = 0; missing <= 3; missing++) {
                 for (size_t i = 0; i < nx; i++) dx[i] = SENTINEL;
@@ -355,6 +357,59 @@ static void null_arguments(void) {
     EXPECT_NULL_STATUS(bt_tuning_load(NULL), BT_EINVAL);
     EXPECT_NULL_SENTINEL(bt_variant_find(NULL) == -1);
     EXPECT_NULL_STATUS(bt_variant_supports(0, NULL), BT_EINVAL);
+}
+
+/* ---- outputs overlapping inputs ---- */
+
+/* Tensors laid end to end in one arena (touching, not overlapping) are accepted; an output
+ * moved to overlap an input, or the other output, by one element is refused before anything
+ * is written, with a reason naming both. */
+static void aliasing(void) {
+    for (int ti = 0; ti < 4; ti++) {
+        bt_plan *plan;
+        bt_problem p = tl_parse(exec_texts[ti]);
+        if (tl_plan(&plan, &p, NULL, "threads=2", exec_texts[ti]) <= 0) continue;
+        int data = tl_op_is_data(p.op);
+        /* Arena [in0][dy][out0][db]: in0 is w (bwd_data) or x, out0 is dx or dw. */
+        enum { IN0, DY, OUT0, DB };
+        size_t n[4] = {data ? bt_problem_w_elems(&p) : bt_problem_x_elems(&p),
+                       bt_problem_dy_elems(&p),
+                       data ? bt_problem_x_elems(&p) : bt_problem_w_elems(&p),
+                       data ? 0 : bt_problem_db_elems(&p)};
+        const char *name[4] = {data ? "w" : "x", "dy", data ? "dx" : "dw", "db"};
+        size_t total = n[IN0] + n[DY] + n[OUT0] + n[DB];
+        float *arena = tl_alloc(total), *at[4] = {arena};
+        for (int i = 1; i < 4; i++) at[i] = at[i - 1] + n[i - 1];
+        bt_tensors t = {.dy = at[DY]};
+        if (data)
+            t.w = at[IN0], t.dx = at[OUT0], t.x = at[OUT0]; /* bwd_data does not use x */
+        else
+            t.x = at[IN0], t.dw = at[OUT0], t.db = at[DB];
+        tl_expect(bt_plan_execute(plan, &t) == BT_OK, "%s: tensors end to end -> success",
+                  exec_texts[ti]);
+        /* (output, what it is moved over): its first element on the other's last, or (dw
+         * over db) its last on db's first. */
+        static const int pairs[][2] = {{OUT0, IN0}, {OUT0, DY}, {DB, IN0}, {DB, DY}, {OUT0, DB}};
+        for (int k = 0; k < 5; k++) {
+            int o = pairs[k][0], v = pairs[k][1];
+            if (data && (o == DB || v == DB)) continue; /* bwd_data has no db */
+            bt_tensors bad = t;
+            float **slot = o == DB ? &bad.db : data ? &bad.dx : &bad.dw;
+            *slot = v == DB ? at[DB] - n[o] + 1 : at[v] + n[v] - 1;
+            for (size_t e = 0; e < total; e++) arena[e] = 1.0f;
+            char what[200];
+            snprintf(what, sizeof what, "%s: %s over %s", exec_texts[ti], name[o], name[v]);
+            clear_error();
+            if (expect_status(bt_plan_execute(plan, &bad), BT_EINVAL, what))
+                tl_expect(strstr(bt_last_error(), name[o]) && strstr(bt_last_error(), name[v]),
+                          "%s: the reason names both", what);
+            int untouched = 1;
+            for (size_t e = 0; e < total; e++) untouched &= arena[e] == 1.0f;
+            tl_expect(untouched, "%s: nothing written", what);
+        }
+        free(arena);
+        bt_plan_destroy(plan);
+    }
 }
 
 /* ---- bt_last_error is per thread ---- */
@@ -544,6 +599,7 @@ int main(void) {
     execute_errors();
     registry_and_misc();
     null_arguments();
+    aliasing();
     last_error_per_thread();
     params_round_trip();
     dispatch_fits();

@@ -416,6 +416,40 @@ static void run_on_team(const bt_plan *plan, const bt_tensors *t) {
 #undef TEAM_BODY
 }
 
+/* Whether the byte ranges of two tensors of na and nb floats meet. */
+static int overlap(const void *a, size_t na, const void *b, size_t nb) {
+    uintptr_t pa = (uintptr_t)a, pb = (uintptr_t)b;
+    return pa < pb + nb * sizeof(float) && pb < pa + na * sizeof(float);
+}
+
+/* BT_EINVAL naming the first output that overlaps an input or another output. */
+static bt_status check_aliasing(const bt_plan *plan, const bt_tensors *t) {
+    const bt_shape *s = &plan->shape;
+    int data = s->op == BT_FC_BWD_DATA || s->op == BT_CONV_BWD_DATA;
+    const struct {
+        const char *name;
+        const void *p;
+        size_t n;
+    } in[2] = {{data ? "w" : "x", data ? (const void *)t->w : (const void *)t->x,
+                data ? bt_shape_w_elems(s) : bt_shape_x_elems(s)},
+               {"dy", t->dy, bt_shape_dy_elems(s)}},
+      out[2] = {{data ? "dx" : "dw", data ? (const void *)t->dx : (const void *)t->dw,
+                 data ? bt_shape_x_elems(s) : bt_shape_w_elems(s)},
+                {"db", data ? NULL : t->db, (size_t)s->k}};
+    for (int o = 0; o < 2 && out[o].p; o++) {
+        for (int i = 0; i < 2; i++)
+            if (overlap(out[o].p, out[o].n, in[i].p, in[i].n))
+                return bt_fail(BT_EINVAL,
+                               "bt_plan_execute: output %s overlaps input %s (outputs may not "
+                               "alias inputs or each other)",
+                               out[o].name, in[i].name);
+        if (o == 1 && overlap(out[0].p, out[0].n, out[1].p, out[1].n))
+            return bt_fail(BT_EINVAL, "bt_plan_execute: outputs %s and %s overlap", out[0].name,
+                           out[1].name);
+    }
+    return BT_OK;
+}
+
 bt_status bt_plan_execute(bt_plan *plan, const bt_tensors *t) {
     if (!plan) return bt_fail(BT_EINVAL, "bt_plan_execute: plan is NULL");
     if (!t) return bt_fail(BT_EINVAL, "bt_plan_execute: tensors are NULL");
@@ -432,6 +466,8 @@ bt_status bt_plan_execute(bt_plan *plan, const bt_tensors *t) {
                        !t->x    ? "x"
                        : !t->dy ? "dy"
                                 : "dw");
+    bt_status st = check_aliasing(plan, t);
+    if (st != BT_OK) return st;
     if (plan->threads == 1) {
         unsigned csr = enter_ftz();
         plan->variant->run(plan, t, 0, 1);

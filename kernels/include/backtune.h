@@ -42,7 +42,9 @@ typedef struct bt_problem {
 } bt_problem;       /* dil_h = 1 is a dense kernel (PyTorch's convention) */
 
 /* bwd_data reads w and dy and writes dx; bwd_weights reads x and dy and writes dw and,
- * when db is not NULL, db. Pointers an op does not use are ignored. */
+ * when db is not NULL, db. Pointers an op does not use are ignored. No variant works in
+ * place: bt_plan_execute refuses (BT_EINVAL) an output whose bytes overlap an input's or the
+ * other output's. */
 typedef struct bt_tensors {
     const float *x, *w, *dy;
     float *dx, *dw, *db;
