@@ -894,10 +894,13 @@ static void BT_SIMD_NAME(dwc_w_run)(const bt_plan *plan, const bt_tensors *t, in
 /* ---------------------------------------------------------------------------------------- */
 
 /* Whether a thread's spread copy of one channel's planes (U, X), of `floats` floats, stays
- * within bt_scratch_block_floats: not when the shape is mostly padding or stride gaps. The
- * sizes are in double, as their int64 products can overflow on such shapes. */
+ * within half the scratch bound's share of the tensors (it is a copy of the problem's data,
+ * not a cache-sized block): not when the shape is mostly padding or stride gaps. The sizes
+ * are in double, as their int64 products can overflow on such shapes. */
 static int BT_SIMD_NAME(dwc_copy_fits)(const bt_shape *s, double floats, char *why, size_t size) {
-    if (floats <= (double)bt_scratch_block_floats(s)) return 1;
+    if (floats <= BT_SCRATCH_FACTOR / 2 * (double)bt_shape_tensor_elems(s) +
+                      (double)(BT_SCRATCH_CONST / sizeof(float)))
+        return 1;
     snprintf(why, size,
              "its padded copy of a plane (%.3g floats) would exceed the scratch bound (padding "
              "or stride much larger than the image)",

@@ -166,8 +166,10 @@ static inline size_t bt_shape_dy_elems(const bt_shape *s) {
  *     weights, a dy window, GEMM pack buffers) are padded to register tiles, at worst 32
  *     floats wide (the AVX-512 GEMM's NR; 16-lane vectors in the direct kernels) where the
  *     problem's dimension is 1, and a thread holds at most two such copies of one operand;
- *     partial dW / db are one copy of w per thread. The largest ratio measured by
- *     tests/test_scratch.c is 27, on one-element problems where cache-line rounding rules.
+ *     partial dW / db are one copy of w per thread. The largest ratio tests/test_scratch.c
+ *     measures is 32, on one-element problems where the 64-byte rounding of areas rules
+ *     (and 107 where rb at its maximum fills a dilated problem's dy window up to the block
+ *     allowance below).
  *   2 x BT_SCRATCH_BLOCK_BYTES: blocks whose size a parameter sets for the caches (an im2col
  *     column block and its packed copy, a window of dy rows) may reach this however small
  *     the tensors are next to them (the im2col of a large kernel); bt_scratch_block_floats
