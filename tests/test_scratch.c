@@ -111,7 +111,7 @@ static void bounded_scratch(int vi, const bt_problem *p, const char *label) {
     const bt_variant *v = bt_registry_get(vi);
     static const int threads[] = {1, 4};
     for (int ti = 0; ti < 2; ti++) {
-        char params[BT_PARAMS_TEXT], maxima[BT_PARAMS_TEXT];
+        char maxima[BT_PARAMS_TEXT], params[BT_PARAMS_TEXT + 32];
         snprintf(params, sizeof params, "threads=%d", threads[ti]);
         check_plan(vi, p, params, label, 0);
         int count = max_params(v, -1, maxima, sizeof maxima);
@@ -157,7 +157,7 @@ static void key_accepted(const char *key, char *values, void *ctx) {
     if (dots) *dots = '|', memmove(dots + 1, dots + 2, strlen(dots + 2) + 1);
     for (char *save = NULL, *val = strtok_r(values, "|", &save); val;
          val = strtok_r(NULL, "|", &save)) {
-        char params[128];
+        char params[600];
         snprintf(params, sizeof params, "%s=%s,threads=2", key, val);
         bt_plan *plan = NULL;
         bt_status st = bt_plan_create_sized(&plan, c->p, bt_variant_name(c->vi), params);
@@ -202,8 +202,26 @@ static void dispatch_falls_back(const bt_problem *p, const char *label) {
     bt_plan_destroy(plan);
 }
 
+/* The issue's case: blocks at their declared maxima on a one-element FC layer are reported as
+ * the blocks the plan uses. */
+static void reports_clamped(void) {
+    bt_problem p = tl_parse("fc_bwd_w mb1ic1oc1");
+    for (int vi = 0; vi < bt_variant_count(); vi++) {
+        if (bt_variant_op(vi) != BT_FC_BWD_WEIGHTS || !strstr(bt_variant_name(vi), "gemm"))
+            continue;
+        bt_plan *plan = NULL;
+        if (bt_plan_create_sized(&plan, &p, bt_variant_name(vi),
+                                 "mc=1048576,nc=1048576,kc=1048576") != BT_OK)
+            continue;
+        tl_expect(!strstr(bt_plan_params(plan), "1048576"), "%s mb1ic1oc1 at the maxima reports %s",
+                  bt_variant_name(vi), bt_plan_params(plan));
+        bt_plan_destroy(plan);
+    }
+}
+
 int main(int argc, char **argv) {
     verbose = argc > 1 && !strcmp(argv[1], "-v");
+    reports_clamped();
     for (int vi = 0; vi < bt_variant_count() && vi < 256; vi++) {
         bt_op op = bt_variant_op(vi);
         if (!tl_variant_selected(vi, op)) continue;
@@ -220,7 +238,7 @@ int main(int argc, char **argv) {
                 bounded_scratch(vi, &p, label);
                 space_accepted(vi, &p, label);
                 if (!bt_variant_cpu_ok(vi)) continue;
-                char maxima[BT_PARAMS_TEXT], params[BT_PARAMS_TEXT];
+                char maxima[BT_PARAMS_TEXT], params[BT_PARAMS_TEXT + 32];
                 runs_correctly(vi, &p, "threads=2", label, 0);
                 if (max_params(bt_registry_get(vi), -1, maxima, sizeof maxima)) {
                     snprintf(params, sizeof params, "%s,threads=2", maxima);
