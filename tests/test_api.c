@@ -122,6 +122,26 @@ static void plan_create_errors(void) {
 
 /* ---- parameters ---- */
 
+/* Each declared parameter: an out-of-range or unknown value, and given twice. */
+typedef struct bad_key_case {
+    int vi;
+    const bt_problem *p;
+} bad_key_case;
+
+static void bad_values_fail(const char *key, char *values, void *ctx) {
+    const bad_key_case *c = ctx;
+    values[strcspn(values, "|.")] = '\0';
+    char text[3][200];
+    snprintf(text[0], sizeof text[0], "%s=%s,%s=%s", key, values, key, values);
+    snprintf(text[1], sizeof text[1], "%s=not_a_value", key);
+    snprintf(text[2], sizeof text[2], "%s=-99999999", key);
+    for (int t = 0; t < 3; t++) {
+        char what[700];
+        snprintf(what, sizeof what, "%s params '%s'", bt_variant_name(c->vi), text[t]);
+        expect_create_fails(c->p, bt_variant_name(c->vi), text[t], BT_EINVAL, what);
+    }
+}
+
 static void params_errors(void) {
     bt_problem good = tl_parse("conv_bwd_w mb2ic3ih7oc4kh3ph1");
     /* The parameters every variant takes are parsed by the core: checked through dispatch
@@ -154,27 +174,8 @@ static void params_errors(void) {
             op == BT_FC_BWD_DATA || op == BT_FC_BWD_WEIGHTS ? tl_parse("fc_bwd_w mb2ic3oc4") : good;
         p.op = op;
         if (bt_variant_supports(vi, &p) != BT_OK) continue;
-        /* Each declared parameter: an out-of-range or unknown value, and given twice. */
-        char space[512];
-        snprintf(space, sizeof space, "%s", bt_variant_param_space(vi));
-        for (char *save = NULL, *item = strtok_r(space, ";", &save); item;
-             item = strtok_r(NULL, ";", &save)) {
-            char *eq = strchr(item, '=');
-            if (!eq) continue;
-            *eq = '\0';
-            char first[64];
-            snprintf(first, sizeof first, "%s", eq + 1);
-            first[strcspn(first, "|.")] = '\0';
-            char text[3][200];
-            snprintf(text[0], sizeof text[0], "%s=%s,%s=%s", item, first, item, first);
-            snprintf(text[1], sizeof text[1], "%s=not_a_value", item);
-            snprintf(text[2], sizeof text[2], "%s=-99999999", item);
-            for (int t = 0; t < 3; t++) {
-                char what[700];
-                snprintf(what, sizeof what, "%s params '%s'", bt_variant_name(vi), text[t]);
-                expect_create_fails(&p, bt_variant_name(vi), text[t], BT_EINVAL, what);
-            }
-        }
+        bad_key_case c = {vi, &p};
+        tl_param_space_each(vi, bad_values_fail, &c);
     }
     char longtext[2000];
     memset(longtext, 'a', sizeof longtext - 1);
@@ -184,12 +185,14 @@ static void params_errors(void) {
 
 /* ---- execution: NULL tensors, no partial write ---- */
 
+/* One problem of each op, for the execution checks. */
+static const char *const exec_texts[] = {"fc_bwd_d mb2ic3oc4", "fc_bwd_w mb2ic3oc4",
+                                         "conv_bwd_d mb2ic3ih5oc4kh3ph1",
+                                         "conv_bwd_w mb2ic3ih5oc4kh3ph1"};
+
 static void execute_errors(void) {
-    static const char *const texts[] = {"fc_bwd_d mb2ic3oc4", "fc_bwd_w mb2ic3oc4",
-                                        "conv_bwd_d mb2ic3ih5oc4kh3ph1",
-                                        "conv_bwd_w mb2ic3ih5oc4kh3ph1"};
     for (int ti = 0; ti < 4; ti++) {
-        bt_problem p = tl_parse(texts[ti]);
+        bt_problem p = tl_parse(exec_texts[ti]);
         size_t nx = bt_problem_x_elems(&p), nw = bt_problem_w_elems(&p),
                ndy = bt_problem_dy_elems(&p), nk = bt_problem_db_elems(&p);
         float *x = tl_alloc(nx), *w = tl_alloc(nw), *dy = tl_alloc(ndy);
@@ -198,7 +201,7 @@ static void execute_errors(void) {
         for (int vi = 0; vi < bt_variant_count(); vi++) {
             if (bt_variant_op(vi) != p.op || !bt_variant_cpu_ok(vi)) continue;
             bt_plan *plan;
-            if (tl_plan(&plan, &p, bt_variant_name(vi), "threads=2", texts[ti]) <= 0) continue;
+            if (tl_plan(&plan, &p, bt_variant_name(vi), "threads=2", exec_texts[ti]) <= 0) continue;
             /* Each required tensor NULL in turn (index 0..2), then the tensors pointer. */
             for (int missing = 0; missing <= 3; missing++) {
                 for (size_t i = 0; i < nx; i++) dx[i] = SENTINEL;
@@ -297,6 +300,116 @@ static void registry_and_misc(void) {
     tl_expect(bt_problem_x_elems(NULL) == 0 && bt_problem_w_elems(NULL) == 0 &&
                   bt_problem_dy_elems(NULL) == 0 && bt_problem_db_elems(NULL) == 0,
               "element counts of NULL are 0");
+}
+
+/* ---- NULL for every pointer argument of every function in backtune.h ---- */
+
+/* A status function's NULL: `want` with a message. */
+#define EXPECT_NULL_STATUS(call, want)                                                             \
+    do {                                                                                           \
+        clear_error();                                                                             \
+        expect_status((call), (want), #call);                                                      \
+    } while (0)
+/* A function with a sentinel result: `cond` holds, and it did not crash. */
+#define EXPECT_NULL_SENTINEL(cond) tl_expect((cond), "%s", #cond)
+
+static void null_arguments(void) {
+    bt_problem p = tl_parse("conv_bwd_d mb2ic3ih7oc4kh3ph1"), out;
+    char buf[64], name[16];
+    bt_plan *plan = NULL;
+    EXPECT_NULL_STATUS(bt_problem_parse(NULL, &out), BT_EINVAL);
+    EXPECT_NULL_STATUS(bt_problem_parse("fc_bwd_d mb2ic3oc4", NULL), BT_EINVAL);
+    EXPECT_NULL_STATUS(bt_problem_parse_named(NULL, &out, name, sizeof name), BT_EINVAL);
+    EXPECT_NULL_STATUS(bt_problem_parse_named("fc_bwd_d mb2ic3oc4n\"x\"", NULL, name, sizeof name),
+                       BT_EINVAL);
+    /* name is optional: NULL takes no name, whatever the size says. */
+    EXPECT_NULL_SENTINEL(bt_problem_parse_named("fc_bwd_d mb2ic3oc4n\"x\"", &out, NULL, 16) ==
+                         BT_OK);
+    EXPECT_NULL_STATUS(bt_problem_normalize(NULL, &out), BT_EINVAL);
+    EXPECT_NULL_STATUS(bt_problem_normalize(&p, NULL), BT_EINVAL);
+    EXPECT_NULL_SENTINEL(bt_problem_format(NULL, buf, sizeof buf) == -1);
+    EXPECT_NULL_SENTINEL(bt_problem_format(&p, NULL, sizeof buf) == -1);
+    EXPECT_NULL_SENTINEL(bt_problem_format(&p, NULL, 0) > 0); /* the length, as snprintf */
+    EXPECT_NULL_SENTINEL(bt_problem_flops(NULL) == 0.0);
+    EXPECT_NULL_SENTINEL(bt_problem_out_h(NULL) == 0);
+    EXPECT_NULL_SENTINEL(bt_problem_out_w(NULL) == 0);
+    /* Not normalized: zero fields take their defaults (stride 0 divided before); invalid: 0. */
+    bt_problem raw = {
+        .op = BT_CONV_BWD_DATA, .n = 1, .c = 1, .h = 5, .w = 7, .k = 1, .r = 3, .s = 3};
+    EXPECT_NULL_SENTINEL(bt_problem_out_h(&raw) == 3 && bt_problem_out_w(&raw) == 5);
+    raw.stride_w = -2;
+    EXPECT_NULL_SENTINEL(bt_problem_out_w(&raw) == 0);
+    EXPECT_NULL_SENTINEL(bt_problem_x_elems(NULL) == 0 && bt_problem_w_elems(NULL) == 0 &&
+                         bt_problem_dy_elems(NULL) == 0 && bt_problem_db_elems(NULL) == 0);
+    EXPECT_NULL_STATUS(bt_plan_create(NULL, &p, NULL, NULL), BT_EINVAL);
+    EXPECT_NULL_STATUS(bt_plan_create(&plan, NULL, NULL, NULL), BT_EINVAL);
+    EXPECT_NULL_SENTINEL(plan == NULL);
+    /* variant and params are optional: NULL dispatches with the defaults. */
+    EXPECT_NULL_SENTINEL(bt_plan_create(&plan, &p, NULL, NULL) == BT_OK && plan);
+    bt_tensors t = {0};
+    EXPECT_NULL_STATUS(bt_plan_execute(NULL, &t), BT_EINVAL);
+    EXPECT_NULL_STATUS(bt_plan_execute(plan, NULL), BT_EINVAL);
+    EXPECT_NULL_STATUS(bt_plan_execute(plan, &t), BT_EINVAL); /* every tensor NULL */
+    bt_plan_destroy(plan);
+    EXPECT_NULL_SENTINEL(bt_plan_variant(NULL) == NULL && bt_plan_params(NULL) == NULL &&
+                         bt_plan_source(NULL) == NULL && bt_plan_threads(NULL) == 0);
+    bt_plan_destroy(NULL);
+    EXPECT_NULL_STATUS(bt_tuning_load(NULL), BT_EINVAL);
+    EXPECT_NULL_SENTINEL(bt_variant_find(NULL) == -1);
+    EXPECT_NULL_STATUS(bt_variant_supports(0, NULL), BT_EINVAL);
+}
+
+/* ---- outputs overlapping inputs ---- */
+
+/* Tensors laid end to end in one arena (touching, not overlapping) are accepted; an output
+ * moved to overlap an input, or the other output, by one element is refused before anything
+ * is written, with a reason naming both. */
+static void aliasing(void) {
+    for (int ti = 0; ti < 4; ti++) {
+        bt_plan *plan;
+        bt_problem p = tl_parse(exec_texts[ti]);
+        if (tl_plan(&plan, &p, NULL, "threads=2", exec_texts[ti]) <= 0) continue;
+        int data = tl_op_is_data(p.op);
+        /* Arena [in0][dy][out0][db]: in0 is w (bwd_data) or x, out0 is dx or dw. */
+        enum { IN0, DY, OUT0, DB };
+        size_t n[4] = {data ? bt_problem_w_elems(&p) : bt_problem_x_elems(&p),
+                       bt_problem_dy_elems(&p),
+                       data ? bt_problem_x_elems(&p) : bt_problem_w_elems(&p),
+                       data ? 0 : bt_problem_db_elems(&p)};
+        const char *name[4] = {data ? "w" : "x", "dy", data ? "dx" : "dw", "db"};
+        size_t total = n[IN0] + n[DY] + n[OUT0] + n[DB];
+        float *arena = tl_alloc(total), *at[4] = {arena};
+        for (int i = 1; i < 4; i++) at[i] = at[i - 1] + n[i - 1];
+        bt_tensors t = {.dy = at[DY]};
+        if (data)
+            t.w = at[IN0], t.dx = at[OUT0], t.x = at[OUT0]; /* bwd_data does not use x */
+        else
+            t.x = at[IN0], t.dw = at[OUT0], t.db = at[DB];
+        tl_expect(bt_plan_execute(plan, &t) == BT_OK, "%s: tensors end to end -> success",
+                  exec_texts[ti]);
+        /* (output, what it is moved over): its first element on the other's last, or (dw
+         * over db) its last on db's first. */
+        static const int pairs[][2] = {{OUT0, IN0}, {OUT0, DY}, {DB, IN0}, {DB, DY}, {OUT0, DB}};
+        for (int k = 0; k < 5; k++) {
+            int o = pairs[k][0], v = pairs[k][1];
+            if (data && (o == DB || v == DB)) continue; /* bwd_data has no db */
+            bt_tensors bad = t;
+            float **slot = o == DB ? &bad.db : data ? &bad.dx : &bad.dw;
+            *slot = v == DB ? at[DB] - n[o] + 1 : at[v] + n[v] - 1;
+            for (size_t e = 0; e < total; e++) arena[e] = 1.0f;
+            char what[200];
+            snprintf(what, sizeof what, "%s: %s over %s", exec_texts[ti], name[o], name[v]);
+            clear_error();
+            if (expect_status(bt_plan_execute(plan, &bad), BT_EINVAL, what))
+                tl_expect(strstr(bt_last_error(), name[o]) && strstr(bt_last_error(), name[v]),
+                          "%s: the reason names both", what);
+            int untouched = 1;
+            for (size_t e = 0; e < total; e++) untouched &= arena[e] == 1.0f;
+            tl_expect(untouched, "%s: nothing written", what);
+        }
+        free(arena);
+        bt_plan_destroy(plan);
+    }
 }
 
 /* ---- bt_last_error is per thread ---- */
@@ -495,6 +608,8 @@ int main(void) {
     params_errors();
     execute_errors();
     registry_and_misc();
+    null_arguments();
+    aliasing();
     last_error_per_thread();
     params_round_trip();
     dispatch_fits();

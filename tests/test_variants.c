@@ -58,26 +58,29 @@ static void run_matrix(int vi, bt_op op, int layout_mask) {
  * key (one key varied at a time, the others at their defaults) over the shape list, with
  * layout, threads and the other choices rotating. A range without candidates is left to
  * the defaults. */
-static void run_param_sweep(int vi, bt_op op, int layout_mask) {
-    char space[512];
-    snprintf(space, sizeof space, "%s", bt_variant_param_space(vi));
-    int salt = 0;
-    for (char *save = NULL, *item = strtok_r(space, ";", &save); item;
-         item = strtok_r(NULL, ";", &save)) {
-        char *eq = strchr(item, '=');
-        if (!eq || strstr(eq, "..")) continue;
-        *eq = '\0';
-        for (char *vsave = NULL, *val = strtok_r(eq + 1, "|", &vsave); val;
-             val = strtok_r(NULL, "|", &vsave), salt++) {
-            char extra[128];
-            snprintf(extra, sizeof extra, "%s=%s", item, val);
-            for (int si = 0; si < tl_shape_count(op); si++) {
-                tl_case c;
-                tl_case_rotated(op, si, salt, layout_mask, &c);
-                run_case(vi, &c, extra);
-            }
+typedef struct sweep {
+    int vi, layout_mask, salt;
+    bt_op op;
+} sweep;
+
+static void sweep_key(const char *key, char *values, void *ctx) {
+    sweep *w = ctx;
+    if (strstr(values, "..")) return;
+    for (char *save = NULL, *val = strtok_r(values, "|", &save); val;
+         val = strtok_r(NULL, "|", &save), w->salt++) {
+        char extra[128];
+        snprintf(extra, sizeof extra, "%s=%s", key, val);
+        for (int si = 0; si < tl_shape_count(w->op); si++) {
+            tl_case c;
+            tl_case_rotated(w->op, si, w->salt, w->layout_mask, &c);
+            run_case(w->vi, &c, extra);
         }
     }
+}
+
+static void run_param_sweep(int vi, bt_op op, int layout_mask) {
+    sweep w = {vi, layout_mask, 0, op};
+    tl_param_space_each(vi, sweep_key, &w);
 }
 
 static int usage(void) {

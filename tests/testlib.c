@@ -344,3 +344,15 @@ bt_problem tl_parse(const char *text) {
     }
     return p;
 }
+
+void tl_param_space_each(int vi, tl_space_fn *fn, void *ctx) {
+    char space[512];
+    snprintf(space, sizeof space, "%s", bt_variant_param_space(vi));
+    for (char *save = NULL, *item = strtok_r(space, ";", &save); item;
+         item = strtok_r(NULL, ";", &save)) {
+        char *eq = strchr(item, '=');
+        if (!eq) continue;
+        *eq = '\0';
+        fn(item, eq + 1, ctx);
+    }
+}

@@ -84,5 +84,9 @@ bt_problem tl_parse(const char *text); /* a problem the test knows is valid; abo
  * (so a parser bug cannot silently change what a kernel test runs). */
 bt_problem tl_problem(bt_op op, bt_layout layout, const char *desc, int accumulate);
 int tl_op_is_data(bt_op op);
+/* Each "key=values" item of bt_variant_param_space(vi), in order: fn(key, values, ctx) with
+ * values "a|b|c" or "lo..hi" (a writable copy). */
+typedef void tl_space_fn(const char *key, char *values, void *ctx);
+void tl_param_space_each(int vi, tl_space_fn *fn, void *ctx);
 
 #endif

@@ -446,8 +446,18 @@ static bt_status BT_SIMD_NAME(dwc_d_prepare)(bt_plan *plan) {
         int64_t cb = bt_min64(DWC_CB_MAX, DWC_ACC_MAX / plan->param[DWC_D_JB]);
         while (cb > 1 && (int64_t)dwc_d_thread_bytes(s, cb, nt) > bt_machine_get()->l2_bytes / 2)
             cb--;
-        plan->param[DWC_D_CB] = bt_max64(1, bt_min64(cb, s->c));
+        plan->param[DWC_D_CB] = cb;
+    } else if (!plan->param_given[DWC_D_JB]) {
+        /* The default jb fitted to the given cb's accumulators. */
+        plan->param[DWC_D_JB] =
+            bt_max64(1, bt_min64(plan->param[DWC_D_JB], DWC_ACC_MAX / plan->param[DWC_D_CB]));
     }
+    /* No more channels than there are, nor U planes past the scratch bound. */
+    int64_t cb = bt_max64(1, bt_min64(plan->param[DWC_D_CB], s->c));
+    while (cb > 1 &&
+           (int64_t)(dwc_d_thread_bytes(s, cb, nt) / sizeof(float)) > bt_scratch_block_floats(s))
+        cb--;
+    plan->param[DWC_D_CB] = cb;
     if (plan->param[DWC_D_JB] * plan->param[DWC_D_CB] > DWC_ACC_MAX)
         return bt_fail(BT_EINVAL, "%s: jb*cb = %lld exceeds the %d accumulator registers",
                        plan->variant->name,
@@ -883,13 +893,43 @@ static void BT_SIMD_NAME(dwc_w_run)(const bt_plan *plan, const bt_tensors *t, in
 
 /* ---------------------------------------------------------------------------------------- */
 
+/* Whether a thread's spread copy of one channel's planes (U, X), of `floats` floats, stays
+ * within half the scratch bound's share of the tensors (it is a copy of the problem's data,
+ * not a cache-sized block): not when the shape is mostly padding or stride gaps. The sizes
+ * are in double, as their int64 products can overflow on such shapes. */
+static int BT_SIMD_NAME(dwc_copy_fits)(const bt_shape *s, double floats, char *why, size_t size) {
+    if (floats <= BT_SCRATCH_FACTOR / 2 * (double)bt_shape_tensor_elems(s) +
+                      (double)(BT_SCRATCH_CONST / sizeof(float)))
+        return 1;
+    snprintf(why, size,
+             "its padded copy of a plane (%.3g floats) would exceed the scratch bound (padding "
+             "or stride much larger than the image)",
+             floats);
+    return 0;
+}
+
+static int BT_SIMD_NAME(dwc_d_supports)(const bt_shape *s, char *why, size_t size) {
+    if (!BT_SIMD_NAME(dwc_supports)(s, why, size)) return 0;
+    double lead = (double)bt_max64(0, (s->s - 1) * s->dw - s->pw); /* dwc_u_geometry */
+    double width = (double)(bt_div_up(s->w, DWC_V) * DWC_V + s->pw) + lead;
+    return BT_SIMD_NAME(dwc_copy_fits)(s, (double)s->kg * (double)s->p * width, why, size);
+}
+
+static int BT_SIMD_NAME(dwc_w_supports)(const bt_shape *s, char *why, size_t size) {
+    if (!BT_SIMD_NAME(dwc_supports)(s, why, size)) return 0;
+    double qv = (double)(bt_div_up(s->q, DWC_V) * DWC_V); /* dwc_x_geometry */
+    double rows = (double)(s->p - 1) * (double)s->sh + (double)((s->r - 1) * s->dh + 1);
+    double width = ((qv - 1) * (double)s->sw + (double)((s->s - 1) * s->dw) + 1) / (double)s->sw;
+    return BT_SIMD_NAME(dwc_copy_fits)(s, (double)s->sw * rows * (width + 1), why, size);
+}
+
 const bt_variant BT_SIMD_NAME(bt_variant_conv_bwd_d__depthwise_nchw) = {
     .name = BT_SIMD_STR(BT_SIMD_NAME(conv_bwd_d__depthwise_nchw)),
     .op = BT_CONV_BWD_DATA,
     .isa = BT_ISA_THIS,
     .priority = 15 + 10 * BT_ISA_THIS,
     .params = BT_SIMD_NAME(dwc_d_params),
-    .supports = BT_SIMD_NAME(dwc_supports),
+    .supports = BT_SIMD_NAME(dwc_d_supports),
     .prepare = BT_SIMD_NAME(dwc_d_prepare),
     .run = BT_SIMD_NAME(dwc_d_run)};
 
@@ -899,6 +939,6 @@ const bt_variant BT_SIMD_NAME(bt_variant_conv_bwd_w__depthwise_nchw) = {
     .isa = BT_ISA_THIS,
     .priority = 15 + 10 * BT_ISA_THIS,
     .params = BT_SIMD_NAME(dwc_w_params),
-    .supports = BT_SIMD_NAME(dwc_supports),
+    .supports = BT_SIMD_NAME(dwc_w_supports),
     .prepare = BT_SIMD_NAME(dwc_w_prepare),
     .run = BT_SIMD_NAME(dwc_w_run)};

@@ -236,7 +236,11 @@ static void BT_SIMD_NAME(dwn_d_segment)(dwn_d_args *a, int64_t len, int jb, int 
 static bt_status BT_SIMD_NAME(dwn_d_prepare)(bt_plan *plan) {
     const bt_shape *s = &plan->shape;
     if (!plan->param_given[DWN_D_PAR]) plan->param[DWN_D_PAR] = DW_PAR_MB;
-    if (!plan->param_given[DWN_D_CB]) plan->param[DWN_D_CB] = dwn_vectors(s) >= 2 ? 2 : 1;
+    if (!plan->param_given[DWN_D_CB]) /* two vectors, unless a given jb leaves no room */
+        plan->param[DWN_D_CB] = dwn_vectors(s) >= 2 && (!plan->param_given[DWN_D_JB] ||
+                                                        2 * plan->param[DWN_D_JB] <= DWN_ACC_MAX)
+                                    ? 2
+                                    : 1;
     if (!plan->param_given[DWN_D_JB]) {
         /* As many positions as the accumulator registers allow, but not past a row. */
         int64_t jb = bt_min64(DWN_JB_MAX, DWN_ACC_MAX / plan->param[DWN_D_CB]);

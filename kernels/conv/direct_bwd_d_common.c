@@ -3,11 +3,19 @@
 
 const char *const bt_bwdd_par_choices[] = {"mb", "c", "2d", NULL};
 
+/* Rows of a flat window beyond [0, P) that a block of rb dx rows may read: a row tap's
+ * first row p is read with the phase's rows (at most ceil(rb / sh)) after it, and is kept
+ * only when they meet [0, P). */
+static int64_t flat_margin(const bt_shape *s, int64_t rb) {
+    return bt_div_up(rb, s->sh) - 1;
+}
+
 void bt_bwdd_window_rows(const bt_shape *s, int flat, int64_t i0, int64_t i1, int64_t *pmin,
                          int64_t *pmax) {
     *pmin = bwdd_ceil_div(i0 + s->ph - (s->r - 1) * s->dh, s->sh);
     *pmax = bwdd_floor_div(i1 - 1 + s->ph, s->sh);
-    if (!flat) *pmin = bt_max64(0, *pmin), *pmax = bt_min64(s->p - 1, *pmax);
+    int64_t margin = flat ? flat_margin(s, i1 - i0) : 0;
+    *pmin = bt_max64(-margin, *pmin), *pmax = bt_min64(s->p - 1 + margin, *pmax);
 }
 
 int bt_bwdd_row_taps(const bt_shape *s, int64_t i, int64_t rows, int64_t pbase, int64_t *r,
@@ -23,28 +31,33 @@ int bt_bwdd_row_taps(const bt_shape *s, int64_t i, int64_t rows, int64_t pbase, 
     return n;
 }
 
+/* Whether kernel column c contributes to phase jph, and its dy column q0 of t = 0. A column
+ * whose dy columns q0 .. q0 + len - 1 all fall in the padding adds nothing; leaving it out
+ * keeps a window's zero columns within a phase's length. */
+static int column_tap(const bt_shape *s, int64_t jph, int64_t c, int64_t *q0) {
+    int64_t off = jph + s->pw - c * s->dw;
+    if (bwdd_floor_div(off, s->sw) * s->sw != off) return 0;
+    *q0 = bwdd_floor_div(off, s->sw);
+    return *q0 + bwdd_phase_len(s, jph) > 0 && *q0 < s->q;
+}
+
 int bt_bwdd_phase_taps(const bt_shape *s, int64_t jph, int64_t *ss, int64_t *q0) {
     int n = 0;
-    for (int64_t c = 0; c < s->s; c++) {
-        int64_t off = jph + s->pw - c * s->dw;
-        if (bwdd_floor_div(off, s->sw) * s->sw != off) continue;
-        ss[n] = c, q0[n] = bwdd_floor_div(off, s->sw), n++;
-    }
+    for (int64_t c = 0; c < s->s; c++)
+        if (column_tap(s, jph, c, &q0[n])) ss[n++] = c;
     return n;
 }
 
 /* The zero columns reads need left of q = 0 (*lp) and the row pitch. Flat windows let a
  * row's right padding run on into the next row's left padding. */
 static void pad_extent(const bt_shape *s, int flat, int64_t *lp, int64_t *qpad) {
-    int64_t left = 0, end = s->q;
+    int64_t left = 0, end = s->q, q0;
     for (int64_t jph = 0; jph < bt_min64(s->sw, s->w); jph++)
-        for (int64_t c = 0; c < s->s; c++) {
-            int64_t off = jph + s->pw - c * s->dw;
-            if (bwdd_floor_div(off, s->sw) * s->sw != off) continue;
-            int64_t q0 = bwdd_floor_div(off, s->sw);
-            left = bt_max64(left, -q0);
-            end = bt_max64(end, q0 + bwdd_phase_len(s, jph));
-        }
+        for (int64_t c = 0; c < s->s; c++)
+            if (column_tap(s, jph, c, &q0)) {
+                left = bt_max64(left, -q0);
+                end = bt_max64(end, q0 + bwdd_phase_len(s, jph));
+            }
     *lp = left;
     *qpad = left + (flat ? s->q + bt_max64(0, end - s->q - left) : end);
 }
@@ -53,7 +66,8 @@ static void pad_extent(const bt_shape *s, int flat, int64_t *lp, int64_t *qpad) 
  * for flat windows one more whose left padding ends the last row's right padding. */
 static int64_t window_rows(const bt_shape *s, int flat, int64_t rb) {
     int64_t rows = bt_div_up(rb - 1 + (s->r - 1) * s->dh, s->sh) + 1;
-    return flat ? rows + 1 : bt_max64(1, bt_min64(rows, s->p));
+    return flat ? bt_min64(rows, s->p + 2 * flat_margin(s, rb)) + 1
+                : bt_max64(1, bt_min64(rows, s->p));
 }
 
 void bt_bwdd_window_geom(const bt_shape *s, int64_t rb, bwdd_geom *g) {
@@ -87,6 +101,19 @@ int64_t bt_bwdd_default_rb(const bt_shape *s, int flat, int64_t floats_per_q, in
     }
     rb = bt_div_up(s->h, bt_div_up(s->h, rb)); /* blocks of even height */
     return rb;
+}
+
+int64_t bt_bwdd_fit_rb(const bt_shape *s, int flat, int64_t floats_per_q, int64_t rb) {
+    int64_t lo = 1, hi = bt_max64(1, bt_min64(rb, s->h)); /* the window grows with rb */
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo + 1) / 2;
+        if (bt_bwdd_window_bytes(s, flat, mid, floats_per_q) / (int64_t)sizeof(float) <=
+            bt_scratch_block_floats(s))
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
 }
 
 void bt_bwdd_thread_items(int par, int64_t n, int64_t nrb, int64_t ngc, int tid, int nthr,

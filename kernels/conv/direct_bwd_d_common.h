@@ -87,6 +87,10 @@ int64_t bt_bwdd_window_bytes(const bt_shape *s, int flat, int64_t rows_per_block
 int64_t bt_bwdd_default_rb(const bt_shape *s, int flat, int64_t floats_per_q, int64_t block,
                            int64_t ngc, int threads);
 
+/* rb lowered (to 1 at least) until the window fits bt_scratch_block_floats: taller blocks
+ * than that are not worth their scratch. */
+int64_t bt_bwdd_fit_rb(const bt_shape *s, int flat, int64_t floats_per_q, int64_t rb);
+
 /* Thread tid's work: flattened items [*a, *b) of N x nrb x ngc, restricted to the
  * (group, c-tile) range [*gc0, *gc1). */
 void bt_bwdd_thread_items(int par, int64_t n, int64_t nrb, int64_t ngc, int tid, int nthr,

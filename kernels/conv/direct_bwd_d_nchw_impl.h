@@ -33,6 +33,8 @@
     BWDD_UPTO_14(M, 2)                                                                             \
     BWDD_UPTO_9(M, 3)                                                                              \
     BWDD_UPTO_6(M, 4) BWDD_UPTO_5(M, 5) BWDD_UPTO_4(M, 6) BWDD_UPTO_3(M, 7) BWDD_UPTO_2(M, 8)
+#define NCHW_CT_LIMIT 16 /* the largest ct and jv of the tiles above */
+#define NCHW_JV_LIMIT 8
 #define NCHW_CT_TUNE "3|6|9|14"
 #define NCHW_JV_TUNE "1|2|4|7"
 #define NCHW_JV_DEFAULT 4
@@ -43,6 +45,8 @@
     BWDD_UPTO_14(M, 1)                                                                             \
     BWDD_UPTO_6(M, 2)                                                                              \
     BWDD_UPTO_4(M, 3) BWDD_UPTO_2(M, 4) BWDD_UPTO_2(M, 5) BWDD_UPTO_1(M, 6) BWDD_UPTO_1(M, 7)
+#define NCHW_CT_LIMIT 14
+#define NCHW_JV_LIMIT 7
 #define NCHW_CT_TUNE "2|3|6|12"
 #define NCHW_JV_TUNE "1|2|4"
 #define NCHW_JV_DEFAULT 2
@@ -53,6 +57,8 @@
     BWDD_UPTO_12(M, 1)                                                                             \
     BWDD_UPTO_6(M, 2)                                                                              \
     BWDD_UPTO_3(M, 3) BWDD_UPTO_2(M, 4) BWDD_UPTO_1(M, 5) BWDD_UPTO_1(M, 6) BWDD_UPTO_1(M, 7)
+#define NCHW_CT_LIMIT 12
+#define NCHW_JV_LIMIT 7
 #define NCHW_CT_TUNE "2|3|6|12"
 #define NCHW_JV_TUNE "1|2|4"
 #define NCHW_JV_DEFAULT 2
@@ -62,9 +68,9 @@
 
 enum { P_PAR, P_CT, P_JV, P_KB, P_RB };
 static const bt_param_spec nchw_params[] = {
-    {"par", bt_bwdd_par_choices, 0, 0, NULL},   {"ct", NULL, 1, NCHW_CT_MAX, NCHW_CT_TUNE},
-    {"jv", NULL, 1, NCHW_JV_MAX, NCHW_JV_TUNE}, {"kb", NULL, 1, 1 << 20, "8|32|128"},
-    {"rb", NULL, 1, 1 << 20, "1|4|16|64"},      {NULL, NULL, 0, 0, NULL},
+    {"par", bt_bwdd_par_choices, 0, 0, NULL},     {"ct", NULL, 1, NCHW_CT_LIMIT, NCHW_CT_TUNE},
+    {"jv", NULL, 1, NCHW_JV_LIMIT, NCHW_JV_TUNE}, {"kb", NULL, 1, 1 << 20, "8|32|128"},
+    {"rb", NULL, 1, 1 << 20, "1|4|16|64"},        {NULL, NULL, 0, 0, NULL},
 };
 
 /* One register tile's work. */
@@ -183,9 +189,10 @@ static int nchw_supports(const bt_shape *s, char *why, size_t size) {
     return 1;
 }
 
-/* Floats of a thread's phase buffer per channel: sw phases of ceil(rb/sh) window rows. */
+/* Floats of a thread's phase buffer per channel: a row's phases (sw, or W if fewer) of
+ * ceil(rb/sh) window rows. */
 static int64_t pbuf_channel(const bt_shape *s, const bwdd_geom *g) {
-    return s->sw * bt_div_up(g->rb, s->sh) * g->qpad;
+    return bt_min64(s->sw, s->w) * bt_div_up(g->rb, s->sh) * g->qpad;
 }
 
 static bt_status nchw_prepare(bt_plan *plan) {
@@ -199,6 +206,7 @@ static bt_status nchw_prepare(bt_plan *plan) {
     g->flat = 1;
     bt_bwdd_window_geom(s, s->h, g); /* qpad, whatever the block */
     if (!given[P_PAR]) prm[P_PAR] = BWDD_PAR_2D;
+    if (given[P_CT]) prm[P_CT] = bt_min64(prm[P_CT], s->cg); /* wider c-tiles are padding */
     /* Vectors of the longest flat span (a whole image's row phase). */
     int64_t nv = bt_div_up((bt_div_up(s->h, s->sh) - 1) * g->qpad + bwdd_phase_len(s, 0), BT_VLEN);
     if (!given[P_JV]) {
@@ -231,7 +239,8 @@ static bt_status nchw_prepare(bt_plan *plan) {
     if (!given[P_RB]) /* the phase buffer adds ~ct floats a position to the window */
         prm[P_RB] =
             bt_bwdd_default_rb(s, 1, s->kg + ct, block, s->g * bt_div_up(s->cg, ct), plan->threads);
-    bt_bwdd_window_geom(s, prm[P_RB], g);
+    bt_bwdd_window_geom(s, bt_bwdd_fit_rb(s, 1, s->kg + ct, prm[P_RB]), g);
+    prm[P_RB] = g->rb;
     g->ctile = ct;
     g->nct = bt_div_up(s->cg, ct);
     g->ngc = s->g * g->nct;
@@ -308,9 +317,7 @@ static void nchw_block(const bt_plan *plan, const bt_tensors *t, float *win, int
         .wk = g->ctile,
         .dst_c = pbuf_channel(s, g),
     };
-    for (int64_t ih = 0; ih < s->sh; ih++) {
-        int64_t first = i0 + (ih - i0 % s->sh + s->sh) % s->sh; /* first row of this phase */
-        if (first >= i1) continue;
+    for (int64_t first = i0; first < bt_min64(i1, i0 + s->sh); first++) { /* a row phase */
         int64_t rows = (i1 - 1 - first) / s->sh + 1;
         for (int64_t jph = 0; jph < bt_min64(s->sw, s->w); jph++) {
             int64_t span = (rows - 1) * g->qpad + bwdd_phase_len(s, jph);

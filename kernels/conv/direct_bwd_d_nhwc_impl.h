@@ -32,18 +32,21 @@
 #if BT_VLEN == 16
 #define NHWC_C_TILES(M) BWDD_UPTO_16(M, 1) BWDD_UPTO_14(M, 2) BWDD_UPTO_9(M, 3) BWDD_UPTO_6(M, 4)
 #define NHWC_K_TILES(M) BWDD_UPTO_12(M, 1) BWDD_UPTO_12(M, 2) BWDD_UPTO_9(M, 3) BWDD_UPTO_6(M, 4)
+#define NHWC_JT_LIMIT 16 /* the largest jt of the tiles above */
 #define NHWC_JT_TUNE "4|6|9|12"
 #define NHWC_CB_DEFAULT 2
 #define NHWC_REGS 32
 #elif BT_VLEN == 8
 #define NHWC_C_TILES(M) BWDD_UPTO_14(M, 1) BWDD_UPTO_6(M, 2) BWDD_UPTO_4(M, 3) BWDD_UPTO_2(M, 4)
 #define NHWC_K_TILES(M) BWDD_UPTO_12(M, 1) BWDD_UPTO_6(M, 2) BWDD_UPTO_4(M, 3) BWDD_UPTO_2(M, 4)
+#define NHWC_JT_LIMIT 14
 #define NHWC_JT_TUNE "3|4|6|12"
 #define NHWC_CB_DEFAULT 2
 #define NHWC_REGS 16
 #else /* scalar: without FMA each product needs one more register */
 #define NHWC_C_TILES(M) BWDD_UPTO_12(M, 1) BWDD_UPTO_6(M, 2) BWDD_UPTO_3(M, 3) BWDD_UPTO_2(M, 4)
 #define NHWC_K_TILES(M) BWDD_UPTO_12(M, 1) BWDD_UPTO_6(M, 2) BWDD_UPTO_3(M, 3) BWDD_UPTO_2(M, 4)
+#define NHWC_JT_LIMIT 12
 #define NHWC_JT_TUNE "2|3|6|12"
 #define NHWC_CB_DEFAULT 2
 #define NHWC_REGS 15
@@ -53,9 +56,9 @@ enum { VEC_C, VEC_K };
 static const char *const vec_choices[] = {"c", "k", NULL};
 enum { P_PAR, P_VEC, P_JT, P_CB, P_RB };
 static const bt_param_spec nhwc_params[] = {
-    {"par", bt_bwdd_par_choices, 0, 0, NULL},   {"vec", vec_choices, 0, 0, NULL},
-    {"jt", NULL, 1, NHWC_JT_MAX, NHWC_JT_TUNE}, {"cb", NULL, 1, NHWC_CB_MAX, "1|2|3|4"},
-    {"rb", NULL, 1, 1 << 20, "1|4|16|64"},      {NULL, NULL, 0, 0, NULL},
+    {"par", bt_bwdd_par_choices, 0, 0, NULL},     {"vec", vec_choices, 0, 0, NULL},
+    {"jt", NULL, 1, NHWC_JT_LIMIT, NHWC_JT_TUNE}, {"cb", NULL, 1, NHWC_CB_MAX, "1|2|3|4"},
+    {"rb", NULL, 1, 1 << 20, "1|4|16|64"},        {NULL, NULL, 0, 0, NULL},
 };
 
 /* One register tile's work. */
@@ -195,13 +198,18 @@ static bt_status nhwc_prepare(bt_plan *plan) {
     int64_t *prm = plan->param;
     const int *given = plan->param_given;
     if (!given[P_PAR]) prm[P_PAR] = BWDD_PAR_2D;
-    if (!given[P_VEC])
-        prm[P_VEC] = BT_VLEN > 1 && 2 * s->cg <= BT_VLEN && s->kg >= BT_VLEN ? VEC_K : VEC_C;
+    if (!given[P_VEC]) /* vec=k, if it has a tile of the given jt */
+        prm[P_VEC] = BT_VLEN > 1 && 2 * s->cg <= BT_VLEN && s->kg >= BT_VLEN &&
+                             (!given[P_JT] || kernels_k[1][prm[P_JT]])
+                         ? VEC_K
+                         : VEC_C;
     int vec = (int)prm[P_VEC];
     const nhwc_kernel(*table)[NHWC_JT_MAX + 1] = kernel_table(vec);
     /* cb's unit: vectors of channels (vec=c) or channels (vec=k); what a group needs. */
     int64_t cb_need = vec == VEC_K ? s->cg : bt_div_up(s->cg, BT_VLEN);
     int64_t nt = bwdd_phase_len(s, 0); /* the longest phase */
+    /* A given cb past what a group needs would only be padding. */
+    if (given[P_CB]) prm[P_CB] = bt_min64(prm[P_CB], cb_need);
     if (!given[P_CB]) {
         int64_t cb = bt_min64(cb_need, vec == VEC_K ? NHWC_CB_MAX : NHWC_CB_DEFAULT);
         if (given[P_JT])
@@ -227,7 +235,8 @@ static bt_status nhwc_prepare(bt_plan *plan) {
             bt_bwdd_default_rb(s, 0, floats_q, block, s->g * bt_div_up(cb_need, cb), plan->threads);
     bwdd_geom *g = calloc(1, sizeof *g);
     if (!g) return bt_fail(BT_ENOMEM, "out of memory");
-    bt_bwdd_window_geom(s, prm[P_RB], g);
+    bt_bwdd_window_geom(s, bt_bwdd_fit_rb(s, 0, floats_q, prm[P_RB]), g);
+    prm[P_RB] = g->rb;
     g->ctile = vec == VEC_K ? cb : cb * BT_VLEN;
     g->nct = bt_div_up(s->cg, g->ctile);
     g->ngc = s->g * g->nct;

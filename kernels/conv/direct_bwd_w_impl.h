@@ -391,6 +391,7 @@ typedef struct dwk_info {
     size_t part_floats;     /* one partial dW, padded */
     size_t db_off, db_floats, split_off, split_floats;
     int64_t split_width;     /* XMODE_SPLIT: a phase row, ceil(W / sw) */
+    int64_t split_row;       /* XMODE_SPLIT: an x row's phases (the first min(sw, W)) */
     int64_t ks_width;        /* XMODE_KS: padded x row, (Q - 1) * sw + S positions */
     int64_t ks_rows;         /* XMODE_KS: output rows per kernel call */
     size_t ks_x_floats;      /* XMODE_KS: padded x block, then (NCHW) transposed dy */
@@ -499,9 +500,9 @@ static void nchw_split_fill(const dwk_ctx *cx, const dwk_block *b) {
     float *dst = cx->split;
     for (int64_t c = b->c0; c < b->c1; c++)
         for (int64_t n = b->n0; n < b->n1; n++)
-            for (int64_t i = i_lo; i <= i_hi; i++, dst += s->sw * width) {
+            for (int64_t i = i_lo; i <= i_hi; i++, dst += cx->in->split_row) {
                 const float *src = cx->t->x + bt_x_off(s, n, b->g * s->cg + c, i, 0);
-                for (int64_t phi = 0; phi < s->sw; phi++)
+                for (int64_t phi = 0; phi < bt_min64(s->sw, s->w); phi++)
                     for (int64_t m = 0, j = phi; j < s->w; m++, j += s->sw)
                         dst[phi * width + m] = src[j];
             }
@@ -554,7 +555,8 @@ static void nchw_at_tap(const dwk_ctx *cx, const dwk_block *b, int64_t k, int64_
     /* XMODE_SPLIT: the block's copy, [channel][image][row i - i_lo][phase][m]. */
     int64_t i_lo, i_hi;
     const int64_t rows_img = dwk_split_rows(s, b, &i_lo, &i_hi);
-    const int64_t width = in->split_width, row_len = s->sw * width, phi = dwk_mod(o, s->sw);
+    /* Phases from W on hold no column: their taps were empty above. */
+    const int64_t width = in->split_width, row_len = in->split_row, phi = dwk_mod(o, s->sw);
     call->b = cx->split + ((c - b->c0) * call->images * rows_img + (i - i_lo)) * row_len +
               phi * width + (o - phi) / s->sw + qa;
     call->b_img = rows_img * row_len;
@@ -930,6 +932,16 @@ static int64_t dwk_round_up(int64_t a, int64_t m) {
     return bt_div_up(a, m) * m;
 }
 
+/* XMODE_KS: floats of a thread's padded x rows (and NCHW transposed dy) for blocks of pb
+ * output rows, in double (stride and dilation gaps make the int64 product overflow). */
+static double dwk_ks_floats(const bt_shape *s, int64_t pb, int64_t kb) {
+    const double imgs = (double)bt_max64(1, pb / s->p), prow = (double)bt_min64(pb, s->p);
+    const double xrows = (prow - 1) * (double)s->sh + (double)((s->r - 1) * s->dh + 1);
+    const double width = (double)(s->q - 1) * (double)s->sw + (double)s->s;
+    return imgs * xrows * width * (double)s->c +
+           (s->layout == BT_NCHW ? imgs * prow * (double)(s->q * kb) : 0);
+}
+
 static bt_status dwk_prepare(bt_plan *plan) {
     const bt_shape *s = &plan->shape;
     const bt_machine *mach = bt_machine_get();
@@ -945,10 +957,19 @@ static bt_status dwk_prepare(bt_plan *plan) {
      * (measured 1.3-1.5x on ResNet 3x3 layers; 1x1 layers keep vec=q). */
     const int ks_vec = nhwc ? VEC_KS_NHWC : VEC_KS_NCHW;
     const int ks_ok = s->g == 1 && s->dw == 1;
-    const int ks =
-        given[P_VEC] ? prm[P_VEC] == ks_vec : ks_ok && (s->c <= 4 || (!nhwc && s->s >= 3));
+    /* Its padded x rows, one output row at a time, within the scratch bound (not when the
+     * shape is mostly stride gaps or padding). */
+    const double block_floats = (double)bt_scratch_block_floats(s);
+    const int ks_fits = dwk_ks_floats(s, 1, s->kg) <= block_floats;
+    const int ks = given[P_VEC] ? prm[P_VEC] == ks_vec
+                                : ks_ok && ks_fits && (s->c <= 4 || (!nhwc && s->s >= 3));
     if (ks && !ks_ok)
         return bt_fail(BT_EUNSUPPORTED, "params: vec=ks needs groups 1 and no column dilation");
+    if (ks && !ks_fits)
+        return bt_fail(BT_EUNSUPPORTED,
+                       "params: vec=ks would copy %.3g floats of padded x rows per thread, past "
+                       "the scratch bound",
+                       dwk_ks_floats(s, 1, s->kg));
 
     /* Register tile (and NHWC vectorisation): the cheapest for K/G x C/G (ks: S*C x K). */
     double best = -1;
@@ -1007,6 +1028,10 @@ static bt_status dwk_prepare(bt_plan *plan) {
         /* Whole images when they are small, else equal shares of an image's rows. */
         prm[P_PB] = pb >= s->p ? pb / s->p * s->p : bt_div_up(s->p, bt_div_up(s->p, pb));
     }
+    /* No more rows than the batch has; ks: no more than its copy fits the bound. */
+    prm[P_PB] = bt_min64(prm[P_PB], s->n * s->p);
+    while (ks && prm[P_PB] > 1 && dwk_ks_floats(s, prm[P_PB], prm[P_KB]) > block_floats)
+        prm[P_PB] = prm[P_PB] > s->p ? bt_max64(s->p, prm[P_PB] / 2 / s->p * s->p) : prm[P_PB] / 2;
 
     /* Threads: split the rows when there are enough of them, else the filters, else the
      * channels. */
@@ -1063,11 +1088,12 @@ static bt_status dwk_prepare(bt_plan *plan) {
     in->split_off = in->db_off + (size_t)partials * in->db_floats;
     if (xmode == XMODE_SPLIT) {
         in->split_width = bt_div_up(s->w, s->sw);
+        in->split_row = bt_min64(s->sw, s->w) * in->split_width;
         const int64_t rows_max =
             in->pb >= s->p ? in->pb / s->p * s->h
                            : bt_min64(s->h, (in->pb - 1) * s->sh + (s->r - 1) * s->dh + 1);
         in->split_floats =
-            (size_t)dwk_round_up(bt_min64(in->cb, s->cg) * rows_max * s->sw * in->split_width, 16);
+            (size_t)dwk_round_up(bt_min64(in->cb, s->cg) * rows_max * in->split_row, 16);
     }
     if (xmode == XMODE_KS) {
         const int64_t imgs = bt_max64(1, in->pb / s->p), prow = bt_min64(in->pb, s->p);

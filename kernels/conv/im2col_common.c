@@ -45,6 +45,12 @@ static int bwd_d_default_par(const bt_shape *s, int threads) {
     return BT_CONVG_PAR_CH;
 }
 
+/* Columns of `height` floats a thread's column block may hold: all `cols` asked for if they
+ * fit bt_scratch_block_floats, else as many as fit (at least one). */
+static int64_t capped_cols(const bt_shape *s, int64_t cols, int64_t height) {
+    return bt_min64(cols, bt_max64(1, bt_scratch_block_floats(s) / height));
+}
+
 static int64_t round_down_unit(int64_t x, int64_t unit) {
     return bt_max64(x / unit, 1) * unit;
 }
@@ -66,7 +72,8 @@ static void bwd_w_blocks(bt_plan *plan, bt_conv_gemm_plan *cp, const bt_gemm_blo
                                          : round_down_unit(bt_max64(fit_l2, cache->kc), cache->kc);
     }
     cp->cols = bt_min64(plan->param[BT_CONVG_COLS], span);
-    if (!plan->param_given[BT_CONVG_COLS]) plan->param[BT_CONVG_COLS] = cp->cols;
+    if (!cp->direct && !cp->batched) cp->cols = capped_cols(s, cp->cols, s->cg * taps);
+    plan->param[BT_CONVG_COLS] = cp->cols;
     cp->col = cp->direct || cp->batched ? 0 : bt_floats_aligned(cp->cols * s->cg * taps);
     *m = cp->par == BT_CONVG_PAR_CH ? bt_min64(s->kg, share(s->k, plan->threads)) : s->kg;
     *n = s->cg * taps;
@@ -92,14 +99,17 @@ static void bwd_d_blocks(bt_plan *plan, bt_conv_gemm_plan *cp, int64_t *m, int64
         plan->param[BT_CONVG_CHB] =
             cp->direct ? s->cg : bt_max64(1, bt_min64(lc, budget / (taps * cols)));
     }
-    cp->chb = bt_min64(plan->param[BT_CONVG_CHB], s->cg);
+    cp->chb = cp->direct ? bt_min64(plan->param[BT_CONVG_CHB], s->cg)
+                         : capped_cols(s, bt_min64(plan->param[BT_CONVG_CHB], s->cg), taps);
+    plan->param[BT_CONVG_CHB] = cp->chb;
     if (!plan->param_given[BT_CONVG_COLS]) {
         int64_t fit = budget / (cp->chb * taps);
         plan->param[BT_CONVG_COLS] =
             cp->direct || fit >= span ? span : round_down_unit(bt_max64(fit, 16), 16);
     }
     cp->cols = bt_min64(plan->param[BT_CONVG_COLS], span);
-    if (!plan->param_given[BT_CONVG_COLS]) plan->param[BT_CONVG_COLS] = cp->cols;
+    if (!cp->direct) cp->cols = capped_cols(s, cp->cols, cp->chb * taps);
+    plan->param[BT_CONVG_COLS] = cp->cols;
     cp->col = cp->direct ? 0 : bt_floats_aligned(cp->cols * cp->chb * taps);
     int64_t width = bt_min64(cp->chb, lc) * taps;
     *m = s->layout == BT_NCHW ? width : cp->cols;

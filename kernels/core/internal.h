@@ -105,6 +105,16 @@ int bt_variant_priority(const bt_variant *v, const bt_shape *s);
 /* Shape from a normalized problem. */
 void bt_shape_from_problem(const bt_problem *p, bt_shape *s);
 
+/* bt_plan_create of a named variant up to its scratch, which is sized (plan->scratch_bytes)
+ * but not allocated: what a plan would hold, without the allocation (tests of the sizing).
+ * The plan is destroyed as any other; it must not be executed. */
+bt_status bt_plan_create_sized(bt_plan **plan, const bt_problem *p, const char *variant,
+                               const char *params);
+
+/* Tests only: the name of a variant whose scratch allocation fails as if memory were out
+ * (NULL: none). */
+extern const char *bt_test_scratch_fails;
+
 /* Value of parameter `key` in a plan (its index in variant->params), or -1 if absent. */
 int bt_param_index(const bt_variant *v, const char *key);
 /* Whether "key=value,..." names only parameters of variant i (and threads, bind) with values
@@ -159,6 +169,50 @@ static inline size_t bt_shape_w_elems(const bt_shape *s) {
 }
 static inline size_t bt_shape_dy_elems(const bt_shape *s) {
     return (size_t)(s->n * s->k * s->p * s->q);
+}
+
+/* The scratch bound. A plan holds at most bt_scratch_bound bytes of scratch: per thread,
+ *   BT_SCRATCH_FACTOR x the bytes of x, w and dy: a thread's copies of operands (packed
+ *     weights, a dy window, GEMM pack buffers) are padded to register tiles, at worst 32
+ *     floats wide (the AVX-512 GEMM's NR; 16-lane vectors in the direct kernels) where the
+ *     problem's dimension is 1, and a thread holds at most two such copies of one operand;
+ *     partial dW / db are one copy of w per thread. The largest ratio tests/test_scratch.c
+ *     measures is 32, on one-element problems where the 64-byte rounding of areas rules
+ *     (and 107 where rb at its maximum fills a dilated problem's dy window up to the block
+ *     allowance below).
+ *   2 x BT_SCRATCH_BLOCK_BYTES: blocks whose size a parameter sets for the caches (an im2col
+ *     column block and its packed copy, a window of dy rows) may reach this however small
+ *     the tensors are next to them (the im2col of a large kernel); bt_scratch_block_floats
+ *     clamps such parameters.
+ *   BT_SCRATCH_CONST: the 64-byte rounding of each area, tap tables and lists.
+ * bt_plan_create refuses (BT_EUNSUPPORTED) a plan past it; variants clamp parameters or
+ * decline shapes (supports) so that none is. */
+#define BT_SCRATCH_FACTOR 64
+#define BT_SCRATCH_BLOCK_BYTES ((int64_t)4 << 20)
+#define BT_SCRATCH_BLOCK_FACTOR 8
+#define BT_SCRATCH_CONST ((size_t)64 << 10)
+static inline size_t bt_shape_tensor_elems(const bt_shape *s) {
+    return bt_shape_x_elems(s) + bt_shape_w_elems(s) + bt_shape_dy_elems(s);
+}
+static inline size_t bt_scratch_bound(const bt_shape *s, int threads) {
+    size_t per_thread, bytes;
+    if (__builtin_mul_overflow(bt_shape_tensor_elems(s), BT_SCRATCH_FACTOR * sizeof(float),
+                               &per_thread) ||
+        __builtin_add_overflow(per_thread, 2 * BT_SCRATCH_BLOCK_BYTES + BT_SCRATCH_CONST,
+                               &per_thread) ||
+        __builtin_mul_overflow(per_thread, (size_t)threads, &bytes))
+        return SIZE_MAX;
+    return bytes;
+}
+/* Floats one cache-sized block of a thread (an im2col column block, a dy window) may take
+ * when its parameter asks for more: BT_SCRATCH_BLOCK_BYTES, or BT_SCRATCH_BLOCK_FACTOR x
+ * the tensors where that is more (no default of a real layer is cut down by it). */
+static inline int64_t bt_scratch_block_floats(const bt_shape *s) {
+    size_t tensors = bt_shape_tensor_elems(s);
+    return bt_max64(BT_SCRATCH_BLOCK_BYTES / (int64_t)sizeof(float),
+                    tensors > (size_t)INT64_MAX / BT_SCRATCH_BLOCK_FACTOR
+                        ? INT64_MAX
+                        : BT_SCRATCH_BLOCK_FACTOR * (int64_t)tensors);
 }
 
 #endif

@@ -161,7 +161,11 @@ static void format_params(bt_plan *plan, int bind) {
         snprintf(b + n, size - n, "threads=%d,bind=%s", plan->threads, bind_choices[bind]);
 }
 
-static void *alloc_scratch(size_t bytes) {
+const char *bt_test_scratch_fails;
+
+static void *alloc_scratch(const bt_plan *plan) {
+    if (bt_test_scratch_fails && !strcmp(bt_test_scratch_fails, plan->variant->name)) return NULL;
+    size_t bytes = plan->scratch_bytes;
     size_t rounded = (bytes + BT_ALIGN - 1) / BT_ALIGN * BT_ALIGN;
     void *p = aligned_alloc(BT_ALIGN, rounded);
     if (!p) return NULL;
@@ -240,9 +244,11 @@ void bt_plan_destroy(bt_plan *plan) {
     free(plan);
 }
 
-/* Builds a plan for variant v; on failure nothing is left allocated. */
+/* Builds a plan for variant v (without its scratch when sized_only); on failure nothing is
+ * left allocated. */
 static bt_status build_plan(bt_plan **out, const bt_problem *norm, const bt_shape *s,
-                            const bt_variant *v, const char *params, const char *source) {
+                            const bt_variant *v, const char *params, const char *source,
+                            int sized_only) {
     bt_plan *plan = calloc(1, sizeof *plan);
     if (!plan) return bt_fail(BT_ENOMEM, "bt_plan_create: out of memory");
     plan->variant = v;
@@ -255,8 +261,12 @@ static bt_status build_plan(bt_plan **out, const bt_problem *norm, const bt_shap
         plan->threads = core.threads;
         if (v->prepare) st = v->prepare(plan);
     }
-    if (st == BT_OK && plan->scratch_bytes) {
-        plan->scratch = alloc_scratch(plan->scratch_bytes);
+    if (st == BT_OK && !sized_only && plan->scratch_bytes > bt_scratch_bound(s, plan->threads))
+        st = bt_fail(BT_EUNSUPPORTED,
+                     "variant %s asks for %zu bytes of scratch, past the problem's bound of %zu",
+                     v->name, plan->scratch_bytes, bt_scratch_bound(s, plan->threads));
+    if (st == BT_OK && plan->scratch_bytes && !sized_only) {
+        plan->scratch = alloc_scratch(plan);
         if (!plan->scratch)
             st = bt_fail(BT_ENOMEM, "bt_plan_create: cannot allocate %zu bytes of scratch",
                          plan->scratch_bytes);
@@ -300,7 +310,7 @@ static bt_status dispatch(bt_plan **out, const bt_problem *norm, const bt_shape 
         if (!variant_fits(bt_registry_get(i), s, why, sizeof why))
             return bt_fail(BT_EUNSUPPORTED, "BACKTUNE_VARIANT=%s %s", forced, why);
         if (talk) say("%s: %s (forced by BACKTUNE_VARIANT)", text, forced);
-        return build_plan(out, norm, s, bt_registry_get(i), params, "forced");
+        return build_plan(out, norm, s, bt_registry_get(i), params, "forced", 0);
     }
     int threads = omp_get_max_threads();
     char tparams[BT_PARAMS_TEXT];
@@ -316,7 +326,7 @@ static bt_status dispatch(bt_plan **out, const bt_problem *norm, const bt_shape 
             char merged[2 * BT_PARAMS_TEXT];
             bt_tuning_merge_params(tparams, params, merged, sizeof merged);
             bt_plan *plan = NULL;
-            bt_status st = build_plan(&plan, norm, s, bt_registry_get(i), merged, "table");
+            bt_status st = build_plan(&plan, norm, s, bt_registry_get(i), merged, "table", 0);
             if (st == BT_OK) {
                 if (talk)
                     say("%s: %s %s (tuning table: %s)", text, tvariant, plan->params_text, twhy);
@@ -332,10 +342,12 @@ static bt_status dispatch(bt_plan **out, const bt_problem *norm, const bt_shape 
     } else if (talk && twhy[0]) {
         say("%s: no table entry (%s)", text, twhy);
     }
-    /* Heuristic: the highest-priority variant that fits; the reference (priority 0) is last. */
-    const bt_variant *best = NULL;
-    int best_priority = -1;
-    for (int i = 0; i < bt_registry_count(); i++) {
+    /* Heuristic: the variants that fit, highest priority first (ties in registry order); the
+     * reference (priority 0) is last. One whose plan is unsupported at its sizes or cannot be
+     * allocated gives way to the next; any other failure (bad params) is the answer. */
+    int count = bt_registry_count(), *order = malloc((size_t)count * sizeof *order), fits = 0;
+    if (!order) return bt_fail(BT_ENOMEM, "bt_plan_create: out of memory");
+    for (int i = 0; i < count; i++) {
         const bt_variant *v = bt_registry_get(i);
         char why[256];
         if (v->op != s->op) continue;
@@ -343,19 +355,36 @@ static bt_status dispatch(bt_plan **out, const bt_problem *norm, const bt_shape 
             if (talk) say("%s: %s passed over: %s", text, v->name, why);
             continue;
         }
-        int priority = bt_variant_priority(v, s);
-        if (!best || priority > best_priority) best = v, best_priority = priority;
+        int at = fits++, priority = bt_variant_priority(v, s);
+        for (; at > 0 && bt_variant_priority(bt_registry_get(order[at - 1]), s) < priority; at--)
+            order[at] = order[at - 1];
+        order[at] = i;
     }
-    if (!best) return bt_fail(BT_EUNSUPPORTED, "no variant takes %s", text);
-    bt_status st =
-        build_plan(out, norm, s, best, params, best_priority ? "heuristic" : "reference");
-    if (st == BT_OK && talk)
-        say("%s: %s %s (%s)", text, best->name, (*out)->params_text, (*out)->source);
-    return st;
+    if (!fits) {
+        free(order);
+        return bt_fail(BT_EUNSUPPORTED, "no variant takes %s", text);
+    }
+    bt_status st = BT_OK, first = BT_OK;
+    char first_error[256] = "";
+    for (int at = 0; at < fits; at++) {
+        const bt_variant *v = bt_registry_get(order[at]);
+        st = build_plan(out, norm, s, v, params,
+                        bt_variant_priority(v, s) ? "heuristic" : "reference", 0);
+        if (st == BT_OK) {
+            if (talk) say("%s: %s %s (%s)", text, v->name, (*out)->params_text, (*out)->source);
+            break;
+        }
+        if (talk) say("%s: %s rejected: %s", text, v->name, bt_last_error());
+        if (first == BT_OK)
+            first = st, snprintf(first_error, sizeof first_error, "%s", bt_last_error());
+        if (st != BT_ENOMEM && st != BT_EUNSUPPORTED) break;
+    }
+    free(order);
+    return st == BT_OK ? BT_OK : bt_fail(first, "%s", first_error);
 }
 
-bt_status bt_plan_create(bt_plan **plan, const bt_problem *p, const char *variant,
-                         const char *params) {
+static bt_status create(bt_plan **plan, const bt_problem *p, const char *variant,
+                        const char *params, int sized_only) {
     if (!plan) return bt_fail(BT_EINVAL, "bt_plan_create: plan is NULL");
     *plan = NULL;
     if (!p) return bt_fail(BT_EINVAL, "bt_plan_create: problem is NULL");
@@ -370,7 +399,18 @@ bt_status bt_plan_create(bt_plan **plan, const bt_problem *p, const char *varian
     char why[256];
     if (!variant_fits(bt_registry_get(i), &s, why, sizeof why))
         return bt_fail(BT_EUNSUPPORTED, "variant %s %s", variant, why);
-    return build_plan(plan, &norm, &s, bt_registry_get(i), params, "named");
+    return build_plan(plan, &norm, &s, bt_registry_get(i), params, "named", sized_only);
+}
+
+bt_status bt_plan_create(bt_plan **plan, const bt_problem *p, const char *variant,
+                         const char *params) {
+    return create(plan, p, variant, params, 0);
+}
+
+bt_status bt_plan_create_sized(bt_plan **plan, const bt_problem *p, const char *variant,
+                               const char *params) {
+    if (!variant) return bt_fail(BT_EINVAL, "bt_plan_create_sized: variant is NULL");
+    return create(plan, p, variant, params, 1);
 }
 
 /* Flush denormals (FTZ | DAZ) on this thread; returns the previous MXCSR. */
@@ -459,6 +499,40 @@ bt_status bt_plan_affinity(const bt_plan *plan, char *buf, size_t size) {
     return BT_OK;
 }
 
+/* Whether the byte ranges of two tensors of na and nb floats meet. */
+static int overlap(const void *a, size_t na, const void *b, size_t nb) {
+    uintptr_t pa = (uintptr_t)a, pb = (uintptr_t)b;
+    return pa < pb + nb * sizeof(float) && pb < pa + na * sizeof(float);
+}
+
+/* BT_EINVAL naming the first output that overlaps an input or another output. */
+static bt_status check_aliasing(const bt_plan *plan, const bt_tensors *t) {
+    const bt_shape *s = &plan->shape;
+    int data = s->op == BT_FC_BWD_DATA || s->op == BT_CONV_BWD_DATA;
+    const struct {
+        const char *name;
+        const void *p;
+        size_t n;
+    } in[2] = {{data ? "w" : "x", data ? (const void *)t->w : (const void *)t->x,
+                data ? bt_shape_w_elems(s) : bt_shape_x_elems(s)},
+               {"dy", t->dy, bt_shape_dy_elems(s)}},
+      out[2] = {{data ? "dx" : "dw", data ? (const void *)t->dx : (const void *)t->dw,
+                 data ? bt_shape_x_elems(s) : bt_shape_w_elems(s)},
+                {"db", data ? NULL : t->db, (size_t)s->k}};
+    for (int o = 0; o < 2 && out[o].p; o++) {
+        for (int i = 0; i < 2; i++)
+            if (overlap(out[o].p, out[o].n, in[i].p, in[i].n))
+                return bt_fail(BT_EINVAL,
+                               "bt_plan_execute: output %s overlaps input %s (outputs may not "
+                               "alias inputs or each other)",
+                               out[o].name, in[i].name);
+        if (o == 1 && overlap(out[0].p, out[0].n, out[1].p, out[1].n))
+            return bt_fail(BT_EINVAL, "bt_plan_execute: outputs %s and %s overlap", out[0].name,
+                           out[1].name);
+    }
+    return BT_OK;
+}
+
 bt_status bt_plan_execute(bt_plan *plan, const bt_tensors *t) {
     if (!plan) return bt_fail(BT_EINVAL, "bt_plan_execute: plan is NULL");
     if (!t) return bt_fail(BT_EINVAL, "bt_plan_execute: tensors are NULL");
@@ -475,6 +549,8 @@ bt_status bt_plan_execute(bt_plan *plan, const bt_tensors *t) {
                        !t->x    ? "x"
                        : !t->dy ? "dy"
                                 : "dw");
+    bt_status st = check_aliasing(plan, t);
+    if (st != BT_OK) return st;
     if (plan->threads == 1) {
         unsigned csr = enter_ftz();
         plan->variant->run(plan, t, 0, 1);

@@ -182,13 +182,22 @@ static int64_t norm_out_w(const bt_problem *p) {
                     p->stride_w);
 }
 
-int64_t bt_problem_out_h(const bt_problem *p) {
+/* P (width 0) or Q (width 1) of p, normalized first: 0 if p is NULL or invalid. */
+static int64_t out_dim(const bt_problem *p, int width, const char *fn) {
     bt_problem norm;
-    return bt_problem_normalize(p, &norm) == BT_OK ? norm_out_h(&norm) : 0;
+    if (!p) {
+        bt_fail(BT_EINVAL, "%s: problem is NULL", fn);
+        return 0;
+    }
+    if (bt_problem_normalize(p, &norm) != BT_OK) return 0;
+    return width ? norm_out_w(&norm) : norm_out_h(&norm);
+}
+
+int64_t bt_problem_out_h(const bt_problem *p) {
+    return out_dim(p, 0, "bt_problem_out_h");
 }
 int64_t bt_problem_out_w(const bt_problem *p) {
-    bt_problem norm;
-    return bt_problem_normalize(p, &norm) == BT_OK ? norm_out_w(&norm) : 0;
+    return out_dim(p, 1, "bt_problem_out_w");
 }
 
 void bt_shape_from_problem(const bt_problem *p, bt_shape *s) {

@@ -56,24 +56,26 @@ void bt_gemm_blocking_params(bt_plan *plan, int first, int64_t m, int64_t n, int
                              bt_gemm_blocking *blk) {
     const bt_machine *mach = bt_machine_get();
     bt_isa isa = plan->variant->isa;
+    int64_t mr, nr;
+    bt_gemm_micro_tile(isa, &mr, &nr);
     bt_gemm_default_blocking(isa, mach->l1d_bytes, mach->l2_bytes,
                              mach->l3_bytes / bt_max64(1, mach->cores), blk);
     /* A sum a little longer than kc is one slice, not two half slices: each extra slice
      * re-reads and re-writes all of C (1x1 convs, k = 256 against kc = 192: C is MBs). The
      * longer B panel still fits L1 beside an A panel; mc shrinks to keep the A block's size. */
     if (k > blk->kc && 2 * k <= 3 * blk->kc) {
-        int64_t mr, nr;
-        bt_gemm_micro_tile(isa, &mr, &nr);
         blk->mc = bt_max64(blk->mc * blk->kc / k / mr, 1) * mr;
         blk->kc = k;
     }
     bt_gemm_fit_blocking(isa, m, n, k, blk);
+    /* A given block larger than the GEMM (rounded up to the register tile) computes the same
+     * as one that just covers it, with larger pack buffers: it is clamped. */
+    const int64_t useful[3] = {bt_div_up(bt_max64(m, 1), mr) * mr,
+                               bt_div_up(bt_max64(n, 1), nr) * nr, bt_max64(k, 1)};
     int64_t *value[3] = {&blk->mc, &blk->nc, &blk->kc};
     for (int i = 0; i < 3; i++) {
-        if (plan->param_given[first + i])
-            *value[i] = plan->param[first + i];
-        else
-            plan->param[first + i] = *value[i];
+        if (plan->param_given[first + i]) *value[i] = bt_min64(plan->param[first + i], useful[i]);
+        plan->param[first + i] = *value[i];
     }
 }
 

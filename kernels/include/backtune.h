@@ -49,7 +49,9 @@ typedef struct bt_problem {
 } bt_problem; /* dil_h = 1 is a dense kernel (PyTorch's convention) */
 
 /* bwd_data reads w and dy and writes dx; bwd_weights reads x and dy and writes dw and,
- * when db is not NULL, db. Pointers an op does not use are ignored. */
+ * when db is not NULL, db. Pointers an op does not use are ignored. No variant works in
+ * place: bt_plan_execute refuses (BT_EINVAL) an output whose bytes overlap an input's or the
+ * other output's. */
 typedef struct bt_tensors {
     const float *x, *w, *dy;
     float *dx, *dw, *db;
@@ -73,8 +75,10 @@ int bt_problem_format(const bt_problem *p, char *buf, size_t size);
 /* 2*N*K*(C/G)*R*S*P*Q, bias excluded; 0 for an invalid problem. */
 double bt_problem_flops(const bt_problem *p);
 
-/* variant NULL: dispatch (tuning table, then heuristic, then reference). params NULL or "":
- * the variant's defaults, derived from this machine's caches. */
+/* variant NULL: dispatch (tuning table, then heuristic, then reference; a candidate that
+ * cannot get its scratch gives way to the next). params NULL or "": the variant's defaults,
+ * derived from this machine's caches; values larger than the problem can use are clamped
+ * (bt_plan_params reports them as clamped). Scratch is bounded by the problem's tensors. */
 bt_status bt_plan_create(bt_plan **plan, const bt_problem *p, const char *variant,
                          const char *params);
 bt_status bt_plan_execute(bt_plan *plan, const bt_tensors *t);
@@ -95,7 +99,8 @@ bt_status bt_problem_parse_named(const char *text, bt_problem *out, char *name, 
  * The result is canonical: pad_end_set is 0 when symmetric padding gives the same output
  * size, else 1 with both end paddings written as (P - 1) * stride + extent - h - pad_h. */
 bt_status bt_problem_normalize(const bt_problem *p, bt_problem *out);
-/* Output spatial size (P, Q) of a problem; 0 if p is NULL or its sizes give no output. */
+/* Output spatial size (P, Q) of a problem (zero fields take their defaults); 0 if p is NULL
+ * or invalid. */
 int64_t bt_problem_out_h(const bt_problem *p);
 int64_t bt_problem_out_w(const bt_problem *p);
 /* Element counts of x (and dx), w (and dw), dy, db for a valid problem; 0 if invalid. */
