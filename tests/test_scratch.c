@@ -18,21 +18,21 @@
 #include <string.h>
 
 static const char *const conv_problems[] = {
-    "mb2ic3ih7oc4kh3sh1000000000ph1",             /* the issue's: 432 FLOPs */
-    "mb2ic3ih7oc4kh3sh2147483647sw2147483647ph1", /* strides past int32 */
-    "mb1ic2ih9iw1000oc2kh1kw3sw1000",             /* a wide row, one output column */
-    "mb1ic1ih1oc1kh1",                            /* everything 1 */
-    "mb1ic3ih1oc5kh3ph1",                         /* 1x1 image, 3x3 kernel over padding */
-    "mb2ic1ih1oc1kh15ph7",                        /* 15x15 kernel on a 1x1 image */
-    "mb1ic2ih3oc2kh3sh1000000ph500000",           /* huge padding, huge stride */
-    "mb1ic2ih1oc2kh3dh999999ph1000000",           /* huge dilation inside huge padding */
-    "g4mb1ic4ih1oc4kh3ph1",                       /* depthwise, 1x1 image */
-    "g4mb1ic4ih2oc8kh3sh1000000ph1",              /* depthwise, multiplier 2, huge stride */
-    "mb3ic1ih5oc1kh3ph1",                         /* one channel in, one out */
-    "g2mb1ic2ih5iw3oc2kh5kw3sh7sw9ph2pw1",        /* groups of one, strides past the image */
-    "g2mb1ic2ih3oc2kh3sh1000000ph500000",         /* depthwise, huge padding and stride */
-    "g2mb1ic2ih2iw100oc2kh1kw3pw1",               /* depthwise, a row of many vectors */
-    "mb1ic1ih64oc64kh3dh30",                      /* dilation 31: dy rows far apart */
+    "mb2ic3ih7oc4kh3sh1000000000ph1",                      /* the issue's: 432 FLOPs */
+    "mb2ic3ih7iw7oc4kh3kw3sh2147483647sw2147483647ph1pw1", /* strides past int32 */
+    "mb1ic2ih9iw1000oc2kh1kw3sw1000",                      /* a wide row, one output column */
+    "mb1ic1ih1oc1kh1",                                     /* everything 1 */
+    "mb1ic3ih1oc5kh3ph1",                                  /* 1x1 image, 3x3 kernel over padding */
+    "mb2ic1ih1oc1kh15ph7",                                 /* 15x15 kernel on a 1x1 image */
+    "mb1ic2ih3oc2kh3sh1000000ph500000",                    /* huge padding, huge stride */
+    "mb1ic2ih1oc2kh3dh999999ph1000000",                    /* huge dilation inside huge padding */
+    "g4mb1ic4ih1oc4kh3ph1",                                /* depthwise, 1x1 image */
+    "g4mb1ic4ih2oc8kh3sh1000000ph1",       /* depthwise, multiplier 2, huge stride */
+    "mb3ic1ih5oc1kh3ph1",                  /* one channel in, one out */
+    "g2mb1ic2ih5iw3oc2kh5kw3sh7sw9ph2pw1", /* groups of one, strides past the image */
+    "g2mb1ic2ih3oc2kh3sh1000000ph500000",  /* depthwise, huge padding and stride */
+    "g2mb1ic2ih2iw100oc2kh1kw3pw1",        /* depthwise, a row of many vectors */
+    "mb1ic1ih64oc64kh3dh30",               /* dilation 31: dy rows far apart */
 };
 static const char *const fc_problems[] = {"mb1ic1oc1", "mb1ic1oc1000", "mb1000ic1oc1",
                                           "mb1ic1000oc1", "mb3ic5oc7"};
