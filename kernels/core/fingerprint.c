@@ -7,6 +7,7 @@
 #include <cpuid.h>
 #include <ctype.h>
 #include <limits.h>
+#include <omp.h>
 #include <stddef.h>
 #include <hwloc.h>
 #include <pthread.h>
@@ -157,6 +158,22 @@ static void detect_isa(bt_fingerprint *fp) {
     snprintf(fp->isa_class, sizeof fp->isa_class, "%s", classes[bt_machine_get()->isa_cap]);
 }
 
+/* With OpenMP places (OMP_PLACES, OMP_PROC_BIND) the runtime pins the initial thread to the
+ * first place before main, so the process's binding would name one core: the places, built
+ * from the CPUs the process was given, say what it may use. 0 without places. */
+static int omp_places_cpus(hwloc_bitmap_t set) {
+    int places = omp_get_num_places();
+    if (places <= 0) return 0;
+    hwloc_bitmap_zero(set);
+    for (int p = 0; p < places; p++) {
+        int ids[1024], n = omp_get_place_num_procs(p);
+        if (n > (int)(sizeof ids / sizeof ids[0])) return 0; /* the process's binding, then */
+        omp_get_place_proc_ids(p, ids);
+        for (int i = 0; i < n; i++) hwloc_bitmap_set(set, (unsigned)ids[i]);
+    }
+    return 1;
+}
+
 static void cache_info(hwloc_topology_t topo, hwloc_obj_type_t type, bt_cache_info *out) {
     hwloc_obj_t obj = hwloc_get_next_obj_by_type(topo, type, NULL);
     if (!obj) return;
@@ -186,7 +203,8 @@ static void detect_topology(bt_fingerprint *fp) {
         /* The PUs this process may run on (taskset, cgroups), and the cores they belong to. */
         hwloc_bitmap_t allowed = hwloc_bitmap_alloc();
         if (allowed) {
-            if (hwloc_get_cpubind(topo, allowed, HWLOC_CPUBIND_PROCESS) != 0)
+            if (!omp_places_cpus(allowed) &&
+                hwloc_get_cpubind(topo, allowed, HWLOC_CPUBIND_PROCESS) != 0)
                 hwloc_bitmap_copy(allowed, hwloc_topology_get_allowed_cpuset(topo));
             hwloc_bitmap_and(allowed, allowed, hwloc_topology_get_topology_cpuset(topo));
             fp->pus_allowed = hwloc_bitmap_weight(allowed);
