@@ -269,10 +269,31 @@ static void registry_and_misc(void) {
         int found = 0;
         for (int i = 0; i < n; i++)
             if ((int)bt_variant_op(i) == op && bt_variant_cpu_ok(i) &&
-                bt_registry_get(i)->priority == 0)
+                bt_registry_get(i)->is_reference)
                 found = 1;
-        tl_expect(found, "%s has a reference variant (priority 0) that runs anywhere",
-                  bt_op_name((bt_op)op));
+        tl_expect(found, "%s has a reference variant that runs anywhere", bt_op_name((bt_op)op));
+    }
+    /* Every enumerator id is its variant's name, and the descriptor's family, op and ISA are
+     * the parts of that name. */
+#define BT_VARIANT(id) #id,
+    static const char *const enumerated[] = {
+#include "fc/fc_bwd_data.inc"
+#include "fc/fc_bwd_weights.inc"
+#include "conv/conv_bwd_data.inc"
+#include "conv/conv_bwd_weights.inc"
+    };
+#undef BT_VARIANT
+    int listed = (int)(sizeof enumerated / sizeof enumerated[0]);
+    tl_expect(listed == n, "the enumerators list %d variants, the registry has %d", listed, n);
+    for (int i = 0; i < n && i < listed; i++) {
+        const bt_variant *v = bt_registry_get(i);
+        char expect[160];
+        snprintf(expect, sizeof expect, "%s__%s%s%s", bt_op_name(v->op), v->family,
+                 v->isa == BT_ISA_SCALAR && !strstr(v->name, "_scalar") ? "" : "_",
+                 v->isa == BT_ISA_SCALAR && !strstr(v->name, "_scalar") ? "" : bt_variant_isa(i));
+        tl_expect(!strcmp(enumerated[i], v->name) && !strcmp(expect, v->name),
+                  "enumerator id %s names variant %s (op, family, ISA: %s)", enumerated[i], v->name,
+                  expect);
     }
     clear_error();
     tl_expect(bt_variant_name(-1) == NULL && *bt_last_error(), "bt_variant_name(-1) -> NULL");

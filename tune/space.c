@@ -33,14 +33,6 @@ static void parse_variant(int index, bt_space_variant *out) {
         if (parse_param(item, &out->params[out->nparams])) out->nparams++;
 }
 
-/* "conv_bwd_w__direct_nhwc_avx2" -> length of "conv_bwd_w__direct_nhwc_", the family; 0 for
- * a name without its ISA as suffix ("conv_bwd_w__naive"): a family of its own. */
-static size_t family_length(int index) {
-    const char *name = bt_variant_name(index), *isa = bt_variant_isa(index);
-    size_t n = strlen(name), m = strlen(isa);
-    return n > m + 1 && name[n - m - 1] == '_' && !strcmp(name + n - m, isa) ? n - m : 0;
-}
-
 /* A variant with a wider-ISA sibling of its family in the space keeps only its defaults:
  * siblings share the algorithm and the parameters, and the narrower vectors lose on every
  * blocking but rarely (1 of the 176 keys tuned on this machine before this rule was won by
@@ -50,11 +42,9 @@ static void narrow_siblings_to_defaults(bt_space *s) {
     for (int i = 0; i < s->nvariants; i++) {
         bt_space_variant *v = &s->variants[i];
         const bt_variant *vi = bt_registry_get(v->index);
-        size_t len = family_length(v->index);
-        for (int j = 0; len && j < s->nvariants; j++) {
+        for (int j = 0; j < s->nvariants; j++) {
             const bt_variant *vj = bt_registry_get(s->variants[j].index);
-            if (vj->isa > vi->isa && family_length(s->variants[j].index) == len &&
-                !strncmp(vj->name, v->name, len)) {
+            if (vj->isa > vi->isa && vj->op == vi->op && !strcmp(vj->family, vi->family)) {
                 for (int k = 0; k < v->nparams; k++) v->params[k].count = 0;
                 v->narrowed = 1;
                 break;
@@ -75,7 +65,7 @@ bt_status bt_space_build(const bt_problem *p, int threads, bt_space *out) {
     }
     for (int i = 0; i < n; i++) {
         const bt_variant *v = bt_registry_get(i);
-        if (v->op != p->op || v->priority == 0) continue;
+        if (v->op != p->op || v->is_reference) continue;
         if (bt_variant_supports(i, p) != BT_OK) {
             bt_space_skip *sk = &out->skipped[out->nskipped++];
             sk->name = v->name;

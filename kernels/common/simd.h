@@ -101,4 +101,14 @@ static inline bt_vmask_t bt_vmask(int n) {
 #define BT_SIMD_STR_(x) #x
 #define BT_SIMD_STR(x) BT_SIMD_STR_(x)
 
+/* Defines this ISA's build of variant family <op>__<family> (see BT_DEFINE_VARIANT): symbol
+ * bt_variant_<op>__<family>_<isa> and name "<op>__<family>_<isa>" from the same tokens. */
+#define BT_DEFINE_SIMD_VARIANT(op_id, family_id, ...)                                              \
+    const bt_variant BT_SIMD_NAME(bt_variant_##op_id##__##family_id) = {                           \
+        .name = #op_id "__" #family_id "_" BT_SIMD_STR(BT_SIMD_SUFFIX),                            \
+        .family = #family_id,                                                                      \
+        .op = BT_OP_##op_id,                                                                       \
+        .isa = BT_ISA_THIS,                                                                        \
+        __VA_ARGS__}
+
 #endif

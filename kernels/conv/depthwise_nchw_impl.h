@@ -923,22 +923,12 @@ static int BT_SIMD_NAME(dwc_w_supports)(const bt_shape *s, char *why, size_t siz
     return BT_SIMD_NAME(dwc_copy_fits)(s, (double)s->sw * rows * (width + 1), why, size);
 }
 
-const bt_variant BT_SIMD_NAME(bt_variant_conv_bwd_d__depthwise_nchw) = {
-    .name = BT_SIMD_STR(BT_SIMD_NAME(conv_bwd_d__depthwise_nchw)),
-    .op = BT_CONV_BWD_DATA,
-    .isa = BT_ISA_THIS,
-    .priority = 15 + 10 * BT_ISA_THIS,
-    .params = BT_SIMD_NAME(dwc_d_params),
-    .supports = BT_SIMD_NAME(dwc_d_supports),
-    .prepare = BT_SIMD_NAME(dwc_d_prepare),
-    .run = BT_SIMD_NAME(dwc_d_run)};
+BT_DEFINE_SIMD_VARIANT(conv_bwd_d, depthwise_nchw, .layouts = BT_TAKES_NCHW,
+                       .priority = 15 + 10 * BT_ISA_THIS, .params = BT_SIMD_NAME(dwc_d_params),
+                       .supports = BT_SIMD_NAME(dwc_d_supports),
+                       .prepare = BT_SIMD_NAME(dwc_d_prepare), .run = BT_SIMD_NAME(dwc_d_run));
 
-const bt_variant BT_SIMD_NAME(bt_variant_conv_bwd_w__depthwise_nchw) = {
-    .name = BT_SIMD_STR(BT_SIMD_NAME(conv_bwd_w__depthwise_nchw)),
-    .op = BT_CONV_BWD_WEIGHTS,
-    .isa = BT_ISA_THIS,
-    .priority = 15 + 10 * BT_ISA_THIS,
-    .params = BT_SIMD_NAME(dwc_w_params),
-    .supports = BT_SIMD_NAME(dwc_w_supports),
-    .prepare = BT_SIMD_NAME(dwc_w_prepare),
-    .run = BT_SIMD_NAME(dwc_w_run)};
+BT_DEFINE_SIMD_VARIANT(conv_bwd_w, depthwise_nchw, .layouts = BT_TAKES_NCHW,
+                       .priority = 15 + 10 * BT_ISA_THIS, .params = BT_SIMD_NAME(dwc_w_params),
+                       .supports = BT_SIMD_NAME(dwc_w_supports),
+                       .prepare = BT_SIMD_NAME(dwc_w_prepare), .run = BT_SIMD_NAME(dwc_w_run));

@@ -350,12 +350,6 @@ static void nchw_run(const bt_plan *plan, const bt_tensors *t, int tid, int nthr
                       packed + g->packed + tid * g->per_thread, nchw_copy_window, nchw_block);
 }
 
-const bt_variant BT_SIMD_NAME(bt_variant_conv_bwd_d__direct_nchw) = {
-    .name = "conv_bwd_d__direct_nchw_" BT_SIMD_STR(BT_SIMD_SUFFIX),
-    .op = BT_CONV_BWD_DATA,
-    .isa = BT_ISA_THIS,
-    .priority = 14 + 10 * BT_ISA_THIS,
-    .params = nchw_params,
-    .supports = nchw_supports,
-    .prepare = nchw_prepare,
-    .run = nchw_run};
+BT_DEFINE_SIMD_VARIANT(conv_bwd_d, direct_nchw, .layouts = BT_TAKES_NCHW,
+                       .priority = 14 + 10 * BT_ISA_THIS, .params = nchw_params,
+                       .supports = nchw_supports, .prepare = nchw_prepare, .run = nchw_run);

@@ -359,12 +359,6 @@ static void nhwc_run(const bt_plan *plan, const bt_tensors *t, int tid, int nthr
                       packed + g->packed + tid * g->per_thread, nhwc_copy_window, nhwc_block);
 }
 
-const bt_variant BT_SIMD_NAME(bt_variant_conv_bwd_d__direct_nhwc) = {
-    .name = "conv_bwd_d__direct_nhwc_" BT_SIMD_STR(BT_SIMD_SUFFIX),
-    .op = BT_CONV_BWD_DATA,
-    .isa = BT_ISA_THIS,
-    .priority = 14 + 10 * BT_ISA_THIS,
-    .params = nhwc_params,
-    .supports = nhwc_supports,
-    .prepare = nhwc_prepare,
-    .run = nhwc_run};
+BT_DEFINE_SIMD_VARIANT(conv_bwd_d, direct_nhwc, .layouts = BT_TAKES_NHWC,
+                       .priority = 14 + 10 * BT_ISA_THIS, .params = nhwc_params,
+                       .supports = nhwc_supports, .prepare = nhwc_prepare, .run = nhwc_run);

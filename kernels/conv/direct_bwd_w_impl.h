@@ -1122,22 +1122,10 @@ static int dwk_supports_nchw(const bt_shape *s, char *why, size_t size) {
     return 0;
 }
 
-const bt_variant BT_SIMD_NAME(bt_variant_conv_bwd_w__direct_nhwc) = {
-    .name = "conv_bwd_w__direct_nhwc_" BT_SIMD_STR(BT_SIMD_SUFFIX),
-    .op = BT_CONV_BWD_WEIGHTS,
-    .isa = BT_ISA_THIS,
-    .priority = 14 + 10 * BT_ISA_THIS,
-    .params = dwk_nhwc_params,
-    .supports = dwk_supports_nhwc,
-    .prepare = dwk_prepare,
-    .run = dwk_run};
+BT_DEFINE_SIMD_VARIANT(conv_bwd_w, direct_nhwc, .layouts = BT_TAKES_NHWC,
+                       .priority = 14 + 10 * BT_ISA_THIS, .params = dwk_nhwc_params,
+                       .supports = dwk_supports_nhwc, .prepare = dwk_prepare, .run = dwk_run);
 
-const bt_variant BT_SIMD_NAME(bt_variant_conv_bwd_w__direct_nchw) = {
-    .name = "conv_bwd_w__direct_nchw_" BT_SIMD_STR(BT_SIMD_SUFFIX),
-    .op = BT_CONV_BWD_WEIGHTS,
-    .isa = BT_ISA_THIS,
-    .priority = 14 + 10 * BT_ISA_THIS,
-    .params = dwk_nchw_params,
-    .supports = dwk_supports_nchw,
-    .prepare = dwk_prepare,
-    .run = dwk_run};
+BT_DEFINE_SIMD_VARIANT(conv_bwd_w, direct_nchw, .layouts = BT_TAKES_NCHW,
+                       .priority = 14 + 10 * BT_ISA_THIS, .params = dwk_nchw_params,
+                       .supports = dwk_supports_nchw, .prepare = dwk_prepare, .run = dwk_run);

@@ -401,22 +401,10 @@ static int gemm_priority(const bt_shape *s) {
     return GEMM_PRIORITY + (bt_conv_gemm_leads(s) ? 4 : 0);
 }
 
-const bt_variant BT_SIMD_NAME(bt_variant_conv_bwd_w__im2col_gemm) = {
-    .name = "conv_bwd_w__im2col_gemm_" BT_SIMD_STR(BT_SIMD_SUFFIX),
-    .op = BT_CONV_BWD_WEIGHTS,
-    .isa = BT_ISA_THIS,
-    .priority = GEMM_PRIORITY,
-    .priority_for = gemm_priority,
-    .params = bt_conv_gemm_bwd_w_params,
-    .prepare = bt_conv_gemm_prepare,
-    .run = bwd_w_run};
+BT_DEFINE_SIMD_VARIANT(conv_bwd_w, im2col_gemm, .layouts = BT_TAKES_ANY, .priority = GEMM_PRIORITY,
+                       .priority_for = gemm_priority, .params = bt_conv_gemm_bwd_w_params,
+                       .prepare = bt_conv_gemm_prepare, .run = bwd_w_run);
 
-const bt_variant BT_SIMD_NAME(bt_variant_conv_bwd_d__gemm_col2im) = {
-    .name = "conv_bwd_d__gemm_col2im_" BT_SIMD_STR(BT_SIMD_SUFFIX),
-    .op = BT_CONV_BWD_DATA,
-    .isa = BT_ISA_THIS,
-    .priority = GEMM_PRIORITY,
-    .priority_for = gemm_priority,
-    .params = bt_conv_gemm_bwd_d_params,
-    .prepare = bt_conv_gemm_prepare,
-    .run = bwd_d_run};
+BT_DEFINE_SIMD_VARIANT(conv_bwd_d, gemm_col2im, .layouts = BT_TAKES_ANY, .priority = GEMM_PRIORITY,
+                       .priority_for = gemm_priority, .params = bt_conv_gemm_bwd_d_params,
+                       .prepare = bt_conv_gemm_prepare, .run = bwd_d_run);

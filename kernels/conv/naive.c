@@ -69,13 +69,6 @@ static void run_bwd_weights(const bt_plan *plan, const bt_tensors *t, int tid, i
     }
 }
 
-const bt_variant bt_variant_conv_bwd_d__naive = {.name = "conv_bwd_d__naive",
-                                                 .op = BT_CONV_BWD_DATA,
-                                                 .isa = BT_ISA_SCALAR,
-                                                 .priority = 1,
-                                                 .run = run_bwd_data};
-const bt_variant bt_variant_conv_bwd_w__naive = {.name = "conv_bwd_w__naive",
-                                                 .op = BT_CONV_BWD_WEIGHTS,
-                                                 .isa = BT_ISA_SCALAR,
-                                                 .priority = 1,
-                                                 .run = run_bwd_weights};
+BT_DEFINE_VARIANT(conv_bwd_d, naive, .layouts = BT_TAKES_ANY, .priority = 1, .run = run_bwd_data);
+BT_DEFINE_VARIANT(conv_bwd_w, naive, .layouts = BT_TAKES_ANY, .priority = 1,
+                  .run = run_bwd_weights);

@@ -51,11 +51,17 @@ typedef struct bt_param_spec {
 
 struct bt_plan;
 
+/* Layouts a variant takes (bt_variant.layouts). */
+enum { BT_TAKES_NCHW = 1, BT_TAKES_NHWC = 2, BT_TAKES_ANY = 3 };
+
 typedef struct bt_variant {
-    const char *name;
+    const char *name;   /* "<op>__<family>[_<isa>]", made by BT_DEFINE_VARIANT from the tokens */
+    const char *family; /* "<family>": direct_nchw, gemm_col2im, naive, ref, ... */
     bt_op op;
     bt_isa isa;
-    int priority; /* heuristic dispatch order: highest first among those that fit */
+    int layouts;      /* BT_TAKES_*: the activation layouts it takes */
+    int is_reference; /* the double-precision reference: never a tuning candidate */
+    int priority;     /* heuristic dispatch order: highest first among those that fit */
     /* The priority on a given shape, where the family's standing depends on it; NULL: priority. */
     int (*priority_for)(const bt_shape *s);
     const bt_param_spec *params; /* terminated by an entry with key NULL; may be NULL */
@@ -67,6 +73,23 @@ typedef struct bt_variant {
     bt_status (*prepare)(struct bt_plan *plan);
     void (*run)(const struct bt_plan *plan, const bt_tensors *t, int tid, int nthr);
 } bt_variant;
+
+/* Op tokens of variant ids to their bt_op (BT_DEFINE_VARIANT). */
+#define BT_OP_fc_bwd_d BT_FC_BWD_DATA
+#define BT_OP_fc_bwd_w BT_FC_BWD_WEIGHTS
+#define BT_OP_conv_bwd_d BT_CONV_BWD_DATA
+#define BT_OP_conv_bwd_w BT_CONV_BWD_WEIGHTS
+
+/* Defines variant <op>__<family> (ISA scalar): symbol bt_variant_<op>__<family>, the id its
+ * enumerator lists, and name "<op>__<family>", from the same tokens; the other fields follow
+ * as designated initialisers. An ISA build of a family uses BT_DEFINE_SIMD_VARIANT
+ * (common/simd.h), which appends the ISA to both. */
+#define BT_DEFINE_VARIANT(op_id, family_id, ...)                                                   \
+    const bt_variant bt_variant_##op_id##__##family_id = {.name = #op_id "__" #family_id,          \
+                                                          .family = #family_id,                    \
+                                                          .op = BT_OP_##op_id,                     \
+                                                          .isa = BT_ISA_SCALAR,                    \
+                                                          __VA_ARGS__}
 
 struct bt_plan {
     const bt_variant *variant;

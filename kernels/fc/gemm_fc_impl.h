@@ -83,20 +83,10 @@ static void fc_run(const bt_plan *plan, const bt_tensors *t, int tid, int nthr) 
     }
 }
 
-const bt_variant BT_SIMD_NAME(bt_variant_fc_bwd_d__gemm) = {
-    .name = "fc_bwd_d__gemm_" BT_SIMD_STR(BT_SIMD_SUFFIX),
-    .op = BT_FC_BWD_DATA,
-    .isa = BT_ISA_THIS,
-    .priority = 14 + 10 * BT_ISA_THIS,
-    .params = bt_fc_gemm_bwd_d_params,
-    .prepare = bt_fc_gemm_prepare,
-    .run = fc_run};
+BT_DEFINE_SIMD_VARIANT(fc_bwd_d, gemm, .layouts = BT_TAKES_ANY, .priority = 14 + 10 * BT_ISA_THIS,
+                       .params = bt_fc_gemm_bwd_d_params, .prepare = bt_fc_gemm_prepare,
+                       .run = fc_run);
 
-const bt_variant BT_SIMD_NAME(bt_variant_fc_bwd_w__gemm) = {
-    .name = "fc_bwd_w__gemm_" BT_SIMD_STR(BT_SIMD_SUFFIX),
-    .op = BT_FC_BWD_WEIGHTS,
-    .isa = BT_ISA_THIS,
-    .priority = 14 + 10 * BT_ISA_THIS,
-    .params = bt_fc_gemm_bwd_w_params,
-    .prepare = bt_fc_gemm_prepare,
-    .run = fc_run};
+BT_DEFINE_SIMD_VARIANT(fc_bwd_w, gemm, .layouts = BT_TAKES_ANY, .priority = 14 + 10 * BT_ISA_THIS,
+                       .params = bt_fc_gemm_bwd_w_params, .prepare = bt_fc_gemm_prepare,
+                       .run = fc_run);

@@ -16,10 +16,10 @@ static void run_bwd_weights(const bt_plan *plan, const bt_tensors *t, int tid, i
     bt_ref_bwd_weights_range(s, t->x, t->dy, t->dw, t->db, b, e);
 }
 
-#define REF_VARIANT(id, op_, fn)                                                                   \
-    const bt_variant bt_variant_##id = {                                                           \
-        .name = #id, .op = op_, .isa = BT_ISA_SCALAR, .priority = 0, .run = fn};
-REF_VARIANT(fc_bwd_d__ref, BT_FC_BWD_DATA, run_bwd_data)
-REF_VARIANT(fc_bwd_w__ref, BT_FC_BWD_WEIGHTS, run_bwd_weights)
-REF_VARIANT(conv_bwd_d__ref, BT_CONV_BWD_DATA, run_bwd_data)
-REF_VARIANT(conv_bwd_w__ref, BT_CONV_BWD_WEIGHTS, run_bwd_weights)
+#define REF_VARIANT(op_id, fn)                                                                     \
+    BT_DEFINE_VARIANT(op_id, ref, .layouts = BT_TAKES_ANY, .is_reference = 1, .priority = 0,       \
+                      .run = fn);
+REF_VARIANT(fc_bwd_d, run_bwd_data)
+REF_VARIANT(fc_bwd_w, run_bwd_weights)
+REF_VARIANT(conv_bwd_d, run_bwd_data)
+REF_VARIANT(conv_bwd_w, run_bwd_weights)
