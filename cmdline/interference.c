@@ -111,6 +111,15 @@ void bt_load_sample_take(bt_load_sample *s) {
                              known ? &cpus : NULL, tick, wall, self);
 }
 
+void bt_load_sample_end(bt_load_sample *end, const bt_load_sample *start, double min_seconds) {
+    bt_load_sample_take(end);
+    double left = min_seconds - (end->wall - start->wall);
+    if (!(left > 0)) return;
+    struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0) continue; /* a signal: sleep the rest */
+    bt_load_sample_take(end);
+}
+
 void bt_load_window_add(bt_load_window *w, const bt_load_sample *a, const bt_load_sample *b) {
     if (!w->pairs) w->load_start = a->load1;
     w->load_end = b->load1;

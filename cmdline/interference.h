@@ -73,6 +73,12 @@ void bt_load_sample_from_text(bt_load_sample *s, const char *stat, const char *l
 /* A sample of this machine now. */
 void bt_load_sample_take(bt_load_sample *s);
 
+/* The sample that ends a section begun at `start`. A section shorter than `min_seconds` is
+ * first lengthened to it by sleeping: /proc/stat counts whole clock ticks, too coarse to say
+ * anything of a few milliseconds, and what other processes do while this one sleeps is
+ * theirs alone. */
+void bt_load_sample_end(bt_load_sample *end, const bt_load_sample *start, double min_seconds);
+
 /* Adds the section from a to b to the window (a zeroed window is empty). */
 void bt_load_window_add(bt_load_window *w, const bt_load_sample *a, const bt_load_sample *b);
 /* The verdict on a window for a measurement running `threads` threads. */
