@@ -71,10 +71,9 @@ json_t *bt_record_to_json(const bt_record *r);
 int bt_record_from_json(const json_t *o, bt_record *r);
 
 bt_status bt_record_list_push(bt_record_list *l, const bt_record *r);
-void bt_record_list_free(bt_record_list *l);
-
 /* Removes the records marked with interference from l (keeping the order of the rest). */
 void bt_record_list_drop_suspect(bt_record_list *l);
+void bt_record_list_free(bt_record_list *l);
 
 /* Reads dir/records.jsonl (a missing file is an empty list); bad lines are counted. */
 bt_status bt_records_load(const char *dir, bt_record_list *out, int *bad_lines);

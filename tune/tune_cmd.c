@@ -60,16 +60,13 @@ static const char tune_help[] =
     "                      to measure how close the search came; the tuned choice and the\n"
     "                      exhaustive best are then re-timed in alternation (the summary's\n"
     "                      'paired' column)\n"
-    "  --retune            tune keys that already have records too\n"
     "  --strict            do not save the records of a key tuned under interference (below);\n"
     "                      exit with status 3 if there was one\n"
+    "  --retune            tune keys that already have records too\n"
     "  --out DIR           results directory (default results/<machine-id>:\n"
     "                      %s)\n"
     "  --mb N              replace the minibatch of every problem\n"
     "  --help              this text\n"
-    "\n"
-    "Progress goes to stderr; the summary (default-dispatch, tuned and exhaustive GFLOP/s)\n"
-    "to stdout. The reference is never a candidate.\n"
     "\n"
     "Interference: while each key is tuned, other processes' CPU time on this process's CPUs\n"
     "is measured (/proc/stat); more than 0.2 cores on average beyond the CPUs the key leaves\n"
@@ -77,7 +74,10 @@ static const char tune_help[] =
     "what was seen). Marked records do not make a key tuned: the next run tunes it again\n"
     "(no --retune needed); the table prefers records that are not marked, and an entry\n"
     "taken from marked ones carries the mark. The summary names such keys and leaves them\n"
-    "out of its averages.\n";
+    "out of its averages.\n"
+    "\n"
+    "Progress goes to stderr; the summary (default-dispatch, tuned and exhaustive GFLOP/s)\n"
+    "to stdout. The reference is never a candidate.\n";
 
 typedef struct tune_key {
     bt_problem problem; /* normalized */
@@ -246,6 +246,45 @@ typedef struct run_times {
     double tuning, full; /* seconds: the budgeted searches, and the full stages after them */
 } run_times;
 
+/* The keys tuned under interference, after the summary; returns their count. */
+static int print_interference(const key_list *keys, int strict) {
+    int tuned = 0, suspect = 0;
+    for (int i = 0; i < keys->count; i++) {
+        tuned += !keys->items[i].done;
+        suspect += keys->items[i].interference[0] != 0;
+    }
+    if (!tuned) return 0;
+    if (!suspect) {
+        printf("interference: none detected while tuning (%d keys)\n", tuned);
+        return 0;
+    }
+    printf("interference: DETECTED while tuning %d of %d keys (marked above, left out of the "
+           "averages):\n",
+           suspect, tuned);
+    for (int i = 0; i < keys->count; i++)
+        if (keys->items[i].interference[0])
+            printf("  %s t%d: %s\n", keys->items[i].text, keys->items[i].threads,
+                   keys->items[i].interference);
+    printf(strict ? "  --strict: their records were not saved; the next run tunes them.\n"
+                  : "  Their records are marked \"interference\": the next run tunes them again "
+                    "(no --retune\n  needed), and table entries taken from them carry the "
+                    "mark.\n");
+    return suspect;
+}
+
+/* Judges the interference over a key's tuning (samples before and after); when there was
+ * some, the key and its records say so. */
+static void judge_key(tune_key *k, const bt_load_sample *before, const bt_load_sample *after,
+                      bt_tune_result *res) {
+    bt_interference v;
+    bt_interference_between(before, after, k->threads, &v);
+    if (!v.detected) return;
+    snprintf(k->interference, sizeof k->interference, "%.159s", v.reasons);
+    for (int i = 0; i < res->records.count; i++)
+        snprintf(res->records.items[i].interference, sizeof res->records.items[i].interference,
+                 "%.159s", v.reasons);
+}
+
 static void print_summary(const key_list *keys, const run_times *times, double budget) {
     printf("\nGFLOP/s of the default dispatch (heuristic, no table), of the tuned choice (best of\n"
            "the budgeted search) and of the exhaustive best (whole space: small spaces, or\n"
@@ -293,45 +332,6 @@ static void print_summary(const key_list *keys, const run_times *times, double b
                budget);
     if (times && times->full > 0)
         printf("exhaustive passes: %.0f s more (outside the budget)\n", times->full);
-}
-
-/* The keys tuned under interference, after the summary; returns their count. */
-static int print_interference(const key_list *keys, int strict) {
-    int tuned = 0, suspect = 0;
-    for (int i = 0; i < keys->count; i++) {
-        tuned += !keys->items[i].done;
-        suspect += keys->items[i].interference[0] != 0;
-    }
-    if (!tuned) return 0;
-    if (!suspect) {
-        printf("interference: none detected while tuning (%d keys)\n", tuned);
-        return 0;
-    }
-    printf("interference: DETECTED while tuning %d of %d keys (marked above, left out of the "
-           "averages):\n",
-           suspect, tuned);
-    for (int i = 0; i < keys->count; i++)
-        if (keys->items[i].interference[0])
-            printf("  %s t%d: %s\n", keys->items[i].text, keys->items[i].threads,
-                   keys->items[i].interference);
-    printf(strict ? "  --strict: their records were not saved; the next run tunes them.\n"
-                  : "  Their records are marked \"interference\": the next run tunes them again "
-                    "(no --retune\n  needed), and table entries taken from them carry the "
-                    "mark.\n");
-    return suspect;
-}
-
-/* Judges the interference over a key's tuning (samples before and after); when there was
- * some, the key and its records say so. */
-static void judge_key(tune_key *k, const bt_load_sample *before, const bt_load_sample *after,
-                      bt_tune_result *res) {
-    bt_interference v;
-    bt_interference_between(before, after, k->threads, &v);
-    if (!v.detected) return;
-    snprintf(k->interference, sizeof k->interference, "%.159s", v.reasons);
-    for (int i = 0; i < res->records.count; i++)
-        snprintf(res->records.items[i].interference, sizeof res->records.items[i].interference,
-                 "%.159s", v.reasons);
 }
 
 /* Marks keys that have records for this machine and registry already. */
@@ -447,10 +447,10 @@ int bt_cmd_tune(int argc, char **argv) {
         O_EVALS,
         O_EXH,
         O_RETUNE,
-        O_STRICT,
         O_NO_SCREEN,
         O_OUT,
         O_MB,
+        O_STRICT,
         O_HELP
     };
     static const struct option opts[] = {{"suite", required_argument, NULL, O_SUITE},
@@ -462,10 +462,10 @@ int bt_cmd_tune(int argc, char **argv) {
                                          {"max-evals", required_argument, NULL, O_EVALS},
                                          {"exhaustive", no_argument, NULL, O_EXH},
                                          {"retune", no_argument, NULL, O_RETUNE},
-                                         {"strict", no_argument, NULL, O_STRICT},
                                          {"no-screen", no_argument, NULL, O_NO_SCREEN},
                                          {"out", required_argument, NULL, O_OUT},
                                          {"mb", required_argument, NULL, O_MB},
+                                         {"strict", no_argument, NULL, O_STRICT},
                                          {"help", no_argument, NULL, O_HELP},
                                          {0}};
     options o = {.max_evals = 1024, .time_limit = -1};
@@ -519,9 +519,6 @@ int bt_cmd_tune(int argc, char **argv) {
         case O_RETUNE:
             o.retune = 1;
             break;
-        case O_STRICT:
-            o.strict = 1;
-            break;
         case O_NO_SCREEN:
             o.no_screen = 1;
             break;
@@ -534,6 +531,9 @@ int bt_cmd_tune(int argc, char **argv) {
                 fprintf(stderr, "backtune tune: --mb takes a positive count\n");
                 return 2;
             }
+            break;
+        case O_STRICT:
+            o.strict = 1;
             break;
         case O_HELP:
         case 'h':
