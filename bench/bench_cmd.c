@@ -8,6 +8,13 @@
  * % of it as plain counters. The context block describes the machine, the peaks, the build
  * and the thread binding. A summary table per problem follows the run.
  *
+ * Interference (cmdline/interference.h): other processes' CPU time on our CPUs over the whole
+ * run and over each benchmark's timed runs, the CPU time / real time of 1-thread benchmarks,
+ * and the peak probe measured again at the end. The verdict ends the console output and goes
+ * into the saved JSON (context.interference, and an "interference" flag per benchmark), which
+ * is written under a temporary name and renamed into place at the end; --strict removes it
+ * instead when interference was seen, and exits with status 3.
+ *
  * Ctrl-C: the first one stops the run cleanly. The benchmark in progress stops at its next
  * iteration and every later one is skipped at once; those runs are dropped from every report
  * (shim hook), and Google benchmark then finishes normally, closing the --benchmark_out file,
@@ -24,17 +31,22 @@
 #include "tuning.h"
 #include "cmdline.h"
 #include "git_revision.h"
+#include "interference.h"
 #include "suite.h"
 
 #include <errno.h>
 #include <fnmatch.h>
 #include <getopt.h>
+#include <jansson.h>
+#include <math.h>
 #include <omp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #define INTERRUPTED_REASON "interrupted"
 /* Version of what the JSON holds (names, labels, counters, context keys), recorded as
@@ -46,6 +58,15 @@
 /* Cold-cache eviction buffer: twice the L3, within bounds (a VM may report a huge L3). */
 #define EVICT_MIN_BYTES ((size_t)32 << 20)
 #define EVICT_MAX_BYTES ((size_t)1 << 30)
+/* Interference thresholds beyond the detector's own (cmdline/interference.h): a 1-thread
+ * benchmark whose thread ran less than this fraction of the wall time was descheduled (with
+ * more threads the main thread may rightly sleep at barriers, under OMP_WAIT_POLICY=PASSIVE
+ * or while a peer's own pool works, so the ratio says nothing there); a peak that moved by
+ * more than this fraction between the start and the end of the run. */
+#define MIN_CPU_REAL_RATIO 0.85
+#define MAX_PEAK_DRIFT 0.10
+#define PEAK_SETTLE_SECONDS 0.25 /* before the end probe: peers' thread pools stop spinning */
+#define STATUS_INTERFERENCE 3    /* --strict, on interference */
 
 static const char bench_help[] =
     "usage: backtune bench [options] [google-benchmark flags]\n"
@@ -75,6 +96,7 @@ static const char bench_help[] =
     "                          --benchmark_out_format=json); directories are created\n"
     "      --save              --out results/<machine-id>/bench_<suite>[_cold][_mbN].json\n"
     "                          (relative to the current directory: run from the repo root)\n"
+    "      --strict            on interference (below), save nothing and exit with status 3\n"
     "      --verbose           say why each unsupported (variant, problem) pair is skipped\n"
     "  -h, --help              this text\n\n"
     "Google benchmark's flags pass through: --benchmark_filter=REGEX (names are\n"
@@ -84,7 +106,16 @@ static const char bench_help[] =
     "Counters: FLOP/s, bytes/s (of the tensors touched once), AI (flop per byte of them),\n"
     "peak_GFLOP/s (measured, for the variant's ISA and thread count; peers: the CPU's best\n"
     "ISA) and pct_peak. Progress goes to stderr. Ctrl-C stops cleanly (the JSON written so far\n"
-    "stays valid); a second Ctrl-C kills.\n";
+    "stays valid); a second Ctrl-C kills.\n\n"
+    "Interference: the run is checked for other processes using this process's CPUs (their\n"
+    "CPU time from /proc/stat, over the whole run and over each benchmark's timed runs; more\n"
+    "than 0.2 cores on average beyond the CPUs a benchmark leaves free), for CPU time stolen\n"
+    "by a hypervisor (over 5%), for 1-thread benchmarks whose thread ran less than 85% of\n"
+    "the wall time, and for the peak measured again at the end differing from the start's by\n"
+    "over 10%. The last lines of the output say 'interference: ...' with what was seen and\n"
+    "the benchmarks flagged (marked in the summary table); the JSON file gets it as\n"
+    "context.interference and a per-benchmark \"interference\" flag. The file is written\n"
+    "under a temporary name and renamed into place at the end.\n";
 
 typedef struct options {
     const char *suite;
@@ -100,6 +131,7 @@ typedef struct options {
     size_t evict_bytes;
     const char *out;
     int save;
+    int strict;
     int verbose;
 } options;
 
@@ -125,7 +157,23 @@ typedef struct bench_case {
     char failure[256];
     int timed_runs, interrupted;
     double best_gflops;
+    /* interference */
+    bt_load_window load; /* over the calls' timed loops */
+    double cpu_real_min; /* of the timed runs (Google benchmark's CPU time: main thread) */
+    int flagged;
+    char flag_reason[384]; /* why, when flagged */
 } bench_case;
+
+/* What the run saw of other processes (see the top of this file). */
+typedef struct bench_verdict {
+    bt_interference run; /* over the whole run */
+    bt_isa peak_isa;
+    int peak_threads;
+    double peak_start, peak_end; /* GFLOP/s; 0: not measured */
+    int peak_drifted;
+    int flagged; /* benchmarks */
+    int detected;
+} bench_verdict;
 
 typedef struct bench_run {
     options opt;
@@ -143,6 +191,8 @@ typedef struct bench_run {
     void *state;
     double start;
     char openblas_coretype[64];
+    bt_load_sample load_start;
+    bench_verdict verdict;
 } bench_run;
 
 static volatile sig_atomic_t interrupted;
@@ -210,7 +260,7 @@ static int is_gbench_flag(const char *arg) {
 
 /* Our options (Google benchmark's flags were taken out before). 0 ok, 1 help shown, -1 bad. */
 static int parse_options(int argc, char **argv, options *o) {
-    enum { OPT_MB = 256, OPT_CACHE, OPT_EVICT, OPT_OUT, OPT_SAVE, OPT_VERBOSE };
+    enum { OPT_MB = 256, OPT_CACHE, OPT_EVICT, OPT_OUT, OPT_SAVE, OPT_STRICT, OPT_VERBOSE };
     static const struct option longopts[] = {{"suite", required_argument, NULL, 's'},
                                              {"problem", required_argument, NULL, 'p'},
                                              {"ops", required_argument, NULL, 'o'},
@@ -222,6 +272,7 @@ static int parse_options(int argc, char **argv, options *o) {
                                              {"evict-mb", required_argument, NULL, OPT_EVICT},
                                              {"out", required_argument, NULL, OPT_OUT},
                                              {"save", no_argument, NULL, OPT_SAVE},
+                                             {"strict", no_argument, NULL, OPT_STRICT},
                                              {"verbose", no_argument, NULL, OPT_VERBOSE},
                                              {"help", no_argument, NULL, 'h'},
                                              {0}};
@@ -274,6 +325,9 @@ static int parse_options(int argc, char **argv, options *o) {
             break;
         case OPT_SAVE:
             o->save = 1;
+            break;
+        case OPT_STRICT:
+            o->strict = 1;
             break;
         case OPT_VERBOSE:
             o->verbose = 1;
@@ -415,10 +469,19 @@ static int collect_problems(bench_run *run) {
 /* Measures every peak the run can need before any peer library is set up: a peer's own
  * thread pool (OpenBLAS's spins after a call) would otherwise share the cores with the
  * probe and lower the peak (to 390 of 444 GFLOP/s on 2 threads here). Cached afterwards. */
-static void measure_peaks_before_peers(const bench_run *run) {
+static void measure_peaks_before_peers(bench_run *run) {
     for (int t = 0; t < run->opt.nthreads; t++)
         for (int isa = BT_ISA_SCALAR; isa <= BT_ISA_AVX512; isa++)
             bt_peak_gflops((bt_isa)isa, run->opt.threads[t]);
+    /* The probe measured again at the end: the best ISA on the most threads of the run
+     * that the CPUs can hold. */
+    bench_verdict *v = &run->verdict;
+    int cpus = run->load_start.cpus > 0 ? run->load_start.cpus : bt_machine_get()->pus;
+    for (int t = 0; t < run->opt.nthreads; t++)
+        if (run->opt.threads[t] > v->peak_threads) v->peak_threads = run->opt.threads[t];
+    if (v->peak_threads > cpus) v->peak_threads = cpus;
+    v->peak_isa = bt_machine_get()->isa_cap;
+    v->peak_start = bt_peak_gflops(v->peak_isa, v->peak_threads);
 }
 
 static int collect_impls(bench_run *run) {
@@ -586,6 +649,8 @@ static void bench_case_fn(bt_gbench_state *st, void *user) {
              c->impl->describe(run->state));
     bt_gbench_set_label(st, label);
     bt_tensors t = tensors_of(c->prob);
+    bt_load_sample before, after;
+    bt_load_sample_take(&before);
     while (bt_gbench_keep_running(st)) {
         if (run->opt.cold) {
             bt_gbench_pause_timing(st);
@@ -603,6 +668,8 @@ static void bench_case_fn(bt_gbench_state *st, void *user) {
             break;
         }
     }
+    bt_load_sample_take(&after);
+    bt_load_window_add(&c->load, &before, &after);
     if (bt_gbench_skipped(st)) return;
     bt_gbench_set_rate(st, "FLOP/s", c->prob->flops, 0);
     bt_gbench_set_rate(st, "bytes/s", c->prob->bytes, 0);
@@ -634,6 +701,10 @@ static int on_result(bt_gbench_run *r, void *ctx) {
         double gflops = c->prob->flops / r->real_seconds * 1e-9;
         if (gflops > c->best_gflops) c->best_gflops = gflops;
         c->timed_runs++;
+    }
+    if (!r->is_aggregate && r->real_seconds > 0 && r->cpu_seconds > 0) {
+        double ratio = r->cpu_seconds / r->real_seconds;
+        if (c->cpu_real_min == 0 || ratio < c->cpu_real_min) c->cpu_real_min = ratio;
     }
     return 1;
 }
@@ -839,9 +910,11 @@ static void print_summary(const bench_run *run) {
             else
                 printf("%-*s %9s ", wpeer, "-", "");
             if (ours && peer)
-                printf("%6.2f\n", ours->best_gflops / peer->best_gflops);
+                printf("%6.2f", ours->best_gflops / peer->best_gflops);
             else
-                printf("%6s\n", "");
+                printf("%6s", "");
+            printf("%s\n",
+                   (ours && ours->flagged) || (peer && peer->flagged) ? "  interference" : "");
         }
     }
 }
@@ -899,6 +972,187 @@ static void print_model_totals(const bench_run *run) {
                            both, peer_both_s / ours_both_s);
                 printf("\n");
             }
+}
+
+/* ---- interference ---- */
+
+/* The verdict: the whole run's window, every benchmark's, and the peak measured again. */
+static void judge_interference(bench_run *run) {
+    bench_verdict *v = &run->verdict;
+    if (v->peak_start > 0) {
+        struct timespec settle = {0, (long)(PEAK_SETTLE_SECONDS * 1e9)};
+        nanosleep(&settle, NULL);
+        v->peak_end = bt_peak_gflops_remeasure(v->peak_isa, v->peak_threads);
+        v->peak_drifted = v->peak_end > 0 && fabs(v->peak_end / v->peak_start - 1) > MAX_PEAK_DRIFT;
+    }
+    bt_load_sample end;
+    bt_load_sample_take(&end);
+    int most = 1;
+    for (int t = 0; t < run->opt.nthreads; t++)
+        if (run->opt.threads[t] > most) most = run->opt.threads[t];
+    bt_interference_between(&run->load_start, &end, most, &v->run);
+    for (int i = 0; i < run->ncases; i++) {
+        bench_case *c = &run->cases[i];
+        if (!c->timed_runs) continue;
+        bt_interference ci;
+        bt_interference_judge(&c->load, c->threads, &ci);
+        int descheduled =
+            c->threads == 1 && c->cpu_real_min > 0 && c->cpu_real_min < MIN_CPU_REAL_RATIO;
+        if (!ci.detected && !descheduled) continue;
+        char ratio[96] = "";
+        if (descheduled)
+            snprintf(ratio, sizeof ratio, "its thread ran %.0f%% of the wall time (limit %.0f%%)",
+                     100 * c->cpu_real_min, 100 * MIN_CPU_REAL_RATIO);
+        snprintf(c->flag_reason, sizeof c->flag_reason, "%s%s%s", ci.reasons,
+                 ci.detected && descheduled ? "; " : "", ratio);
+        c->flagged = 1;
+        v->flagged++;
+    }
+    v->detected = v->run.detected || v->peak_drifted || v->flagged;
+}
+
+/* "peak (avx512 fma, 2 threads) 96.1 GFLOP/s at start, 51.0 at end (-47%, limit 10%)" */
+static void peak_text(const bench_verdict *v, char *buf, size_t size) {
+    if (!(v->peak_start > 0 && v->peak_end > 0)) {
+        snprintf(buf, size, "peak not measured again");
+        return;
+    }
+    snprintf(buf, size,
+             "peak (%s, %d thread%s) %.1f GFLOP/s at start, %.1f at end (%+.0f%%, limit %.0f%%)",
+             bt_peak_isa_label(v->peak_isa), v->peak_threads, v->peak_threads > 1 ? "s" : "",
+             v->peak_start, v->peak_end, 100 * (v->peak_end / v->peak_start - 1),
+             100 * MAX_PEAK_DRIFT);
+}
+
+/* What fired, in a few words. */
+static void verdict_reasons(const bench_run *run, char *buf, size_t size) {
+    const bench_verdict *v = &run->verdict;
+    char peak[160];
+    peak_text(v, peak, sizeof peak);
+    int timed = 0;
+    for (int i = 0; i < run->ncases; i++) timed += run->cases[i].timed_runs > 0;
+    snprintf(buf, size, "%s%s%s%s", v->run.detected ? v->run.reasons : "",
+             v->run.detected && (v->peak_drifted || v->flagged) ? "; " : "",
+             v->peak_drifted ? peak : "", v->peak_drifted && v->flagged ? "; " : "");
+    if (v->flagged) {
+        size_t used = strlen(buf);
+        snprintf(buf + used, size - used, "%d of %d benchmarks flagged", v->flagged, timed);
+    }
+}
+
+/* The verdict's last lines of the console output. */
+static void print_interference(const bench_run *run) {
+    const bench_verdict *v = &run->verdict;
+    char peak[160];
+    peak_text(v, peak, sizeof peak);
+    if (!v->detected) {
+        printf("\ninterference: none detected (%s; %s)\n", v->run.text, peak);
+        return;
+    }
+    char reasons[512];
+    verdict_reasons(run, reasons, sizeof reasons);
+    printf("\ninterference: DETECTED: %s\n"
+           "  Other work shared the CPUs: these results are not reliable; rerun on a quiet "
+           "machine.\n",
+           reasons);
+    printf("  whole run: %s\n  %s\n", v->run.text, peak);
+    int shown = 0;
+    for (int i = 0; i < run->ncases && shown < 20; i++)
+        if (run->cases[i].flagged) {
+            if (!shown++) printf("  flagged benchmarks (marked in the summary table):\n");
+            printf("    %s: %s\n", run->cases[i].name, run->cases[i].flag_reason);
+        }
+    if (v->flagged > shown) printf("    ... %d more\n", v->flagged - shown);
+}
+
+static json_t *verdict_json(const bench_run *run) {
+    const bench_verdict *v = &run->verdict;
+    json_t *o = bt_interference_to_json(&v->run);
+    if (!o) return NULL;
+    char reasons[512];
+    verdict_reasons(run, reasons, sizeof reasons);
+    int timed = 0;
+    for (int i = 0; i < run->ncases; i++) timed += run->cases[i].timed_runs > 0;
+    /* detected and reasons are the run's verdict; the other figures its whole-run window's. */
+    json_object_set_new(o, "detected", json_boolean(v->detected));
+    json_object_set_new(o, "reasons", json_string(reasons));
+    json_object_set_new(o, "run_detected", json_boolean(v->run.detected));
+    json_object_set_new(o, "peak_isa", json_string(bt_peak_isa_label(v->peak_isa)));
+    json_object_set_new(o, "peak_threads", json_integer(v->peak_threads));
+    json_object_set_new(o, "peak_start",
+                        v->peak_start > 0 ? json_real(v->peak_start) : json_null());
+    json_object_set_new(o, "peak_end", v->peak_end > 0 ? json_real(v->peak_end) : json_null());
+    json_object_set_new(o, "peak_drift_limit", json_real(MAX_PEAK_DRIFT));
+    json_object_set_new(o, "cpu_real_limit", json_real(MIN_CPU_REAL_RATIO));
+    json_object_set_new(o, "benchmarks_flagged", json_integer(v->flagged));
+    json_object_set_new(o, "benchmarks_checked", json_integer(timed));
+    return o;
+}
+
+/* The case of the run named `name` (its name, then Google benchmark's "/real_time"),
+ * searched from where the last one was found (the file lists the runs in the order they
+ * ran). */
+static bench_case *find_case(bench_run *run, const char *name, int *cursor) {
+    for (int n = 0; name && n < run->ncases; n++) {
+        int i = (*cursor + n) % run->ncases;
+        size_t len = strlen(run->cases[i].name);
+        if (!strncmp(run->cases[i].name, name, len) && (!name[len] || name[len] == '/')) {
+            *cursor = i;
+            return &run->cases[i];
+        }
+    }
+    return NULL;
+}
+
+/* Adds the verdict to the JSON file Google benchmark wrote (context.interference, and per
+ * benchmark "interference" and "interference_reason"), in place: it is still under its
+ * temporary name. */
+static int add_verdict_to_file(bench_run *run, const char *path) {
+    json_error_t err;
+    json_t *root = json_load_file(path, 0, &err);
+    json_t *context = json_object_get(root, "context");
+    if (!json_is_object(context)) {
+        fprintf(stderr, "backtune bench: %s: %s; saved without the interference verdict\n", path,
+                root ? "no context" : err.text);
+        json_decref(root);
+        return 0;
+    }
+    json_object_set_new(context, "interference", verdict_json(run));
+    size_t i;
+    json_t *b;
+    int cursor = 0;
+    json_array_foreach(json_object_get(root, "benchmarks"), i, b) {
+        const bench_case *c =
+            find_case(run, json_string_value(json_object_get(b, "run_name")), &cursor);
+        if (!c) continue;
+        json_object_set_new(b, "interference", json_boolean(c->flagged));
+        if (c->flagged) json_object_set_new(b, "interference_reason", json_string(c->flag_reason));
+    }
+    int rc = json_dump_file(root, path, JSON_INDENT(2));
+    if (rc) fprintf(stderr, "backtune bench: cannot rewrite %s\n", path);
+    json_decref(root);
+    return rc ? -1 : 0;
+}
+
+/* The results file: the verdict added (JSON), then renamed from its temporary name into
+ * place; or, with --strict on interference, removed. Returns the exit status it calls for
+ * (0 or STATUS_INTERFERENCE), -1 when it could not be saved. */
+static int save_results(bench_run *run, const char *tmp, const char *out, int json, int judged) {
+    const bench_verdict *v = &run->verdict;
+    if (judged && v->detected && run->opt.strict) {
+        unlink(tmp);
+        fprintf(stderr, "backtune bench: --strict: interference detected, %s not saved\n", out);
+        return STATUS_INTERFERENCE;
+    }
+    struct stat st;
+    if (stat(tmp, &st) != 0) return 0; /* nothing written (a list of the benchmarks) */
+    if ((json && judged && add_verdict_to_file(run, tmp)) || rename(tmp, out) != 0) {
+        fprintf(stderr, "backtune bench: cannot save %s (the results are in %s)\n", out, tmp);
+        return -1;
+    }
+    fprintf(stderr, "backtune bench: results in %s%s\n", out,
+            judged && v->detected ? " (marked: interference)" : "");
+    return 0;
 }
 
 static int print_outcome(const bench_run *run) {
@@ -972,8 +1226,13 @@ int bt_cmd_bench(int argc, char **argv) {
     ours[nours++] = argv[0];
     char **user_gb = gb + 4;
     int nuser_gb = 0;
+    /* --benchmark_out=FILE is --out FILE: saved the same way (under a temporary name). */
+    static const char gb_out_flag[] = "--benchmark_out=";
+    const char *gb_out = NULL;
     for (int i = 1; i < argc; i++) {
-        if (is_gbench_flag(argv[i]))
+        if (!strncmp(argv[i], gb_out_flag, sizeof gb_out_flag - 1))
+            gb_out = argv[i] + sizeof gb_out_flag - 1;
+        else if (is_gbench_flag(argv[i]))
             user_gb[nuser_gb++] = argv[i];
         else
             ours[nours++] = argv[i];
@@ -983,6 +1242,12 @@ int bt_cmd_bench(int argc, char **argv) {
         rc = parsed > 0 ? 0 : 2;
         goto done;
     }
+    if (gb_out && (run.opt.out || run.opt.save)) {
+        fprintf(stderr, "backtune bench: give one of --out, --save and --benchmark_out\n");
+        goto done;
+    }
+    if (gb_out) run.opt.out = gb_out;
+    bt_load_sample_take(&run.load_start);
     double suite_min_time = 0;
     if (run.opt.suite) { /* the suite's min_time, read early: it becomes a default flag */
         bt_suite s;
@@ -991,7 +1256,7 @@ int bt_cmd_bench(int argc, char **argv) {
             bt_suite_free(&s);
         }
     }
-    static char arg0[] = "backtune bench", min_time[64], out[1100];
+    static char arg0[] = "backtune bench", min_time[64], out[1200];
     static char out_format[] = "--benchmark_out_format=json";
     gb[ngb++] = arg0;
     if (!has_flag(user_gb, nuser_gb, "--benchmark_min_time")) {
@@ -999,7 +1264,7 @@ int bt_cmd_bench(int argc, char **argv) {
                  suite_min_time > 0 ? suite_min_time : DEFAULT_MIN_TIME);
         gb[ngb++] = min_time;
     }
-    static char saved_path[512];
+    static char saved_path[512], tmp_path[1100];
     if (run.opt.save) {
         default_out_path(&run.opt, saved_path, sizeof saved_path);
         run.opt.out = saved_path;
@@ -1015,10 +1280,16 @@ int bt_cmd_bench(int argc, char **argv) {
                 goto done;
             }
         }
-        snprintf(out, sizeof out, "--benchmark_out=%s", run.opt.out);
+        snprintf(tmp_path, sizeof tmp_path, "%s.tmp.%ld", run.opt.out, (long)getpid());
+        snprintf(out, sizeof out, "--benchmark_out=%s", tmp_path);
         gb[ngb++] = out;
         gb[ngb++] = out_format;
     }
+    /* The file is JSON unless the user asked for another format (the last flag wins). */
+    int out_json = 1;
+    for (int i = 0; i < nuser_gb; i++)
+        if (!strncmp(user_gb[i], "--benchmark_out_format=", 23))
+            out_json = !strcmp(user_gb[i] + 23, "json");
     memmove(gb + ngb, user_gb, (size_t)nuser_gb * sizeof *gb);
     ngb += nuser_gb;
     bt_gbench_initialize(&ngb, gb);
@@ -1075,13 +1346,20 @@ int bt_cmd_bench(int argc, char **argv) {
     release_buffers(&run);
     current_run = NULL;
     if (!list_only) {
+        judge_interference(&run);
         print_summary(&run);
         print_model_totals(&run);
+        print_interference(&run);
         fflush(stdout);
         rc = print_outcome(&run);
-        if (run.opt.out) fprintf(stderr, "backtune bench: results in %s\n", run.opt.out);
+        int saved = run.opt.out ? save_results(&run, tmp_path, run.opt.out, out_json, 1) : 0;
+        if (saved < 0 && !rc) rc = 1;
+        if (run.verdict.detected && run.opt.strict) {
+            if (!run.opt.out) fprintf(stderr, "backtune bench: --strict: interference detected\n");
+            if (rc != 130) rc = STATUS_INTERFERENCE;
+        }
     } else {
-        rc = 0;
+        rc = run.opt.out && save_results(&run, tmp_path, run.opt.out, out_json, 0) < 0;
     }
 done:
     if (initialized) bt_gbench_shutdown();

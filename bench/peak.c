@@ -99,6 +99,11 @@ double bt_peak_gflops(bt_isa isa, int threads) {
     return *cached;
 }
 
+double bt_peak_gflops_remeasure(bt_isa isa, int threads) {
+    const bt_peak_kernel *k = kernel_for(isa);
+    return k && threads >= 1 ? measure_gflops(k, threads) : 0;
+}
+
 static size_t bandwidth_buffer_bytes(void) {
     size_t bytes = 4 * (size_t)bt_machine_get()->l3_bytes;
     return bytes < BW_MIN_BYTES ? BW_MIN_BYTES : bytes > BW_MAX_BYTES ? BW_MAX_BYTES : bytes;

@@ -21,6 +21,9 @@ extern const bt_peak_kernel bt_peak_kernel_avx512, bt_peak_kernel_avx2, bt_peak_
  * this CPU lacks the ISA. BT_ISA_SCALAR is measured as SSE2 multiply + add (no FMA), the
  * most the baseline-compiled "scalar" variants can reach, auto-vectorised. */
 double bt_peak_gflops(bt_isa isa, int threads);
+/* The same measured again now, not cached: the probe at the end of a run, compared with the
+ * one at its start, shows whether the machine was as free at the end as at the start. */
+double bt_peak_gflops_remeasure(bt_isa isa, int threads);
 /* How the peak of `isa` is measured, in words ("avx512 fma", "sse2 mul+add"). */
 const char *bt_peak_isa_label(bt_isa isa);
 

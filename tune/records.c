@@ -69,6 +69,7 @@ json_t *bt_record_to_json(const bt_record *r) {
     json_object_set_new(o, "reps", json_integer(r->reps));
     json_object_set_new(o, "abandoned", json_boolean(r->abandoned));
     json_object_set_new(o, "space_size", json_integer(r->space_size));
+    if (r->interference[0]) json_object_set_new(o, "interference", json_string(r->interference));
     return o;
 }
 
@@ -96,6 +97,8 @@ int bt_record_from_json(const json_t *o, bt_record *r) {
     r->reps = (int)json_integer_value(json_object_get(o, "reps"));
     r->abandoned = json_is_true(json_object_get(o, "abandoned"));
     r->space_size = (int64_t)json_integer_value(json_object_get(o, "space_size"));
+    const char *interference = json_string_value(json_object_get(o, "interference"));
+    if (interference) snprintf(r->interference, sizeof r->interference, "%s", interference);
     const char *status = json_string_value(json_object_get(o, "status"));
     int known = 0;
     for (int i = 0; status && i < 4; i++)
@@ -113,6 +116,13 @@ bt_status bt_record_list_push(bt_record_list *l, const bt_record *r) {
     }
     l->items[l->count++] = *r;
     return BT_OK;
+}
+
+void bt_record_list_drop_suspect(bt_record_list *l) {
+    int kept = 0;
+    for (int i = 0; i < l->count; i++)
+        if (!l->items[i].interference[0]) l->items[kept++] = l->items[i];
+    l->count = kept;
 }
 
 void bt_record_list_free(bt_record_list *l) {
@@ -459,7 +469,9 @@ static int compare_keys(const void *a, const void *b) {
     return c ? c : x->threads - y->threads;
 }
 
+/* A record timed on a quiet machine beats one timed under interference, then the faster. */
 static int better(const bt_record *a, const bt_record *b) {
+    if (b && !a->interference[0] != !b->interference[0]) return !a->interference[0];
     return !b || a->min_s < b->min_s;
 }
 
@@ -483,6 +495,7 @@ static json_t *entry_json(const key_best *k, const bt_record *records) {
     json_object_set_new(e, "date", json_string(r->date));
     json_object_set_new(e, "search", json_string(r->search));
     json_object_set_new(e, "exhaustive_best", json_boolean(k->exhaustive));
+    if (r->interference[0]) json_object_set_new(e, "interference", json_string(r->interference));
     if (k->best_default >= 0) {
         const bt_record *d = &records[k->best_default];
         json_object_set_new(e, "default_variant", json_string(d->variant));

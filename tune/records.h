@@ -66,6 +66,11 @@ typedef struct bt_record {
     char search[32]; /* how the key was searched: exhaustive, coarse+refine[+full],
                         screen+confirm[+full] */
     int64_t space_size;
+    /* Why its timings are suspect, "" if they are not: other processes used the CPUs while
+     * its key was tuned (cmdline/interference.h). Such records do not make their key tuned
+     * (the next run tunes it again), and the table prefers any record that is not suspect;
+     * an entry chosen from suspect records carries this text. */
+    char interference[160];
     char check[240]; /* how it was checked ("exact", "exact on reduced 'text'") */
     char note[240];  /* why it is invalid, unsupported or a timeout */
     char date[24];
@@ -91,6 +96,8 @@ json_t *bt_record_to_json(const bt_record *r);
 int bt_record_from_json(const json_t *o, bt_record *r);
 
 bt_status bt_record_list_push(bt_record_list *l, const bt_record *r);
+/* Removes the records marked with interference from l (keeping the order of the rest). */
+void bt_record_list_drop_suspect(bt_record_list *l);
 void bt_record_list_free(bt_record_list *l);
 
 /* Reads dir/records.jsonl (a missing file is an empty list), every record's hardware

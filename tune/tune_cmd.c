@@ -9,6 +9,7 @@
 #include "tuning.h"
 
 #include "cmdline.h"
+#include "interference.h"
 #include "suite.h"
 
 #include <ctype.h>
@@ -19,6 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* The shortest window interference is judged on: a key tuned faster is followed by a quiet
+ * wait that makes up the difference (cmdline/interference.h). */
+#define INTERFERENCE_MIN_SECONDS 0.5
 
 static const char tune_help[] =
     "usage: backtune tune [options]\n"
@@ -57,6 +62,8 @@ static const char tune_help[] =
     "                      to measure how close the search came; the tuned choice and the\n"
     "                      exhaustive best are then re-timed in alternation (the summary's\n"
     "                      'paired' column)\n"
+    "  --strict            do not save the records of a key tuned under interference (below);\n"
+    "                      exit with status 3 if there was one\n"
     "  --retune            tune keys that already have records too\n"
     "  --rebuild           tune nothing: rewrite every machine's table in DIR from\n"
     "                      DIR/records.jsonl\n"
@@ -64,6 +71,14 @@ static const char tune_help[] =
     "                      %s)\n"
     "  --mb N              replace the minibatch of every problem\n"
     "  --help              this text\n"
+    "\n"
+    "Interference: while each key is tuned, other processes' CPU time on this process's CPUs\n"
+    "is measured (/proc/stat); more than 0.2 cores on average beyond the CPUs the key leaves\n"
+    "free, or over 5%% stolen by a hypervisor, marks the key's records (\"interference\":\n"
+    "what was seen). Marked records do not make a key tuned: the next run tunes it again\n"
+    "(no --retune needed); the table prefers records that are not marked, and an entry\n"
+    "taken from marked ones carries the mark. The summary names such keys and leaves them\n"
+    "out of its averages.\n"
     "\n"
     "Progress goes to stderr; the summary (default-dispatch, tuned and exhaustive GFLOP/s)\n"
     "to stdout. The reference is never a candidate.\n"
@@ -83,7 +98,8 @@ typedef struct tune_key {
     double default_gflops, tuned_gflops, full_gflops; /* 0: not measured */
     double paired_ratio; /* exhaustive best's time / tuned choice's, re-timed in pairs; 0: not */
     char default_variant[128], tuned_variant[128], tuned_params[BT_PARAMS_TEXT];
-    int failed; /* no valid candidate */
+    int failed;             /* no valid candidate */
+    char interference[160]; /* tuned under interference: what was seen; "" if not */
 } tune_key;
 
 typedef struct key_list {
@@ -97,6 +113,7 @@ typedef struct options {
     double time_limit;
     int max_evals, exhaustive, retune, no_screen, rebuild;
     long mb;
+    int strict;
 } options;
 
 static int add_key(key_list *l, const bt_problem *p, int threads, int problem_id) {
@@ -239,6 +256,45 @@ typedef struct run_times {
     double tuning, full; /* seconds: the budgeted searches, and the full stages after them */
 } run_times;
 
+/* The keys tuned under interference, after the summary; returns their count. */
+static int print_interference(const key_list *keys, int strict) {
+    int tuned = 0, suspect = 0;
+    for (int i = 0; i < keys->count; i++) {
+        tuned += !keys->items[i].done;
+        suspect += keys->items[i].interference[0] != 0;
+    }
+    if (!tuned) return 0;
+    if (!suspect) {
+        printf("interference: none detected while tuning (%d keys)\n", tuned);
+        return 0;
+    }
+    printf("interference: DETECTED while tuning %d of %d keys (marked above, left out of the "
+           "averages):\n",
+           suspect, tuned);
+    for (int i = 0; i < keys->count; i++)
+        if (keys->items[i].interference[0])
+            printf("  %s t%d: %s\n", keys->items[i].text, keys->items[i].threads,
+                   keys->items[i].interference);
+    printf(strict ? "  --strict: their records were not saved; the next run tunes them.\n"
+                  : "  Their records are marked \"interference\": the next run tunes them again "
+                    "(no --retune\n  needed), and table entries taken from them carry the "
+                    "mark.\n");
+    return suspect;
+}
+
+/* Judges the interference over a key's tuning (samples before and after); when there was
+ * some, the key and its records say so. */
+static void judge_key(tune_key *k, const bt_load_sample *before, const bt_load_sample *after,
+                      bt_tune_result *res) {
+    bt_interference v;
+    bt_interference_between(before, after, k->threads, &v);
+    if (!v.detected) return;
+    snprintf(k->interference, sizeof k->interference, "%.159s", v.reasons);
+    for (int i = 0; i < res->records.count; i++)
+        snprintf(res->records.items[i].interference, sizeof res->records.items[i].interference,
+                 "%.159s", v.reasons);
+}
+
 static void print_summary(const key_list *keys, const run_times *times, double budget) {
     printf("\nGFLOP/s of the default dispatch (heuristic, no table), of the tuned choice (best of\n"
            "the budgeted search) and of the exhaustive best (whole space: small spaces, or\n"
@@ -246,7 +302,7 @@ static void print_summary(const key_list *keys, const run_times *times, double b
     printf("%-58s %3s %9s %9s %7s %9s %6s  %s\n", "problem", "thr", "default", "tuned", "speedup",
            "exhaust.", "paired", "tuned variant");
     double log_sum = 0, within = 0, paired_within = 0;
-    int counted = 0, compared = 0, paired = 0;
+    int counted = 0, compared = 0, paired = 0, suspect = 0;
     for (int i = 0; i < keys->count; i++) {
         const tune_key *k = &keys->items[i];
         char full[16] = "-";
@@ -255,16 +311,22 @@ static void print_summary(const key_list *keys, const run_times *times, double b
             k->default_gflops > 0 && k->tuned_gflops > 0 ? k->tuned_gflops / k->default_gflops : 0;
         char ratio[16] = "-";
         if (k->paired_ratio > 0) snprintf(ratio, sizeof ratio, "%.3f", k->paired_ratio);
-        printf("%-58.58s %3d %9.2f %9.2f %6.2fx %9s %6s  %s\n", k->text, k->threads,
-               k->default_gflops, k->tuned_gflops, speedup, full, ratio, k->tuned_variant);
+        printf("%-58.58s %3d %9.2f %9.2f %6.2fx %9s %6s  %s%s\n", k->text, k->threads,
+               k->default_gflops, k->tuned_gflops, speedup, full, ratio, k->tuned_variant,
+               k->interference[0] ? "  (interference)" : "");
+        if (k->interference[0]) {
+            suspect++;
+            continue; /* not in the averages */
+        }
         if (k->paired_ratio > 0) paired++, paired_within += k->paired_ratio >= 0.97;
         if (speedup > 0) log_sum += log(speedup), counted++;
         if (k->full_gflops > 0 && k->tuned_gflops > 0)
             compared++, within += k->tuned_gflops >= 0.97 * k->full_gflops;
     }
     if (counted)
-        printf("geomean speedup over the default dispatch: %.3fx over %d keys\n",
-               exp(log_sum / counted), counted);
+        printf("geomean speedup over the default dispatch: %.3fx over %d keys%s\n",
+               exp(log_sum / counted), counted,
+               suspect ? " (keys tuned under interference left out)" : "");
     if (compared)
         printf("tuned within 3%% of the exhaustive best: %d of %d keys (by the search's own "
                "min times)\n",
@@ -331,7 +393,10 @@ static int tune_keys(key_list *keys, const options *o, const char *dir, double b
         to.progress_ctx = &pc;
         bt_tune_result res;
         double t0 = bt_now();
+        bt_load_sample before, after;
+        bt_load_sample_take(&before);
         bt_status st = bt_tune_key(&k->problem, k->threads, &buffers, &to, &res);
+        bt_load_sample_end(&after, &before, INTERFERENCE_MIN_SECONDS);
         if (pc.live) fputs("\r\033[K", stderr);
         if (st != BT_OK) {
             fprintf(stderr, "[%d/%d] %s t%d: %s\n", index, todo, k->text, k->threads,
@@ -343,8 +408,10 @@ static int tune_keys(key_list *keys, const options *o, const char *dir, double b
         if (res.paired_tuned_s > 0 && res.paired_full_s > 0)
             k->paired_ratio = res.paired_full_s / res.paired_tuned_s;
         times->full += res.full_seconds;
-        bt_commit_info info;
-        st = bt_records_commit(dir, res.records.items, res.records.count, &info);
+        judge_key(k, &before, &after, &res);
+        bt_commit_info info = {0};
+        int withheld = o->strict && k->interference[0];
+        st = withheld ? BT_OK : bt_records_commit(dir, res.records.items, res.records.count, &info);
         fprintf(stderr,
                 "[%d/%d] %s t%d: %s %.2f GFLOP/s (%s), default %.2f; %s of %lld, %d timed, "
                 "%.1f s; %.0f s of the budget left\n",
@@ -357,6 +424,10 @@ static int tune_keys(key_list *keys, const options *o, const char *dir, double b
                     "        exhaustive: %d more timed in %.1f s, best %.2f GFLOP/s; paired "
                     "re-timing: tuned at %.3f of it\n",
                     res.full_evals, res.full_seconds, k->full_gflops, k->paired_ratio);
+        if (k->interference[0])
+            fprintf(stderr, "        interference: %s; records %s\n", k->interference,
+                    withheld ? "not saved (--strict)"
+                             : "marked, the next run tunes this key again");
         if (st != BT_OK) {
             fprintf(stderr, "backtune tune: cannot save the records: %s\n", bt_last_error());
             bt_tune_result_free(&res);
@@ -391,6 +462,7 @@ int bt_cmd_tune(int argc, char **argv) {
         O_NO_SCREEN,
         O_OUT,
         O_MB,
+        O_STRICT,
         O_HELP
     };
     static const struct option opts[] = {{"suite", required_argument, NULL, O_SUITE},
@@ -406,6 +478,7 @@ int bt_cmd_tune(int argc, char **argv) {
                                          {"no-screen", no_argument, NULL, O_NO_SCREEN},
                                          {"out", required_argument, NULL, O_OUT},
                                          {"mb", required_argument, NULL, O_MB},
+                                         {"strict", no_argument, NULL, O_STRICT},
                                          {"help", no_argument, NULL, O_HELP},
                                          {0}};
     options o = {.max_evals = 1024, .time_limit = -1};
@@ -475,6 +548,9 @@ int bt_cmd_tune(int argc, char **argv) {
                 return 2;
             }
             break;
+        case O_STRICT:
+            o.strict = 1;
+            break;
         case O_HELP:
         case 'h':
             printf(tune_help, omp_get_max_threads(), default_out);
@@ -535,6 +611,7 @@ int bt_cmd_tune(int argc, char **argv) {
         free(keys.items);
         return 2;
     }
+    bt_record_list_drop_suspect(&existing); /* keys tuned under interference are tuned again */
     if (!o.retune) mark_done(&keys, &existing);
     int todo = 0;
     for (int i = 0; i < keys.count; i++) todo += !keys.items[i].done;
@@ -552,6 +629,7 @@ int bt_cmd_tune(int argc, char **argv) {
         /* The summary of skipped keys comes from the records on disk. */
         bt_record_list_free(&existing);
         bt_records_load(o.out, &existing, &bad);
+        bt_record_list_drop_suspect(&existing);
         for (int i = 0; i < keys.count; i++)
             if (keys.items[i].done) summarize(&keys.items[i], existing.items, existing.count);
         print_summary(&keys, &times, budget);
@@ -559,7 +637,8 @@ int bt_cmd_tune(int argc, char **argv) {
         if (bt_records_table_path(o.out, table, sizeof table) == BT_OK)
             printf("table: %s (use it: BACKTUNE_TABLE=%s, or bt_tuning_load())\n", table, o.out);
     }
+    int suspect = failures >= 0 ? print_interference(&keys, o.strict) : 0;
     bt_record_list_free(&existing);
     free(keys.items);
-    return failures < 0 ? 2 : failures ? 1 : 0;
+    return failures < 0 ? 2 : o.strict && suspect ? 3 : failures ? 1 : 0;
 }

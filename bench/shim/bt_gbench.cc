@@ -88,6 +88,7 @@ class run_filter {
         view.iterations = static_cast<int64_t>(r.iterations);
         // As the reporters print it: per iteration, or the aggregate's statistic.
         view.real_seconds = r.GetAdjustedRealTime() / benchmark::GetTimeUnitMultiplier(r.time_unit);
+        view.cpu_seconds = r.GetAdjustedCPUTime() / benchmark::GetTimeUnitMultiplier(r.time_unit);
         view.repetition_index = r.repetition_index;
         view.impl_ = &r;
         return hook_(&view, ctx_) != 0;

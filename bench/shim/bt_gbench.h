@@ -58,6 +58,7 @@ typedef struct bt_gbench_run {
     const char *skip_reason;
     int64_t iterations;
     double real_seconds;      /* wall time per iteration (aggregates: the statistic) */
+    double cpu_seconds;       /* CPU time of the benchmark's thread per iteration, likewise */
     int64_t repetition_index; /* -1 when not repeated */
     void *impl_;              /* the Google benchmark run, for the functions below */
 } bt_gbench_run;
