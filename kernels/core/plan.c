@@ -420,28 +420,28 @@ static unsigned enter_ftz(void) {
     return old;
 }
 
-static void run_on_team(const bt_plan *plan, const bt_tensors *t) {
-#define TEAM_BODY                                                                                  \
-    {                                                                                              \
-        unsigned csr = enter_ftz();                                                                \
-        plan->variant->run(plan, t, omp_get_thread_num(), omp_get_num_threads());                  \
-        _mm_setcsr(csr);                                                                           \
-    }
+/* Runs fn(plan, ctx) on every thread of the plan's team, formed with its binding. */
+static void on_team(const bt_plan *plan, void (*fn)(const bt_plan *, void *), void *ctx) {
     switch (plan_bind(plan)) {
     case BIND_CLOSE:
 #pragma omp parallel num_threads(plan->threads) proc_bind(close)
-        TEAM_BODY
+        fn(plan, ctx);
         break;
     case BIND_SPREAD:
 #pragma omp parallel num_threads(plan->threads) proc_bind(spread)
-        TEAM_BODY
+        fn(plan, ctx);
         break;
     default:
 #pragma omp parallel num_threads(plan->threads)
-        TEAM_BODY
+        fn(plan, ctx);
         break;
     }
-#undef TEAM_BODY
+}
+
+static void run_member(const bt_plan *plan, void *tensors) {
+    unsigned csr = enter_ftz();
+    plan->variant->run(plan, tensors, omp_get_thread_num(), omp_get_num_threads());
+    _mm_setcsr(csr);
 }
 
 /* "a-b,c" of the CPUs in the set. */
@@ -458,42 +458,33 @@ static void format_cpus(const cpu_set_t *set, char *buf, size_t size) {
     }
 }
 
+enum { AFFINITY_SHOWN = 64, AFFINITY_TEXT = 48 };
+typedef struct team_cpus {
+    char cpus[AFFINITY_SHOWN][AFFINITY_TEXT];
+    int team;
+} team_cpus;
+
+static void record_cpus(const bt_plan *plan, void *out) {
+    (void)plan;
+    team_cpus *tc = out;
+    int tid = omp_get_thread_num();
+    cpu_set_t set;
+    if (tid == 0) tc->team = omp_get_num_threads();
+    if (tid >= AFFINITY_SHOWN) return;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        format_cpus(&set, tc->cpus[tid], AFFINITY_TEXT);
+    else
+        snprintf(tc->cpus[tid], AFFINITY_TEXT, "?");
+}
+
 bt_status bt_plan_affinity(const bt_plan *plan, char *buf, size_t size) {
     if (!plan || !buf || !size) return bt_fail(BT_EINVAL, "bt_plan_affinity: NULL argument");
-    enum { MAX_SHOWN = 64, CPUS_TEXT = 48 };
-    char cpus[MAX_SHOWN][CPUS_TEXT];
-    int team = 0;
-#define AFFINITY_BODY                                                                              \
-    {                                                                                              \
-        int tid = omp_get_thread_num();                                                            \
-        cpu_set_t set;                                                                             \
-        if (tid < MAX_SHOWN) {                                                                     \
-            if (sched_getaffinity(0, sizeof set, &set) == 0)                                       \
-                format_cpus(&set, cpus[tid], CPUS_TEXT);                                           \
-            else                                                                                   \
-                snprintf(cpus[tid], CPUS_TEXT, "?");                                               \
-        }                                                                                          \
-        if (tid == 0) team = omp_get_num_threads();                                                \
-    }
-    switch (plan_bind(plan)) {
-    case BIND_CLOSE:
-#pragma omp parallel num_threads(plan->threads) proc_bind(close)
-        AFFINITY_BODY
-        break;
-    case BIND_SPREAD:
-#pragma omp parallel num_threads(plan->threads) proc_bind(spread)
-        AFFINITY_BODY
-        break;
-    default:
-#pragma omp parallel num_threads(plan->threads)
-        AFFINITY_BODY
-        break;
-    }
-#undef AFFINITY_BODY
+    team_cpus tc = {.team = 0};
+    on_team(plan, record_cpus, &tc);
     size_t n = 0;
     buf[0] = '\0';
-    for (int t = 0; t < team && t < MAX_SHOWN && n < size; t++)
-        n += (size_t)snprintf(buf + n, size - n, "%s%d:%s", t ? " " : "", t, cpus[t]);
+    for (int t = 0; t < tc.team && t < AFFINITY_SHOWN && n < size; t++)
+        n += (size_t)snprintf(buf + n, size - n, "%s%d:%s", t ? " " : "", t, tc.cpus[t]);
     if (n >= size)
         return bt_fail(BT_EINVAL, "bt_plan_affinity: buffer of %zu bytes too small", size);
     return BT_OK;
@@ -556,7 +547,7 @@ bt_status bt_plan_execute(bt_plan *plan, const bt_tensors *t) {
         plan->variant->run(plan, t, 0, 1);
         _mm_setcsr(csr);
     } else {
-        run_on_team(plan, t);
+        on_team(plan, run_member, (void *)t);
     }
     return BT_OK;
 }
