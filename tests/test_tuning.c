@@ -465,12 +465,13 @@ static void old_folder(void) {
 
 /* Whether dir's table for this machine says what its records say, by a rule written here
  * apart from the tuner's: per (problem, threads), the fastest ok record of this hardware and
- * registry that is not a screen record; and whether no temporary file is left. */
+ * registry that is not a screen record, records timed without interference first; and
+ * whether no temporary file is left. */
 static int folder_consistent(const char *dir, char *why, size_t size) {
     enum { MAX_KEYS = 256 };
     static struct {
         char problem[200], variant[128], params[BT_PARAMS_TEXT];
-        int threads;
+        int threads, quiet;
         double min_s;
     } best[MAX_KEYS];
     int nbest = 0;
@@ -508,11 +509,13 @@ static int folder_consistent(const char *dir, char *why, size_t size) {
             while (k < nbest &&
                    (strcmp(best[k].problem, field(o, "problem")) || best[k].threads != threads))
                 k++;
-            if (k < MAX_KEYS && (k == nbest || min_s < best[k].min_s)) {
+            int quiet = !json_object_get(o, "interference");
+            if (k < MAX_KEYS && (k == nbest || quiet > best[k].quiet ||
+                                 (quiet == best[k].quiet && min_s < best[k].min_s))) {
                 snprintf(best[k].problem, sizeof best[k].problem, "%s", field(o, "problem"));
                 snprintf(best[k].variant, sizeof best[k].variant, "%s", field(o, "variant"));
                 snprintf(best[k].params, sizeof best[k].params, "%s", field(o, "params"));
-                best[k].threads = threads, best[k].min_s = min_s;
+                best[k].threads = threads, best[k].min_s = min_s, best[k].quiet = quiet;
                 nbest += k == nbest;
             }
         }
