@@ -924,11 +924,11 @@ static int BT_SIMD_NAME(dwc_w_supports)(const bt_shape *s, char *why, size_t siz
 }
 
 BT_DEFINE_SIMD_VARIANT(conv_bwd_d, depthwise_nchw, .layouts = BT_TAKES_NCHW,
-                       .priority = 15 + 10 * BT_ISA_THIS, .params = BT_SIMD_NAME(dwc_d_params),
+                       .params = BT_SIMD_NAME(dwc_d_params),
                        .supports = BT_SIMD_NAME(dwc_d_supports),
                        .prepare = BT_SIMD_NAME(dwc_d_prepare), .run = BT_SIMD_NAME(dwc_d_run));
 
 BT_DEFINE_SIMD_VARIANT(conv_bwd_w, depthwise_nchw, .layouts = BT_TAKES_NCHW,
-                       .priority = 15 + 10 * BT_ISA_THIS, .params = BT_SIMD_NAME(dwc_w_params),
+                       .params = BT_SIMD_NAME(dwc_w_params),
                        .supports = BT_SIMD_NAME(dwc_w_supports),
                        .prepare = BT_SIMD_NAME(dwc_w_prepare), .run = BT_SIMD_NAME(dwc_w_run));

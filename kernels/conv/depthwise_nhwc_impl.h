@@ -576,11 +576,9 @@ static void BT_SIMD_NAME(dwn_w_run)(const bt_plan *plan, const bt_tensors *t, in
 /* ---------------------------------------------------------------------------------------- */
 
 BT_DEFINE_SIMD_VARIANT(conv_bwd_d, depthwise_nhwc, .layouts = BT_TAKES_NHWC,
-                       .priority = 15 + 10 * BT_ISA_THIS, .params = BT_SIMD_NAME(dwn_d_params),
-                       .supports = BT_SIMD_NAME(dwn_supports),
+                       .params = BT_SIMD_NAME(dwn_d_params), .supports = BT_SIMD_NAME(dwn_supports),
                        .prepare = BT_SIMD_NAME(dwn_d_prepare), .run = BT_SIMD_NAME(dwn_d_run));
 
 BT_DEFINE_SIMD_VARIANT(conv_bwd_w, depthwise_nhwc, .layouts = BT_TAKES_NHWC,
-                       .priority = 15 + 10 * BT_ISA_THIS, .params = BT_SIMD_NAME(dwn_w_params),
-                       .supports = BT_SIMD_NAME(dwn_supports),
+                       .params = BT_SIMD_NAME(dwn_w_params), .supports = BT_SIMD_NAME(dwn_supports),
                        .prepare = BT_SIMD_NAME(dwn_w_prepare), .run = BT_SIMD_NAME(dwn_w_run));

@@ -350,6 +350,5 @@ static void nchw_run(const bt_plan *plan, const bt_tensors *t, int tid, int nthr
                       packed + g->packed + tid * g->per_thread, nchw_copy_window, nchw_block);
 }
 
-BT_DEFINE_SIMD_VARIANT(conv_bwd_d, direct_nchw, .layouts = BT_TAKES_NCHW,
-                       .priority = 14 + 10 * BT_ISA_THIS, .params = nchw_params,
+BT_DEFINE_SIMD_VARIANT(conv_bwd_d, direct_nchw, .layouts = BT_TAKES_NCHW, .params = nchw_params,
                        .supports = nchw_supports, .prepare = nchw_prepare, .run = nchw_run);

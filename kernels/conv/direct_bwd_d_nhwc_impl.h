@@ -359,6 +359,5 @@ static void nhwc_run(const bt_plan *plan, const bt_tensors *t, int tid, int nthr
                       packed + g->packed + tid * g->per_thread, nhwc_copy_window, nhwc_block);
 }
 
-BT_DEFINE_SIMD_VARIANT(conv_bwd_d, direct_nhwc, .layouts = BT_TAKES_NHWC,
-                       .priority = 14 + 10 * BT_ISA_THIS, .params = nhwc_params,
+BT_DEFINE_SIMD_VARIANT(conv_bwd_d, direct_nhwc, .layouts = BT_TAKES_NHWC, .params = nhwc_params,
                        .supports = nhwc_supports, .prepare = nhwc_prepare, .run = nhwc_run);

@@ -1122,10 +1122,8 @@ static int dwk_supports_nchw(const bt_shape *s, char *why, size_t size) {
     return 0;
 }
 
-BT_DEFINE_SIMD_VARIANT(conv_bwd_w, direct_nhwc, .layouts = BT_TAKES_NHWC,
-                       .priority = 14 + 10 * BT_ISA_THIS, .params = dwk_nhwc_params,
+BT_DEFINE_SIMD_VARIANT(conv_bwd_w, direct_nhwc, .layouts = BT_TAKES_NHWC, .params = dwk_nhwc_params,
                        .supports = dwk_supports_nhwc, .prepare = dwk_prepare, .run = dwk_run);
 
-BT_DEFINE_SIMD_VARIANT(conv_bwd_w, direct_nchw, .layouts = BT_TAKES_NCHW,
-                       .priority = 14 + 10 * BT_ISA_THIS, .params = dwk_nchw_params,
+BT_DEFINE_SIMD_VARIANT(conv_bwd_w, direct_nchw, .layouts = BT_TAKES_NCHW, .params = dwk_nchw_params,
                        .supports = dwk_supports_nchw, .prepare = dwk_prepare, .run = dwk_run);

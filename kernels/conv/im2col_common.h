@@ -45,7 +45,7 @@ typedef struct bt_conv_gemm_plan {
 
 bt_status bt_conv_gemm_prepare(bt_plan *plan);
 
-/* Whether the heuristic puts this family ahead of the direct one (priority_for): on unpadded
+/* Whether the heuristic puts this family ahead of the direct one (core/heuristic.c): on unpadded
  * 1x1 convolutions without groups (one GEMM over the batch), for bwd_d in NCHW only and for
  * NCHW bwd_w with 128 filters or more. */
 int bt_conv_gemm_leads(const bt_shape *s);

@@ -395,16 +395,10 @@ static void bwd_d_run(const bt_plan *plan, const bt_tensors *t, int tid, int nth
     }
 }
 
-/* 2 below the direct family's 14, and 4 above it where it leads (bt_conv_gemm_leads). */
-#define GEMM_PRIORITY (12 + 10 * BT_ISA_THIS)
-static int gemm_priority(const bt_shape *s) {
-    return GEMM_PRIORITY + (bt_conv_gemm_leads(s) ? 4 : 0);
-}
+BT_DEFINE_SIMD_VARIANT(conv_bwd_w, im2col_gemm, .layouts = BT_TAKES_ANY,
+                       .params = bt_conv_gemm_bwd_w_params, .prepare = bt_conv_gemm_prepare,
+                       .run = bwd_w_run);
 
-BT_DEFINE_SIMD_VARIANT(conv_bwd_w, im2col_gemm, .layouts = BT_TAKES_ANY, .priority = GEMM_PRIORITY,
-                       .priority_for = gemm_priority, .params = bt_conv_gemm_bwd_w_params,
-                       .prepare = bt_conv_gemm_prepare, .run = bwd_w_run);
-
-BT_DEFINE_SIMD_VARIANT(conv_bwd_d, gemm_col2im, .layouts = BT_TAKES_ANY, .priority = GEMM_PRIORITY,
-                       .priority_for = gemm_priority, .params = bt_conv_gemm_bwd_d_params,
-                       .prepare = bt_conv_gemm_prepare, .run = bwd_d_run);
+BT_DEFINE_SIMD_VARIANT(conv_bwd_d, gemm_col2im, .layouts = BT_TAKES_ANY,
+                       .params = bt_conv_gemm_bwd_d_params, .prepare = bt_conv_gemm_prepare,
+                       .run = bwd_d_run);

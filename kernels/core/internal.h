@@ -59,11 +59,8 @@ typedef struct bt_variant {
     const char *family; /* "<family>": direct_nchw, gemm_col2im, naive, ref, ... */
     bt_op op;
     bt_isa isa;
-    int layouts;      /* BT_TAKES_*: the activation layouts it takes */
-    int is_reference; /* the double-precision reference: never a tuning candidate */
-    int priority;     /* heuristic dispatch order: highest first among those that fit */
-    /* The priority on a given shape, where the family's standing depends on it; NULL: priority. */
-    int (*priority_for)(const bt_shape *s);
+    int layouts;                 /* BT_TAKES_*: the activation layouts it takes */
+    int is_reference;            /* the double-precision reference: never a tuning candidate */
     const bt_param_spec *params; /* terminated by an entry with key NULL; may be NULL */
     /* Whether the variant can take the shape; if not, a reason in why. NULL: takes all. */
     int (*supports)(const bt_shape *s, char *why, size_t why_size);
@@ -122,7 +119,8 @@ void bt_clear_error(void);
 /* Registry. */
 int bt_registry_count(void);
 const bt_variant *bt_registry_get(int i);
-/* The variant's heuristic priority on the shape (priority_for, else priority). */
+/* The variant's rank in the heuristic's order on the shape (core/heuristic.c): dispatch tries
+ * the highest first; 0 is the reference. */
 int bt_variant_priority(const bt_variant *v, const bt_shape *s);
 
 /* Shape from a normalized problem. */

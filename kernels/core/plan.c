@@ -175,10 +175,6 @@ static void *alloc_scratch(const bt_plan *plan) {
     return p;
 }
 
-int bt_variant_priority(const bt_variant *v, const bt_shape *s) {
-    return v->priority_for ? v->priority_for(s) : v->priority;
-}
-
 /* Why variant v cannot take shape s (returns 0 and fills why), or 1 if it can. */
 static int variant_fits(const bt_variant *v, const bt_shape *s, char *why, size_t size) {
     static const char *const isa_names[] = {"scalar", "avx2", "avx512"};
@@ -342,8 +338,8 @@ static bt_status dispatch(bt_plan **out, const bt_problem *norm, const bt_shape 
     } else if (talk && twhy[0]) {
         say("%s: no table entry (%s)", text, twhy);
     }
-    /* Heuristic: the variants that fit, highest priority first (ties in registry order); the
-     * reference (priority 0) is last. One whose plan is unsupported at its sizes or cannot be
+    /* Heuristic: the variants that fit, in the heuristic's order (core/heuristic.c); the
+     * reference is last. One whose plan is unsupported at its sizes or cannot be
      * allocated gives way to the next; any other failure (bad params) is the answer. */
     int count = bt_registry_count(), *order = malloc((size_t)count * sizeof *order), fits = 0;
     if (!order) return bt_fail(BT_ENOMEM, "bt_plan_create: out of memory");

@@ -83,10 +83,8 @@ static void fc_run(const bt_plan *plan, const bt_tensors *t, int tid, int nthr) 
     }
 }
 
-BT_DEFINE_SIMD_VARIANT(fc_bwd_d, gemm, .layouts = BT_TAKES_ANY, .priority = 14 + 10 * BT_ISA_THIS,
-                       .params = bt_fc_gemm_bwd_d_params, .prepare = bt_fc_gemm_prepare,
-                       .run = fc_run);
+BT_DEFINE_SIMD_VARIANT(fc_bwd_d, gemm, .layouts = BT_TAKES_ANY, .params = bt_fc_gemm_bwd_d_params,
+                       .prepare = bt_fc_gemm_prepare, .run = fc_run);
 
-BT_DEFINE_SIMD_VARIANT(fc_bwd_w, gemm, .layouts = BT_TAKES_ANY, .priority = 14 + 10 * BT_ISA_THIS,
-                       .params = bt_fc_gemm_bwd_w_params, .prepare = bt_fc_gemm_prepare,
-                       .run = fc_run);
+BT_DEFINE_SIMD_VARIANT(fc_bwd_w, gemm, .layouts = BT_TAKES_ANY, .params = bt_fc_gemm_bwd_w_params,
+                       .prepare = bt_fc_gemm_prepare, .run = fc_run);

@@ -34,5 +34,5 @@ static void run_bwd_weights(const bt_plan *plan, const bt_tensors *t, int tid, i
     }
 }
 
-BT_DEFINE_VARIANT(fc_bwd_d, naive, .layouts = BT_TAKES_ANY, .priority = 1, .run = run_bwd_data);
-BT_DEFINE_VARIANT(fc_bwd_w, naive, .layouts = BT_TAKES_ANY, .priority = 1, .run = run_bwd_weights);
+BT_DEFINE_VARIANT(fc_bwd_d, naive, .layouts = BT_TAKES_ANY, .run = run_bwd_data);
+BT_DEFINE_VARIANT(fc_bwd_w, naive, .layouts = BT_TAKES_ANY, .run = run_bwd_weights);

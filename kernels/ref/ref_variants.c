@@ -1,4 +1,4 @@
-/* The reference as registered variants (priority 0: the last resort of dispatch). Threads
+/* The reference as registered variants (is_reference: the last resort of dispatch). Threads
  * split the output elements, each computed whole, so results do not depend on threads. */
 #include "ref.h"
 
@@ -17,8 +17,7 @@ static void run_bwd_weights(const bt_plan *plan, const bt_tensors *t, int tid, i
 }
 
 #define REF_VARIANT(op_id, fn)                                                                     \
-    BT_DEFINE_VARIANT(op_id, ref, .layouts = BT_TAKES_ANY, .is_reference = 1, .priority = 0,       \
-                      .run = fn);
+    BT_DEFINE_VARIANT(op_id, ref, .layouts = BT_TAKES_ANY, .is_reference = 1, .run = fn);
 REF_VARIANT(fc_bwd_d, run_bwd_data)
 REF_VARIANT(fc_bwd_w, run_bwd_weights)
 REF_VARIANT(conv_bwd_d, run_bwd_data)
