@@ -641,6 +641,36 @@ static void refused_tables(void) {
     json_decref(stale);
     expect_refused(path, BT_EINVAL, "stale", "stale table (variant registry changed)");
 
+    /* Entries that carry their variant's hash stay valid when the registry changes (another
+     * variant added or changed); an entry whose own variant changed is skipped and said. */
+    json_t *per_variant = json_deep_copy(t);
+    json_object_set_new(per_variant, "registry_hash", json_string("0123456789abcdef"));
+    json_t *pv_entries = json_object_get(per_variant, "entries");
+    size_t nentries = json_array_size(pv_entries);
+    for (size_t i = 0; i < nentries; i++) {
+        json_t *e = json_array_get(pv_entries, i);
+        char hash[17];
+        bt_variant_hash(bt_variant_find(json_string_value(json_object_get(e, "variant"))), hash,
+                        sizeof hash);
+        json_object_set_new(e, "variant_hash", json_string(i == 0 ? "ffffffffffffffff" : hash));
+    }
+    path_of(path, sizeof path, "per_variant.json");
+    write_json(path, per_variant);
+    json_decref(per_variant);
+    bt_clear_error();
+    bt_status pv_status = bt_tuning_load(path);
+    char note[600], described[600];
+    snprintf(note, sizeof note, "%s", bt_last_error());
+    bt_tuning_describe(described, sizeof described);
+    char followed[32];
+    snprintf(followed, sizeof followed, "(%zu entries", nentries - 1);
+    tl_expect(pv_status == BT_OK && strstr(note, "changed since it was tuned") &&
+                  strstr(described, followed),
+              "a table of another registry whose entries carry their variant hashes: the "
+              "changed one skipped, the others followed (%s: \"%s\"; %s)",
+              bt_strerror(pv_status), note, described);
+    bt_tuning_unload();
+
     /* Foreign: another ISA class than this machine's. */
     json_t *foreign = json_deep_copy(t);
     json_t *fp = json_object_get(foreign, "fingerprint");

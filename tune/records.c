@@ -50,7 +50,7 @@ void bt_record_init(bt_record *r, const bt_problem *p, int threads) {
 // clang-format off
 #define RECORD_STRINGS(X) \
     X(machine) X(fingerprint) X(hardware) X(op) X(problem) X(variant) X(params) X(request) X(stage) \
-    X(search) X(check) X(note) X(date) X(registry_hash) X(version)
+    X(search) X(check) X(note) X(date) X(registry_hash) X(variant_hash) X(version)
 #define RECORD_REALS(X) X(min_s) X(median_s) X(gflops) X(gflops_median) X(spread)
 // clang-format on
 
@@ -325,7 +325,11 @@ static bt_status append_machine(folder *f, const bt_fingerprint *fp) {
 static bt_status append_record(folder *f, const bt_record *r) {
     json_t *back = NULL;
     uint64_t hash = 0;
-    bt_status st = append_json_line(f, bt_record_to_json(r), &back, &hash);
+    bt_record stamped = *r;
+    if (!stamped.variant_hash[0])
+        bt_variant_hash(bt_variant_find(r->variant), stamped.variant_hash,
+                        sizeof stamped.variant_hash);
+    bt_status st = append_json_line(f, bt_record_to_json(&stamped), &back, &hash);
     bt_record parsed;
     if (st == BT_OK && !bt_record_from_json(back, &parsed))
         st = bt_fail(BT_EINVAL, "tuner: a record does not read back (problem '%s')", r->problem);
@@ -494,6 +498,7 @@ static json_t *entry_json(const key_best *k, const bt_record *records) {
     json_object_set_new(e, "reps", json_integer(r->reps));
     json_object_set_new(e, "date", json_string(r->date));
     json_object_set_new(e, "search", json_string(r->search));
+    if (r->variant_hash[0]) json_object_set_new(e, "variant_hash", json_string(r->variant_hash));
     json_object_set_new(e, "exhaustive_best", json_boolean(k->exhaustive));
     if (r->interference[0]) json_object_set_new(e, "interference", json_string(r->interference));
     if (k->best_default >= 0) {
@@ -525,21 +530,61 @@ static json_t *stamp_json(const bt_record *records, int count, const char *hardw
     return json_pack("{siss}", "count", n, "hash", hash);
 }
 
+/* The variant hash of each variant's latest record on the machine: a variant changed since
+ * leaves its older records out and every other variant's records count. Only the records
+ * decide, so any build rebuilds the same table. */
+typedef struct latest_hashes {
+    int n;
+    struct {
+        const char *variant, *hash;
+    } v[256];
+} latest_hashes;
+
+static void find_latest_hashes(const bt_record *records, int count, const char *hardware,
+                               latest_hashes *out) {
+    out->n = 0;
+    for (int i = count - 1; i >= 0; i--) {
+        const bt_record *r = &records[i];
+        if (strcmp(r->hardware, hardware) || !r->variant_hash[0]) continue;
+        int k = 0;
+        while (k < out->n && strcmp(out->v[k].variant, r->variant)) k++;
+        if (k == out->n && k < (int)(sizeof out->v / sizeof out->v[0])) {
+            out->v[k].variant = r->variant, out->v[k].hash = r->variant_hash;
+            out->n++;
+        }
+    }
+}
+
+/* Whether a record counts for the table: of its variant as last recorded, or, for records
+ * without a variant hash (older folders), of the latest registry. */
+static int record_current(const bt_record *r, const latest_hashes *latest, const char *registry) {
+    if (!r->variant_hash[0]) return !strcmp(r->registry_hash, registry);
+    for (int k = 0; k < latest->n; k++)
+        if (!strcmp(latest->v[k].variant, r->variant))
+            return !strcmp(latest->v[k].hash, r->variant_hash);
+    return 1;
+}
+
 json_t *bt_table_build_for(const bt_record *records, int count, const bt_fingerprint *machine) {
     if (!machine || count < 0 || (count && !records)) return NULL;
-    /* The variant registry of the machine's latest record: its table is what that build
-     * tuned, whichever build rebuilds it. */
+    /* The variant registry of the machine's latest record: what its table says it was tuned
+     * against, whichever build rebuilds it. */
     const char *registry = bt_registry_hash();
     for (int i = 0; i < count; i++)
         if (!strcmp(records[i].hardware, machine->hardware)) registry = records[i].registry_hash;
+    latest_hashes *latest = malloc(sizeof *latest);
     key_best *keys = calloc((size_t)(count ? count : 1), sizeof *keys);
-    if (!keys) return NULL;
+    if (!keys || !latest) {
+        free(keys), free(latest);
+        return NULL;
+    }
+    find_latest_hashes(records, count, machine->hardware, latest);
     int nkeys = 0;
     char updated[24] = "";
     for (int i = 0; i < count; i++) {
         const bt_record *r = &records[i];
-        if (strcmp(r->hardware, machine->hardware) || strcmp(r->registry_hash, registry) ||
-            bt_record_is_screen(r))
+        if (strcmp(r->hardware, machine->hardware) || bt_record_is_screen(r) ||
+            !record_current(r, latest, registry))
             continue;
         bt_problem p;
         char canonical[200];
@@ -567,7 +612,7 @@ json_t *bt_table_build_for(const bt_record *records, int count, const bt_fingerp
     json_t *entries = json_array();
     for (int k = 0; entries && k < nkeys; k++)
         if (keys[k].best >= 0) json_array_append_new(entries, entry_json(&keys[k], records));
-    free(keys);
+    free(keys), free(latest);
     json_t *table = json_object();
     if (!table || !entries) {
         json_decref(table);

@@ -75,6 +75,8 @@ typedef struct bt_record {
     char note[240];  /* why it is invalid, unsupported or a timeout */
     char date[24];
     char registry_hash[20];
+    char variant_hash[20]; /* of its variant's name and parameter space (bt_variant_hash); ""
+                              in records written before it was recorded */
     char version[32];
     uint64_t line_hash; /* of its line in records.jsonl (what tables are stamped with) */
 } bt_record;

@@ -37,6 +37,7 @@ typedef struct table {
     char machine[64]; /* id of the machine it was tuned on */
     bt_fingerprint_match match;
     int count, skipped, total;
+    int registry_current;  /* tuned against this build's variant registry */
     char skip_reason[300]; /* why the first skipped entry was skipped */
     char note[600];        /* other hardware: said when loaded */
     table_entry *entries;
@@ -78,6 +79,16 @@ static void compute_registry_hash(void) {
 const char *bt_registry_hash(void) {
     pthread_once(&registry_once, compute_registry_hash);
     return registry_hash;
+}
+
+int bt_variant_hash(int i, char *buf, size_t size) {
+    const bt_variant *v = bt_registry_get(i);
+    if (!v || !buf || size < 17) return 0;
+    uint64_t h = bt_fnv1a(BT_FNV1A_INIT, v->name);
+    h = bt_fnv1a(h, "\n");
+    h = bt_fnv1a(h, bt_variant_param_space(i));
+    snprintf(buf, size, "%016llx", (unsigned long long)h);
+    return 1;
 }
 
 /* ---- loading ---- */
@@ -136,8 +147,10 @@ static void parse_entry(table *t, size_t index, const json_t *e) {
     const json_t *params = json_object_get(e, "params");
     const json_t *request = json_object_get(e, "request");
     const json_t *threads = json_object_get(e, "threads");
+    const json_t *vhash = json_object_get(e, "variant_hash");
     if (!json_is_object(e) || !problem || !variant || !json_is_integer(threads) ||
-        (params && !json_is_string(params)) || (request && !json_is_string(request))) {
+        (params && !json_is_string(params)) || (request && !json_is_string(request)) ||
+        (vhash && !json_is_string(vhash))) {
         skip_entry(t, index, "needs problem, variant and params strings and an integer threads");
         return;
     }
@@ -164,6 +177,16 @@ static void parse_entry(table *t, size_t index, const json_t *e) {
     int vi = bt_variant_find(variant);
     if (vi < 0) {
         skip_entry(t, index, "variant %s is not in this build", variant);
+        return;
+    }
+    char mine[17];
+    if (vhash ? !bt_variant_hash(vi, mine, sizeof mine) || strcmp(json_string_value(vhash), mine)
+              : !t->registry_current) {
+        skip_entry(t, index,
+                   "variant %s changed since it was tuned (its name or parameter space; variant "
+                   "hash %s, this build's %s)",
+                   variant, vhash ? json_string_value(vhash) : "(the table's registry)",
+                   bt_variant_hash(vi, mine, sizeof mine) ? mine : "?");
         return;
     }
     if (bt_variant_op(vi) != out->problem.op) {
@@ -275,13 +298,11 @@ static bt_status load_file(const char *path, bt_fingerprint_match worst, table *
                  "is %.16s), %.40s (%.30s): followed",
                  path, theirs.id, theirs.hardware, mine->hardware,
                  bt_fingerprint_match_name(t->match), theirs.uarch);
-    } else if (strcmp(rhash, bt_registry_hash())) {
-        status = bt_fail(BT_EINVAL,
-                         "tuning table %s is stale: it was tuned against variant registry %s, "
-                         "this build has %s (variants or their parameters changed); re-run "
-                         "`backtune tune`",
-                         path, rhash, bt_registry_hash());
     }
+    /* Entries carrying their variant's hash are checked one by one, so a variant added or
+     * changed since leaves the others' entries valid; entries without one (older tables) hold
+     * only while the whole registry is the same. */
+    t->registry_current = rhash && !strcmp(rhash, bt_registry_hash());
     size_t n = json_array_size(entries);
     t->total = (int)n;
     if (status == BT_OK && n) {
@@ -291,7 +312,10 @@ static bt_status load_file(const char *path, bt_fingerprint_match worst, table *
     for (size_t i = 0; status == BT_OK && i < n; i++) parse_entry(t, i, json_array_get(entries, i));
     if (status == BT_OK && n && !t->count)
         status =
-            bt_fail(BT_EINVAL, "tuning table %s has no usable entry (%s)", path, t->skip_reason);
+            bt_fail(BT_EINVAL, "tuning table %s has no usable entry (%s)%s", path, t->skip_reason,
+                    t->registry_current ? ""
+                                        : ": it is stale, tuned against another variant "
+                                          "registry; re-run `backtune tune`");
     json_decref(root);
     if (status != BT_OK) free(t->entries), t->entries = NULL, t->count = 0;
     return status;
@@ -403,7 +427,7 @@ static void add_notes(table_set *s, const table *t) {
     if (t->skipped && n < sizeof s->notes)
         snprintf(s->notes + n, sizeof s->notes - n,
                  "%stuning table %.300s: %d of %d entries skipped (they name variants this build "
-                 "lacks or invalid parameters; first: %.300s)",
+                 "lacks or has changed, or invalid parameters; first: %.300s)",
                  n ? "; " : "", t->path, t->skipped, t->total, t->skip_reason);
 }
 

@@ -59,8 +59,13 @@ int bt_tuning_lookup(const bt_problem *norm, int threads, char *variant, size_t 
 double bt_tuning_distance(const bt_problem *a, int threads_a, const bt_problem *b, int threads_b);
 
 /* Hash (16 hex digits) of every registered variant's name and parameter space, computed at
- * run time: a table tuned against another registry is stale. */
+ * run time. Table entries carry their own variant's hash (bt_variant_hash) and are checked
+ * one by one; entries without one (older tables) are stale under another registry. */
 const char *bt_registry_hash(void);
+/* Hash of variant i's name and parameter space, 16 hex digits, into buf (17 bytes or more);
+ * 0 if i or buf is bad. A table entry and a record carry it, so a change to one variant
+ * invalidates only what was tuned with it. */
+int bt_variant_hash(int i, char *buf, size_t size);
 
 /* The table's "key=value,..." items whose key `caller` does not give, then caller's items:
  * a caller's threads=N (or any parameter) overrides the table's without a key given twice. */
