@@ -232,15 +232,23 @@ typedef struct machine_list {
 
 /* A results folder's records.jsonl as read: its text (kept verbatim and written back with new
  * lines appended), its records, and the machines its machine lines describe. */
+/* Registry lines ({"kind":"registry","registry_hash":H,"variants":{name:hash,...}}): the
+ * variant hashes of a registry, for records written before records carried their own. */
+typedef struct registry_list {
+    json_t *lines; /* array of the "registry" objects, in file order */
+} registry_list;
+
 typedef struct folder {
     text_buf text;
     bt_record_list records;
     machine_list machines; /* in file order */
+    registry_list registries;
     int bad, appended;
     char table_json_of[16]; /* hardware of the machine whose table table.json is, if any */
 } folder;
 
 static void folder_free(folder *f) {
+    json_decref(f->registries.lines);
     free(f->text.data);
     bt_record_list_free(&f->records);
     free(f->machines.items);
@@ -286,8 +294,14 @@ static bt_status folder_line(const char *line, size_t len, void *ctx) {
     bt_fingerprint fp;
     bt_record r;
     bt_status st = BT_OK;
+    const char *kind = json_string_value(json_object_get(o, "kind"));
     if (o && machine_line(o, &fp)) {
         if (machine_find(&f->machines, fp.hash) < 0) st = machine_push(&f->machines, &fp);
+    } else if (kind && !strcmp(kind, "registry") &&
+               json_is_string(json_object_get(o, "registry_hash")) &&
+               json_is_object(json_object_get(o, "variants"))) {
+        if (!f->registries.lines) f->registries.lines = json_array();
+        json_array_append(f->registries.lines, o);
     } else if (o && bt_record_from_json(o, &r)) {
         r.line_hash = line_hash(line, len);
         st = bt_record_list_push(&f->records, &r);
@@ -320,6 +334,52 @@ static bt_status append_machine(folder *f, const bt_fingerprint *fp) {
     }
     bt_status st = append_json_line(f, o, NULL, NULL);
     return st == BT_OK ? machine_push(&f->machines, fp) : st;
+}
+
+/* Fills the variant hash of records written without one from their registry's line. */
+static void hash_from_registries(folder *f) {
+    for (int i = 0; i < f->records.count; i++) {
+        bt_record *r = &f->records.items[i];
+        for (size_t k = 0; !r->variant_hash[0] && k < json_array_size(f->registries.lines); k++) {
+            const json_t *line = json_array_get(f->registries.lines, k);
+            const char *hash =
+                json_string_value(json_object_get(json_object_get(line, "variants"), r->variant));
+            if (hash && !strcmp(json_string_value(json_object_get(line, "registry_hash")),
+                                r->registry_hash))
+                snprintf(r->variant_hash, sizeof r->variant_hash, "%s", hash);
+        }
+    }
+}
+
+/* Records of this build's registry without a variant hash (written before records carried
+ * one) get a registry line naming every variant's hash, so they stay valid per variant when
+ * the registry changes later. */
+static bt_status name_current_registry(folder *f) {
+    int needed = 0;
+    for (int i = 0; i < f->records.count && !needed; i++)
+        needed = !f->records.items[i].variant_hash[0] &&
+                 !strcmp(f->records.items[i].registry_hash, bt_registry_hash());
+    if (!needed) return BT_OK;
+    json_t *variants = json_object(), *o = json_object();
+    for (int i = 0; variants && i < bt_registry_count(); i++) {
+        char hash[17];
+        if (bt_variant_hash(i, hash, sizeof hash))
+            json_object_set_new(variants, bt_registry_get(i)->name, json_string(hash));
+    }
+    if (o && variants) {
+        json_object_set_new(o, "kind", json_string("registry"));
+        json_object_set_new(o, "registry_hash", json_string(bt_registry_hash()));
+        json_object_set(o, "variants", variants);
+    }
+    json_t *back = NULL;
+    bt_status st = append_json_line(f, o, &back, NULL);
+    json_decref(variants);
+    if (st == BT_OK) {
+        if (!f->registries.lines) f->registries.lines = json_array();
+        json_array_append_new(f->registries.lines, back);
+        hash_from_registries(f);
+    }
+    return st;
 }
 
 static bt_status append_record(folder *f, const bt_record *r) {
@@ -413,6 +473,7 @@ static bt_status folder_read(const char *dir, folder *f, int adopt) {
     bt_status st = bt_read_file(path, &old, &size);
     if (st == BT_OK && old) st = for_each_line(old, folder_line, f);
     free(old);
+    hash_from_registries(f);
     adopt_ctx a = {.f = f, .append = adopt, .st = st};
     if (st == BT_OK) for_each_table(dir, adopt_table, &a);
     st = a.st;
@@ -736,6 +797,7 @@ static bt_status commit_locked(const char *dir, const bt_record *records, int co
         named = !strcmp(f.records.items[i].fingerprint, mine->hash);
     if (st == BT_OK && named && machine_find(&f.machines, mine->hash) < 0)
         st = append_machine(&f, mine);
+    if (st == BT_OK) st = name_current_registry(&f);
     for (int i = 0; st == BT_OK && i < count; i++) st = append_record(&f, &records[i]);
     resolve_hardware(&f);
     char path[1100];
