@@ -622,6 +622,48 @@ static void tuning_load(void) {
     bt_plan_destroy(plan);
 }
 
+/* A plan takes fewer threads than asked where each would get little work (by default under
+ * 256 KFLOP a thread), says so in its parameters, and computes the same. */
+static void small_problems_fewer_threads(void) {
+    const char *saved = getenv("BACKTUNE_THREAD_MIN_FLOPS");
+    char keep[32] = "";
+    if (saved) snprintf(keep, sizeof keep, "%s", saved);
+    unsetenv("BACKTUNE_THREAD_MIN_FLOPS");
+    static const struct {
+        const char *problem;
+        int threads;
+    } cases[] = {
+        {"conv_bwd_d mb8ic32ih1oc8kh1", 1},     /* 4 KFLOP */
+        {"fc_bwd_w mb8ic256oc256", 4},          /* 1 MFLOP: 4 threads of 256 KFLOP */
+        {"conv_bwd_w mb2ic64ih28oc64kh3ph1", 8} /* 116 MFLOP */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bt_problem p = tl_parse(cases[i].problem);
+        bt_plan *plan;
+        if (tl_plan(&plan, &p, NULL, "threads=8", cases[i].problem) <= 0) continue;
+        char want[32];
+        snprintf(want, sizeof want, "threads=%d,", cases[i].threads);
+        tl_expect(bt_plan_threads(plan) == cases[i].threads && strstr(bt_plan_params(plan), want),
+                  "'%s' asked for 8 threads runs on %d (%s)", cases[i].problem,
+                  bt_plan_threads(plan), bt_plan_params(plan));
+        bt_plan_destroy(plan);
+    }
+    setenv("BACKTUNE_THREAD_MIN_FLOPS", "0", 1);
+    bt_problem p = tl_parse(cases[0].problem);
+    bt_plan *plan;
+    if (tl_plan(&plan, &p, NULL, "threads=3", "BACKTUNE_THREAD_MIN_FLOPS=0") > 0) {
+        tl_expect(bt_plan_threads(plan) == 3,
+                  "BACKTUNE_THREAD_MIN_FLOPS=0: every thread asked "
+                  "for (%d)",
+                  bt_plan_threads(plan));
+        bt_plan_destroy(plan);
+    }
+    if (keep[0])
+        setenv("BACKTUNE_THREAD_MIN_FLOPS", keep, 1);
+    else
+        unsetenv("BACKTUNE_THREAD_MIN_FLOPS");
+}
+
 int main(void) {
     unsetenv("BACKTUNE_VARIANT");
     unsetenv("BACKTUNE_TABLE");
@@ -637,5 +679,6 @@ int main(void) {
     heuristic_families();
     forced_variant();
     tuning_load();
+    small_problems_fewer_threads();
     return tl_finish();
 }

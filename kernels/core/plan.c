@@ -240,6 +240,21 @@ void bt_plan_destroy(bt_plan *plan) {
     free(plan);
 }
 
+/* Below this much work per thread a team costs more to form and join (a few microseconds on
+ * the machines measured) than the thread's share saves; BACKTUNE_THREAD_MIN_FLOPS overrides
+ * it (0: every thread asked for, as the tests run small problems on large teams). */
+#define THREAD_MIN_FLOPS 262144.0
+
+/* The threads a plan runs with: those asked for (threads=N or OpenMP's), fewer on a problem
+ * too small to give each THREAD_MIN_FLOPS of work; bt_plan_params reports the number. */
+static int useful_threads(const bt_problem *norm, int threads) {
+    const char *env = getenv("BACKTUNE_THREAD_MIN_FLOPS");
+    double min_flops = env && *env ? strtod(env, NULL) : THREAD_MIN_FLOPS;
+    if (!(min_flops > 0) || threads <= 1) return threads;
+    double useful = bt_problem_flops(norm) / min_flops;
+    return useful >= threads ? threads : useful < 1 ? 1 : (int)useful;
+}
+
 /* Builds a plan for variant v (without its scratch when sized_only); on failure nothing is
  * left allocated. */
 static bt_status build_plan(bt_plan **out, const bt_problem *norm, const bt_shape *s,
@@ -254,7 +269,7 @@ static bt_status build_plan(bt_plan **out, const bt_problem *norm, const bt_shap
     core_params core = {.threads = omp_get_max_threads(), .bind = default_bind()};
     bt_status st = parse_params(plan, &core, params);
     if (st == BT_OK) {
-        plan->threads = core.threads;
+        plan->threads = useful_threads(norm, core.threads);
         if (v->prepare) st = v->prepare(plan);
     }
     if (st == BT_OK && !sized_only && plan->scratch_bytes > bt_scratch_bound(s, plan->threads))
