@@ -7,7 +7,7 @@
  * the calling thread; the sgemm on OpenBLAS's threads.
  *
  * OpenBLAS is opened at run time (dlopen), after OPENBLAS_CORETYPE is cleared: the
- * environment may force Haswell kernels on an AVX-512 CPU (DESIGN.md §10), which would
+ * environment may force Haswell kernels on an AVX-512 CPU, which would
  * understate the peer. The core it runs with and the variable's original value go into the
  * report's context. Debian's OpenBLAS keeps its own pthread pool next to OpenMP's (set to
  * the benchmark's thread count at create). BACKTUNE_OPENBLAS names another library file. */

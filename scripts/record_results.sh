@@ -24,7 +24,7 @@ only=${2:-}
 [ "${1:-}" = "--only" ] || only=all
 bt="$root/build/cli/backtune"
 cd "$root"
-export OMP_WAIT_POLICY=PASSIVE # no spinning pools between runs (DESIGN.md §10)
+export OMP_WAIT_POLICY=PASSIVE # no spinning pools between runs (docs/benchmarks.md)
 id=$("$bt" info --brief | sed -n 's/^machine id: \([^ ]*\).*/\1/p')
 out="results/$id"
 mkdir -p "$out"

@@ -1,4 +1,4 @@
-/* The worked examples of the seed documents (../shared/seeds/), with expected values
+/* The worked examples of the seed documents (the papers the math comes from), with expected values
  * computed by hand, run through every variant of the op at 1 and more-than-cores threads,
  * in both layouts for conv. Small integers: every variant must match exactly.
  *

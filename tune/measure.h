@@ -1,5 +1,5 @@
 /* Timing a plan the way the tuner compares candidates: buffers allocated and touched once per
- * problem (DESIGN.md §10: first touch costs ~2.5 ms/MB), a warm-up run, then min-of-N with a
+ * problem (first touch costs ~2.5 ms/MB), a warm-up run, then min-of-N with a
  * median and spread, a time cap per candidate, and early abandon of a candidate already
  * clearly slower than the best so far. Also the reduced copy of a problem that candidates are
  * checked on when the full reference would take too long. */

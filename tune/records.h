@@ -1,4 +1,4 @@
-/* Tuning records and tables on disk (DESIGN.md §7).
+/* Tuning records and tables on disk (docs/tuning.md).
  *
  * A results directory (results/<machine-id>/) may be shared by several machines with the same
  * id (two VMs of one CPU model with other caches, say). It holds

@@ -1,4 +1,4 @@
-/* Tuning one key (problem, threads) within a budget (DESIGN.md §7).
+/* Tuning one key (problem, threads) within a budget (docs/tuning.md).
  *
  * 1. The default dispatch (the heuristic's choice, no table) is measured first: it is the
  *    baseline and the first "best so far".
@@ -16,7 +16,7 @@
  *    but with the minibatch cut to runs of ~1.5 ms (bt_screen_problem), in 70% of the budget
  *    (records of stage screen-coarse / screen-refine, problem text of the screen problem);
  *    then up to 12 of the screen's fastest candidates (first the best of each of its three
- *    fastest variants within 1.2x of its best, then in order) are checked and timed on the
+ *    fastest variants within 2x of its best, then in order) are checked and timed on the
  *    problem itself (stage "confirm"), and what is left of the budget refines the best of
  *    them there (stage "refine"). Only those and the default can be chosen: a screen time is
  *    never compared with a time of the problem.

@@ -1,5 +1,5 @@
-/* Checking a plan against the double reference (DESIGN.md §5). Shared by `backtune check`,
- * the tests and the tuner, so there is one definition of "correct" and one tolerance.
+/* Checking a plan against the double reference (docs/design.md, correctness). Shared by `backtune
+ * check`, the tests and the tuner, so there is one definition of "correct" and one tolerance.
  *
  * Exact mode fills inputs with small integers (and accumulate targets too) so that every
  * partial sum of every summation order is an integer below 2^24, exactly representable in

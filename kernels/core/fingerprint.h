@@ -1,4 +1,4 @@
-/* Machine fingerprint (DESIGN.md §7): what a tuning result depends on. CPU (vendor, model,
+/* Machine fingerprint: what a tuning result depends on. CPU (vendor, model,
  * family/model/stepping, ISA flags), topology as this process sees it (packages, cores and
  * PUs it may run on, NUMA nodes, cache sizes and sharing) and how backtune was compiled.
  *

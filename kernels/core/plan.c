@@ -169,7 +169,7 @@ static void *alloc_scratch(const bt_plan *plan) {
     size_t rounded = (bytes + BT_ALIGN - 1) / BT_ALIGN * BT_ALIGN;
     void *p = aligned_alloc(BT_ALIGN, rounded);
     if (!p) return NULL;
-    /* Fault the pages in now (DESIGN.md §10): first touch costs ~2.5 ms/MB on 4 KiB pages. */
+    /* Fault the pages in now: first touch costs ~2.5 ms/MB on 4 KiB pages. */
     if (rounded >= (2u << 20)) madvise(p, rounded, MADV_HUGEPAGE);
     memset(p, 0, rounded);
     return p;

@@ -91,7 +91,7 @@ const char *bt_variant_name(int i);
 bt_op bt_variant_op(int i);
 bt_status bt_tuning_load(const char *path); /* table that bt_plan_create(variant=NULL) follows */
 
-/* ---- additions beyond the DESIGN.md contract ---- */
+/* ---- additions beyond the first contract ---- */
 
 /* As bt_problem_parse, and copies the descriptor's n"name" (or "") into name. */
 bt_status bt_problem_parse_named(const char *text, bt_problem *out, char *name, size_t size);

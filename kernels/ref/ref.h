@@ -1,7 +1,7 @@
-/* The double-accumulating reference, written straight from DESIGN.md §1. Never optimised:
- * it is the oracle of the tests and the last entry of every dispatch list. FC problems are
- * 1x1 convolutions of 1x1 images and use the same functions. The *_range functions compute
- * a slice of the outputs so the reference variants can split work across threads. */
+/* The double-accumulating reference, written straight from the definition in README.md. Never
+ * optimised: it is the oracle of the tests and the last entry of every dispatch list. FC problems
+ * are 1x1 convolutions of 1x1 images and use the same functions. The *_range functions compute a
+ * slice of the outputs so the reference variants can split work across threads. */
 #ifndef BT_REF_H
 #define BT_REF_H
 
