@@ -10,8 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const isa_names[] = {"scalar", "avx2", "avx512"};
-
 static int only_help(int argc, char **argv, const char *text) {
     static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
     optind = 1;
@@ -59,7 +57,7 @@ int bt_cmd_info(int argc, char **argv) {
     const bt_machine *m = bt_machine_get();
     bt_fingerprint_print(stdout);
     printf("backtune isa: %s (cpu: avx2 %s, avx512 %s); %d variants registered\n",
-           isa_names[m->isa_cap], m->has_avx2 ? "yes" : "no", m->has_avx512 ? "yes" : "no",
+           bt_isa_name(m->isa_cap), m->has_avx2 ? "yes" : "no", m->has_avx512 ? "yes" : "no",
            bt_variant_count());
 #ifdef BT_HAVE_BENCH
     if (!brief) {

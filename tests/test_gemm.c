@@ -32,7 +32,6 @@ static const char *const fill_names[FILLS] = {"exact", "random"};
 static const char *const blocking_names[BLOCKINGS] = {"default-fitted", "default", "small",
                                                       "tile-multiples"};
 static const bt_isa isas[] = {BT_ISA_SCALAR, BT_ISA_AVX2, BT_ISA_AVX512};
-static const char *const isa_names[] = {"scalar", "avx2", "avx512"};
 #define NISA 3
 
 /* Sizes: every ISA's MR and NR +-1 (4, 6, 14 rows; 4, 16, 32 columns), tiny, and beyond
@@ -244,8 +243,8 @@ static void run_set(const int *isa_ok, int ta, int tb, int64_t m, int64_t n, int
                 if (bad && cs->bad <= 3)
                     printf("  mismatch: %s ta=%d tb=%d beta=%d blocking=%s fill=%s m=%" PRId64
                            " n=%" PRId64 " k=%" PRId64 " error=%g\n",
-                           isa_names[x], ta, tb, beta, blocking_names[blk], fill_names[fill], m, n,
-                           k, worst);
+                           bt_isa_name((bt_isa)x), ta, tb, beta, blocking_names[blk],
+                           fill_names[fill], m, n, k, worst);
             }
     }
     free(a.data);
@@ -324,9 +323,9 @@ int main(void) {
     int isa_ok[NISA];
     for (int x = 0; x < NISA; x++) {
         isa_ok[x] = cpu_supports(isas[x]);
-        if (!isa_ok[x]) printf("SKIP %s: the CPU does not support it\n", isa_names[x]);
+        if (!isa_ok[x]) printf("SKIP %s: the CPU does not support it\n", bt_isa_name((bt_isa)x));
     }
-    for (int x = 0; x < NISA; x++) check_blocking(isas[x], isa_names[x]);
+    for (int x = 0; x < NISA; x++) check_blocking(isas[x], bt_isa_name((bt_isa)x));
 
     /* m == 0 or n == 0: nothing to do, C untouched. */
     for (int x = 0; x < NISA; x++) {
@@ -335,7 +334,7 @@ int main(void) {
         bt_gemm_blocking blk = {1, 1, 1};
         bt_sgemm(isas[x], 0, 0, 0, 1, 1, &a, 1, &b, 1, 0.0f, &c, 1, &blk, pack, pack);
         bt_sgemm(isas[x], 0, 0, 1, 0, 1, &a, 1, &b, 1, 0.0f, &c, 1, &blk, pack, pack);
-        report(c == 7.0f, "%s empty m or n leaves C alone", isa_names[x]);
+        report(c == 7.0f, "%s empty m or n leaves C alone", bt_isa_name((bt_isa)x));
     }
 
     for (int fill = 0; fill < FILLS; fill++)
@@ -357,7 +356,7 @@ int main(void) {
                             report(cs->runs > 0 && cs->bad == 0,
                                    "%s %s x %s beta=%d blocking=%s fill=%s: %" PRId64
                                    " sizes, %" PRId64 " wrong, worst %s %g",
-                                   isa_names[x], ta ? "A^T" : "A", tb ? "B^T" : "B", beta,
+                                   bt_isa_name((bt_isa)x), ta ? "A^T" : "A", tb ? "B^T" : "B", beta,
                                    blocking_names[blk], fill_names[fill], cs->runs, cs->bad,
                                    fill == FILL_EXACT ? "|error|" : "error/tolerance", cs->worst);
                         }

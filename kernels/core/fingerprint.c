@@ -153,9 +153,8 @@ static void detect_isa(bt_fingerprint *fp) {
     FLAG("avx512fp16")
     FLAG("amx-tile")
 #undef FLAG
-    static const char *const classes[] = {"scalar", "avx2", "avx512"};
     /* The class backtune runs with (BACKTUNE_ISA_CAP lowers it): tuning results depend on it. */
-    snprintf(fp->isa_class, sizeof fp->isa_class, "%s", classes[bt_machine_get()->isa_cap]);
+    snprintf(fp->isa_class, sizeof fp->isa_class, "%s", bt_isa_name(bt_machine_get()->isa_cap));
 }
 
 /* With OpenMP places (OMP_PLACES, OMP_PROC_BIND) the runtime pins the initial thread to the

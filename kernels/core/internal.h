@@ -111,6 +111,9 @@ typedef struct bt_machine {
 } bt_machine;
 
 const bt_machine *bt_machine_get(void);
+/* "scalar", "avx2", "avx512": the one table of ISA names (tools use it through
+ * bt_variant_isa and this). */
+const char *bt_isa_name(bt_isa isa);
 
 /* Errors: record a message for bt_last_error() and return the status. */
 bt_status bt_fail(bt_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

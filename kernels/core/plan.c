@@ -177,15 +177,14 @@ static void *alloc_scratch(const bt_plan *plan) {
 
 /* Why variant v cannot take shape s (returns 0 and fills why), or 1 if it can. */
 static int variant_fits(const bt_variant *v, const bt_shape *s, char *why, size_t size) {
-    static const char *const isa_names[] = {"scalar", "avx2", "avx512"};
     if (v->op != s->op) {
         snprintf(why, size, "is for %s, not %s", bt_op_name(v->op), bt_op_name(s->op));
         return 0;
     }
     if (v->isa > bt_machine_get()->isa_cap) {
-        snprintf(why, size, "needs %s, this CPU%s offers %s", isa_names[v->isa],
+        snprintf(why, size, "needs %s, this CPU%s offers %s", bt_isa_name(v->isa),
                  getenv("BACKTUNE_ISA_CAP") ? " (capped by BACKTUNE_ISA_CAP)" : "",
-                 isa_names[bt_machine_get()->isa_cap]);
+                 bt_isa_name(bt_machine_get()->isa_cap));
         return 0;
     }
     why[0] = '\0';

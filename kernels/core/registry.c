@@ -57,10 +57,14 @@ int bt_variant_find(const char *name) {
     return -1;
 }
 
-const char *bt_variant_isa(int i) {
+const char *bt_isa_name(bt_isa isa) {
     static const char *const names[] = {"scalar", "avx2", "avx512"};
+    return (unsigned)isa < sizeof names / sizeof names[0] ? names[isa] : "unknown";
+}
+
+const char *bt_variant_isa(int i) {
     const bt_variant *v = bt_registry_get(i);
-    return v ? names[v->isa] : NULL;
+    return v ? bt_isa_name(v->isa) : NULL;
 }
 
 int bt_variant_cpu_ok(int i) {
