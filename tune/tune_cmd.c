@@ -67,6 +67,7 @@ static const char tune_help[] =
     "  --retune            tune keys that already have records too\n"
     "  --rebuild           tune nothing: rewrite every machine's table in DIR from\n"
     "                      DIR/records.jsonl\n"
+    "  --list              tune nothing: print the keys ('<problem> t<threads>') and exit\n"
     "  --out DIR           results directory (default results/<machine-id>:\n"
     "                      %s)\n"
     "  --mb N              replace the minibatch of every problem\n"
@@ -111,7 +112,7 @@ typedef struct options {
     const char *ops, *layouts, *out;
     int threads[16], nthreads;
     double time_limit;
-    int max_evals, exhaustive, retune, no_screen, rebuild;
+    int max_evals, exhaustive, retune, no_screen, rebuild, list;
     long mb;
     int strict;
 } options;
@@ -463,6 +464,7 @@ int bt_cmd_tune(int argc, char **argv) {
         O_OUT,
         O_MB,
         O_STRICT,
+        O_LIST,
         O_HELP
     };
     static const struct option opts[] = {{"suite", required_argument, NULL, O_SUITE},
@@ -479,6 +481,7 @@ int bt_cmd_tune(int argc, char **argv) {
                                          {"out", required_argument, NULL, O_OUT},
                                          {"mb", required_argument, NULL, O_MB},
                                          {"strict", no_argument, NULL, O_STRICT},
+                                         {"list", no_argument, NULL, O_LIST},
                                          {"help", no_argument, NULL, O_HELP},
                                          {0}};
     options o = {.max_evals = 1024, .time_limit = -1};
@@ -551,6 +554,9 @@ int bt_cmd_tune(int argc, char **argv) {
         case O_STRICT:
             o.strict = 1;
             break;
+        case O_LIST:
+            o.list = 1;
+            break;
         case O_HELP:
         case 'h':
             printf(tune_help, omp_get_max_threads(), default_out);
@@ -581,6 +587,12 @@ int bt_cmd_tune(int argc, char **argv) {
         if (ok) fprintf(stderr, "backtune tune: no problem to tune (check --ops and --layouts)\n");
         free(keys.items);
         return 2;
+    }
+    if (o.list) {
+        for (int i = 0; i < keys.count; i++)
+            printf("%s t%d\n", keys.items[i].text, keys.items[i].threads);
+        free(keys.items);
+        return 0;
     }
     /* The tuner measures the default dispatch: no table, no forced variant. */
     unsetenv("BACKTUNE_TABLE");
