@@ -50,9 +50,6 @@
 #include <unistd.h>
 
 #define INTERRUPTED_REASON "interrupted"
-/* Version of what the JSON holds (names, labels, counters, context keys), recorded as
- * context.backtune_schema; readers (compare/results.h) refuse others. Bump on change. */
-#define BENCH_SCHEMA 1
 #define DEFAULT_MIN_TIME 0.1 /* seconds, when neither the command line nor the suite says */
 #define TEXT_SIZE 512
 /* Cold-cache eviction buffer: twice the L3, within bounds (a VM may report a huge L3). */
@@ -711,7 +708,7 @@ static void add_run_context(const bench_run *run, int argc, char **argv) {
     }
     bt_gbench_add_context("backtune_command", command);
     bt_gbench_add_context("backtune_version", BT_VERSION);
-    context_int("backtune_schema", BENCH_SCHEMA);
+    context_int("backtune_schema", BT_RESULTS_SCHEMA);
     char suites[512];
     suite_names(&run->opt, 0, suites, sizeof suites);
     bt_gbench_add_context("backtune_suite", run->opt.sel.nsuites ? suites : "(none)");
