@@ -28,8 +28,8 @@
  * stay below BT_CLI_OPT_FIRST. */
 enum { BT_CLI_OPT_FIRST = 0x1000, BT_CLI_OPT_MB = BT_CLI_OPT_FIRST, BT_CLI_BAD_VALUE };
 
-/* The --help lines of the selection options, for a command's help text; `...` there is
- * what the command says of --threads' default. */
+/* The --help lines of the selection options, for a command's help text (each command writes
+ * its own --threads line: the default differs). */
 #define BT_CLI_SELECTION_HELP_SUITE_PROBLEM                                                        \
     "  -s, --suite NAME|FILE   the descriptors of a suite: bench/suites/NAME.txt (quick,\n"        \
     "                          resnet50, fc, conv1d, same_padding, ...) or FILE; repeatable\n"     \
