@@ -32,6 +32,7 @@
 #include "cmdline.h"
 #include "git_revision.h"
 #include "interference.h"
+#include "selection.h"
 #include "suite.h"
 
 #include <errno.h>
@@ -49,11 +50,7 @@
 #include <unistd.h>
 
 #define INTERRUPTED_REASON "interrupted"
-/* Version of what the JSON holds (names, labels, counters, context keys), recorded as
- * context.backtune_schema; readers (compare/results.h) refuse others. Bump on change. */
-#define BENCH_SCHEMA 1
 #define DEFAULT_MIN_TIME 0.1 /* seconds, when neither the command line nor the suite says */
-#define MAX_THREAD_COUNTS 16
 #define TEXT_SIZE 512
 /* Cold-cache eviction buffer: twice the L3, within bounds (a VM may report a huge L3). */
 #define EVICT_MIN_BYTES ((size_t)32 << 20)
@@ -72,22 +69,15 @@ static const char bench_help[] =
     "usage: backtune bench [options] [google-benchmark flags]\n"
     "Times every variant (and peer library) of the chosen ops on a suite or on given problems,\n"
     "with Google benchmark, and prints a summary per problem: best variant, its GFLOP/s and %\n"
-    "of this machine's measured peak, best peer, ratio.\n\n"
-    "  -s, --suite NAME|FILE   descriptors from bench/suites/NAME.txt (any file there by its\n"
-    "                          name: quick, resnet50, fc, conv1d, same_padding, ...) or FILE\n"
-    "  -p, --problem TEXT      a descriptor ('mb32ic64ih56oc64kh3ph1'; the ops and layouts\n"
-    "                          come from the options) or a full problem ('conv_bwd_w_nhwc\n"
-    "                          mb2ic3ih7oc4kh3ph1': that op and layout only); repeatable\n"
-    "  -o, --ops LIST          conv_bwd_d,conv_bwd_w,fc_bwd_d,fc_bwd_w (default: all; a\n"
-    "                          descriptor goes with the ops of its kind, conv or FC)\n"
-    "  -l, --layouts LIST      nchw,nhwc for conv (default: both)\n"
+    "of this machine's measured peak, best peer, ratio.\n\n" BT_CLI_SELECTION_HELP_SUITE_PROBLEM
+        BT_CLI_SELECTION_HELP_OPS_LAYOUTS
     "  -v, --variants GLOBS    comma-separated shell globs over variant and peer names; a\n"
     "                          leading '!' excludes (default '*,!*__ref': all but the\n"
     "                          double-precision reference). The name 'dispatch' is what\n"
     "                          bt_plan_create(variant NULL) picks: the tuning table\n"
     "                          (BACKTUNE_TABLE) or else the heuristic\n"
-    "  -t, --threads LIST      OpenMP thread counts (default: 1 and OpenMP's default)\n"
-    "      --mb N              replace every problem's batch size\n"
+    "  -t, --threads LIST      OpenMP thread counts (default: 1 and OpenMP's "
+    "default)\n" BT_CLI_SELECTION_HELP_MB
     "      --cache warm|cold   cold: evict the caches (touch a buffer > L3, timer paused)\n"
     "                          before every iteration (default warm); slow in wall time\n"
     "                          for small problems, which take many iterations\n"
@@ -95,7 +85,8 @@ static const char bench_help[] =
     "      --out FILE.json     write the results as JSON (same as --benchmark_out=FILE\n"
     "                          --benchmark_out_format=json); directories are created\n"
     "      --save              --out results/<machine-id>/bench_<suite>[_cold][_mbN].json\n"
-    "                          (relative to the current directory: run from the repo root)\n"
+    "                          (relative to the current directory: run from the repo root;\n"
+    "                          several suites: their names joined by '+')\n"
     "      --strict            on interference (below), save nothing and exit with status 3\n"
     "      --verbose           say why each unsupported (variant, problem) pair is skipped\n"
     "  -h, --help              this text\n\n"
@@ -118,21 +109,13 @@ static const char bench_help[] =
     "under a temporary name and renamed into place at the end.\n";
 
 typedef struct options {
-    const char *suite;
-    const char **problems;
-    int nproblems;
-    int op_selected[4]; /* indexed by bt_op */
-    int layout_selected[2];
+    bt_cli_selection sel; /* suites, problems, ops, layouts, threads, mb */
     const char *variants;
-    int threads[MAX_THREAD_COUNTS];
-    int nthreads;
-    int64_t mb;
     int cold;
     size_t evict_bytes;
     const char *out;
     int save;
     int strict;
-    int verbose;
 } options;
 
 /* One problem instance (descriptor x op x layout) and its buffers while it is being run. */
@@ -204,45 +187,6 @@ static void on_sigint(int sig) {
 
 /* ---- options ---- */
 
-static int parse_ops(const char *text, options *o) {
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", text);
-    memset(o->op_selected, 0, sizeof o->op_selected);
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save)) {
-        int found = 0;
-        for (int op = 0; op < 4; op++)
-            if (!strcmp(tok, bt_op_name((bt_op)op)) || !strcmp(tok, "all"))
-                found = o->op_selected[op] = 1;
-        if (!found) {
-            fprintf(stderr,
-                    "backtune bench: unknown op '%s' (conv_bwd_d, conv_bwd_w, fc_bwd_d, "
-                    "fc_bwd_w)\n",
-                    tok);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static int parse_layouts(const char *text, options *o) {
-    char buf[64];
-    snprintf(buf, sizeof buf, "%s", text);
-    o->layout_selected[BT_NCHW] = o->layout_selected[BT_NHWC] = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save)) {
-        if (!strcmp(tok, "nchw"))
-            o->layout_selected[BT_NCHW] = 1;
-        else if (!strcmp(tok, "nhwc"))
-            o->layout_selected[BT_NHWC] = 1;
-        else {
-            fprintf(stderr, "backtune bench: unknown layout '%s' (nchw, nhwc)\n", tok);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static int parse_positive(const char *text, const char *what, int64_t max, int64_t *out) {
     char *end;
     long long v = strtoll(text, &end, 10);
@@ -260,14 +204,8 @@ static int is_gbench_flag(const char *arg) {
 
 /* Our options (Google benchmark's flags were taken out before). 0 ok, 1 help shown, -1 bad. */
 static int parse_options(int argc, char **argv, options *o) {
-    enum { OPT_MB = 256, OPT_CACHE, OPT_EVICT, OPT_OUT, OPT_SAVE, OPT_STRICT, OPT_VERBOSE };
-    static const struct option longopts[] = {{"suite", required_argument, NULL, 's'},
-                                             {"problem", required_argument, NULL, 'p'},
-                                             {"ops", required_argument, NULL, 'o'},
-                                             {"layouts", required_argument, NULL, 'l'},
-                                             {"variants", required_argument, NULL, 'v'},
-                                             {"threads", required_argument, NULL, 't'},
-                                             {"mb", required_argument, NULL, OPT_MB},
+    enum { OPT_CACHE = 256, OPT_EVICT, OPT_OUT, OPT_SAVE, OPT_STRICT, OPT_VERBOSE };
+    static const struct option longopts[] = {{"variants", required_argument, NULL, 'v'},
                                              {"cache", required_argument, NULL, OPT_CACHE},
                                              {"evict-mb", required_argument, NULL, OPT_EVICT},
                                              {"out", required_argument, NULL, OPT_OUT},
@@ -276,38 +214,15 @@ static int parse_options(int argc, char **argv, options *o) {
                                              {"verbose", no_argument, NULL, OPT_VERBOSE},
                                              {"help", no_argument, NULL, 'h'},
                                              {0}};
+    bt_cli_parser parser;
+    if (bt_cli_parser_init(&parser, &o->sel, "backtune bench", argc, "v:h", longopts)) return -1;
     o->variants = "*,!*__ref";
-    for (int op = 0; op < 4; op++) o->op_selected[op] = 1;
-    o->layout_selected[BT_NCHW] = o->layout_selected[BT_NHWC] = 1;
-    o->problems = calloc((size_t)argc, sizeof *o->problems);
-    if (!o->problems) return -1;
-    optind = 1;
     int c;
     int64_t v;
-    while ((c = getopt_long(argc, argv, "s:p:o:l:v:t:h", longopts, NULL)) != -1) {
+    while ((c = bt_cli_getopt(&parser, argc, argv)) != -1) {
         switch (c) {
-        case 's':
-            o->suite = optarg;
-            break;
-        case 'p':
-            o->problems[o->nproblems++] = optarg;
-            break;
-        case 'o':
-            if (parse_ops(optarg, o)) return -1;
-            break;
-        case 'l':
-            if (parse_layouts(optarg, o)) return -1;
-            break;
         case 'v':
             o->variants = optarg;
-            break;
-        case 't':
-            if (bt_cli_parse_threads("backtune bench", optarg, 1024, MAX_THREAD_COUNTS, o->threads,
-                                     &o->nthreads))
-                return -1;
-            break;
-        case OPT_MB:
-            if (parse_positive(optarg, "--mb", 1 << 20, &o->mb)) return -1;
             break;
         case OPT_CACHE:
             if (strcmp(optarg, "warm") && strcmp(optarg, "cold")) {
@@ -330,11 +245,13 @@ static int parse_options(int argc, char **argv, options *o) {
             o->strict = 1;
             break;
         case OPT_VERBOSE:
-            o->verbose = 1;
+            o->sel.verbose = 1;
             break;
         case 'h':
             fputs(bench_help, stdout);
             return 1;
+        case BT_CLI_BAD_VALUE:
+            return -1;
         default:
             fputs(bench_help, stderr);
             return -1;
@@ -349,15 +266,31 @@ static int parse_options(int argc, char **argv, options *o) {
         fprintf(stderr, "backtune bench: give --out or --save, not both\n");
         return -1;
     }
-    if (!o->suite && !o->nproblems) {
+    if (!o->sel.nsuites && !o->sel.nproblems) {
         fprintf(stderr, "backtune bench: give --suite or --problem\n\n%s", bench_help);
         return -1;
     }
-    if (!o->nthreads) {
-        o->threads[o->nthreads++] = 1;
-        if (omp_get_max_threads() > 1) o->threads[o->nthreads++] = omp_get_max_threads();
+    if (!o->sel.nthreads) {
+        o->sel.threads[o->sel.nthreads++] = 1;
+        if (omp_get_max_threads() > 1) o->sel.threads[o->sel.nthreads++] = omp_get_max_threads();
     }
     return 0;
+}
+
+/* The suites as given, joined by '+' ("quick", "quick+fc"); `base`: their file names without
+ * directory and .txt, for file names. */
+static void suite_names(const options *o, int base, char *buf, size_t size) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < o->sel.nsuites && used < size; i++) {
+        const char *name = o->sel.suites[i];
+        const char *slash = strrchr(name, '/');
+        if (base && slash) name = slash + 1;
+        size_t n = strlen(name);
+        if (base && n > 4 && !strcmp(name + n - 4, ".txt")) n -= 4;
+        int w = snprintf(buf + used, size - used, "%s%.*s", i ? "+" : "", (int)n, name);
+        if (w > 0) used += (size_t)w;
+    }
 }
 
 /* ---- problems ---- */
@@ -366,14 +299,8 @@ static int op_is_fc(bt_op op) {
     return op == BT_FC_BWD_DATA || op == BT_FC_BWD_WEIGHTS;
 }
 
-static int has_op(const char *text) {
-    while (*text == ' ' || *text == '\t') text++;
-    return !strncmp(text, "conv_bwd_", 9) || !strncmp(text, "fc_bwd_", 7);
-}
-
 static int add_problem(bench_run *run, const bt_problem *p, const char *name, int count) {
     bt_problem q = *p;
-    if (run->opt.mb) q.n = run->opt.mb;
     char text[TEXT_SIZE];
     if (bt_problem_format(&q, text, sizeof text) < 0) {
         fprintf(stderr, "backtune bench: %s\n", bt_last_error());
@@ -403,65 +330,14 @@ static int add_problem(bench_run *run, const bt_problem *p, const char *name, in
     return 0;
 }
 
-/* A descriptor (with or without its op) into problems for the selected ops and layouts. */
-static int add_descriptor(bench_run *run, const char *text, int count, const char *where) {
-    bt_problem p;
-    char name[128];
-    if (has_op(text)) {
-        if (bt_problem_parse_named(text, &p, name, sizeof name) != BT_OK) {
-            fprintf(stderr, "backtune bench: %s: %s\n", where, bt_last_error());
-            return -1;
-        }
-        return add_problem(run, &p, name, count);
-    }
-    int fc = !bt_cli_descriptor_is_conv(text);
-    char probe[TEXT_SIZE + 16];
-    snprintf(probe, sizeof probe, "%s %s", fc ? "fc_bwd_d" : "conv_bwd_d", text);
-    if (bt_problem_parse_named(probe, &p, name, sizeof name) != BT_OK) {
-        fprintf(stderr, "backtune bench: %s: '%s': %s\n", where, text, bt_last_error());
-        return -1;
-    }
-    int added = 0;
-    for (int op = 0; op < 4; op++) {
-        if (!run->opt.op_selected[op] || op_is_fc((bt_op)op) != fc) continue;
-        for (int layout = BT_NCHW; layout <= BT_NHWC; layout++) {
-            if (!fc && !run->opt.layout_selected[layout]) continue;
-            p.op = (bt_op)op;
-            p.layout = (bt_layout)layout;
-            if (add_problem(run, &p, name, count)) return -1;
-            added++;
-            if (fc) break; /* FC has no layout */
-        }
-    }
-    if (!added && run->opt.verbose)
-        fprintf(stderr, "backtune bench: %s: no selected op takes '%s'\n", where, text);
-    return 0;
-}
-
+/* The selected problems (cmdline/selection.h), each run once. */
 static int collect_problems(bench_run *run) {
-    const options *o = &run->opt;
-    if (o->suite) {
-        bt_suite suite;
-        if (bt_suite_load(o->suite, &suite) != BT_OK) {
-            fprintf(stderr, "backtune bench: %s\n", bt_last_error());
-            return -1;
-        }
-        int rc = 0;
-        for (int i = 0; i < suite.count && !rc; i++) {
-            char where[TEXT_SIZE + 16];
-            snprintf(where, sizeof where, "%s:%d", suite.path, suite.entries[i].line);
-            rc = add_descriptor(run, suite.entries[i].descriptor, suite.entries[i].count, where);
-        }
-        bt_suite_free(&suite);
-        if (rc) return rc;
-    }
-    for (int i = 0; i < o->nproblems; i++)
-        if (add_descriptor(run, o->problems[i], 1, "--problem")) return -1;
-    if (!run->nproblems) {
-        fprintf(stderr, "backtune bench: no problem for the selected ops\n");
-        return -1;
-    }
-    return 0;
+    bt_cli_problem_list list = {0};
+    int rc = bt_cli_selection_problems(&run->opt.sel, &list);
+    for (int i = 0; !rc && i < list.count; i++)
+        rc = add_problem(run, &list.items[i].problem, list.items[i].name, list.items[i].count);
+    bt_cli_problem_list_free(&list);
+    return rc;
 }
 
 /* ---- impls and cases ---- */
@@ -470,15 +346,15 @@ static int collect_problems(bench_run *run) {
  * thread pool (OpenBLAS's spins after a call) would otherwise share the cores with the
  * probe and lower the peak (to 390 of 444 GFLOP/s on 2 threads here). Cached afterwards. */
 static void measure_peaks_before_peers(bench_run *run) {
-    for (int t = 0; t < run->opt.nthreads; t++)
+    for (int t = 0; t < run->opt.sel.nthreads; t++)
         for (int isa = BT_ISA_SCALAR; isa <= BT_ISA_AVX512; isa++)
-            bt_peak_gflops((bt_isa)isa, run->opt.threads[t]);
+            bt_peak_gflops((bt_isa)isa, run->opt.sel.threads[t]);
     /* The probe measured again at the end: the best ISA on the most threads of the run
      * that the CPUs can hold. */
     bench_verdict *v = &run->verdict;
     int cpus = run->load_start.cpus > 0 ? run->load_start.cpus : bt_machine_get()->pus;
-    for (int t = 0; t < run->opt.nthreads; t++)
-        if (run->opt.threads[t] > v->peak_threads) v->peak_threads = run->opt.threads[t];
+    for (int t = 0; t < run->opt.sel.nthreads; t++)
+        if (run->opt.sel.threads[t] > v->peak_threads) v->peak_threads = run->opt.sel.threads[t];
     if (v->peak_threads > cpus) v->peak_threads = cpus;
     v->peak_isa = bt_machine_get()->isa_cap;
     v->peak_start = bt_peak_gflops(v->peak_isa, v->peak_threads);
@@ -515,7 +391,7 @@ static int collect_impls(bench_run *run) {
 }
 
 static int collect_cases(bench_run *run) {
-    size_t max = (size_t)run->nproblems * (size_t)run->nimpls * (size_t)run->opt.nthreads;
+    size_t max = (size_t)run->nproblems * (size_t)run->nimpls * (size_t)run->opt.sel.nthreads;
     run->cases = calloc(max ? max : 1, sizeof *run->cases);
     if (!run->cases) return -1;
     for (int p = 0; p < run->nproblems; p++) {
@@ -527,16 +403,16 @@ static int collect_cases(bench_run *run) {
                 continue;
             if (impl->supports(impl, &prob->problem) != BT_OK) {
                 run->unsupported++;
-                if (run->opt.verbose)
+                if (run->opt.sel.verbose)
                     fprintf(stderr, "backtune bench: %s on '%s': %s\n", impl->name, prob->text,
                             bt_last_error());
                 continue;
             }
-            for (int t = 0; t < run->opt.nthreads; t++) {
+            for (int t = 0; t < run->opt.sel.nthreads; t++) {
                 bench_case *c = &run->cases[run->ncases++];
                 c->prob = prob;
                 c->impl = impl;
-                c->threads = run->opt.threads[t];
+                c->threads = run->opt.sel.threads[t];
                 char path[TEXT_SIZE];
                 snprintf(path, sizeof path, "%s", prob->text);
                 for (char *s = path; *s; s++)
@@ -758,8 +634,8 @@ static void add_peak_context(const bench_run *run) {
     static const bt_isa isas[] = {BT_ISA_SCALAR, BT_ISA_AVX2, BT_ISA_AVX512};
     static const char *const isa_keys[] = {"scalar_sse2", "avx2", "avx512"};
     char key[64];
-    for (int t = 0; t < run->opt.nthreads; t++) {
-        int threads = run->opt.threads[t];
+    for (int t = 0; t < run->opt.sel.nthreads; t++) {
+        int threads = run->opt.sel.threads[t];
         for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) {
             double g = bt_peak_gflops(isas[i], threads);
             if (g <= 0) continue;
@@ -807,16 +683,16 @@ static void add_problems_context(const bench_run *run) {
 static void add_affinity_context(const bench_run *run) {
     bt_problem p;
     if (bt_problem_parse("fc_bwd_d mb1ic1oc1", &p) != BT_OK) return;
-    for (int t = 0; t < run->opt.nthreads; t++) {
+    for (int t = 0; t < run->opt.sel.nthreads; t++) {
         char params[32], key[48], cpus[512];
-        snprintf(params, sizeof params, "threads=%d", run->opt.threads[t]);
+        snprintf(params, sizeof params, "threads=%d", run->opt.sel.threads[t]);
         bt_plan *plan;
         if (bt_plan_create(&plan, &p, NULL, params) != BT_OK) continue;
         const char *bind = strstr(bt_plan_params(plan), "bind=");
         if (bt_plan_affinity(plan, cpus, sizeof cpus) == BT_OK) {
-            snprintf(key, sizeof key, "thread_cpus_omp:%d", run->opt.threads[t]);
+            snprintf(key, sizeof key, "thread_cpus_omp:%d", run->opt.sel.threads[t]);
             bt_gbench_add_context(key, cpus);
-            fprintf(stderr, "backtune bench: %d threads, %s: cpus %s\n", run->opt.threads[t],
+            fprintf(stderr, "backtune bench: %d threads, %s: cpus %s\n", run->opt.sel.threads[t],
                     bind ? bind : "bind=?", cpus);
         }
         bt_plan_destroy(plan);
@@ -832,15 +708,17 @@ static void add_run_context(const bench_run *run, int argc, char **argv) {
     }
     bt_gbench_add_context("backtune_command", command);
     bt_gbench_add_context("backtune_version", BT_VERSION);
-    context_int("backtune_schema", BENCH_SCHEMA);
-    bt_gbench_add_context("backtune_suite", run->opt.suite ? run->opt.suite : "(none)");
+    context_int("backtune_schema", BT_RESULTS_SCHEMA);
+    char suites[512];
+    suite_names(&run->opt, 0, suites, sizeof suites);
+    bt_gbench_add_context("backtune_suite", run->opt.sel.nsuites ? suites : "(none)");
     add_problems_context(run);
     bt_gbench_add_context("backtune_registry_hash", bt_registry_hash());
     bt_gbench_add_context("build_git_revision", BT_GIT_REVISION);
     context_int("backtune_variants_registered", bt_variant_count());
     bt_gbench_add_context("bench_cache", run->opt.cold ? "cold" : "warm");
     if (run->opt.cold) context_int("bench_evict_bytes", (long long)(run->evict_floats * 4));
-    if (run->opt.mb) context_int("bench_mb_override", run->opt.mb);
+    if (run->opt.sel.mb) context_int("bench_mb_override", run->opt.sel.mb);
     bt_gbench_add_context("bench_denormals", "flushed to zero in bt_plan_execute; peers: their "
                                              "own setting");
     bt_gbench_add_context("build_compiler", BT_BUILD_COMPILER);
@@ -883,12 +761,12 @@ static void print_summary(const bench_run *run) {
            wvar, "best variant", "GFLOP/s", "%peak", wpeer, "best peer", "GFLOP/s", "ratio");
     for (int p = 0; p < run->nproblems; p++) {
         const bench_problem *prob = &run->problems[p];
-        for (int t = 0; t < run->opt.nthreads; t++) {
+        for (int t = 0; t < run->opt.sel.nthreads; t++) {
             const bench_case *ours = NULL, *peer = NULL;
             int any = 0;
             for (int i = 0; i < run->ncases; i++) {
                 const bench_case *c = &run->cases[i];
-                if (c->prob != prob || c->threads != run->opt.threads[t]) continue;
+                if (c->prob != prob || c->threads != run->opt.sel.threads[t]) continue;
                 any |= c->timed_runs > 0 || c->failed;
                 if (c->impl->peer ? better(c, peer) : better(c, ours)) {
                     if (c->impl->peer)
@@ -899,7 +777,7 @@ static void print_summary(const bench_run *run) {
             }
             if (!any) continue;
             printf("%-*s  %-*s  %3d  ", wname, prob->name[0] ? prob->name : "-", wtext, prob->text,
-                   run->opt.threads[t]);
+                   run->opt.sel.threads[t]);
             if (ours)
                 printf("%-*s %9.2f %6.1f  ", wvar, ours->impl->name, ours->best_gflops,
                        ours->peak_gflops > 0 ? 100 * ours->best_gflops / ours->peak_gflops : 0);
@@ -925,8 +803,8 @@ static void print_model_totals(const bench_run *run) {
     int header = 0;
     for (int op = 0; op < 4; op++)
         for (int layout = BT_NCHW; layout <= BT_NHWC; layout++)
-            for (int t = 0; t < run->opt.nthreads; t++) {
-                int threads = run->opt.threads[t], shapes = 0, layers = 0, both = 0;
+            for (int t = 0; t < run->opt.sel.nthreads; t++) {
+                int threads = run->opt.sel.threads[t], shapes = 0, layers = 0, both = 0;
                 double ours_s = 0, flop = 0, ours_both_s = 0, peer_both_s = 0;
                 for (int p = 0; p < run->nproblems; p++) {
                     const bench_problem *prob = &run->problems[p];
@@ -988,8 +866,8 @@ static void judge_interference(bench_run *run) {
     bt_load_sample end;
     bt_load_sample_take(&end);
     int most = 1;
-    for (int t = 0; t < run->opt.nthreads; t++)
-        if (run->opt.threads[t] > most) most = run->opt.threads[t];
+    for (int t = 0; t < run->opt.sel.nthreads; t++)
+        if (run->opt.sel.threads[t] > most) most = run->opt.sel.threads[t];
     bt_interference_between(&run->load_start, &end, most, &v->run);
     for (int i = 0; i < run->ncases; i++) {
         bench_case *c = &run->cases[i];
@@ -1184,14 +1062,9 @@ static int print_outcome(const bench_run *run) {
 /* results/<machine-id>/bench_<suite>[_cold][_mbN].json */
 static void default_out_path(const options *o, char *path, size_t size) {
     char suite[128] = "problems";
-    if (o->suite) {
-        const char *base = strrchr(o->suite, '/');
-        snprintf(suite, sizeof suite, "%s", base ? base + 1 : o->suite);
-        size_t n = strlen(suite);
-        if (n > 4 && !strcmp(suite + n - 4, ".txt")) suite[n - 4] = '\0';
-    }
+    if (o->sel.nsuites) suite_names(o, 1, suite, sizeof suite);
     char mb[32] = "";
-    if (o->mb) snprintf(mb, sizeof mb, "_mb%lld", (long long)o->mb);
+    if (o->sel.mb) snprintf(mb, sizeof mb, "_mb%lld", (long long)o->sel.mb);
     snprintf(path, size, "results/%s/bench_%s%s%s.json", bt_fingerprint_id(), suite,
              o->cold ? "_cold" : "", mb);
 }
@@ -1209,7 +1082,7 @@ static void free_run(bench_run *run) {
     free(run->impls);
     free(run->cases);
     free(run->evict);
-    free(run->opt.problems);
+    bt_cli_selection_free(&run->opt.sel);
 }
 
 int bt_cmd_bench(int argc, char **argv) {
@@ -1248,11 +1121,11 @@ int bt_cmd_bench(int argc, char **argv) {
     }
     if (gb_out) run.opt.out = gb_out;
     bt_load_sample_take(&run.load_start);
-    double suite_min_time = 0;
-    if (run.opt.suite) { /* the suite's min_time, read early: it becomes a default flag */
+    double suite_min_time = 0; /* the suites' longest, read early: it becomes a default flag */
+    for (int i = 0; i < run.opt.sel.nsuites; i++) {
         bt_suite s;
-        if (bt_suite_load(run.opt.suite, &s) == BT_OK) {
-            suite_min_time = s.min_time;
+        if (bt_suite_load(run.opt.sel.suites[i], &s) == BT_OK) {
+            if (s.min_time > suite_min_time) suite_min_time = s.min_time;
             bt_suite_free(&s);
         }
     }

@@ -2,6 +2,7 @@
 #include "check.h"
 #include "cmdline.h"
 #include "commands.h"
+#include "selection.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -9,21 +10,22 @@
 #include <string.h>
 
 static const char check_help[] =
-    "usage: backtune check [options] PROBLEM...\n"
-    "Runs every variant of the problem's op (or those matching --variant) on each PROBLEM\n"
+    "usage: backtune check [options] [PROBLEM...]\n"
+    "Runs every variant of each problem's op (or those matching --variant) on each problem\n"
     "and compares with the double reference. Prints PASS/FAIL/SKIP per variant with the\n"
     "max error and a repro line; exits 1 if anything failed, 2 on bad usage.\n\n"
-    "  PROBLEM               '<op>[_nhwc] <descriptor> [accumulate]',\n"
-    "                        e.g. \"conv_bwd_w mb2ic3ih7oc4kh3ph1\"\n"
-    "  -v, --variant GLOBS   variants to check: comma-separated shell globs, '!' excludes\n"
-    "                        (default all of the op, and 'dispatch': what variant NULL\n"
-    "                        picks, from BACKTUNE_TABLE or the heuristic)\n"
-    "  -t, --threads LIST    thread counts, comma-separated (default: OpenMP's)\n"
-    "  -p, --params TEXT     parameters for the variant (key=value,...)\n"
-    "  -m, --mode MODE       exact (integer inputs, threshold 0), random, or both (default)\n"
-    "  -s, --seed N          seed of the input fill (default 1)\n"
-    "      --no-bias         do not compute db in bwd_weights\n"
-    "  -h, --help            this text\n";
+    "  PROBLEM                 as --problem: '<op>[_nhwc] <descriptor> [accumulate]',\n"
+    "                          e.g. \"conv_bwd_w mb2ic3ih7oc4kh3ph1\", or a bare "
+    "descriptor\n" BT_CLI_SELECTION_HELP_SUITE_PROBLEM BT_CLI_SELECTION_HELP_OPS_LAYOUTS
+    "  -t, --threads LIST      thread counts (default: OpenMP's)\n" BT_CLI_SELECTION_HELP_MB
+    "  -v, --variant GLOBS     variants to check: comma-separated shell globs, '!' excludes\n"
+    "                          (default all of the op, and 'dispatch': what variant NULL\n"
+    "                          picks, from BACKTUNE_TABLE or the heuristic)\n"
+    "      --params TEXT       parameters for the variant (key=value,...)\n"
+    "  -m, --mode MODE         exact (integer inputs, threshold 0), random, or both (default)\n"
+    "      --seed N            seed of the input fill (default 1)\n"
+    "      --no-bias           do not compute db in bwd_weights\n"
+    "  -h, --help              this text\n";
 
 static int check_one(const bt_problem *p, const char *text, const char *variant, int threads,
                      const char *params, bt_check_mode mode, uint64_t seed, int bias) {
@@ -70,25 +72,28 @@ static int check_one(const bt_problem *p, const char *text, const char *variant,
 }
 
 int bt_cmd_check(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"variant", required_argument, NULL, 'v'}, {"threads", required_argument, NULL, 't'},
-        {"params", required_argument, NULL, 'p'},  {"mode", required_argument, NULL, 'm'},
-        {"seed", required_argument, NULL, 's'},    {"no-bias", no_argument, NULL, 'b'},
-        {"help", no_argument, NULL, 'h'},          {0}};
-    const char *glob = "*", *threads_list = NULL, *params = NULL;
+    enum { O_PARAMS = 256, O_SEED, O_NO_BIAS };
+    static const struct option opts[] = {{"variant", required_argument, NULL, 'v'},
+                                         {"params", required_argument, NULL, O_PARAMS},
+                                         {"mode", required_argument, NULL, 'm'},
+                                         {"seed", required_argument, NULL, O_SEED},
+                                         {"no-bias", no_argument, NULL, O_NO_BIAS},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    bt_cli_selection sel;
+    bt_cli_parser parser;
+    if (bt_cli_parser_init(&parser, &sel, "backtune check", argc, "v:m:h", opts)) return 2;
+    const char *glob = "*", *params = NULL;
     int modes = 3, bias = 1; /* bit 0: exact, bit 1: random */
     uint64_t seed = 1;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "v:t:p:m:s:h", opts, NULL)) != -1) {
+    int rc = 2;
+    bt_cli_problem_list list = {0};
+    for (int c; (c = bt_cli_getopt(&parser, argc, argv)) != -1;) {
         switch (c) {
         case 'v':
             glob = optarg;
             break;
-        case 't':
-            threads_list = optarg;
-            break;
-        case 'p':
+        case O_PARAMS:
             params = optarg;
             break;
         case 'm':
@@ -100,38 +105,36 @@ int bt_cmd_check(int argc, char **argv) {
                 modes = 3;
             else {
                 fprintf(stderr, "backtune check: --mode takes exact, random or both\n");
-                return 2;
+                goto done;
             }
             break;
-        case 's':
+        case O_SEED:
             seed = strtoull(optarg, NULL, 10);
             break;
-        case 'b':
+        case O_NO_BIAS:
             bias = 0;
             break;
         case 'h':
             fputs(check_help, stdout);
-            return 0;
+            rc = 0;
+            goto done;
+        case BT_CLI_BAD_VALUE:
+            goto done;
         default:
             fputs(check_help, stderr);
-            return 2;
+            goto done;
         }
     }
-    if (optind >= argc) {
+    for (int a = optind; a < argc; a++) bt_cli_selection_add_problem(&sel, argv[a]);
+    if (!sel.nsuites && !sel.nproblems) {
         fprintf(stderr, "backtune check: no problem given\n\n%s", check_help);
-        return 2;
+        goto done;
     }
-    int threads[16] = {0}, nthreads = 1; /* 0: OpenMP's default */
-    if (threads_list &&
-        bt_cli_parse_threads("backtune check", threads_list, 1024, 16, threads, &nthreads))
-        return 2;
+    if (!sel.nthreads) sel.threads[sel.nthreads++] = 0; /* 0: OpenMP's default */
+    if (bt_cli_selection_problems(&sel, &list)) goto done;
     int failures = 0, runs = 0;
-    for (int a = optind; a < argc; a++) {
-        bt_problem p;
-        if (bt_problem_parse(argv[a], &p) != BT_OK) {
-            fprintf(stderr, "backtune check: %s\n", bt_last_error());
-            return 2;
-        }
+    for (int pi = 0; pi < list.count; pi++) {
+        const bt_problem p = list.items[pi].problem;
         char canon[512];
         bt_problem_format(&p, canon, sizeof canon);
         printf("problem: %s\n", canon);
@@ -143,19 +146,23 @@ int bt_cmd_check(int argc, char **argv) {
             if (!dispatch && bt_variant_op(i) != p.op) continue;
             if (!bt_cli_name_selected(dispatch ? "dispatch" : name, glob)) continue;
             matched++;
-            for (int ti = 0; ti < nthreads; ti++)
+            for (int ti = 0; ti < sel.nthreads; ti++)
                 for (int m = 0; m < 2; m++)
                     if (modes & (1 << m)) {
-                        failures += check_one(&p, canon, name, threads[ti], params,
+                        failures += check_one(&p, canon, name, sel.threads[ti], params,
                                               m ? BT_CHECK_RANDOM : BT_CHECK_EXACT, seed, bias);
                         runs++;
                     }
         }
         if (!matched) {
             fprintf(stderr, "backtune check: no %s variant matches '%s'\n", bt_op_name(p.op), glob);
-            return 2;
+            goto done;
         }
     }
     printf("%d checks, %d failed\n", runs, failures);
-    return failures ? 1 : 0;
+    rc = failures ? 1 : 0;
+done:
+    bt_cli_problem_list_free(&list);
+    bt_cli_selection_free(&sel);
+    return rc;
 }

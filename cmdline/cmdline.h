@@ -5,6 +5,11 @@
 
 #include "backtune.h"
 
+/* Version of what backtune bench's JSON holds (names, labels, counters, context keys),
+ * written as context.backtune_schema; readers (compare/results.h) refuse others. Bump on
+ * change. */
+#define BT_RESULTS_SCHEMA 1
+
 /* Parses "1,2,4" into out[0..*count): distinct values in 1..max_value, at most max_count of
  * them. On bad input prints "<command>: bad thread count ..." to stderr and returns -1. */
 int bt_cli_parse_threads(const char *command, const char *text, int max_value, int max_count,

@@ -8,19 +8,20 @@
  * <params>". The repetitions of a run are folded into one bt_cmp_run: its median GFLOP/s and
  * the coefficient of variation of its time, the noise that comparisons are judged against.
  *
- * Schema: a bench file must say context.backtune_schema = BT_RESULTS_SCHEMA; a tuning table
- * must say format = "backtune-tuning-table", format_version = BT_TABLE_FORMAT_VERSION
- * (kernels/core/tuning.h). Files of another version, files that are not backtune results,
- * missing files and files without any result are refused with a message (bt_last_error). */
+ * Schema: a bench file must say context.backtune_schema = BT_RESULTS_SCHEMA (cmdline.h); a
+ * tuning table must say format = "backtune-tuning-table", format_version =
+ * BT_TABLE_FORMAT_VERSION (kernels/core/tuning.h). Files of another version, files that are not
+ * backtune results, missing files and files without any result are refused with a message
+ * (bt_last_error). */
 #ifndef BT_COMPARE_RESULTS_H
 #define BT_COMPARE_RESULTS_H
 
+#include "cmdline.h"
 #include "internal.h"
 
 #include <jansson.h>
 #include <stdio.h>
 
-#define BT_RESULTS_SCHEMA 1
 #define BT_CMP_PATH 1024
 #define BT_CMP_TEXT 256
 #define BT_CMP_NAME 128

@@ -10,9 +10,8 @@
 
 #include "cmdline.h"
 #include "interference.h"
-#include "suite.h"
+#include "selection.h"
 
-#include <ctype.h>
 #include <getopt.h>
 #include <math.h>
 #include <omp.h>
@@ -35,42 +34,35 @@ static const char tune_help[] =
     "dispatch follows after bt_tuning_load(\"DIR\") or with BACKTUNE_TABLE=DIR. Keys that\n"
     "already have records for this machine's hardware (any build) and variant registry are\n"
     "skipped (resumable).\n"
-    "\n"
-    "  --suite FILE|NAME   problems of a suite file (NAME: bench/suites/NAME.txt); repeatable\n"
-    "  --problem TEXT      a problem, '<op>[_nhwc] <descriptor>' or a bare descriptor;\n"
-    "                      repeatable\n"
-    "  --ops LIST          ops for bare descriptors (default: conv_bwd_d,conv_bwd_w for\n"
-    "                      convolutions, fc_bwd_d,fc_bwd_w for FC descriptors)\n"
-    "  --layouts LIST      nchw and/or nhwc for convolutions given without one (default\n"
-    "                      both, as backtune bench)\n"
-    "  --threads LIST      thread counts callers plan with (default: OpenMP's, %d here);\n"
-    "                      each key may choose fewer\n"
-    "  --time-limit SEC    budget of the whole run (default 10 s per key to tune), shared\n"
-    "                      evenly by the keys still to tune\n"
-    "  --max-evals N       timed candidates per key (default 1024); spaces of at most 128\n"
-    "                      configurations (and at most N) are searched exhaustively,\n"
-    "                      larger ones coarse + refine + random until the time or N\n"
-    "                      runs out; a convolution whose default run takes 4 ms or more\n"
-    "                      is searched on a smaller minibatch (records of stage screen-*,\n"
-    "                      problem text of that minibatch) and its best candidates are\n"
-    "                      then confirmed on the problem itself. On any problem whose\n"
-    "                      default run takes 4 ms or more, a candidate whose runs on a\n"
-    "                      smaller minibatch predict a run far past where its timing\n"
-    "                      would stop is recorded untimed (status timeout)\n"
-    "  --no-screen         search big problems on their own minibatch only\n"
-    "  --exhaustive        afterwards also time the rest of each space (outside the budget)\n"
-    "                      to measure how close the search came; the tuned choice and the\n"
-    "                      exhaustive best are then re-timed in alternation (the summary's\n"
-    "                      'paired' column)\n"
-    "  --strict            do not save the records of a key tuned under interference (below);\n"
-    "                      exit with status 3 if there was one\n"
-    "  --retune            tune keys that already have records too\n"
-    "  --rebuild           tune nothing: rewrite every machine's table in DIR from\n"
-    "                      DIR/records.jsonl\n"
-    "  --out DIR           results directory (default results/<machine-id>:\n"
-    "                      %s)\n"
-    "  --mb N              replace the minibatch of every problem\n"
-    "  --help              this text\n"
+    "\n" BT_CLI_SELECTION_HELP_SUITE_PROBLEM BT_CLI_SELECTION_HELP_OPS_LAYOUTS
+    "  -t, --threads LIST      thread counts callers plan with (default: OpenMP's, %d here);\n"
+    "                          each key may choose fewer\n" BT_CLI_SELECTION_HELP_MB
+    "      --time-limit SEC    budget of the whole run (default 10 s per key to tune), shared\n"
+    "                          evenly by the keys still to tune\n"
+    "      --max-evals N       timed candidates per key (default 1024); spaces of at most 128\n"
+    "                          configurations (and at most N) are searched exhaustively,\n"
+    "                          larger ones coarse + refine + random until the time or N\n"
+    "                          runs out; a convolution whose default run takes 4 ms or more\n"
+    "                          is searched on a smaller minibatch (records of stage screen-*,\n"
+    "                          problem text of that minibatch) and its best candidates are\n"
+    "                          then confirmed on the problem itself. On any problem whose\n"
+    "                          default run takes 4 ms or more, a candidate whose runs on a\n"
+    "                          smaller minibatch predict a run far past where its timing\n"
+    "                          would stop is recorded untimed (status timeout)\n"
+    "      --no-screen         search big problems on their own minibatch only\n"
+    "      --exhaustive        afterwards also time the rest of each space (outside the budget)\n"
+    "                          to measure how close the search came; the tuned choice and the\n"
+    "                          exhaustive best are then re-timed in alternation (the summary's\n"
+    "                          'paired' column)\n"
+    "      --strict            do not save the records of a key tuned under interference\n"
+    "                          (below); exit with status 3 if there was one\n"
+    "      --retune            tune keys that already have records too\n"
+    "      --rebuild           tune nothing: rewrite every machine's table in DIR from\n"
+    "                          DIR/records.jsonl\n"
+    "      --list              tune nothing: print the keys ('<problem> t<threads>') and exit\n"
+    "      --out DIR           results directory (default results/<machine-id>:\n"
+    "                          %s)\n"
+    "  -h, --help              this text\n"
     "\n"
     "Interference: while each key is tuned, other processes' CPU time on this process's CPUs\n"
     "is measured (/proc/stat); more than 0.2 cores on average beyond the CPUs the key leaves\n"
@@ -108,11 +100,10 @@ typedef struct key_list {
 } key_list;
 
 typedef struct options {
-    const char *ops, *layouts, *out;
-    int threads[16], nthreads;
+    bt_cli_selection sel; /* suites, problems, ops, layouts, threads, mb */
+    const char *out;
     double time_limit;
-    int max_evals, exhaustive, retune, no_screen, rebuild;
-    long mb;
+    int max_evals, exhaustive, retune, no_screen, rebuild, list;
     int strict;
 } options;
 
@@ -138,79 +129,23 @@ static int add_key(key_list *l, const bt_problem *p, int threads, int problem_id
     return 1;
 }
 
-static int starts_with_op(const char *text) {
-    static const char *const ops[] = {"conv_bwd_d", "conv_bwd_w", "fc_bwd_d", "fc_bwd_w"};
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-        if (!strncmp(text, ops[i], strlen(ops[i]))) return 1;
-    return 0;
-}
-
-static int parse_and_add(key_list *l, const options *o, const char *text, const char *where) {
-    bt_problem p;
-    if (bt_problem_parse(text, &p) != BT_OK) {
-        fprintf(stderr, "backtune tune: %s: '%s': %s\n", where, text, bt_last_error());
-        return 0;
+/* The keys of the selected problems (cmdline/selection.h): each problem at each thread
+ * count. 0, or -1 with the message printed. */
+static int collect_keys(key_list *l, const options *o) {
+    bt_cli_problem_list list = {0};
+    int rc = bt_cli_selection_problems(&o->sel, &list);
+    for (int i = 0; !rc && i < list.count; i++) {
+        int id = l->problems++;
+        for (int t = 0; !rc && t < o->sel.nthreads; t++)
+            if (!add_key(l, &list.items[i].problem, o->sel.threads[t], id)) {
+                char text[512];
+                bt_problem_format(&list.items[i].problem, text, sizeof text);
+                fprintf(stderr, "backtune tune: '%s': %s\n", text, bt_last_error());
+                rc = -1;
+            }
     }
-    if (o->mb > 0) p.n = o->mb;
-    int id = l->problems++;
-    for (int t = 0; t < o->nthreads; t++)
-        if (!add_key(l, &p, o->threads[t], id)) {
-            fprintf(stderr, "backtune tune: %s: '%s': %s\n", where, text, bt_last_error());
-            return 0;
-        }
-    return 1;
-}
-
-/* One problem line (with an op, or a bare descriptor crossed with the ops and layouts). */
-static int add_problem_line(key_list *l, const options *o, const char *line, const char *where) {
-    if (starts_with_op(line)) return parse_and_add(l, o, line, where);
-    int conv = bt_cli_descriptor_is_conv(line);
-    char ops[128], layouts[64];
-    snprintf(ops, sizeof ops, "%s",
-             o->ops ? o->ops
-             : conv ? "conv_bwd_d,conv_bwd_w"
-                    : "fc_bwd_d,fc_bwd_w");
-    snprintf(layouts, sizeof layouts, "%s", o->layouts ? o->layouts : "nchw,nhwc");
-    for (char *s1 = NULL, *op = strtok_r(ops, ",", &s1); op; op = strtok_r(NULL, ",", &s1)) {
-        int fc_op = !strncmp(op, "fc_", 3);
-        if (fc_op == conv) continue; /* an FC op on a convolution, or the reverse */
-        char lcopy[64];
-        snprintf(lcopy, sizeof lcopy, "%s", fc_op ? "nchw" : layouts);
-        for (char *s2 = NULL, *lay = strtok_r(lcopy, ",", &s2); lay;
-             lay = strtok_r(NULL, ",", &s2)) {
-            char text[512];
-            snprintf(text, sizeof text, "%s%s%s %s", op, fc_op ? "" : "_", fc_op ? "" : lay, line);
-            if (!parse_and_add(l, o, text, where)) return 0;
-        }
-    }
-    return 1;
-}
-
-/* A suite by name (bench/suites/NAME.txt) or path, as backtune bench reads it. */
-static int add_suite(key_list *l, const options *o, const char *name) {
-    bt_suite suite;
-    if (bt_suite_load(name, &suite) != BT_OK) {
-        fprintf(stderr, "backtune tune: %s\n", bt_last_error());
-        return 0;
-    }
-    int ok = 1;
-    for (int i = 0; ok && i < suite.count; i++) {
-        char where[BT_SUITE_TEXT + 16];
-        snprintf(where, sizeof where, "%s:%d", suite.path, suite.entries[i].line);
-        ok = add_problem_line(l, o, suite.entries[i].descriptor, where);
-    }
-    bt_suite_free(&suite);
-    return ok;
-}
-
-static int valid_layouts(const char *list) {
-    char buf[64];
-    if (snprintf(buf, sizeof buf, "%s", list) >= (int)sizeof buf) return 0;
-    int n = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save), n++)
-        if (strcmp(tok, "nchw") && strcmp(tok, "nhwc")) return 0;
-    return n > 0;
+    bt_cli_problem_list_free(&list);
+    return rc;
 }
 
 /* Default, tuned and exhaustive results of a key from its records. */
@@ -449,81 +384,51 @@ static int tune_keys(key_list *keys, const options *o, const char *dir, double b
 
 int bt_cmd_tune(int argc, char **argv) {
     enum {
-        O_SUITE = 1,
-        O_PROBLEM,
-        O_OPS,
-        O_LAYOUTS,
-        O_THREADS,
-        O_TIME,
+        O_TIME = 256,
         O_EVALS,
         O_EXH,
         O_RETUNE,
         O_REBUILD,
         O_NO_SCREEN,
         O_OUT,
-        O_MB,
         O_STRICT,
-        O_HELP
+        O_LIST,
     };
-    static const struct option opts[] = {{"suite", required_argument, NULL, O_SUITE},
-                                         {"problem", required_argument, NULL, O_PROBLEM},
-                                         {"ops", required_argument, NULL, O_OPS},
-                                         {"layouts", required_argument, NULL, O_LAYOUTS},
-                                         {"threads", required_argument, NULL, O_THREADS},
-                                         {"time-limit", required_argument, NULL, O_TIME},
+    static const struct option opts[] = {{"time-limit", required_argument, NULL, O_TIME},
                                          {"max-evals", required_argument, NULL, O_EVALS},
                                          {"exhaustive", no_argument, NULL, O_EXH},
                                          {"retune", no_argument, NULL, O_RETUNE},
                                          {"rebuild", no_argument, NULL, O_REBUILD},
                                          {"no-screen", no_argument, NULL, O_NO_SCREEN},
                                          {"out", required_argument, NULL, O_OUT},
-                                         {"mb", required_argument, NULL, O_MB},
                                          {"strict", no_argument, NULL, O_STRICT},
-                                         {"help", no_argument, NULL, O_HELP},
+                                         {"list", no_argument, NULL, O_LIST},
+                                         {"help", no_argument, NULL, 'h'},
                                          {0}};
     options o = {.max_evals = 1024, .time_limit = -1};
-    o.threads[o.nthreads++] = omp_get_max_threads();
-    const char *suites[16], *problems[64];
-    int nsuites = 0, nproblems = 0;
+    bt_cli_parser parser;
+    if (bt_cli_parser_init(&parser, &o.sel, "backtune tune", argc, "h", opts)) return 2;
     char default_out[256];
     snprintf(default_out, sizeof default_out, "results/%s", bt_fingerprint_id());
     o.out = default_out;
-    optind = 1;
-    for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
+    int rc = 2;
+    key_list keys = {0};
+    bt_record_list existing = {0};
+    for (int c; (c = bt_cli_getopt(&parser, argc, argv)) != -1;) {
         char *end = NULL;
         switch (c) {
-        case O_SUITE:
-            if (nsuites < 16) suites[nsuites++] = optarg;
-            break;
-        case O_PROBLEM:
-            if (nproblems < 64) problems[nproblems++] = optarg;
-            break;
-        case O_OPS:
-            o.ops = optarg;
-            break;
-        case O_LAYOUTS:
-            o.layouts = optarg;
-            if (!valid_layouts(optarg)) {
-                fprintf(stderr, "backtune tune: --layouts takes nchw and/or nhwc\n");
-                return 2;
-            }
-            break;
-        case O_THREADS:
-            if (bt_cli_parse_threads("backtune tune", optarg, 1024, 16, o.threads, &o.nthreads))
-                return 2;
-            break;
         case O_TIME:
             o.time_limit = strtod(optarg, &end);
             if (*end || !(o.time_limit > 0)) {
                 fprintf(stderr, "backtune tune: --time-limit takes seconds > 0\n");
-                return 2;
+                goto done;
             }
             break;
         case O_EVALS:
             o.max_evals = (int)strtol(optarg, &end, 10);
             if (*end || o.max_evals < 1) {
                 fprintf(stderr, "backtune tune: --max-evals takes a positive count\n");
-                return 2;
+                goto done;
             }
             break;
         case O_EXH:
@@ -541,46 +446,45 @@ int bt_cmd_tune(int argc, char **argv) {
         case O_OUT:
             o.out = optarg;
             break;
-        case O_MB:
-            o.mb = strtol(optarg, &end, 10);
-            if (*end || o.mb < 1) {
-                fprintf(stderr, "backtune tune: --mb takes a positive count\n");
-                return 2;
-            }
-            break;
         case O_STRICT:
             o.strict = 1;
             break;
-        case O_HELP:
+        case O_LIST:
+            o.list = 1;
+            break;
         case 'h':
             printf(tune_help, omp_get_max_threads(), default_out);
-            return 0;
+            rc = 0;
+            goto done;
+        case BT_CLI_BAD_VALUE:
+            goto done;
         default:
             fprintf(stderr, tune_help, omp_get_max_threads(), default_out);
-            return 2;
+            goto done;
         }
     }
-    if (optind == argc && o.rebuild && !nsuites && !nproblems) {
-        if (bt_records_rebuild(o.out, stdout) == BT_OK) return 0;
-        fprintf(stderr, "backtune tune: %s\n", bt_last_error());
-        return 2;
+    if (!o.sel.nthreads) o.sel.threads[o.sel.nthreads++] = omp_get_max_threads();
+    int selected = o.sel.nsuites || o.sel.nproblems;
+    if (optind == argc && o.rebuild && !selected) {
+        if (bt_records_rebuild(o.out, stdout) == BT_OK)
+            rc = 0;
+        else
+            fprintf(stderr, "backtune tune: %s\n", bt_last_error());
+        goto done;
     }
-    if (optind < argc || (!nsuites && !nproblems) || o.rebuild) {
+    if (optind < argc || !selected || o.rebuild) {
         fprintf(stderr, "backtune tune: %s (see backtune tune --help)\n",
                 optind < argc ? "unexpected argument"
                 : o.rebuild   ? "--rebuild takes no --suite or --problem"
                               : "give --suite or --problem");
-        return 2;
+        goto done;
     }
-    key_list keys = {0};
-    int ok = 1;
-    for (int i = 0; ok && i < nsuites; i++) ok = add_suite(&keys, &o, suites[i]);
-    for (int i = 0; ok && i < nproblems; i++)
-        ok = add_problem_line(&keys, &o, problems[i], "--problem");
-    if (!ok || !keys.count) {
-        if (ok) fprintf(stderr, "backtune tune: no problem to tune (check --ops and --layouts)\n");
-        free(keys.items);
-        return 2;
+    if (collect_keys(&keys, &o)) goto done;
+    if (o.list) {
+        for (int i = 0; i < keys.count; i++)
+            printf("%s t%d\n", keys.items[i].text, keys.items[i].threads);
+        rc = 0;
+        goto done;
     }
     /* The tuner measures the default dispatch: no table, no forced variant. */
     unsetenv("BACKTUNE_TABLE");
@@ -595,8 +499,7 @@ int bt_cmd_tune(int argc, char **argv) {
     bt_commit_info synced;
     if (bt_records_sync(o.out, &synced) != BT_OK) {
         fprintf(stderr, "backtune tune: %s\n", bt_last_error());
-        free(keys.items);
-        return 2;
+        goto done;
     }
     if (synced.tables_written || synced.orphans_removed)
         fprintf(stderr,
@@ -604,12 +507,10 @@ int bt_cmd_tune(int argc, char **argv) {
                 "format, or left behind by an interrupted run), %d temporary file%s removed\n",
                 o.out, synced.tables_written, synced.tables_written == 1 ? "" : "s",
                 synced.orphans_removed, synced.orphans_removed == 1 ? "" : "s");
-    bt_record_list existing = {0};
     int bad = 0;
     if (bt_records_load(o.out, &existing, &bad) != BT_OK) {
         fprintf(stderr, "backtune tune: %s\n", bt_last_error());
-        free(keys.items);
-        return 2;
+        goto done;
     }
     bt_record_list_drop_suspect(&existing); /* keys tuned under interference are tuned again */
     if (!o.retune) mark_done(&keys, &existing);
@@ -638,7 +539,10 @@ int bt_cmd_tune(int argc, char **argv) {
             printf("table: %s (use it: BACKTUNE_TABLE=%s, or bt_tuning_load())\n", table, o.out);
     }
     int suspect = failures >= 0 ? print_interference(&keys, o.strict) : 0;
+    rc = failures < 0 ? 2 : o.strict && suspect ? 3 : failures ? 1 : 0;
+done:
     bt_record_list_free(&existing);
     free(keys.items);
-    return failures < 0 ? 2 : o.strict && suspect ? 3 : failures ? 1 : 0;
+    bt_cli_selection_free(&o.sel);
+    return rc;
 }
