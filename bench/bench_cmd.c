@@ -608,7 +608,6 @@ static void context_env(const char *key, const char *var) {
 static void add_machine_context(void) {
     const bt_fingerprint *fp = bt_fingerprint_get();
     const bt_machine *m = bt_machine_get();
-    static const char *const isa_names[] = {"scalar", "avx2", "avx512"};
     bt_gbench_add_context("machine_id", fp->id);
     bt_gbench_add_context("machine_fingerprint_hash", fp->hash);
     bt_gbench_add_context("machine_cpu_model", fp->model_name);
@@ -621,7 +620,7 @@ static void add_machine_context(void) {
     context_int("machine_l1d_bytes", m->l1d_bytes);
     context_int("machine_l2_bytes", m->l2_bytes);
     context_int("machine_l3_bytes", m->l3_bytes);
-    bt_gbench_add_context("machine_isa", isa_names[m->isa_cap]);
+    bt_gbench_add_context("machine_isa", bt_isa_name(m->isa_cap));
     context_env("machine_backtune_isa_cap", "BACKTUNE_ISA_CAP");
     json_t *json = bt_fingerprint_to_json(fp);
     char *text = json ? json_dumps(json, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
