@@ -27,28 +27,8 @@ static int verbose(void) {
     return v && *v && strcmp(v, "0");
 }
 
-static int default_bind(void) {
-    /* Follow OMP_PROC_BIND when the user set it; otherwise keep threads on their cores. */
-    if (getenv("OMP_PROC_BIND")) {
-        switch (omp_get_proc_bind()) {
-        case omp_proc_bind_false:
-            return BIND_NONE;
-        case omp_proc_bind_spread:
-            return BIND_SPREAD;
-        default:
-            return BIND_CLOSE;
-        }
-    }
-    return BIND_CLOSE;
-}
-
-/* The binding the team really gets: OpenMP binds threads to places only, and without
- * OMP_PLACES (or OMP_PROC_BIND, which implies places) there are none, so a proc_bind clause
- * changes nothing and the threads may run on any allowed CPU. */
-static int effective_bind(int requested) {
-    if (omp_get_num_places() == 0) return BIND_NONE;
-    if (requested != BIND_NONE) return requested;
-    /* A team without a clause follows OMP_PROC_BIND (bound by default once places exist). */
+/* The binding OpenMP's proc-bind setting stands for. */
+static int omp_binding(void) {
     switch (omp_get_proc_bind()) {
     case omp_proc_bind_false:
         return BIND_NONE;
@@ -57,6 +37,20 @@ static int effective_bind(int requested) {
     default:
         return BIND_CLOSE;
     }
+}
+
+static int default_bind(void) {
+    /* Follow OMP_PROC_BIND when the user set it; otherwise keep threads on their cores. */
+    return getenv("OMP_PROC_BIND") ? omp_binding() : BIND_CLOSE;
+}
+
+/* The binding the team really gets: OpenMP binds threads to places only, and without
+ * OMP_PLACES (or OMP_PROC_BIND, which implies places) there are none, so a proc_bind clause
+ * changes nothing and the threads may run on any allowed CPU. A team without a clause
+ * follows OMP_PROC_BIND (bound by default once places exist). */
+static int effective_bind(int requested) {
+    if (omp_get_num_places() == 0) return BIND_NONE;
+    return requested != BIND_NONE ? requested : omp_binding();
 }
 
 static bt_status parse_value(const char *key, const char *val, const char *const *choices,
