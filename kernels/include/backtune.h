@@ -78,7 +78,9 @@ double bt_problem_flops(const bt_problem *p);
 /* variant NULL: dispatch (tuning table, then heuristic, then reference; a candidate that
  * cannot get its scratch gives way to the next). params NULL or "": the variant's defaults,
  * derived from this machine's caches; values larger than the problem can use are clamped
- * (bt_plan_params reports them as clamped). Scratch is bounded by the problem's tensors. */
+ * (bt_plan_params reports them as clamped); so is threads=N on a problem too small to give
+ * each thread 256 KFLOP (BACKTUNE_THREAD_MIN_FLOPS sets that amount, 0 takes every thread).
+ * Scratch is bounded by the problem's tensors. */
 bt_status bt_plan_create(bt_plan **plan, const bt_problem *p, const char *variant,
                          const char *params);
 bt_status bt_plan_execute(bt_plan *plan, const bt_tensors *t);
