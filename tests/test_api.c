@@ -664,6 +664,55 @@ static void small_problems_fewer_threads(void) {
         unsetenv("BACKTUNE_THREAD_MIN_FLOPS");
 }
 
+/* A convolution whose kernel covers its whole unpadded image is dispatched to the FC it is;
+ * checked against the convolution's own reference (not the FC's): integer inputs, exact. */
+static void conv_as_fc(void) {
+    static const char *const problems[] = {
+        "conv_bwd_d mb3ic5ih3iw2oc7kh3kw2", "conv_bwd_w mb3ic5ih3iw2oc7kh3kw2",
+        "conv_bwd_d_nhwc mb8ic32ih1oc8kh1", "conv_bwd_w_nhwc mb8ic32ih1oc8kh1 accumulate",
+        "conv_bwd_w mb2ic4ih5oc3kh5sh2",    "conv_bwd_d_nhwc mb2ic4ih3oc3kh3", /* not FC */
+    };
+    for (size_t i = 0; i < sizeof problems / sizeof problems[0]; i++) {
+        bt_problem p = tl_parse(problems[i]);
+        int data = p.op == BT_CONV_BWD_DATA,
+            expect_fc = i + 1 < sizeof problems / sizeof problems[0];
+        bt_plan *fast, *ref;
+        if (tl_plan(&fast, &p, NULL, "threads=2", problems[i]) <= 0) continue;
+        if (tl_plan(&ref, &p, data ? "conv_bwd_d__ref" : "conv_bwd_w__ref", "threads=1",
+                    problems[i]) <= 0) {
+            bt_plan_destroy(fast);
+            continue;
+        }
+        size_t nx = bt_problem_x_elems(&p), nw = bt_problem_w_elems(&p),
+               ny = bt_problem_dy_elems(&p), nb = bt_problem_db_elems(&p);
+        float *in = calloc(nx + nw + ny, sizeof *in), *out[2];
+        size_t nout = data ? nx : nw + nb;
+        out[0] = calloc(nout, sizeof(float)), out[1] = calloc(nout, sizeof(float));
+        for (size_t j = 0; in && j < nx + nw + ny; j++) in[j] = (float)((int)(j * 7 % 11) - 5);
+        for (int o = 0; o < 2 && out[o]; o++)
+            for (size_t j = 0; j < nout; j++) out[o][j] = (float)(j % 3); /* accumulate into */
+        int same = 0;
+        if (in && out[0] && out[1]) {
+            for (int o = 0; o < 2; o++) {
+                bt_tensors t = {.x = in, .w = in + nx, .dy = in + nx + nw};
+                if (data)
+                    t.dx = out[o];
+                else
+                    t.dw = out[o], t.db = out[o] + nw;
+                bt_plan_execute(o ? ref : fast, &t);
+            }
+            same = !memcmp(out[0], out[1], nout * sizeof(float));
+        }
+        int is_fc = !strncmp(bt_plan_variant(fast), "fc_", 3);
+        tl_expect(same && is_fc == expect_fc,
+                  "'%s' dispatched to %s (%s FC) equals the convolution's reference exactly",
+                  problems[i], bt_plan_variant(fast), expect_fc ? "an" : "not an");
+        free(in), free(out[0]), free(out[1]);
+        bt_plan_destroy(fast);
+        bt_plan_destroy(ref);
+    }
+}
+
 int main(void) {
     unsetenv("BACKTUNE_VARIANT");
     unsetenv("BACKTUNE_TABLE");
@@ -680,5 +729,6 @@ int main(void) {
     forced_variant();
     tuning_load();
     small_problems_fewer_threads();
+    conv_as_fc();
     return tl_finish();
 }
