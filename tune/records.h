@@ -45,7 +45,7 @@ typedef enum bt_record_status {
     BT_RECORD_INVALID,     /* wrong results against the reference: never chosen */
     BT_RECORD_UNSUPPORTED, /* the variant or these parameters do not take the problem */
     BT_RECORD_TIMEOUT      /* one run took longer than the per-candidate cap, or its runs on a
-                              smaller minibatch predicted far longer (not timed: search.c) */
+                              smaller minibatch predicted far longer (not timed: candidate.c) */
 } bt_record_status;
 
 typedef struct bt_record {

@@ -33,8 +33,9 @@
  * a wrong one is recorded invalid and never chosen. On a problem whose default run takes 4 ms or
  * more, a candidate whose runs on a smaller minibatch predict a run far past where the timing
  * would give up on it anyway (a naive kernel on a large layer: one run of a minute) is recorded
- * untimed, status timeout (search.c, BT_TUNE_PROBE_MIN_DEFAULT_S); not in stage "full". Plans that
- * refuse their parameters are recorded unsupported (pruned). Each evaluation leaves a record. */
+ * untimed, status timeout (candidate.c, BT_TUNE_PROBE_MIN_DEFAULT_S); not in stage "full". Plans
+ * that refuse their parameters are recorded unsupported (pruned). Each evaluation leaves a record.
+ */
 #ifndef BT_TUNE_SEARCH_H
 #define BT_TUNE_SEARCH_H
 
