@@ -1,4 +1,4 @@
-/* Pieces shared by the depthwise variants (depthwise_nhwc_impl.h, depthwise_nchw_impl.h):
+/* Pieces shared by the depthwise variants (depthwise_{nhwc,nchw}_common.h and their op templates):
  * which shapes they take, the thread grid behind `par`, the interval bookkeeping that splits
  * a row into segments with a constant set of valid kernel taps, and the deterministic
  * reduction of per-thread partial dW/db. ISA-independent. */
@@ -12,12 +12,12 @@
 
 /* par: how threads share the work. Threads form a grid of `rows` x `cols`: rows split the
  * batch (with its spatial rows where the variant allows it), cols split channels. */
-static const char *const dw_par_choices[] = {"mb", "c", "2d", NULL};
-enum { DW_PAR_MB, DW_PAR_C, DW_PAR_2D };
+static const char *const depthwise_par_choices[] = {"mb", "c", "2d", NULL};
+enum { DEPTHWISE_PAR_MB, DEPTHWISE_PAR_C, DEPTHWISE_PAR_2D };
 
 /* Depthwise: one input channel per group (C/G = 1). kg = K/G is the channel multiplier. */
-static inline int dw_supports(const bt_shape *s, bt_layout layout, int multiplier_ok, char *why,
-                              size_t size) {
+static inline int depthwise_supports(const bt_shape *s, bt_layout layout, int multiplier_ok,
+                                     char *why, size_t size) {
     if (s->op != BT_CONV_BWD_DATA && s->op != BT_CONV_BWD_WEIGHTS) {
         snprintf(why, size, "conv only");
         return 0;
@@ -37,19 +37,20 @@ static inline int dw_supports(const bt_shape *s, bt_layout layout, int multiplie
     return 1;
 }
 
-typedef struct dw_range {
+typedef struct depthwise_range {
     int64_t u0, u1; /* this thread's units along the grid's rows (batch, or batch x rows) */
     int64_t c0, c1; /* this thread's channel units */
-} dw_range;
+} depthwise_range;
 
 /* Grid rows x cols = nthr for `par`; 2d picks the factorisation with the least work on the
  * busiest thread (ties: fewer rows, so less reduction). */
-static inline void dw_grid(int par, int nthr, int64_t units, int64_t chans, int *rows, int *cols) {
-    if (par == DW_PAR_MB) {
+static inline void depthwise_grid(int par, int nthr, int64_t units, int64_t chans, int *rows,
+                                  int *cols) {
+    if (par == DEPTHWISE_PAR_MB) {
         *rows = nthr, *cols = 1;
         return;
     }
-    if (par == DW_PAR_C) {
+    if (par == DEPTHWISE_PAR_C) {
         *rows = 1, *cols = nthr;
         return;
     }
@@ -62,28 +63,29 @@ static inline void dw_grid(int par, int nthr, int64_t units, int64_t chans, int 
     }
 }
 
-static inline dw_range dw_thread_range(int par, int tid, int nthr, int64_t units, int64_t chans) {
+static inline depthwise_range depthwise_thread_range(int par, int tid, int nthr, int64_t units,
+                                                     int64_t chans) {
     int rows, cols;
-    dw_grid(par, nthr, units, chans, &rows, &cols);
-    dw_range g;
+    depthwise_grid(par, nthr, units, chans, &rows, &cols);
+    depthwise_range g;
     bt_split(units, tid / cols, rows, &g.u0, &g.u1);
     bt_split(chans, tid % cols, cols, &g.c0, &g.c1);
     return g;
 }
 
 /* a / b rounded towards -inf and +inf (b > 0). */
-static inline int64_t dw_floor_div(int64_t a, int64_t b) {
+static inline int64_t depthwise_floor_div(int64_t a, int64_t b) {
     return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
-static inline int64_t dw_ceil_div(int64_t a, int64_t b) {
-    return -dw_floor_div(-a, b);
+static inline int64_t depthwise_ceil_div(int64_t a, int64_t b) {
+    return -depthwise_floor_div(-a, b);
 }
 
 /* Splits [0, total) at every bound of the n intervals [lo[i], hi[i]) that falls inside it;
  * writes the sorted distinct cut points, 0 and total included, to cuts (room for 2n + 2) and
  * returns their count. Between two consecutive cuts each interval either covers all or none. */
-static inline int dw_segments(const int64_t *lo, const int64_t *hi, int n, int64_t total,
-                              int64_t *cuts) {
+static inline int depthwise_segments(const int64_t *lo, const int64_t *hi, int n, int64_t total,
+                                     int64_t *cuts) {
     int count = 0;
     cuts[count++] = 0;
     cuts[count++] = total;
@@ -108,8 +110,9 @@ static inline int dw_segments(const int64_t *lo, const int64_t *hi, int n, int64
  *     parts[t * part_stride + (k / lanes) * (taps + 1) * lanes + slot * lanes + k % lanes].
  * Threads split the channels; each output is prior (if accumulating) + partial 0 + partial 1
  * + ..., a fixed order, so reruns at one thread count are bit-identical. */
-static inline void dw_reduce_partials(const bt_shape *s, const bt_tensors *t, const float *parts,
-                                      size_t part_stride, int64_t lanes, int tid, int nthr) {
+static inline void depthwise_reduce_partials(const bt_shape *s, const bt_tensors *t,
+                                             const float *parts, size_t part_stride, int64_t lanes,
+                                             int tid, int nthr) {
     int64_t taps = s->r * s->s, k0, k1;
     bt_split(s->k, tid, nthr, &k0, &k1);
     for (int64_t k = k0; k < k1; k++) {
@@ -127,7 +130,7 @@ static inline void dw_reduce_partials(const bt_shape *s, const bt_tensors *t, co
 /* The barrier between a variant's phases. One thread has nothing to wait for, and skipping the
  * barrier then keeps a single-threaded plan safe to run inside a caller's own parallel region
  * (an orphaned barrier would bind to the caller's team). */
-static inline void dw_barrier(int nthr) {
+static inline void depthwise_barrier(int nthr) {
     if (nthr > 1) {
 #pragma omp barrier
     }
@@ -136,7 +139,7 @@ static inline void dw_barrier(int nthr) {
 /* Prefetches (into L2) slice i of n of the cache lines of [base, base + bytes): spread over
  * the n steps of the current block's compute, it brings in the next block while this one runs
  * from cache, so the streams never stall between blocks. NULL base: nothing. */
-static inline void dw_prefetch_slice(const void *base, int64_t bytes, int64_t i, int64_t n) {
+static inline void depthwise_prefetch_slice(const void *base, int64_t bytes, int64_t i, int64_t n) {
     if (!base || bytes <= 0) return;
     const char *first = (const char *)((uintptr_t)base & ~(uintptr_t)(BT_ALIGN - 1));
     int64_t lines = ((const char *)base + bytes - first + BT_ALIGN - 1) / BT_ALIGN;
@@ -146,14 +149,14 @@ static inline void dw_prefetch_slice(const void *base, int64_t bytes, int64_t i,
 
 /* A prefetch cursor over a run of cache lines, advanced a few lines per micro-kernel call
  * when the number of calls ahead is only known roughly. */
-typedef struct dw_pf {
+typedef struct depthwise_pf {
     const char *at;
     int64_t left, step; /* lines still to fetch, lines per call */
-} dw_pf;
+} depthwise_pf;
 
 /* Cursor over [base, base + bytes) to be consumed in about `calls` calls. */
-static inline dw_pf dw_pf_make(const void *base, int64_t bytes, int64_t calls) {
-    dw_pf f = {NULL, 0, 0};
+static inline depthwise_pf depthwise_pf_make(const void *base, int64_t bytes, int64_t calls) {
+    depthwise_pf f = {NULL, 0, 0};
     if (!base || bytes <= 0) return f;
     f.at = (const char *)((uintptr_t)base & ~(uintptr_t)(BT_ALIGN - 1));
     f.left = ((const char *)base + bytes - f.at + BT_ALIGN - 1) / BT_ALIGN;
@@ -161,22 +164,22 @@ static inline dw_pf dw_pf_make(const void *base, int64_t bytes, int64_t calls) {
     return f;
 }
 
-static inline void dw_pf_next(dw_pf *f) {
+static inline void depthwise_pf_next(depthwise_pf *f) {
     for (int64_t m = 0; m < f->step && f->left > 0; m++, f->left--, f->at += BT_ALIGN)
         __builtin_prefetch(f->at, 0, 2);
 }
 
 /* Bytes rounded up to whole cache lines, so scratch regions stay 64-byte aligned. */
-static inline size_t dw_align(size_t bytes) {
+static inline size_t depthwise_align(size_t bytes) {
     return (bytes + BT_ALIGN - 1) / BT_ALIGN * BT_ALIGN;
 }
 
 /* L3 as hwloc reports it can be the whole socket's (or a VM's fiction of ~500 MB); blocking
  * decisions use at most this much of it. */
-#define DW_L3_CAP ((int64_t)32 << 20)
+#define DEPTHWISE_L3_CAP ((int64_t)32 << 20)
 
-static inline int64_t dw_l3_bytes(void) {
-    return bt_min64(bt_machine_get()->l3_bytes, DW_L3_CAP);
+static inline int64_t depthwise_l3_bytes(void) {
+    return bt_min64(bt_machine_get()->l3_bytes, DEPTHWISE_L3_CAP);
 }
 
 #endif

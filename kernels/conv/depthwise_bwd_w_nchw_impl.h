@@ -1,0 +1,337 @@
+/* Depthwise convolution backward weights in NCHW, vectorised over width: a template
+ * instantiated once per ISA by depthwise_bwd_w_nchw_{avx512,avx2,scalar}.c (see common/simd.h;
+ * no include guard; what it shares with bwd_data is in depthwise_nchw_common.h).
+ *
+ * Each x plane becomes X, zero-padded in both directions and split by column phase (column
+ * m*sw + phase in plane `phase`), so tap (r,s) at output row p reads the contiguous run
+ * X_phase(s)[p*sh + r*dh][q + (s*dw)/sw ..]. Chunks of up to 9 taps (+ db) accumulate in
+ * registers over the plane, are summed across lanes, and added to this thread's partial dW;
+ * after a barrier the partials are summed in thread order.
+ */
+#include "conv/depthwise_nchw_common.h"
+
+enum { DEPTHWISE_BWD_W_NCHW_PAR };
+
+static const bt_param_spec BT_SIMD_NAME(depthwise_bwd_w_nchw_params)[] = {
+    {.key = "par", .choices = depthwise_par_choices}, {0}};
+
+/* Geometry of X: rows p*sh + r*dh (row i + ph of the padded plane), sw phase planes of
+ * `width` columns each, wide enough for whole vectors of q. */
+typedef struct depthwise_bwd_w_nchw_x_geom {
+    int64_t rows, width, plane; /* per phase */
+} depthwise_bwd_w_nchw_x_geom;
+
+static depthwise_bwd_w_nchw_x_geom depthwise_bwd_w_nchw_x_geometry(const bt_shape *s) {
+    depthwise_bwd_w_nchw_x_geom g;
+    int64_t qv = bt_div_up(s->q, DEPTHWISE_NCHW_V) * DEPTHWISE_NCHW_V;
+    g.rows = (s->p - 1) * s->sh + (s->r - 1) * s->dh + 1;
+    g.width = bt_div_up((qv - 1) * s->sw + (s->s - 1) * s->dw + 1, s->sw);
+    g.plane = g.rows * g.width;
+    return g;
+}
+
+static size_t depthwise_bwd_w_nchw_part_floats(const bt_shape *s) {
+    return depthwise_align((size_t)(s->k * (s->r * s->s + 1)) * sizeof(float)) / sizeof(float);
+}
+
+/* Flat (see depthwise_nchw_flat): tap (r, s) reads x at one flat shift of the dy position, under a
+ * per-(vector, tap) lane mask; no padded copy of x, no lanes wasted on row tails. */
+static int depthwise_bwd_w_nchw_flat(const bt_shape *s) {
+    return depthwise_nchw_flat(s) && s->r * s->s <= DEPTHWISE_NCHW_TMAX;
+}
+
+static size_t depthwise_bwd_w_nchw_thread_bytes(const bt_shape *s) {
+    depthwise_bwd_w_nchw_x_geom g = depthwise_bwd_w_nchw_x_geometry(s);
+    return depthwise_align((size_t)(s->sw * g.plane) * sizeof(float)) +
+           depthwise_align((size_t)(s->r * s->s) * sizeof(int64_t)) +
+           (depthwise_bwd_w_nchw_flat(s)
+                ? depthwise_align((size_t)depthwise_nchw_flat_masks(s) * sizeof(uint32_t))
+                : 0);
+}
+
+#if DEPTHWISE_NCHW_DIRECT
+typedef struct depthwise_bwd_w_nchw_flat_args {
+    const float *x, *dy;   /* planes (n, c) and (n, k) */
+    const int64_t *off;    /* per tap: flat shift from the dy position to its x */
+    const uint32_t *masks; /* [vector][tap] */
+    int64_t nvec, taps;
+    __mmask16 tail; /* lanes of the plane's last vector */
+    float *part;    /* this thread's partial for channel k: [taps + 1] */
+    depthwise_pf *pf_x, *pf_dy;
+} depthwise_bwd_w_nchw_flat_args;
+
+DEPTHWISE_NCHW_INLINE void depthwise_bwd_w_nchw_flat_plane(const depthwise_bwd_w_nchw_flat_args *a,
+                                                           const int T, const int DB) {
+    bt_vf acc[DEPTHWISE_NCHW_TMAX], dbv = bt_vzero();
+    /* Locals: the cursors' stores would otherwise make every operand reload each vector. */
+    const float *xo[DEPTHWISE_NCHW_TMAX];
+    depthwise_pf pfx = *a->pf_x, pfd = *a->pf_dy;
+    const int64_t nvec = a->nvec, taps = a->taps;
+#pragma GCC unroll 9
+    for (int k = 0; k < T; k++) acc[k] = bt_vzero(), xo[k] = a->x + a->off[k];
+    for (int64_t v = 0; v < nvec; v++) {
+        depthwise_pf_next(&pfx);
+        depthwise_pf_next(&pfd);
+        const float *d = a->dy + v * DEPTHWISE_NCHW_V;
+        bt_vf dv = v + 1 < nvec ? bt_vload(d) : _mm512_maskz_loadu_ps(a->tail, d);
+        if (DB) dbv = bt_vadd(dbv, dv);
+        const uint32_t *m = a->masks + v * taps;
+#pragma GCC unroll 9
+        for (int k = 0; k < T; k++)
+            acc[k] = bt_vfmadd(_mm512_maskz_loadu_ps((__mmask16)m[k], xo[k] + v * DEPTHWISE_NCHW_V),
+                               dv, acc[k]);
+    }
+#pragma GCC unroll 9
+    for (int k = 0; k < T; k++) a->part[k] += bt_vhsum(acc[k]);
+    if (DB) a->part[a->taps] += bt_vhsum(dbv);
+}
+
+static void BT_SIMD_NAME(depthwise_bwd_w_nchw_flat_any)(const depthwise_bwd_w_nchw_flat_args *a,
+                                                        int db) {
+    switch (a->taps * 2 + db) {
+#define DEPTHWISE_BWD_W_NCHW_FLAT_CASE(T)                                                          \
+    case 2 * T:                                                                                    \
+        depthwise_bwd_w_nchw_flat_plane(a, T, 0);                                                  \
+        break;                                                                                     \
+    case 2 * T + 1:                                                                                \
+        depthwise_bwd_w_nchw_flat_plane(a, T, 1);                                                  \
+        break;
+        DEPTHWISE_BWD_W_NCHW_FLAT_CASE(1)
+        DEPTHWISE_BWD_W_NCHW_FLAT_CASE(2)
+        DEPTHWISE_BWD_W_NCHW_FLAT_CASE(3)
+        DEPTHWISE_BWD_W_NCHW_FLAT_CASE(4)
+        DEPTHWISE_BWD_W_NCHW_FLAT_CASE(5)
+        DEPTHWISE_BWD_W_NCHW_FLAT_CASE(6)
+        DEPTHWISE_BWD_W_NCHW_FLAT_CASE(7)
+        DEPTHWISE_BWD_W_NCHW_FLAT_CASE(8)
+        DEPTHWISE_BWD_W_NCHW_FLAT_CASE(9)
+#undef DEPTHWISE_BWD_W_NCHW_FLAT_CASE
+    }
+}
+
+static void BT_SIMD_NAME(depthwise_bwd_w_nchw_flat_run)(const bt_plan *plan, const bt_tensors *t,
+                                                        float *part, int64_t *off, uint32_t *masks,
+                                                        int tid, int nthr) {
+    const bt_shape *s = &plan->shape;
+    const int64_t taps = s->r * s->s, hw = s->h * s->w;
+    depthwise_bwd_w_nchw_flat_args a = {.off = off, .masks = masks, .taps = taps};
+    a.nvec = bt_div_up(hw, DEPTHWISE_NCHW_V);
+    a.tail = bt_vmask((int)(hw - (a.nvec - 1) * DEPTHWISE_NCHW_V));
+    for (int64_t r = 0; r < s->r; r++)
+        for (int64_t ks = 0; ks < s->s; ks++)
+            off[r * s->s + ks] = (r * s->dh - s->ph) * s->w + ks * s->dw - s->pw;
+    for (int64_t v = 0; v < a.nvec; v++)
+        for (int64_t tap = 0; tap < taps; tap++) {
+            int64_t r = tap / s->s, ks = tap % s->s;
+            uint32_t bits = 0;
+            for (int l = 0; l < DEPTHWISE_NCHW_V; l++) {
+                int64_t f = v * DEPTHWISE_NCHW_V + l;
+                int64_t i = f / s->w + r * s->dh - s->ph, j = f % s->w + ks * s->dw - s->pw;
+                if (f < hw && i >= 0 && i < s->h && j >= 0 && j < s->w) bits |= 1u << l;
+            }
+            masks[v * taps + tap] = bits;
+        }
+    depthwise_pf pf_x, pf_dy;
+    a.pf_x = &pf_x;
+    a.pf_dy = &pf_dy;
+    int with_db = t->db != NULL;
+    depthwise_range g =
+        depthwise_thread_range((int)plan->param[DEPTHWISE_BWD_W_NCHW_PAR], tid, nthr, s->n, s->k);
+    for (int64_t n = g.u0; n < g.u1; n++)
+        for (int64_t k = g.c0; k < g.c1; k++) {
+            a.x = t->x + (n * s->c + k) * hw;
+            a.dy = t->dy + (n * s->k + k) * hw;
+            a.part = part + k * (taps + 1);
+            /* The next plane pair of this thread, prefetched over this one's vectors. */
+            int64_t nn = k + 1 < g.c1 ? n : n + 1, nk = k + 1 < g.c1 ? k + 1 : g.c0;
+            int more = nn < g.u1;
+            int64_t bytes = hw * (int64_t)sizeof(float);
+            pf_x = depthwise_pf_make(more ? t->x + (nn * s->c + nk) * hw : NULL, bytes, a.nvec);
+            pf_dy = depthwise_pf_make(more ? t->dy + (nn * s->k + nk) * hw : NULL, bytes, a.nvec);
+            BT_SIMD_NAME(depthwise_bwd_w_nchw_flat_any)(&a, with_db);
+        }
+}
+#endif
+
+typedef struct depthwise_bwd_w_nchw_args {
+    const float *x;   /* X of the plane */
+    const float *dy;  /* dy plane (n, k) */
+    int64_t row_step; /* X floats per output row: sh * width */
+    int64_t p, q;     /* output plane */
+    bt_vmask_t mask;  /* lanes of the last vector of a dy row */
+    float *part;      /* this thread's partial for channel k: [taps + 1] */
+    int64_t taps;
+    /* The next plane's x and dy in the tensors (NULL: none), prefetched over the rows. */
+    const float *pf_x, *pf_dy;
+    int64_t pf_x_bytes, pf_dy_bytes;
+} depthwise_bwd_w_nchw_args;
+
+/* One vector of positions: acc[k] += X[tap k] * dv, db += dv. */
+DEPTHWISE_NCHW_INLINE void depthwise_bwd_w_nchw_step(bt_vf *acc, bt_vf *dbv, bt_vf dv,
+                                                     const float *x, const int64_t *toff,
+                                                     const int T, const int DB) {
+    if (DB) *dbv = bt_vadd(*dbv, dv);
+#pragma GCC unroll 9
+    for (int k = 0; k < T; k++) acc[k] = bt_vfmadd(bt_vload(x + toff[k]), dv, acc[k]);
+}
+
+/* part[slots of the chunk] += sum over the plane of X * dy; T taps (+ db) in registers. */
+DEPTHWISE_NCHW_INLINE void depthwise_bwd_w_nchw_chunk(const depthwise_bwd_w_nchw_args *a,
+                                                      const int64_t *toff, int64_t first_slot,
+                                                      const int T, const int DB) {
+    bt_vf acc[DEPTHWISE_NCHW_TMAX], dbv = bt_vzero();
+#pragma GCC unroll 9
+    for (int k = 0; k < T; k++) acc[k] = bt_vzero();
+    const int64_t full = a->q / DEPTHWISE_NCHW_V * DEPTHWISE_NCHW_V;
+    for (int64_t p = 0; p < a->p; p++) {
+        const float *d = a->dy + p * a->q, *x = a->x + p * a->row_step;
+        depthwise_prefetch_slice(a->pf_x, a->pf_x_bytes, p, a->p);
+        depthwise_prefetch_slice(a->pf_dy, a->pf_dy_bytes, p, a->p);
+        for (int64_t q = 0; q < full; q += DEPTHWISE_NCHW_V)
+            depthwise_bwd_w_nchw_step(acc, &dbv, bt_vload(d + q), x + q, toff, T, DB);
+        if (full < a->q)
+            depthwise_bwd_w_nchw_step(acc, &dbv, bt_vload_mask(d + full, a->mask), x + full, toff,
+                                      T, DB);
+    }
+#pragma GCC unroll 9
+    for (int k = 0; k < T; k++) a->part[first_slot + k] += bt_vhsum(acc[k]);
+    if (DB) a->part[a->taps] += bt_vhsum(dbv);
+}
+
+static void BT_SIMD_NAME(depthwise_bwd_w_nchw_chunk_any)(const depthwise_bwd_w_nchw_args *a,
+                                                         const int64_t *toff, int64_t first_slot,
+                                                         int ntaps, int db) {
+    switch (ntaps * 2 + db) {
+#define DEPTHWISE_BWD_W_NCHW_CASE(T)                                                               \
+    case 2 * T:                                                                                    \
+        depthwise_bwd_w_nchw_chunk(a, toff, first_slot, T, 0);                                     \
+        break;                                                                                     \
+    case 2 * T + 1:                                                                                \
+        depthwise_bwd_w_nchw_chunk(a, toff, first_slot, T, 1);                                     \
+        break;
+        DEPTHWISE_BWD_W_NCHW_CASE(1)
+        DEPTHWISE_BWD_W_NCHW_CASE(2)
+        DEPTHWISE_BWD_W_NCHW_CASE(3)
+        DEPTHWISE_BWD_W_NCHW_CASE(4)
+        DEPTHWISE_BWD_W_NCHW_CASE(5)
+        DEPTHWISE_BWD_W_NCHW_CASE(6)
+        DEPTHWISE_BWD_W_NCHW_CASE(7)
+        DEPTHWISE_BWD_W_NCHW_CASE(8)
+        DEPTHWISE_BWD_W_NCHW_CASE(9)
+#undef DEPTHWISE_BWD_W_NCHW_CASE
+    }
+}
+
+/* Copies x plane (n, c) into X: zero outside the image, column m*sw + phase to plane phase. */
+static void BT_SIMD_NAME(depthwise_bwd_w_nchw_fill_x)(const bt_shape *s,
+                                                      const depthwise_bwd_w_nchw_x_geom *g,
+                                                      const float *x, float *xb, int64_t n,
+                                                      int64_t c) {
+    const float *plane = x + (n * s->c + c) * s->h * s->w;
+    int64_t lead = bt_min64(s->pw, g->width);
+    int64_t copy = bt_max64(0, bt_min64(s->w, g->width - s->pw)); /* sw == 1 */
+    for (int64_t xi = 0; xi < g->rows; xi++) {
+        int64_t i = xi - s->ph;
+        for (int64_t phase = 0; phase < s->sw; phase++) {
+            float *row = xb + phase * g->plane + xi * g->width;
+            if (i < 0 || i >= s->h) {
+                memset(row, 0, (size_t)g->width * sizeof(float));
+            } else if (s->sw == 1) {
+                depthwise_nchw_fill_row(row, g->width, lead, plane + i * s->w, copy);
+            } else {
+                for (int64_t m = 0; m < g->width; m++) {
+                    int64_t j = m * s->sw + phase - s->pw;
+                    row[m] = j >= 0 && j < s->w ? plane[i * s->w + j] : 0.0f;
+                }
+            }
+        }
+    }
+}
+
+static bt_status BT_SIMD_NAME(depthwise_bwd_w_nchw_prepare)(bt_plan *plan) {
+    const bt_shape *s = &plan->shape;
+    if (!plan->param_given[DEPTHWISE_BWD_W_NCHW_PAR])
+        plan->param[DEPTHWISE_BWD_W_NCHW_PAR] = DEPTHWISE_PAR_2D;
+    plan->scratch_bytes =
+        (size_t)plan->threads * (depthwise_bwd_w_nchw_part_floats(s) * sizeof(float) +
+                                 depthwise_bwd_w_nchw_thread_bytes(s));
+    return BT_OK;
+}
+
+static void BT_SIMD_NAME(depthwise_bwd_w_nchw_run)(const bt_plan *plan, const bt_tensors *t,
+                                                   int tid, int nthr) {
+    const bt_shape *s = &plan->shape;
+    const int64_t taps = s->r * s->s;
+    const depthwise_bwd_w_nchw_x_geom g = depthwise_bwd_w_nchw_x_geometry(s);
+    const size_t part_floats = depthwise_bwd_w_nchw_part_floats(s);
+    float *parts = (float *)plan->scratch, *part = parts + (size_t)tid * part_floats;
+    char *mine = (char *)plan->scratch + (size_t)plan->threads * part_floats * sizeof(float) +
+                 (size_t)tid * depthwise_bwd_w_nchw_thread_bytes(s);
+    float *xb = (float *)mine;
+    int64_t *toff = (int64_t *)(mine + depthwise_align((size_t)(s->sw * g.plane) * sizeof(float)));
+    memset(part, 0, part_floats * sizeof(float));
+#if DEPTHWISE_NCHW_DIRECT
+    if (depthwise_bwd_w_nchw_flat(s)) {
+        uint32_t *fmasks =
+            (uint32_t *)((char *)toff + depthwise_align((size_t)taps * sizeof(int64_t)));
+        BT_SIMD_NAME(depthwise_bwd_w_nchw_flat_run)(plan, t, part, toff, fmasks, tid, nthr);
+        depthwise_barrier(nthr);
+        depthwise_reduce_partials(s, t, parts, part_floats, 1, tid, nthr);
+        return;
+    }
+#endif
+    /* Tap (r, s) at output row 0: row r*dh of the phase plane of column s*dw. */
+    for (int64_t kr = 0; kr < s->r; kr++)
+        for (int64_t ks = 0; ks < s->s; ks++)
+            toff[kr * s->s + ks] =
+                (ks * s->dw) % s->sw * g.plane + kr * s->dh * g.width + ks * s->dw / s->sw;
+
+    depthwise_bwd_w_nchw_args a = {
+        .x = xb, .row_step = s->sh * g.width, .p = s->p, .q = s->q, .taps = taps};
+    a.mask = bt_vmask((int)(s->q - (bt_div_up(s->q, DEPTHWISE_NCHW_V) - 1) * DEPTHWISE_NCHW_V));
+    int with_db = t->db != NULL;
+    const int64_t pq = s->p * s->q, hw = s->h * s->w;
+    depthwise_range r =
+        depthwise_thread_range((int)plan->param[DEPTHWISE_BWD_W_NCHW_PAR], tid, nthr, s->n, s->k);
+    for (int64_t n = r.u0; n < r.u1; n++) {
+        int64_t filled = -1;
+        for (int64_t k = r.c0; k < r.c1; k++) {
+            if (k / s->kg != filled) {
+                filled = k / s->kg;
+                BT_SIMD_NAME(depthwise_bwd_w_nchw_fill_x)(s, &g, t->x, xb, n, filled);
+            }
+            a.dy = t->dy + (n * s->k + k) * pq;
+            a.part = part + k * (taps + 1);
+            /* Next (n, k) of this thread; its x plane only when the channel changes. */
+            int64_t nn = k + 1 < r.c1 ? n : n + 1, nk = k + 1 < r.c1 ? k + 1 : r.c0;
+            int more = nn < r.u1, new_x = more && (nn != n || nk / s->kg != k / s->kg);
+            a.pf_dy = more ? t->dy + (nn * s->k + nk) * pq : NULL;
+            a.pf_dy_bytes = pq * (int64_t)sizeof(float);
+            a.pf_x = new_x ? t->x + (nn * s->c + nk / s->kg) * hw : NULL;
+            a.pf_x_bytes = hw * (int64_t)sizeof(float);
+            for (int64_t k0 = 0; k0 < taps; k0 += DEPTHWISE_NCHW_TMAX) {
+                int nt = (int)bt_min64(DEPTHWISE_NCHW_TMAX, taps - k0);
+                BT_SIMD_NAME(depthwise_bwd_w_nchw_chunk_any)
+                (&a, toff + k0, k0, nt, with_db && k0 == 0);
+                a.pf_x = a.pf_dy = NULL;
+            }
+        }
+    }
+    depthwise_barrier(nthr);
+    depthwise_reduce_partials(s, t, parts, part_floats, 1, tid, nthr);
+}
+
+static int BT_SIMD_NAME(depthwise_bwd_w_nchw_supports)(const bt_shape *s, char *why, size_t size) {
+    if (!BT_SIMD_NAME(depthwise_nchw_supports)(s, why, size)) return 0;
+    double qv = (double)(bt_div_up(s->q, DEPTHWISE_NCHW_V) *
+                         DEPTHWISE_NCHW_V); /* depthwise_bwd_w_nchw_x_geometry */
+    double rows = (double)(s->p - 1) * (double)s->sh + (double)((s->r - 1) * s->dh + 1);
+    double width = ((qv - 1) * (double)s->sw + (double)((s->s - 1) * s->dw) + 1) / (double)s->sw;
+    return BT_SIMD_NAME(depthwise_nchw_copy_fits)(s, (double)s->sw * rows * (width + 1), why, size);
+}
+
+BT_DEFINE_SIMD_VARIANT(conv_bwd_w, depthwise_nchw, .layouts = BT_TAKES_NCHW,
+                       .params = BT_SIMD_NAME(depthwise_bwd_w_nchw_params),
+                       .supports = BT_SIMD_NAME(depthwise_bwd_w_nchw_supports),
+                       .prepare = BT_SIMD_NAME(depthwise_bwd_w_nchw_prepare),
+                       .run = BT_SIMD_NAME(depthwise_bwd_w_nchw_run));

@@ -1,0 +1,3 @@
+/* Depthwise conv bwd_weights, NHWC, avx512 build (algorithm: depthwise_bwd_w_nhwc_impl.h). */
+#define BT_SIMD_AVX512
+#include "conv/depthwise_bwd_w_nhwc_impl.h"
