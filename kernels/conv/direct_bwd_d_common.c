@@ -12,8 +12,8 @@ static int64_t flat_margin(const bt_shape *s, int64_t rb) {
 
 void bt_bwdd_window_rows(const bt_shape *s, int flat, int64_t i0, int64_t i1, int64_t *pmin,
                          int64_t *pmax) {
-    *pmin = bwdd_ceil_div(i0 + s->ph - (s->r - 1) * s->dh, s->sh);
-    *pmax = bwdd_floor_div(i1 - 1 + s->ph, s->sh);
+    *pmin = direct_bwd_d_ceil_div(i0 + s->ph - (s->r - 1) * s->dh, s->sh);
+    *pmax = direct_bwd_d_floor_div(i1 - 1 + s->ph, s->sh);
     int64_t margin = flat ? flat_margin(s, i1 - i0) : 0;
     *pmin = bt_max64(-margin, *pmin), *pmax = bt_min64(s->p - 1 + margin, *pmax);
 }
@@ -23,8 +23,8 @@ int bt_bwdd_row_taps(const bt_shape *s, int64_t i, int64_t rows, int64_t pbase, 
     int n = 0;
     for (int64_t rr = 0; rr < s->r; rr++) {
         int64_t off = i + s->ph - rr * s->dh;
-        if (bwdd_floor_div(off, s->sh) * s->sh != off) continue;
-        int64_t p = bwdd_floor_div(off, s->sh);
+        if (direct_bwd_d_floor_div(off, s->sh) * s->sh != off) continue;
+        int64_t p = direct_bwd_d_floor_div(off, s->sh);
         if (p + rows - 1 < 0 || p >= s->p) continue;
         r[n] = rr, prow[n] = p - pbase, n++;
     }
@@ -36,9 +36,9 @@ int bt_bwdd_row_taps(const bt_shape *s, int64_t i, int64_t rows, int64_t pbase, 
  * keeps a window's zero columns within a phase's length. */
 static int column_tap(const bt_shape *s, int64_t jph, int64_t c, int64_t *q0) {
     int64_t off = jph + s->pw - c * s->dw;
-    if (bwdd_floor_div(off, s->sw) * s->sw != off) return 0;
-    *q0 = bwdd_floor_div(off, s->sw);
-    return *q0 + bwdd_phase_len(s, jph) > 0 && *q0 < s->q;
+    if (direct_bwd_d_floor_div(off, s->sw) * s->sw != off) return 0;
+    *q0 = direct_bwd_d_floor_div(off, s->sw);
+    return *q0 + direct_bwd_d_phase_len(s, jph) > 0 && *q0 < s->q;
 }
 
 int bt_bwdd_phase_taps(const bt_shape *s, int64_t jph, int64_t *ss, int64_t *q0) {
@@ -56,7 +56,7 @@ static void pad_extent(const bt_shape *s, int flat, int64_t *lp, int64_t *qpad) 
         for (int64_t c = 0; c < s->s; c++)
             if (column_tap(s, jph, c, &q0)) {
                 left = bt_max64(left, -q0);
-                end = bt_max64(end, q0 + bwdd_phase_len(s, jph));
+                end = bt_max64(end, q0 + direct_bwd_d_phase_len(s, jph));
             }
     *lp = left;
     *qpad = left + (flat ? s->q + bt_max64(0, end - s->q - left) : end);
@@ -70,7 +70,7 @@ static int64_t window_rows(const bt_shape *s, int flat, int64_t rb) {
                 : bt_max64(1, bt_min64(rows, s->p));
 }
 
-void bt_bwdd_window_geom(const bt_shape *s, int64_t rb, bwdd_geom *g) {
+void bt_bwdd_window_geom(const bt_shape *s, int64_t rb, direct_bwd_d_geom *g) {
     g->rb = bt_max64(1, bt_min64(rb, s->h));
     g->nrb = bt_div_up(s->h, g->rb);
     g->win_rows = window_rows(s, g->flat, g->rb);
@@ -121,11 +121,11 @@ void bt_bwdd_thread_items(int par, int64_t n, int64_t nrb, int64_t ngc, int tid,
     int64_t per_n = nrb * ngc;
     *gc0 = 0, *gc1 = ngc;
     switch (par) {
-    case BWDD_PAR_MB:
+    case DIRECT_BWD_D_PAR_MB:
         bt_split(n, tid, nthr, a, b);
         *a *= per_n, *b *= per_n;
         break;
-    case BWDD_PAR_C:
+    case DIRECT_BWD_D_PAR_C:
         *a = 0, *b = n * per_n;
         bt_split(ngc, tid, nthr, gc0, gc1);
         break;
@@ -137,7 +137,7 @@ void bt_bwdd_thread_items(int par, int64_t n, int64_t nrb, int64_t ngc, int tid,
 
 int bt_bwdd_taps(const bt_shape *s, int64_t i, int64_t rows, int64_t jph, int64_t pbase, int64_t lp,
                  int64_t rowstride, int64_t posstride, int64_t wtap, int64_t *scratch,
-                 bwdd_tap *taps) {
+                 direct_bwd_d_tap *taps) {
     int64_t *r = scratch, *prow = r + s->r, *ss = prow + s->r, *q0 = ss + s->s;
     int nr = bt_bwdd_row_taps(s, i, rows, pbase, r, prow);
     int ns = nr ? bt_bwdd_phase_taps(s, jph, ss, q0) : 0;
@@ -151,9 +151,9 @@ int bt_bwdd_taps(const bt_shape *s, int64_t i, int64_t rows, int64_t jph, int64_
 }
 
 void bt_bwdd_run_items(const bt_plan *plan, const bt_tensors *t, int par, int tid, int nthr,
-                       float *area, bwdd_copy_fn copy, bwdd_block_fn block) {
+                       float *area, direct_bwd_d_copy_fn copy, direct_bwd_d_block_fn block) {
     const bt_shape *s = &plan->shape;
-    const bwdd_geom *g = plan->priv;
+    const direct_bwd_d_geom *g = plan->priv;
     int64_t a, b, gc0, gc1, copied = -1;
     bt_bwdd_thread_items(par, s->n, g->nrb, g->ngc, tid, nthr, &a, &b, &gc0, &gc1);
     for (int64_t item = a; item < b; item++) {

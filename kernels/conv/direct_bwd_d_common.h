@@ -19,17 +19,17 @@
 
 /* One (r, s) kernel tap of a dx row and phase: offsets of its first dy element in the
  * window (relative to the tile's first position) and of its packed weights. */
-typedef struct bwdd_tap {
+typedef struct direct_bwd_d_tap {
     int64_t dy, w;
-} bwdd_tap;
+} direct_bwd_d_tap;
 
 /* Parallel strategies (the `par` parameter). Work items are (n, row block, group x
  * c-tile); mb splits the batch, c the (group, c-tile) pairs, 2d the flattened items. */
-enum { BWDD_PAR_MB, BWDD_PAR_C, BWDD_PAR_2D };
+enum { DIRECT_BWD_D_PAR_MB, DIRECT_BWD_D_PAR_C, DIRECT_BWD_D_PAR_2D };
 extern const char *const bt_bwdd_par_choices[];
 
 /* Geometry derived at plan time, kept in plan->priv. Sizes are in floats. */
-typedef struct bwdd_geom {
+typedef struct direct_bwd_d_geom {
     int flat;                   /* window spans dy rows outside [0, P) too, as zero rows */
     int64_t rb, nrb;            /* dx rows per block, blocks per image */
     int64_t win_rows;           /* dy rows a window holds (the most a block needs) */
@@ -40,20 +40,20 @@ typedef struct bwdd_geom {
     int64_t win;                /* one window */
     int64_t per_thread;         /* window + taps + phase buffer, rounded to 64 bytes */
     int64_t taps_off, pbuf_off; /* offsets inside a thread's area */
-} bwdd_geom;
+} direct_bwd_d_geom;
 
-static inline int64_t bwdd_floor_div(int64_t a, int64_t b) {
+static inline int64_t direct_bwd_d_floor_div(int64_t a, int64_t b) {
     return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
-static inline int64_t bwdd_ceil_div(int64_t a, int64_t b) {
-    return -bwdd_floor_div(-a, b);
+static inline int64_t direct_bwd_d_ceil_div(int64_t a, int64_t b) {
+    return -direct_bwd_d_floor_div(-a, b);
 }
-static inline int64_t bwdd_round_up(int64_t a, int64_t b) {
+static inline int64_t direct_bwd_d_round_up(int64_t a, int64_t b) {
     return bt_div_up(a, b) * b;
 }
 
 /* dx positions of phase jph in a row: j = jph + t*sw < W. */
-static inline int64_t bwdd_phase_len(const bt_shape *s, int64_t jph) {
+static inline int64_t direct_bwd_d_phase_len(const bt_shape *s, int64_t jph) {
     return jph < s->w ? (s->w - jph + s->sw - 1) / s->sw : 0;
 }
 
@@ -74,7 +74,7 @@ int bt_bwdd_row_taps(const bt_shape *s, int64_t i, int64_t rows, int64_t pbase, 
 int bt_bwdd_phase_taps(const bt_shape *s, int64_t jph, int64_t *ss, int64_t *q0);
 
 /* Fills rb, nrb, win_rows, lp and qpad of g from rb and g->flat. */
-void bt_bwdd_window_geom(const bt_shape *s, int64_t rb, bwdd_geom *g);
+void bt_bwdd_window_geom(const bt_shape *s, int64_t rb, direct_bwd_d_geom *g);
 
 /* Bytes of the window of `rows_per_block` dx rows with `floats_per_q` floats per padded
  * position (the dy channels of a group, padded). */
@@ -100,46 +100,46 @@ void bt_bwdd_thread_items(int par, int64_t n, int64_t nrb, int64_t ngc, int tid,
  * items (see bt_bwdd_thread_items) in order, copying the dy window when (sample, row
  * block, group) changes, then computing dx rows [i0, i1) of c-tile ct from it. `area` is
  * the thread's part of the scratch (window first). */
-typedef void (*bwdd_copy_fn)(const struct bt_plan *plan, const float *dy, int64_t n, int64_t grp,
-                             int64_t pmin, int64_t pmax, float *win);
-typedef void (*bwdd_block_fn)(const struct bt_plan *plan, const bt_tensors *t, float *area,
-                              int64_t n, int64_t grp, int64_t ct, int64_t i0, int64_t i1,
-                              int64_t pbase);
+typedef void (*direct_bwd_d_copy_fn)(const struct bt_plan *plan, const float *dy, int64_t n,
+                                     int64_t grp, int64_t pmin, int64_t pmax, float *win);
+typedef void (*direct_bwd_d_block_fn)(const struct bt_plan *plan, const bt_tensors *t, float *area,
+                                      int64_t n, int64_t grp, int64_t ct, int64_t i0, int64_t i1,
+                                      int64_t pbase);
 void bt_bwdd_run_items(const struct bt_plan *plan, const bt_tensors *t, int par, int tid, int nthr,
-                       float *area, bwdd_copy_fn copy, bwdd_block_fn block);
+                       float *area, direct_bwd_d_copy_fn copy, direct_bwd_d_block_fn block);
 
 /* Fills the taps of dx rows i + m*sh (m < rows, see bt_bwdd_row_taps), phase jph; w
  * offsets are tap index x wtap. posstride: floats between consecutive window positions;
  * rowstride: between window rows. Uses 2*(R + S) entries of scratch. Returns the tap count. */
 int bt_bwdd_taps(const bt_shape *s, int64_t i, int64_t rows, int64_t jph, int64_t pbase, int64_t lp,
                  int64_t rowstride, int64_t posstride, int64_t wtap, int64_t *scratch,
-                 bwdd_tap *taps);
+                 direct_bwd_d_tap *taps);
 
 /* Keeps a loaded vector in a register: without it gcc folds the load into every FMA that
  * uses it, re-reading memory once per use (the templates define the ISA first). */
 #if defined(BT_SIMD_AVX512)
-#define BWDD_PIN(v) __asm__("" : "+v"(v))
+#define DIRECT_BWD_D_PIN(v) __asm__("" : "+v"(v))
 #elif defined(BT_SIMD_AVX2) || defined(BT_SIMD_SCALAR)
-#define BWDD_PIN(v) __asm__("" : "+x"(v))
+#define DIRECT_BWD_D_PIN(v) __asm__("" : "+x"(v))
 #endif
 
 /* Lists of register-tile shapes (a x b) for the kernel tables, under the register budget
  * a*b + min(a, b) + 1 <= registers: BWDD_UPTO_n(M, b) expands M(1, b) ... M(n, b). */
-#define BWDD_UPTO_1(M, b) M(1, b)
-#define BWDD_UPTO_2(M, b) BWDD_UPTO_1(M, b) M(2, b)
-#define BWDD_UPTO_3(M, b) BWDD_UPTO_2(M, b) M(3, b)
-#define BWDD_UPTO_4(M, b) BWDD_UPTO_3(M, b) M(4, b)
-#define BWDD_UPTO_5(M, b) BWDD_UPTO_4(M, b) M(5, b)
-#define BWDD_UPTO_6(M, b) BWDD_UPTO_5(M, b) M(6, b)
-#define BWDD_UPTO_7(M, b) BWDD_UPTO_6(M, b) M(7, b)
-#define BWDD_UPTO_8(M, b) BWDD_UPTO_7(M, b) M(8, b)
-#define BWDD_UPTO_9(M, b) BWDD_UPTO_8(M, b) M(9, b)
-#define BWDD_UPTO_10(M, b) BWDD_UPTO_9(M, b) M(10, b)
-#define BWDD_UPTO_11(M, b) BWDD_UPTO_10(M, b) M(11, b)
-#define BWDD_UPTO_12(M, b) BWDD_UPTO_11(M, b) M(12, b)
-#define BWDD_UPTO_13(M, b) BWDD_UPTO_12(M, b) M(13, b)
-#define BWDD_UPTO_14(M, b) BWDD_UPTO_13(M, b) M(14, b)
-#define BWDD_UPTO_15(M, b) BWDD_UPTO_14(M, b) M(15, b)
-#define BWDD_UPTO_16(M, b) BWDD_UPTO_15(M, b) M(16, b)
+#define DIRECT_BWD_D_UPTO_1(M, b) M(1, b)
+#define DIRECT_BWD_D_UPTO_2(M, b) DIRECT_BWD_D_UPTO_1(M, b) M(2, b)
+#define DIRECT_BWD_D_UPTO_3(M, b) DIRECT_BWD_D_UPTO_2(M, b) M(3, b)
+#define DIRECT_BWD_D_UPTO_4(M, b) DIRECT_BWD_D_UPTO_3(M, b) M(4, b)
+#define DIRECT_BWD_D_UPTO_5(M, b) DIRECT_BWD_D_UPTO_4(M, b) M(5, b)
+#define DIRECT_BWD_D_UPTO_6(M, b) DIRECT_BWD_D_UPTO_5(M, b) M(6, b)
+#define DIRECT_BWD_D_UPTO_7(M, b) DIRECT_BWD_D_UPTO_6(M, b) M(7, b)
+#define DIRECT_BWD_D_UPTO_8(M, b) DIRECT_BWD_D_UPTO_7(M, b) M(8, b)
+#define DIRECT_BWD_D_UPTO_9(M, b) DIRECT_BWD_D_UPTO_8(M, b) M(9, b)
+#define DIRECT_BWD_D_UPTO_10(M, b) DIRECT_BWD_D_UPTO_9(M, b) M(10, b)
+#define DIRECT_BWD_D_UPTO_11(M, b) DIRECT_BWD_D_UPTO_10(M, b) M(11, b)
+#define DIRECT_BWD_D_UPTO_12(M, b) DIRECT_BWD_D_UPTO_11(M, b) M(12, b)
+#define DIRECT_BWD_D_UPTO_13(M, b) DIRECT_BWD_D_UPTO_12(M, b) M(13, b)
+#define DIRECT_BWD_D_UPTO_14(M, b) DIRECT_BWD_D_UPTO_13(M, b) M(14, b)
+#define DIRECT_BWD_D_UPTO_15(M, b) DIRECT_BWD_D_UPTO_14(M, b) M(15, b)
+#define DIRECT_BWD_D_UPTO_16(M, b) DIRECT_BWD_D_UPTO_15(M, b) M(16, b)
 
 #endif

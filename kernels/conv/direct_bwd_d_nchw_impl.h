@@ -22,60 +22,75 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NCHW_CT_MAX 16
-#define NCHW_JV_MAX 8
+#define DIRECT_BWD_D_NCHW_CT_MAX 16
+#define DIRECT_BWD_D_NCHW_JV_MAX 8
 
 /* Register tiles ct x jv (listed per jv): accumulators + jv dy vectors + one broadcast fit
  * the vector registers, 32 zmm or 16 ymm/xmm. */
 #if BT_VLEN == 16
-#define NCHW_TILES(M)                                                                              \
-    BWDD_UPTO_16(M, 1)                                                                             \
-    BWDD_UPTO_14(M, 2)                                                                             \
-    BWDD_UPTO_9(M, 3)                                                                              \
-    BWDD_UPTO_6(M, 4) BWDD_UPTO_5(M, 5) BWDD_UPTO_4(M, 6) BWDD_UPTO_3(M, 7) BWDD_UPTO_2(M, 8)
-#define NCHW_CT_LIMIT 16 /* the largest ct and jv of the tiles above */
-#define NCHW_JV_LIMIT 8
-#define NCHW_CT_TUNE "3|6|9|14"
-#define NCHW_JV_TUNE "1|2|4|7"
-#define NCHW_JV_DEFAULT 4
-#define NCHW_JV_FEW_C 7 /* with at most 3 channels per group */
-#define NCHW_REGS 32
+#define DIRECT_BWD_D_NCHW_TILES(M)                                                                 \
+    DIRECT_BWD_D_UPTO_16(M, 1)                                                                     \
+    DIRECT_BWD_D_UPTO_14(M, 2)                                                                     \
+    DIRECT_BWD_D_UPTO_9(M, 3)                                                                      \
+    DIRECT_BWD_D_UPTO_6(M, 4)                                                                      \
+    DIRECT_BWD_D_UPTO_5(M, 5)                                                                      \
+    DIRECT_BWD_D_UPTO_4(M, 6) DIRECT_BWD_D_UPTO_3(M, 7) DIRECT_BWD_D_UPTO_2(M, 8)
+#define DIRECT_BWD_D_NCHW_CT_LIMIT 16 /* the largest ct and jv of the tiles above */
+#define DIRECT_BWD_D_NCHW_JV_LIMIT 8
+#define DIRECT_BWD_D_NCHW_CT_TUNE "3|6|9|14"
+#define DIRECT_BWD_D_NCHW_JV_TUNE "1|2|4|7"
+#define DIRECT_BWD_D_NCHW_JV_DEFAULT 4
+#define DIRECT_BWD_D_NCHW_JV_FEW_C 7 /* with at most 3 channels per group */
+#define DIRECT_BWD_D_NCHW_REGS 32
 #elif BT_VLEN == 8
-#define NCHW_TILES(M)                                                                              \
-    BWDD_UPTO_14(M, 1)                                                                             \
-    BWDD_UPTO_6(M, 2)                                                                              \
-    BWDD_UPTO_4(M, 3) BWDD_UPTO_2(M, 4) BWDD_UPTO_2(M, 5) BWDD_UPTO_1(M, 6) BWDD_UPTO_1(M, 7)
-#define NCHW_CT_LIMIT 14
-#define NCHW_JV_LIMIT 7
-#define NCHW_CT_TUNE "2|3|6|12"
-#define NCHW_JV_TUNE "1|2|4"
-#define NCHW_JV_DEFAULT 2
-#define NCHW_JV_FEW_C 3
-#define NCHW_REGS 16
+#define DIRECT_BWD_D_NCHW_TILES(M)                                                                 \
+    DIRECT_BWD_D_UPTO_14(M, 1)                                                                     \
+    DIRECT_BWD_D_UPTO_6(M, 2)                                                                      \
+    DIRECT_BWD_D_UPTO_4(M, 3)                                                                      \
+    DIRECT_BWD_D_UPTO_2(M, 4)                                                                      \
+    DIRECT_BWD_D_UPTO_2(M, 5) DIRECT_BWD_D_UPTO_1(M, 6) DIRECT_BWD_D_UPTO_1(M, 7)
+#define DIRECT_BWD_D_NCHW_CT_LIMIT 14
+#define DIRECT_BWD_D_NCHW_JV_LIMIT 7
+#define DIRECT_BWD_D_NCHW_CT_TUNE "2|3|6|12"
+#define DIRECT_BWD_D_NCHW_JV_TUNE "1|2|4"
+#define DIRECT_BWD_D_NCHW_JV_DEFAULT 2
+#define DIRECT_BWD_D_NCHW_JV_FEW_C 3
+#define DIRECT_BWD_D_NCHW_REGS 16
 #else /* scalar: without FMA each product needs one more register */
-#define NCHW_TILES(M)                                                                              \
-    BWDD_UPTO_12(M, 1)                                                                             \
-    BWDD_UPTO_6(M, 2)                                                                              \
-    BWDD_UPTO_3(M, 3) BWDD_UPTO_2(M, 4) BWDD_UPTO_1(M, 5) BWDD_UPTO_1(M, 6) BWDD_UPTO_1(M, 7)
-#define NCHW_CT_LIMIT 12
-#define NCHW_JV_LIMIT 7
-#define NCHW_CT_TUNE "2|3|6|12"
-#define NCHW_JV_TUNE "1|2|4"
-#define NCHW_JV_DEFAULT 2
-#define NCHW_JV_FEW_C 3
-#define NCHW_REGS 15
+#define DIRECT_BWD_D_NCHW_TILES(M)                                                                 \
+    DIRECT_BWD_D_UPTO_12(M, 1)                                                                     \
+    DIRECT_BWD_D_UPTO_6(M, 2)                                                                      \
+    DIRECT_BWD_D_UPTO_3(M, 3)                                                                      \
+    DIRECT_BWD_D_UPTO_2(M, 4)                                                                      \
+    DIRECT_BWD_D_UPTO_1(M, 5) DIRECT_BWD_D_UPTO_1(M, 6) DIRECT_BWD_D_UPTO_1(M, 7)
+#define DIRECT_BWD_D_NCHW_CT_LIMIT 12
+#define DIRECT_BWD_D_NCHW_JV_LIMIT 7
+#define DIRECT_BWD_D_NCHW_CT_TUNE "2|3|6|12"
+#define DIRECT_BWD_D_NCHW_JV_TUNE "1|2|4"
+#define DIRECT_BWD_D_NCHW_JV_DEFAULT 2
+#define DIRECT_BWD_D_NCHW_JV_FEW_C 3
+#define DIRECT_BWD_D_NCHW_REGS 15
 #endif
 
-enum { P_PAR, P_CT, P_JV, P_KB, P_RB };
-static const bt_param_spec nchw_params[] = {
-    {"par", bt_bwdd_par_choices, 0, 0, NULL},     {"ct", NULL, 1, NCHW_CT_LIMIT, NCHW_CT_TUNE},
-    {"jv", NULL, 1, NCHW_JV_LIMIT, NCHW_JV_TUNE}, {"kb", NULL, 1, 1 << 20, "8|32|128"},
-    {"rb", NULL, 1, 1 << 20, "1|4|16|64"},        {NULL, NULL, 0, 0, NULL},
+enum {
+    DIRECT_BWD_D_NCHW_P_PAR,
+    DIRECT_BWD_D_NCHW_P_CT,
+    DIRECT_BWD_D_NCHW_P_JV,
+    DIRECT_BWD_D_NCHW_P_KB,
+    DIRECT_BWD_D_NCHW_P_RB
+};
+static const bt_param_spec direct_bwd_d_nchw_params[] = {
+    {"par", bt_bwdd_par_choices, 0, 0, NULL},
+    {"ct", NULL, 1, DIRECT_BWD_D_NCHW_CT_LIMIT, DIRECT_BWD_D_NCHW_CT_TUNE},
+    {"jv", NULL, 1, DIRECT_BWD_D_NCHW_JV_LIMIT, DIRECT_BWD_D_NCHW_JV_TUNE},
+    {"kb", NULL, 1, 1 << 20, "8|32|128"},
+    {"rb", NULL, 1, 1 << 20, "1|4|16|64"},
+    {NULL, NULL, 0, 0, NULL},
 };
 
 /* One register tile's work. */
-typedef struct nchw_tile {
-    const bwdd_tap *taps;
+typedef struct direct_bwd_d_nchw_tile {
+    const direct_bwd_d_tap *taps;
     int ntaps;
     const float *win; /* window at the tile's first position */
     const float *w;   /* packed weights of the (group, c-tile) block */
@@ -85,11 +100,11 @@ typedef struct nchw_tile {
     float *dst;       /* output of the first channel and position */
     int64_t dst_c;    /* floats between channels of the output */
     int64_t nvalid;   /* positions to store */
-} nchw_tile;
+} direct_bwd_d_nchw_tile;
 
-static inline __attribute__((always_inline)) void tile_body(const nchw_tile *a, const int CT,
-                                                            const int JV) {
-    bt_vf acc[NCHW_CT_MAX][NCHW_JV_MAX];
+static inline __attribute__((always_inline)) void tile_body(const direct_bwd_d_nchw_tile *a,
+                                                            const int CT, const int JV) {
+    bt_vf acc[DIRECT_BWD_D_NCHW_CT_MAX][DIRECT_BWD_D_NCHW_JV_MAX];
 #pragma GCC unroll 16
     for (int c = 0; c < CT; c++)
 #pragma GCC unroll 8
@@ -100,11 +115,11 @@ static inline __attribute__((always_inline)) void tile_body(const nchw_tile *a, 
             const float *d = a->win + a->taps[x].dy + k0 * a->kstride;
             const float *w = a->w + a->taps[x].w + k0 * a->wk;
             for (int64_t k = 0; k < kn; k++, d += a->kstride, w += a->wk) {
-                bt_vf y[NCHW_JV_MAX];
+                bt_vf y[DIRECT_BWD_D_NCHW_JV_MAX];
 #pragma GCC unroll 8
                 for (int v = 0; v < JV; v++) {
                     y[v] = bt_vload(d + v * BT_VLEN);
-                    BWDD_PIN(y[v]);
+                    DIRECT_BWD_D_PIN(y[v]);
                 }
 #pragma GCC unroll 16
                 for (int c = 0; c < CT; c++) {
@@ -130,18 +145,20 @@ static inline __attribute__((always_inline)) void tile_body(const nchw_tile *a, 
     }
 }
 
-typedef void (*nchw_kernel)(const nchw_tile *);
-#define DEFINE_TILE(CT, JV)                                                                        \
-    static void tile_##CT##x##JV(const nchw_tile *a) {                                             \
+typedef void (*direct_bwd_d_nchw_kernel)(const direct_bwd_d_nchw_tile *);
+#define DIRECT_BWD_D_NCHW_DEFINE_TILE(CT, JV)                                                      \
+    static void direct_bwd_d_nchw_tile_##CT##x##JV(const direct_bwd_d_nchw_tile *a) {              \
         tile_body(a, CT, JV);                                                                      \
     }
-NCHW_TILES(DEFINE_TILE)
-#define ENTRY(CT, JV) [JV][CT] = tile_##CT##x##JV,
-static const nchw_kernel kernels[NCHW_JV_MAX + 1][NCHW_CT_MAX + 1] = {NCHW_TILES(ENTRY)};
+DIRECT_BWD_D_NCHW_TILES(DIRECT_BWD_D_NCHW_DEFINE_TILE)
+#define DIRECT_BWD_D_NCHW_ENTRY(CT, JV) [JV][CT] = direct_bwd_d_nchw_tile_##CT##x##JV,
+static const direct_bwd_d_nchw_kernel
+    direct_bwd_d_nchw_kernels[DIRECT_BWD_D_NCHW_JV_MAX + 1][DIRECT_BWD_D_NCHW_CT_MAX + 1] = {
+        DIRECT_BWD_D_NCHW_TILES(DIRECT_BWD_D_NCHW_ENTRY)};
 
 /* dx[j] (+)= pb[(j % sw) * phase + j / sw] for j < w: a row's phases interleaved. */
-static void emit_row(const float *pb, int64_t phase, int64_t sw, int64_t w, float *dx,
-                     int accumulate) {
+static void direct_bwd_d_nchw_emit_row(const float *pb, int64_t phase, int64_t sw, int64_t w,
+                                       float *dx, int accumulate) {
     int64_t j = 0;
     if (sw == 1)
         for (; j + BT_VLEN <= w; j += BT_VLEN) {
@@ -181,7 +198,7 @@ static void emit_row(const float *pb, int64_t phase, int64_t sw, int64_t w, floa
     }
 }
 
-static int nchw_supports(const bt_shape *s, char *why, size_t size) {
+static int direct_bwd_d_nchw_supports(const bt_shape *s, char *why, size_t size) {
     if (s->layout != BT_NCHW) {
         snprintf(why, size, "NCHW only");
         return 0;
@@ -191,76 +208,83 @@ static int nchw_supports(const bt_shape *s, char *why, size_t size) {
 
 /* Floats of a thread's phase buffer per channel: a row's phases (sw, or W if fewer) of
  * ceil(rb/sh) window rows. */
-static int64_t pbuf_channel(const bt_shape *s, const bwdd_geom *g) {
+static int64_t direct_bwd_d_nchw_pbuf_channel(const bt_shape *s, const direct_bwd_d_geom *g) {
     return bt_min64(s->sw, s->w) * bt_div_up(g->rb, s->sh) * g->qpad;
 }
 
-static bt_status nchw_prepare(bt_plan *plan) {
+static bt_status direct_bwd_d_nchw_prepare(bt_plan *plan) {
     const bt_shape *s = &plan->shape;
     const bt_machine *m = bt_machine_get();
     int64_t *prm = plan->param;
     const int *given = plan->param_given;
-    bwdd_geom *g = calloc(1, sizeof *g);
+    direct_bwd_d_geom *g = calloc(1, sizeof *g);
     if (!g) return bt_fail(BT_ENOMEM, "out of memory");
     plan->priv = g; /* freed with the plan, also on failure */
     g->flat = 1;
     bt_bwdd_window_geom(s, s->h, g); /* qpad, whatever the block */
-    if (!given[P_PAR]) prm[P_PAR] = BWDD_PAR_2D;
-    if (given[P_CT]) prm[P_CT] = bt_min64(prm[P_CT], s->cg); /* wider c-tiles are padding */
+    if (!given[DIRECT_BWD_D_NCHW_P_PAR]) prm[DIRECT_BWD_D_NCHW_P_PAR] = DIRECT_BWD_D_PAR_2D;
+    if (given[DIRECT_BWD_D_NCHW_P_CT])
+        prm[DIRECT_BWD_D_NCHW_P_CT] =
+            bt_min64(prm[DIRECT_BWD_D_NCHW_P_CT], s->cg); /* wider c-tiles are padding */
     /* Vectors of the longest flat span (a whole image's row phase). */
-    int64_t nv = bt_div_up((bt_div_up(s->h, s->sh) - 1) * g->qpad + bwdd_phase_len(s, 0), BT_VLEN);
-    if (!given[P_JV]) {
+    int64_t nv =
+        bt_div_up((bt_div_up(s->h, s->sh) - 1) * g->qpad + direct_bwd_d_phase_len(s, 0), BT_VLEN);
+    if (!given[DIRECT_BWD_D_NCHW_P_JV]) {
         /* Few channels leave registers for more positions. */
-        int64_t jv = bt_min64(nv, s->cg <= 3 ? NCHW_JV_FEW_C : NCHW_JV_DEFAULT);
-        jv = bt_max64(1, bt_min64(jv, NCHW_JV_MAX));
-        if (given[P_CT])
-            while (jv > 1 && !kernels[jv][prm[P_CT]]) jv--;
-        prm[P_JV] = jv;
+        int64_t jv =
+            bt_min64(nv, s->cg <= 3 ? DIRECT_BWD_D_NCHW_JV_FEW_C : DIRECT_BWD_D_NCHW_JV_DEFAULT);
+        jv = bt_max64(1, bt_min64(jv, DIRECT_BWD_D_NCHW_JV_MAX));
+        if (given[DIRECT_BWD_D_NCHW_P_CT])
+            while (jv > 1 && !direct_bwd_d_nchw_kernels[jv][prm[DIRECT_BWD_D_NCHW_P_CT]]) jv--;
+        prm[DIRECT_BWD_D_NCHW_P_JV] = jv;
     }
-    if (!given[P_CT]) {
-        int64_t ct = NCHW_CT_MAX;
-        while (ct > 1 && !kernels[prm[P_JV]][ct]) ct--;
+    if (!given[DIRECT_BWD_D_NCHW_P_CT]) {
+        int64_t ct = DIRECT_BWD_D_NCHW_CT_MAX;
+        while (ct > 1 && !direct_bwd_d_nchw_kernels[prm[DIRECT_BWD_D_NCHW_P_JV]][ct]) ct--;
         ct = bt_min64(ct, s->cg);
-        prm[P_CT] = bt_div_up(s->cg, bt_div_up(s->cg, ct)); /* even c-tiles */
+        prm[DIRECT_BWD_D_NCHW_P_CT] = bt_div_up(s->cg, bt_div_up(s->cg, ct)); /* even c-tiles */
     }
-    if (!kernels[prm[P_JV]][prm[P_CT]])
+    if (!direct_bwd_d_nchw_kernels[prm[DIRECT_BWD_D_NCHW_P_JV]][prm[DIRECT_BWD_D_NCHW_P_CT]])
         return bt_fail(BT_EINVAL,
                        "params: a ct=%lld x jv=%lld tile does not fit the %d vector registers",
-                       (long long)prm[P_CT], (long long)prm[P_JV], NCHW_REGS);
-    int64_t ct = prm[P_CT], jv = prm[P_JV];
-    if (!given[P_KB]) {
+                       (long long)prm[DIRECT_BWD_D_NCHW_P_CT],
+                       (long long)prm[DIRECT_BWD_D_NCHW_P_JV], DIRECT_BWD_D_NCHW_REGS);
+    int64_t ct = prm[DIRECT_BWD_D_NCHW_P_CT], jv = prm[DIRECT_BWD_D_NCHW_P_JV];
+    if (!given[DIRECT_BWD_D_NCHW_P_KB]) {
         /* One k block of a tap's dy vectors (and its weights) in half of L1. */
         int64_t l1 = m->l1d_bytes > 0 ? m->l1d_bytes : 32 << 10;
         int64_t kb = bt_max64(1, l1 / 2 / ((jv * BT_VLEN + ct) * (int64_t)sizeof(float)));
         kb = bt_min64(kb, s->kg);
-        prm[P_KB] = bt_div_up(s->kg, bt_div_up(s->kg, kb));
+        prm[DIRECT_BWD_D_NCHW_P_KB] = bt_div_up(s->kg, bt_div_up(s->kg, kb));
     }
     int64_t block = s->r * s->s * s->kg * ct;
-    if (!given[P_RB]) /* the phase buffer adds ~ct floats a position to the window */
-        prm[P_RB] =
+    if (!given[DIRECT_BWD_D_NCHW_P_RB]) /* the phase buffer adds ~ct floats a position to the window
+                                         */
+        prm[DIRECT_BWD_D_NCHW_P_RB] =
             bt_bwdd_default_rb(s, 1, s->kg + ct, block, s->g * bt_div_up(s->cg, ct), plan->threads);
-    bt_bwdd_window_geom(s, bt_bwdd_fit_rb(s, 1, s->kg + ct, prm[P_RB]), g);
-    prm[P_RB] = g->rb;
+    bt_bwdd_window_geom(s, bt_bwdd_fit_rb(s, 1, s->kg + ct, prm[DIRECT_BWD_D_NCHW_P_RB]), g);
+    prm[DIRECT_BWD_D_NCHW_P_RB] = g->rb;
     g->ctile = ct;
     g->nct = bt_div_up(s->cg, ct);
     g->ngc = s->g * g->nct;
     g->block = block;
-    g->packed = bwdd_round_up(g->ngc * block, 16);
+    g->packed = direct_bwd_d_round_up(g->ngc * block, 16);
     /* The last vector of a span may read past the last row of the last k plane. */
     g->win = s->kg * g->win_rows * g->qpad + BT_VLEN;
-    g->taps_off = bwdd_round_up(g->win, 16);
-    int64_t tap_floats =
-        (int64_t)((s->r * s->s * sizeof(bwdd_tap) + (size_t)(2 * (s->r + s->s)) * sizeof(int64_t)) /
-                  sizeof(float));
-    g->pbuf_off = bwdd_round_up(g->taps_off + tap_floats, 16);
-    g->per_thread = bwdd_round_up(g->pbuf_off + ct * pbuf_channel(s, g), 16);
+    g->taps_off = direct_bwd_d_round_up(g->win, 16);
+    int64_t tap_floats = (int64_t)((s->r * s->s * sizeof(direct_bwd_d_tap) +
+                                    (size_t)(2 * (s->r + s->s)) * sizeof(int64_t)) /
+                                   sizeof(float));
+    g->pbuf_off = direct_bwd_d_round_up(g->taps_off + tap_floats, 16);
+    g->per_thread =
+        direct_bwd_d_round_up(g->pbuf_off + ct * direct_bwd_d_nchw_pbuf_channel(s, g), 16);
     plan->scratch_bytes = (size_t)(g->packed + plan->threads * g->per_thread) * sizeof(float);
     return BT_OK;
 }
 
 /* Packs the weights of (group, c-tile) blocks [b0, b1): [r][s][k][ct], channel tails zero. */
-static void nchw_pack(const bt_shape *s, const bwdd_geom *g, const float *w, float *packed,
-                      int64_t b0, int64_t b1) {
+static void direct_bwd_d_nchw_pack(const bt_shape *s, const direct_bwd_d_geom *g, const float *w,
+                                   float *packed, int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; b++) {
         int64_t grp = b / g->nct, c0 = (b % g->nct) * g->ctile;
         int64_t nc = bt_min64(g->ctile, s->cg - c0);
@@ -275,10 +299,10 @@ static void nchw_pack(const bt_shape *s, const bwdd_geom *g, const float *w, flo
 
 /* Copies dy rows [pmin, pmax] of every filter of group grp, sample n, into the window; rows
  * outside the image are zero. */
-static void nchw_copy_window(const bt_plan *plan, const float *dy, int64_t n, int64_t grp,
-                             int64_t pmin, int64_t pmax, float *win) {
+static void direct_bwd_d_nchw_copy_window(const bt_plan *plan, const float *dy, int64_t n,
+                                          int64_t grp, int64_t pmin, int64_t pmax, float *win) {
     const bt_shape *s = &plan->shape;
-    const bwdd_geom *g = plan->priv;
+    const direct_bwd_d_geom *g = plan->priv;
     size_t right = (size_t)(g->qpad - g->lp - s->q) * sizeof(float);
     for (int64_t k = 0; k < s->kg; k++) {
         float *row = win + k * g->win_rows * g->qpad;
@@ -298,57 +322,61 @@ static void nchw_copy_window(const bt_plan *plan, const float *dy, int64_t n, in
 
 /* dx rows [i0, i1) of sample n, channels of c-tile ct of group grp, from the window whose
  * first row is dy row pbase. */
-static void nchw_block(const bt_plan *plan, const bt_tensors *t, float *win, int64_t n, int64_t grp,
-                       int64_t ct, int64_t i0, int64_t i1, int64_t pbase) {
+static void direct_bwd_d_nchw_block(const bt_plan *plan, const bt_tensors *t, float *win, int64_t n,
+                                    int64_t grp, int64_t ct, int64_t i0, int64_t i1,
+                                    int64_t pbase) {
     const bt_shape *s = &plan->shape;
-    const bwdd_geom *g = plan->priv;
-    bwdd_tap *taps = (bwdd_tap *)(win + g->taps_off);
+    const direct_bwd_d_geom *g = plan->priv;
+    direct_bwd_d_tap *taps = (direct_bwd_d_tap *)(win + g->taps_off);
     int64_t *tap_scratch = (int64_t *)(taps + s->r * s->s);
     float *pbuf = win + g->pbuf_off;
     int64_t c0 = ct * g->ctile, nc = bt_min64(g->ctile, s->cg - c0);
-    int64_t tw = plan->param[P_JV] * BT_VLEN;
+    int64_t tw = plan->param[DIRECT_BWD_D_NCHW_P_JV] * BT_VLEN;
     int64_t phase = bt_div_up(g->rb, s->sh) * g->qpad; /* floats between the buffer's phases */
-    nchw_tile tile = {
+    direct_bwd_d_nchw_tile tile = {
         .taps = taps,
         .w = (const float *)plan->scratch + (grp * g->nct + ct) * g->block,
         .nk = s->kg,
-        .kb = plan->param[P_KB],
+        .kb = plan->param[DIRECT_BWD_D_NCHW_P_KB],
         .kstride = g->win_rows * g->qpad,
         .wk = g->ctile,
-        .dst_c = pbuf_channel(s, g),
+        .dst_c = direct_bwd_d_nchw_pbuf_channel(s, g),
     };
     for (int64_t first = i0; first < bt_min64(i1, i0 + s->sh); first++) { /* a row phase */
         int64_t rows = (i1 - 1 - first) / s->sh + 1;
         for (int64_t jph = 0; jph < bt_min64(s->sw, s->w); jph++) {
-            int64_t span = (rows - 1) * g->qpad + bwdd_phase_len(s, jph);
+            int64_t span = (rows - 1) * g->qpad + direct_bwd_d_phase_len(s, jph);
             tile.ntaps = bt_bwdd_taps(s, first, rows, jph, pbase, g->lp, g->qpad, 1,
                                       s->kg * g->ctile, tap_scratch, taps);
             for (int64_t u0 = 0; u0 < span; u0 += tw) {
                 tile.win = win + u0;
                 tile.dst = pbuf + jph * phase + u0;
                 tile.nvalid = span - u0;
-                kernels[bt_div_up(bt_min64(tw, span - u0), BT_VLEN)][nc](&tile);
+                direct_bwd_d_nchw_kernels[bt_div_up(bt_min64(tw, span - u0), BT_VLEN)][nc](&tile);
             }
         }
         for (int64_t m = 0; m < rows; m++)
             for (int64_t c = 0; c < nc; c++)
-                emit_row(pbuf + c * tile.dst_c + m * g->qpad, phase, s->sw, s->w,
-                         t->dx + bt_x_off(s, n, grp * s->cg + c0 + c, first + m * s->sh, 0),
-                         s->accumulate);
+                direct_bwd_d_nchw_emit_row(
+                    pbuf + c * tile.dst_c + m * g->qpad, phase, s->sw, s->w,
+                    t->dx + bt_x_off(s, n, grp * s->cg + c0 + c, first + m * s->sh, 0),
+                    s->accumulate);
     }
 }
 
-static void nchw_run(const bt_plan *plan, const bt_tensors *t, int tid, int nthr) {
+static void direct_bwd_d_nchw_run(const bt_plan *plan, const bt_tensors *t, int tid, int nthr) {
     const bt_shape *s = &plan->shape;
-    const bwdd_geom *g = plan->priv;
+    const direct_bwd_d_geom *g = plan->priv;
     float *packed = plan->scratch;
     int64_t b0, b1;
     bt_split(g->ngc, tid, nthr, &b0, &b1);
-    nchw_pack(s, g, t->w, packed, b0, b1);
+    direct_bwd_d_nchw_pack(s, g, t->w, packed, b0, b1);
 #pragma omp barrier
-    bt_bwdd_run_items(plan, t, (int)plan->param[P_PAR], tid, nthr,
-                      packed + g->packed + tid * g->per_thread, nchw_copy_window, nchw_block);
+    bt_bwdd_run_items(plan, t, (int)plan->param[DIRECT_BWD_D_NCHW_P_PAR], tid, nthr,
+                      packed + g->packed + tid * g->per_thread, direct_bwd_d_nchw_copy_window,
+                      direct_bwd_d_nchw_block);
 }
 
-BT_DEFINE_SIMD_VARIANT(conv_bwd_d, direct_nchw, .layouts = BT_TAKES_NCHW, .params = nchw_params,
-                       .supports = nchw_supports, .prepare = nchw_prepare, .run = nchw_run);
+BT_DEFINE_SIMD_VARIANT(conv_bwd_d, direct_nchw, .layouts = BT_TAKES_NCHW,
+                       .params = direct_bwd_d_nchw_params, .supports = direct_bwd_d_nchw_supports,
+                       .prepare = direct_bwd_d_nchw_prepare, .run = direct_bwd_d_nchw_run);

@@ -23,47 +23,68 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NHWC_KB BT_VLEN
-#define NHWC_JT_MAX 16
-#define NHWC_CB_MAX 4
+#define DIRECT_BWD_D_NHWC_KB BT_VLEN
+#define DIRECT_BWD_D_NHWC_JT_MAX 16
+#define DIRECT_BWD_D_NHWC_CB_MAX 4
 
 /* Register tiles (positions jt x cb): accumulators + cb weight vectors + one broadcast fit
  * the vector registers, 32 zmm or 16 ymm/xmm. */
 #if BT_VLEN == 16
-#define NHWC_C_TILES(M) BWDD_UPTO_16(M, 1) BWDD_UPTO_14(M, 2) BWDD_UPTO_9(M, 3) BWDD_UPTO_6(M, 4)
-#define NHWC_K_TILES(M) BWDD_UPTO_12(M, 1) BWDD_UPTO_12(M, 2) BWDD_UPTO_9(M, 3) BWDD_UPTO_6(M, 4)
-#define NHWC_JT_LIMIT 16 /* the largest jt of the tiles above */
-#define NHWC_JT_TUNE "4|6|9|12"
-#define NHWC_CB_DEFAULT 2
-#define NHWC_REGS 32
+#define DIRECT_BWD_D_NHWC_C_TILES(M)                                                               \
+    DIRECT_BWD_D_UPTO_16(M, 1)                                                                     \
+    DIRECT_BWD_D_UPTO_14(M, 2) DIRECT_BWD_D_UPTO_9(M, 3) DIRECT_BWD_D_UPTO_6(M, 4)
+#define DIRECT_BWD_D_NHWC_K_TILES(M)                                                               \
+    DIRECT_BWD_D_UPTO_12(M, 1)                                                                     \
+    DIRECT_BWD_D_UPTO_12(M, 2) DIRECT_BWD_D_UPTO_9(M, 3) DIRECT_BWD_D_UPTO_6(M, 4)
+#define DIRECT_BWD_D_NHWC_JT_LIMIT 16 /* the largest jt of the tiles above */
+#define DIRECT_BWD_D_NHWC_JT_TUNE "4|6|9|12"
+#define DIRECT_BWD_D_NHWC_CB_DEFAULT 2
+#define DIRECT_BWD_D_NHWC_REGS 32
 #elif BT_VLEN == 8
-#define NHWC_C_TILES(M) BWDD_UPTO_14(M, 1) BWDD_UPTO_6(M, 2) BWDD_UPTO_4(M, 3) BWDD_UPTO_2(M, 4)
-#define NHWC_K_TILES(M) BWDD_UPTO_12(M, 1) BWDD_UPTO_6(M, 2) BWDD_UPTO_4(M, 3) BWDD_UPTO_2(M, 4)
-#define NHWC_JT_LIMIT 14
-#define NHWC_JT_TUNE "3|4|6|12"
-#define NHWC_CB_DEFAULT 2
-#define NHWC_REGS 16
+#define DIRECT_BWD_D_NHWC_C_TILES(M)                                                               \
+    DIRECT_BWD_D_UPTO_14(M, 1)                                                                     \
+    DIRECT_BWD_D_UPTO_6(M, 2) DIRECT_BWD_D_UPTO_4(M, 3) DIRECT_BWD_D_UPTO_2(M, 4)
+#define DIRECT_BWD_D_NHWC_K_TILES(M)                                                               \
+    DIRECT_BWD_D_UPTO_12(M, 1)                                                                     \
+    DIRECT_BWD_D_UPTO_6(M, 2) DIRECT_BWD_D_UPTO_4(M, 3) DIRECT_BWD_D_UPTO_2(M, 4)
+#define DIRECT_BWD_D_NHWC_JT_LIMIT 14
+#define DIRECT_BWD_D_NHWC_JT_TUNE "3|4|6|12"
+#define DIRECT_BWD_D_NHWC_CB_DEFAULT 2
+#define DIRECT_BWD_D_NHWC_REGS 16
 #else /* scalar: without FMA each product needs one more register */
-#define NHWC_C_TILES(M) BWDD_UPTO_12(M, 1) BWDD_UPTO_6(M, 2) BWDD_UPTO_3(M, 3) BWDD_UPTO_2(M, 4)
-#define NHWC_K_TILES(M) BWDD_UPTO_12(M, 1) BWDD_UPTO_6(M, 2) BWDD_UPTO_3(M, 3) BWDD_UPTO_2(M, 4)
-#define NHWC_JT_LIMIT 12
-#define NHWC_JT_TUNE "2|3|6|12"
-#define NHWC_CB_DEFAULT 2
-#define NHWC_REGS 15
+#define DIRECT_BWD_D_NHWC_C_TILES(M)                                                               \
+    DIRECT_BWD_D_UPTO_12(M, 1)                                                                     \
+    DIRECT_BWD_D_UPTO_6(M, 2) DIRECT_BWD_D_UPTO_3(M, 3) DIRECT_BWD_D_UPTO_2(M, 4)
+#define DIRECT_BWD_D_NHWC_K_TILES(M)                                                               \
+    DIRECT_BWD_D_UPTO_12(M, 1)                                                                     \
+    DIRECT_BWD_D_UPTO_6(M, 2) DIRECT_BWD_D_UPTO_3(M, 3) DIRECT_BWD_D_UPTO_2(M, 4)
+#define DIRECT_BWD_D_NHWC_JT_LIMIT 12
+#define DIRECT_BWD_D_NHWC_JT_TUNE "2|3|6|12"
+#define DIRECT_BWD_D_NHWC_CB_DEFAULT 2
+#define DIRECT_BWD_D_NHWC_REGS 15
 #endif
 
-enum { VEC_C, VEC_K };
-static const char *const vec_choices[] = {"c", "k", NULL};
-enum { P_PAR, P_VEC, P_JT, P_CB, P_RB };
-static const bt_param_spec nhwc_params[] = {
-    {"par", bt_bwdd_par_choices, 0, 0, NULL},     {"vec", vec_choices, 0, 0, NULL},
-    {"jt", NULL, 1, NHWC_JT_LIMIT, NHWC_JT_TUNE}, {"cb", NULL, 1, NHWC_CB_MAX, "1|2|3|4"},
-    {"rb", NULL, 1, 1 << 20, "1|4|16|64"},        {NULL, NULL, 0, 0, NULL},
+enum { DIRECT_BWD_D_NHWC_VEC_C, DIRECT_BWD_D_NHWC_VEC_K };
+static const char *const direct_bwd_d_nhwc_vec_choices[] = {"c", "k", NULL};
+enum {
+    DIRECT_BWD_D_NHWC_P_PAR,
+    DIRECT_BWD_D_NHWC_P_VEC,
+    DIRECT_BWD_D_NHWC_P_JT,
+    DIRECT_BWD_D_NHWC_P_CB,
+    DIRECT_BWD_D_NHWC_P_RB
+};
+static const bt_param_spec direct_bwd_d_nhwc_params[] = {
+    {"par", bt_bwdd_par_choices, 0, 0, NULL},
+    {"vec", direct_bwd_d_nhwc_vec_choices, 0, 0, NULL},
+    {"jt", NULL, 1, DIRECT_BWD_D_NHWC_JT_LIMIT, DIRECT_BWD_D_NHWC_JT_TUNE},
+    {"cb", NULL, 1, DIRECT_BWD_D_NHWC_CB_MAX, "1|2|3|4"},
+    {"rb", NULL, 1, 1 << 20, "1|4|16|64"},
+    {NULL, NULL, 0, 0, NULL},
 };
 
 /* One register tile's work. */
-typedef struct nhwc_tile {
-    const bwdd_tap *taps;
+typedef struct direct_bwd_d_nhwc_tile {
+    const direct_bwd_d_tap *taps;
     int ntaps;
     int tail; /* vec=c: valid lanes of the tile's last vector */
     int accumulate;
@@ -74,29 +95,29 @@ typedef struct nhwc_tile {
     int64_t wk;       /* floats between k rows (vec=c) or channel rows (vec=k) of packed w */
     float *dx;        /* dx at the first position and channel */
     int64_t dx_pos;   /* floats between the tile's positions in dx */
-} nhwc_tile;
+} direct_bwd_d_nhwc_tile;
 
-static inline __attribute__((always_inline)) void tile_c(const nhwc_tile *a, const int JT,
-                                                         const int CB) {
-    bt_vf acc[NHWC_JT_MAX][NHWC_CB_MAX];
+static inline __attribute__((always_inline)) void tile_c(const direct_bwd_d_nhwc_tile *a,
+                                                         const int JT, const int CB) {
+    bt_vf acc[DIRECT_BWD_D_NHWC_JT_MAX][DIRECT_BWD_D_NHWC_CB_MAX];
 #pragma GCC unroll 16
     for (int t = 0; t < JT; t++)
 #pragma GCC unroll 4
         for (int b = 0; b < CB; b++) acc[t][b] = bt_vzero();
     for (int x = 0; x < a->ntaps; x++) {
         const float *d = a->win + a->taps[x].dy, *w = a->w + a->taps[x].w;
-        for (int64_t k0 = 0; k0 < a->nk; k0 += NHWC_KB, d += a->kblk) {
-            int64_t kn = bt_min64(NHWC_KB, a->nk - k0);
+        for (int64_t k0 = 0; k0 < a->nk; k0 += DIRECT_BWD_D_NHWC_KB, d += a->kblk) {
+            int64_t kn = bt_min64(DIRECT_BWD_D_NHWC_KB, a->nk - k0);
             for (int64_t kk = 0; kk < kn; kk++, w += a->wk) {
-                bt_vf wv[NHWC_CB_MAX];
+                bt_vf wv[DIRECT_BWD_D_NHWC_CB_MAX];
 #pragma GCC unroll 4
                 for (int b = 0; b < CB; b++) {
                     wv[b] = bt_vload(w + b * BT_VLEN);
-                    BWDD_PIN(wv[b]);
+                    DIRECT_BWD_D_PIN(wv[b]);
                 }
 #pragma GCC unroll 16
                 for (int t = 0; t < JT; t++) {
-                    bt_vf y = bt_vbcast(d + t * NHWC_KB + kk);
+                    bt_vf y = bt_vbcast(d + t * DIRECT_BWD_D_NHWC_KB + kk);
 #pragma GCC unroll 4
                     for (int b = 0; b < CB; b++) acc[t][b] = bt_vfmadd(y, wv[b], acc[t][b]);
                 }
@@ -121,9 +142,9 @@ static inline __attribute__((always_inline)) void tile_c(const nhwc_tile *a, con
     }
 }
 
-static inline __attribute__((always_inline)) void tile_k(const nhwc_tile *a, const int JT,
-                                                         const int CC) {
-    bt_vf acc[NHWC_JT_MAX][NHWC_CB_MAX];
+static inline __attribute__((always_inline)) void tile_k(const direct_bwd_d_nhwc_tile *a,
+                                                         const int JT, const int CC) {
+    bt_vf acc[DIRECT_BWD_D_NHWC_JT_MAX][DIRECT_BWD_D_NHWC_CB_MAX];
 #pragma GCC unroll 16
     for (int t = 0; t < JT; t++)
 #pragma GCC unroll 4
@@ -131,16 +152,16 @@ static inline __attribute__((always_inline)) void tile_k(const nhwc_tile *a, con
     for (int x = 0; x < a->ntaps; x++) {
         const float *d = a->win + a->taps[x].dy, *w = a->w + a->taps[x].w;
         for (int64_t kv = 0; kv < a->nk; kv++, d += a->kblk, w += BT_VLEN) {
-            bt_vf wv[NHWC_CB_MAX];
+            bt_vf wv[DIRECT_BWD_D_NHWC_CB_MAX];
 #pragma GCC unroll 4
             for (int c = 0; c < CC; c++) {
                 wv[c] = bt_vload(w + c * a->wk);
-                BWDD_PIN(wv[c]);
+                DIRECT_BWD_D_PIN(wv[c]);
             }
 #pragma GCC unroll 16
             for (int t = 0; t < JT; t++) {
-                bt_vf y = bt_vload(d + t * NHWC_KB);
-                BWDD_PIN(y);
+                bt_vf y = bt_vload(d + t * DIRECT_BWD_D_NHWC_KB);
+                DIRECT_BWD_D_PIN(y);
 #pragma GCC unroll 4
                 for (int c = 0; c < CC; c++) acc[t][c] = bt_vfmadd(y, wv[c], acc[t][c]);
             }
@@ -157,35 +178,41 @@ static inline __attribute__((always_inline)) void tile_k(const nhwc_tile *a, con
     }
 }
 
-typedef void (*nhwc_kernel)(const nhwc_tile *);
-#define DEFINE_TILE_C(JT, CB)                                                                      \
-    static void tile_c_##JT##x##CB(const nhwc_tile *a) {                                           \
+typedef void (*direct_bwd_d_nhwc_kernel)(const direct_bwd_d_nhwc_tile *);
+#define DIRECT_BWD_D_NHWC_DEFINE_TILE_C(JT, CB)                                                    \
+    static void direct_bwd_d_nhwc_tile_c_##JT##x##CB(const direct_bwd_d_nhwc_tile *a) {            \
         tile_c(a, JT, CB);                                                                         \
     }
-#define DEFINE_TILE_K(JT, CC)                                                                      \
-    static void tile_k_##JT##x##CC(const nhwc_tile *a) {                                           \
+#define DIRECT_BWD_D_NHWC_DEFINE_TILE_K(JT, CC)                                                    \
+    static void direct_bwd_d_nhwc_tile_k_##JT##x##CC(const direct_bwd_d_nhwc_tile *a) {            \
         tile_k(a, JT, CC);                                                                         \
     }
-NHWC_C_TILES(DEFINE_TILE_C)
-NHWC_K_TILES(DEFINE_TILE_K)
-#define ENTRY_C(JT, CB) [CB][JT] = tile_c_##JT##x##CB,
-#define ENTRY_K(JT, CC) [CC][JT] = tile_k_##JT##x##CC,
-static const nhwc_kernel kernels_c[NHWC_CB_MAX + 1][NHWC_JT_MAX + 1] = {NHWC_C_TILES(ENTRY_C)};
-static const nhwc_kernel kernels_k[NHWC_CB_MAX + 1][NHWC_JT_MAX + 1] = {NHWC_K_TILES(ENTRY_K)};
+DIRECT_BWD_D_NHWC_C_TILES(DIRECT_BWD_D_NHWC_DEFINE_TILE_C)
+DIRECT_BWD_D_NHWC_K_TILES(DIRECT_BWD_D_NHWC_DEFINE_TILE_K)
+#define DIRECT_BWD_D_NHWC_ENTRY_C(JT, CB) [CB][JT] = direct_bwd_d_nhwc_tile_c_##JT##x##CB,
+#define DIRECT_BWD_D_NHWC_ENTRY_K(JT, CC) [CC][JT] = direct_bwd_d_nhwc_tile_k_##JT##x##CC,
+static const direct_bwd_d_nhwc_kernel
+    direct_bwd_d_nhwc_kernels_c[DIRECT_BWD_D_NHWC_CB_MAX + 1][DIRECT_BWD_D_NHWC_JT_MAX + 1] = {
+        DIRECT_BWD_D_NHWC_C_TILES(DIRECT_BWD_D_NHWC_ENTRY_C)};
+static const direct_bwd_d_nhwc_kernel
+    direct_bwd_d_nhwc_kernels_k[DIRECT_BWD_D_NHWC_CB_MAX + 1][DIRECT_BWD_D_NHWC_JT_MAX + 1] = {
+        DIRECT_BWD_D_NHWC_K_TILES(DIRECT_BWD_D_NHWC_ENTRY_K)};
 
-static const nhwc_kernel (*kernel_table(int vec))[NHWC_JT_MAX + 1] {
-    return vec == VEC_K ? kernels_k : kernels_c;
+static const direct_bwd_d_nhwc_kernel (*kernel_table(int vec))[DIRECT_BWD_D_NHWC_JT_MAX + 1] {
+    return vec == DIRECT_BWD_D_NHWC_VEC_K ? direct_bwd_d_nhwc_kernels_k
+                                          : direct_bwd_d_nhwc_kernels_c;
 }
 
 /* Floats of packed weights per k row (vec=c) / channel row (vec=k), and per block. */
-static int64_t packed_row(const bt_shape *s, int vec, int64_t cb) {
-    return vec == VEC_K ? bwdd_round_up(s->kg, BT_VLEN) : cb * BT_VLEN;
+static int64_t direct_bwd_d_nhwc_packed_row(const bt_shape *s, int vec, int64_t cb) {
+    return vec == DIRECT_BWD_D_NHWC_VEC_K ? direct_bwd_d_round_up(s->kg, BT_VLEN) : cb * BT_VLEN;
 }
-static int64_t packed_block(const bt_shape *s, int vec, int64_t cb) {
-    return s->r * s->s * (vec == VEC_K ? cb : s->kg) * packed_row(s, vec, cb);
+static int64_t direct_bwd_d_nhwc_packed_block(const bt_shape *s, int vec, int64_t cb) {
+    return s->r * s->s * (vec == DIRECT_BWD_D_NHWC_VEC_K ? cb : s->kg) *
+           direct_bwd_d_nhwc_packed_row(s, vec, cb);
 }
 
-static int nhwc_supports(const bt_shape *s, char *why, size_t size) {
+static int direct_bwd_d_nhwc_supports(const bt_shape *s, char *why, size_t size) {
     if (s->layout != BT_NHWC) {
         snprintf(why, size, "NHWC only");
         return 0;
@@ -193,78 +220,86 @@ static int nhwc_supports(const bt_shape *s, char *why, size_t size) {
     return 1;
 }
 
-static bt_status nhwc_prepare(bt_plan *plan) {
+static bt_status direct_bwd_d_nhwc_prepare(bt_plan *plan) {
     const bt_shape *s = &plan->shape;
     int64_t *prm = plan->param;
     const int *given = plan->param_given;
-    if (!given[P_PAR]) prm[P_PAR] = BWDD_PAR_2D;
-    if (!given[P_VEC]) /* vec=k, if it has a tile of the given jt */
-        prm[P_VEC] = BT_VLEN > 1 && 2 * s->cg <= BT_VLEN && s->kg >= BT_VLEN &&
-                             (!given[P_JT] || kernels_k[1][prm[P_JT]])
-                         ? VEC_K
-                         : VEC_C;
-    int vec = (int)prm[P_VEC];
-    const nhwc_kernel(*table)[NHWC_JT_MAX + 1] = kernel_table(vec);
+    if (!given[DIRECT_BWD_D_NHWC_P_PAR]) prm[DIRECT_BWD_D_NHWC_P_PAR] = DIRECT_BWD_D_PAR_2D;
+    if (!given[DIRECT_BWD_D_NHWC_P_VEC]) /* vec=k, if it has a tile of the given jt */
+        prm[DIRECT_BWD_D_NHWC_P_VEC] =
+            BT_VLEN > 1 && 2 * s->cg <= BT_VLEN && s->kg >= BT_VLEN &&
+                    (!given[DIRECT_BWD_D_NHWC_P_JT] ||
+                     direct_bwd_d_nhwc_kernels_k[1][prm[DIRECT_BWD_D_NHWC_P_JT]])
+                ? DIRECT_BWD_D_NHWC_VEC_K
+                : DIRECT_BWD_D_NHWC_VEC_C;
+    int vec = (int)prm[DIRECT_BWD_D_NHWC_P_VEC];
+    const direct_bwd_d_nhwc_kernel(*table)[DIRECT_BWD_D_NHWC_JT_MAX + 1] = kernel_table(vec);
     /* cb's unit: vectors of channels (vec=c) or channels (vec=k); what a group needs. */
-    int64_t cb_need = vec == VEC_K ? s->cg : bt_div_up(s->cg, BT_VLEN);
-    int64_t nt = bwdd_phase_len(s, 0); /* the longest phase */
+    int64_t cb_need = vec == DIRECT_BWD_D_NHWC_VEC_K ? s->cg : bt_div_up(s->cg, BT_VLEN);
+    int64_t nt = direct_bwd_d_phase_len(s, 0); /* the longest phase */
     /* A given cb past what a group needs would only be padding. */
-    if (given[P_CB]) prm[P_CB] = bt_min64(prm[P_CB], cb_need);
-    if (!given[P_CB]) {
-        int64_t cb = bt_min64(cb_need, vec == VEC_K ? NHWC_CB_MAX : NHWC_CB_DEFAULT);
-        if (given[P_JT])
-            while (cb > 1 && !table[cb][prm[P_JT]]) cb--;
-        prm[P_CB] = bt_div_up(cb_need, bt_div_up(cb_need, cb)); /* even c-tiles */
+    if (given[DIRECT_BWD_D_NHWC_P_CB])
+        prm[DIRECT_BWD_D_NHWC_P_CB] = bt_min64(prm[DIRECT_BWD_D_NHWC_P_CB], cb_need);
+    if (!given[DIRECT_BWD_D_NHWC_P_CB]) {
+        int64_t cb =
+            bt_min64(cb_need, vec == DIRECT_BWD_D_NHWC_VEC_K ? DIRECT_BWD_D_NHWC_CB_MAX
+                                                             : DIRECT_BWD_D_NHWC_CB_DEFAULT);
+        if (given[DIRECT_BWD_D_NHWC_P_JT])
+            while (cb > 1 && !table[cb][prm[DIRECT_BWD_D_NHWC_P_JT]]) cb--;
+        prm[DIRECT_BWD_D_NHWC_P_CB] = bt_div_up(cb_need, bt_div_up(cb_need, cb)); /* even c-tiles */
     }
-    if (!given[P_JT]) {
-        int64_t jt = NHWC_JT_MAX;
-        while (jt > 1 && !table[prm[P_CB]][jt]) jt--;
-        prm[P_JT] = bt_div_up(nt, bt_div_up(nt, jt)); /* even position tiles */
-        if (prm[P_JT] < 1) prm[P_JT] = 1;
+    if (!given[DIRECT_BWD_D_NHWC_P_JT]) {
+        int64_t jt = DIRECT_BWD_D_NHWC_JT_MAX;
+        while (jt > 1 && !table[prm[DIRECT_BWD_D_NHWC_P_CB]][jt]) jt--;
+        prm[DIRECT_BWD_D_NHWC_P_JT] = bt_div_up(nt, bt_div_up(nt, jt)); /* even position tiles */
+        if (prm[DIRECT_BWD_D_NHWC_P_JT] < 1) prm[DIRECT_BWD_D_NHWC_P_JT] = 1;
     }
-    if (!table[prm[P_CB]][prm[P_JT]])
+    if (!table[prm[DIRECT_BWD_D_NHWC_P_CB]][prm[DIRECT_BWD_D_NHWC_P_JT]])
         return bt_fail(BT_EINVAL,
                        "params: a jt=%lld x cb=%lld tile does not fit the %d vector registers "
                        "(vec=%s)",
-                       (long long)prm[P_JT], (long long)prm[P_CB], NHWC_REGS, vec_choices[vec]);
-    int64_t cb = prm[P_CB];
-    int64_t floats_q = bwdd_round_up(s->kg, NHWC_KB);
-    int64_t block = packed_block(s, vec, cb);
-    if (!given[P_RB])
-        prm[P_RB] =
+                       (long long)prm[DIRECT_BWD_D_NHWC_P_JT],
+                       (long long)prm[DIRECT_BWD_D_NHWC_P_CB], DIRECT_BWD_D_NHWC_REGS,
+                       direct_bwd_d_nhwc_vec_choices[vec]);
+    int64_t cb = prm[DIRECT_BWD_D_NHWC_P_CB];
+    int64_t floats_q = direct_bwd_d_round_up(s->kg, DIRECT_BWD_D_NHWC_KB);
+    int64_t block = direct_bwd_d_nhwc_packed_block(s, vec, cb);
+    if (!given[DIRECT_BWD_D_NHWC_P_RB])
+        prm[DIRECT_BWD_D_NHWC_P_RB] =
             bt_bwdd_default_rb(s, 0, floats_q, block, s->g * bt_div_up(cb_need, cb), plan->threads);
-    bwdd_geom *g = calloc(1, sizeof *g);
+    direct_bwd_d_geom *g = calloc(1, sizeof *g);
     if (!g) return bt_fail(BT_ENOMEM, "out of memory");
-    bt_bwdd_window_geom(s, bt_bwdd_fit_rb(s, 0, floats_q, prm[P_RB]), g);
-    prm[P_RB] = g->rb;
-    g->ctile = vec == VEC_K ? cb : cb * BT_VLEN;
+    bt_bwdd_window_geom(s, bt_bwdd_fit_rb(s, 0, floats_q, prm[DIRECT_BWD_D_NHWC_P_RB]), g);
+    prm[DIRECT_BWD_D_NHWC_P_RB] = g->rb;
+    g->ctile = vec == DIRECT_BWD_D_NHWC_VEC_K ? cb : cb * BT_VLEN;
     g->nct = bt_div_up(s->cg, g->ctile);
     g->ngc = s->g * g->nct;
     g->block = block;
-    g->packed = bwdd_round_up(g->ngc * block, 16);
+    g->packed = direct_bwd_d_round_up(g->ngc * block, 16);
     g->win = g->win_rows * g->qpad * floats_q;
-    g->taps_off = bwdd_round_up(g->win, 16);
-    int64_t tap_floats =
-        (int64_t)((s->r * s->s * sizeof(bwdd_tap) + (size_t)(2 * (s->r + s->s)) * sizeof(int64_t)) /
-                  sizeof(float));
+    g->taps_off = direct_bwd_d_round_up(g->win, 16);
+    int64_t tap_floats = (int64_t)((s->r * s->s * sizeof(direct_bwd_d_tap) +
+                                    (size_t)(2 * (s->r + s->s)) * sizeof(int64_t)) /
+                                   sizeof(float));
     g->pbuf_off = g->taps_off + tap_floats;
-    g->per_thread = bwdd_round_up(g->pbuf_off, 16);
+    g->per_thread = direct_bwd_d_round_up(g->pbuf_off, 16);
     plan->priv = g;
     plan->scratch_bytes = (size_t)(g->packed + plan->threads * g->per_thread) * sizeof(float);
     return BT_OK;
 }
 
 /* Packs the weights of (group, c-tile) blocks [b0, b1). */
-static void nhwc_pack(const bt_shape *s, const bwdd_geom *g, int vec, int64_t cb, const float *w,
-                      float *packed, int64_t b0, int64_t b1) {
-    int64_t row = packed_row(s, vec, cb);
+static void direct_bwd_d_nhwc_pack(const bt_shape *s, const direct_bwd_d_geom *g, int vec,
+                                   int64_t cb, const float *w, float *packed, int64_t b0,
+                                   int64_t b1) {
+    int64_t row = direct_bwd_d_nhwc_packed_row(s, vec, cb);
     for (int64_t b = b0; b < b1; b++) {
         int64_t grp = b / g->nct, c0 = (b % g->nct) * g->ctile;
         int64_t nc = bt_min64(g->ctile, s->cg - c0);
         float *dst = packed + b * g->block;
         for (int64_t r = 0; r < s->r; r++)
             for (int64_t ss = 0; ss < s->s; ss++) {
-                if (vec == VEC_C) {
+                if (vec == DIRECT_BWD_D_NHWC_VEC_C) {
                     for (int64_t k = 0; k < s->kg; k++, dst += row)
                         for (int64_t c = 0; c < row; c++)
                             dst[c] = c < nc ? w[bt_w_off(s, grp * s->kg + k, c0 + c, r, ss)] : 0;
@@ -280,27 +315,28 @@ static void nhwc_pack(const bt_shape *s, const bwdd_geom *g, int vec, int64_t cb
 }
 
 /* Copies dy rows [pmin, pmax] of sample n, group grp into the window, zero-padded. */
-static void nhwc_copy_window(const bt_plan *plan, const float *dy, int64_t n, int64_t grp,
-                             int64_t pmin, int64_t pmax, float *win) {
+static void direct_bwd_d_nhwc_copy_window(const bt_plan *plan, const float *dy, int64_t n,
+                                          int64_t grp, int64_t pmin, int64_t pmax, float *win) {
     const bt_shape *s = &plan->shape;
-    const bwdd_geom *g = plan->priv;
-    int64_t nkb = bt_div_up(s->kg, NHWC_KB), kblk = g->qpad * NHWC_KB;
+    const direct_bwd_d_geom *g = plan->priv;
+    int64_t nkb = bt_div_up(s->kg, DIRECT_BWD_D_NHWC_KB), kblk = g->qpad * DIRECT_BWD_D_NHWC_KB;
     for (int64_t p = pmin; p <= pmax; p++) {
         float *row = win + (p - pmin) * nkb * kblk;
         const float *src = dy + (n * s->p + p) * s->q * s->k + grp * s->kg;
         for (int64_t kb = 0; kb < nkb; kb++) {
             float *blk = row + kb * kblk;
-            memset(blk, 0, (size_t)(g->lp * NHWC_KB) * sizeof(float));
-            memset(blk + (g->lp + s->q) * NHWC_KB, 0,
-                   (size_t)(kblk - (g->lp + s->q) * NHWC_KB) * sizeof(float));
+            memset(blk, 0, (size_t)(g->lp * DIRECT_BWD_D_NHWC_KB) * sizeof(float));
+            memset(blk + (g->lp + s->q) * DIRECT_BWD_D_NHWC_KB, 0,
+                   (size_t)(kblk - (g->lp + s->q) * DIRECT_BWD_D_NHWC_KB) * sizeof(float));
         }
         for (int64_t q = 0; q < s->q; q++, src += s->k) {
-            float *dst = row + (g->lp + q) * NHWC_KB;
+            float *dst = row + (g->lp + q) * DIRECT_BWD_D_NHWC_KB;
             for (int64_t kb = 0; kb < nkb; kb++, dst += kblk) {
-                int64_t lanes = bt_min64(NHWC_KB, s->kg - kb * NHWC_KB);
-                bt_vf v = lanes == NHWC_KB
-                              ? bt_vload(src + kb * NHWC_KB)
-                              : bt_vload_mask(src + kb * NHWC_KB, bt_vmask((int)lanes));
+                int64_t lanes = bt_min64(DIRECT_BWD_D_NHWC_KB, s->kg - kb * DIRECT_BWD_D_NHWC_KB);
+                bt_vf v =
+                    lanes == DIRECT_BWD_D_NHWC_KB
+                        ? bt_vload(src + kb * DIRECT_BWD_D_NHWC_KB)
+                        : bt_vload_mask(src + kb * DIRECT_BWD_D_NHWC_KB, bt_vmask((int)lanes));
                 bt_vstore(dst, v);
             }
         }
@@ -309,55 +345,61 @@ static void nhwc_copy_window(const bt_plan *plan, const float *dy, int64_t n, in
 
 /* dx rows [i0, i1) of sample n, channels of c-tile ct of group grp, from the window whose
  * first row is dy row pbase. */
-static void nhwc_block(const bt_plan *plan, const bt_tensors *t, float *win, int64_t n, int64_t grp,
-                       int64_t ct, int64_t i0, int64_t i1, int64_t pbase) {
+static void direct_bwd_d_nhwc_block(const bt_plan *plan, const bt_tensors *t, float *win, int64_t n,
+                                    int64_t grp, int64_t ct, int64_t i0, int64_t i1,
+                                    int64_t pbase) {
     const bt_shape *s = &plan->shape;
-    const bwdd_geom *g = plan->priv;
+    const direct_bwd_d_geom *g = plan->priv;
     const float *packed = plan->scratch;
-    bwdd_tap *taps = (bwdd_tap *)(win + g->taps_off);
+    direct_bwd_d_tap *taps = (direct_bwd_d_tap *)(win + g->taps_off);
     int64_t *tap_scratch = (int64_t *)(taps + s->r * s->s);
-    int vec = (int)plan->param[P_VEC];
-    int64_t jt = plan->param[P_JT], cb = plan->param[P_CB];
+    int vec = (int)plan->param[DIRECT_BWD_D_NHWC_P_VEC];
+    int64_t jt = plan->param[DIRECT_BWD_D_NHWC_P_JT], cb = plan->param[DIRECT_BWD_D_NHWC_P_CB];
     int64_t c0 = ct * g->ctile, nc = bt_min64(g->ctile, s->cg - c0);
-    int64_t nkb = bt_div_up(s->kg, NHWC_KB), kblk = g->qpad * NHWC_KB;
-    int64_t cbt = vec == VEC_K ? nc : bt_div_up(nc, BT_VLEN); /* this tile's cb */
-    const nhwc_kernel *kernels = kernel_table(vec)[cbt];
-    nhwc_tile tile = {
+    int64_t nkb = bt_div_up(s->kg, DIRECT_BWD_D_NHWC_KB), kblk = g->qpad * DIRECT_BWD_D_NHWC_KB;
+    int64_t cbt = vec == DIRECT_BWD_D_NHWC_VEC_K ? nc : bt_div_up(nc, BT_VLEN); /* this tile's cb */
+    const direct_bwd_d_nhwc_kernel *kernels = kernel_table(vec)[cbt];
+    direct_bwd_d_nhwc_tile tile = {
         .taps = taps,
-        .tail = (int)(vec == VEC_K ? 0 : nc - (cbt - 1) * BT_VLEN),
+        .tail = (int)(vec == DIRECT_BWD_D_NHWC_VEC_K ? 0 : nc - (cbt - 1) * BT_VLEN),
         .accumulate = s->accumulate,
         .w = packed + (grp * g->nct + ct) * g->block,
-        .nk = vec == VEC_K ? nkb : s->kg,
+        .nk = vec == DIRECT_BWD_D_NHWC_VEC_K ? nkb : s->kg,
         .kblk = kblk,
-        .wk = packed_row(s, vec, cb),
+        .wk = direct_bwd_d_nhwc_packed_row(s, vec, cb),
         .dx_pos = s->sw * s->c,
     };
-    int64_t wtap = vec == VEC_K ? cb * packed_row(s, vec, cb) : s->kg * packed_row(s, vec, cb);
+    int64_t wtap = vec == DIRECT_BWD_D_NHWC_VEC_K
+                       ? cb * direct_bwd_d_nhwc_packed_row(s, vec, cb)
+                       : s->kg * direct_bwd_d_nhwc_packed_row(s, vec, cb);
     for (int64_t i = i0; i < i1; i++)
         for (int64_t jph = 0; jph < bt_min64(s->sw, s->w); jph++) {
-            int64_t nt = bwdd_phase_len(s, jph);
-            tile.ntaps = bt_bwdd_taps(s, i, 1, jph, pbase, g->lp, nkb * kblk, NHWC_KB, wtap,
-                                      tap_scratch, taps);
+            int64_t nt = direct_bwd_d_phase_len(s, jph);
+            tile.ntaps = bt_bwdd_taps(s, i, 1, jph, pbase, g->lp, nkb * kblk, DIRECT_BWD_D_NHWC_KB,
+                                      wtap, tap_scratch, taps);
             float *dx = t->dx + bt_x_off(s, n, grp * s->cg + c0, i, jph);
             for (int64_t t0 = 0; t0 < nt; t0 += jt) {
-                tile.win = win + t0 * NHWC_KB;
+                tile.win = win + t0 * DIRECT_BWD_D_NHWC_KB;
                 tile.dx = dx + t0 * tile.dx_pos;
                 kernels[bt_min64(jt, nt - t0)](&tile);
             }
         }
 }
 
-static void nhwc_run(const bt_plan *plan, const bt_tensors *t, int tid, int nthr) {
+static void direct_bwd_d_nhwc_run(const bt_plan *plan, const bt_tensors *t, int tid, int nthr) {
     const bt_shape *s = &plan->shape;
-    const bwdd_geom *g = plan->priv;
+    const direct_bwd_d_geom *g = plan->priv;
     float *packed = plan->scratch;
     int64_t b0, b1;
     bt_split(g->ngc, tid, nthr, &b0, &b1);
-    nhwc_pack(s, g, (int)plan->param[P_VEC], plan->param[P_CB], t->w, packed, b0, b1);
+    direct_bwd_d_nhwc_pack(s, g, (int)plan->param[DIRECT_BWD_D_NHWC_P_VEC],
+                           plan->param[DIRECT_BWD_D_NHWC_P_CB], t->w, packed, b0, b1);
 #pragma omp barrier
-    bt_bwdd_run_items(plan, t, (int)plan->param[P_PAR], tid, nthr,
-                      packed + g->packed + tid * g->per_thread, nhwc_copy_window, nhwc_block);
+    bt_bwdd_run_items(plan, t, (int)plan->param[DIRECT_BWD_D_NHWC_P_PAR], tid, nthr,
+                      packed + g->packed + tid * g->per_thread, direct_bwd_d_nhwc_copy_window,
+                      direct_bwd_d_nhwc_block);
 }
 
-BT_DEFINE_SIMD_VARIANT(conv_bwd_d, direct_nhwc, .layouts = BT_TAKES_NHWC, .params = nhwc_params,
-                       .supports = nhwc_supports, .prepare = nhwc_prepare, .run = nhwc_run);
+BT_DEFINE_SIMD_VARIANT(conv_bwd_d, direct_nhwc, .layouts = BT_TAKES_NHWC,
+                       .params = direct_bwd_d_nhwc_params, .supports = direct_bwd_d_nhwc_supports,
+                       .prepare = direct_bwd_d_nhwc_prepare, .run = direct_bwd_d_nhwc_run);

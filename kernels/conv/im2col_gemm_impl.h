@@ -1,25 +1,25 @@
-/* Conv backward through column matrices and the packed GEMM (common/gemm.h): the classic
- * framework path. A template instantiated per ISA by im2col_gemm_{avx512,avx2,scalar}.c
+/* Conv backward through column matrices and the packed IM2COL_GEMM_GEMM (common/gemm.h): the
+ * classic framework path. A template instantiated per ISA by im2col_gemm_{avx512,avx2,scalar}.c
  * (see common/simd.h); geometry, parameters and plan set-up are in conv/im2col_common.h.
  *
- * bwd_weights (im2col + GEMM), per column block of positions and group g:
+ * bwd_weights (im2col + IM2COL_GEMM_GEMM), per column block of positions and group g:
  *     col = im2col(x)                      NCHW [(c, r, s) x pos], NHWC [pos x (r, s, c)]
- *     dW_g += dy_g col^T                   (NHWC: dy_g^T col; the GEMM reads dy transposed)
- * par=mb: threads split the positions of the batch; thread 0 sums into dW (or, permuted,
- * into a slot), the others into partial slots, added into dW in slot order after a barrier.
- * par=k: threads split the filters and need no reduction (but each builds the column
+ *     dW_g += dy_g col^T                   (NHWC: dy_g^T col; the IM2COL_GEMM_GEMM reads dy
+ * transposed) par=mb: threads split the positions of the batch; thread 0 sums into dW (or,
+ * permuted, into a slot), the others into partial slots, added into dW in slot order after a
+ * barrier. par=k: threads split the filters and need no reduction (but each builds the column
  * matrices of its groups). db = sums of dy over the positions, split by filters.
  *
- * bwd_data (GEMM + col2im), per column block of positions and block of chb channels of
+ * bwd_data (IM2COL_GEMM_GEMM + col2im), per column block of positions and block of chb channels of
  * one group g:
  *     col = W_g^T dy_g                     NCHW [(c, r, s) x pos], NHWC [pos x (r, s, c)]
  *     dx += col2im(col)                    (dx zeroed first unless accumulating)
  * par=mb: threads split the samples; par=c: the input channels (dx is disjoint either way).
  * Permuted NHWC reorders each thread's weights to (k, r, s, c) per channel block first.
  *
- * Direct (1x1, stride 1, unpadded): x or dx is the column matrix and the GEMM reads or
+ * Direct (1x1, stride 1, unpadded): x or dx is the column matrix and the IM2COL_GEMM_GEMM reads or
  * writes it in place. Batched (NCHW, 1x1, unpadded, any stride): the same, but a column
- * block spans samples, the GEMM addressing x, dy and dx through bt_gemm_maps.
+ * block spans samples, the IM2COL_GEMM_GEMM addressing x, dy and dx through bt_gemm_maps.
  */
 #include "common/gemm.h"
 #include "common/simd.h"
@@ -28,27 +28,30 @@
 
 #include <string.h>
 
-#define IM2COL_INLINE static inline __attribute__((always_inline))
+#define IM2COL_GEMM_INLINE static inline __attribute__((always_inline))
 
 /* Which way data moves between an image and a column matrix. */
-enum { COLS_GATHER /* im2col: col = x, zeros at padding */, COLS_SCATTER /* col2im: dx += col */ };
+enum {
+    IM2COL_GEMM_COLS_GATHER /* im2col: col = x, zeros at padding */,
+    IM2COL_GEMM_COLS_SCATTER /* col2im: dx += col */
+};
 
-#define GEMM BT_SIMD_NAME(bt_sgemm)
-#define GEMM_MAP BT_SIMD_NAME(bt_sgemm_map)
+#define IM2COL_GEMM_GEMM BT_SIMD_NAME(bt_sgemm)
+#define IM2COL_GEMM_GEMM_MAP BT_SIMD_NAME(bt_sgemm_map)
 
 /* NCHW positions from `first` on, of a tensor whose samples are `sample` floats apart and
  * whose position (p, q) sits at p * hs + q * ws (bt_gemm_map). */
-static bt_gemm_map convg_map(const bt_shape *s, int64_t first, int64_t sample, int64_t hs,
-                             int64_t ws) {
+static bt_gemm_map im2col_gemm_map(const bt_shape *s, int64_t first, int64_t sample, int64_t hs,
+                                   int64_t ws) {
     return (bt_gemm_map){
         .off = first, .q = s->q, .pq = s->p * s->q, .ws = ws, .hs = hs, .ns = sample};
 }
 
 /* len floats of a column matrix and an image run starting at element `at` with element
  * stride `stride`: gather reads x, scatter adds into dx (the other image is NULL). */
-IM2COL_INLINE void cols_run(int dir, float *restrict col, const float *x, float *dx, int64_t at,
-                            int64_t stride, int64_t len) {
-    if (dir == COLS_GATHER) {
+IM2COL_GEMM_INLINE void cols_run(int dir, float *restrict col, const float *x, float *dx,
+                                 int64_t at, int64_t stride, int64_t len) {
+    if (dir == IM2COL_GEMM_COLS_GATHER) {
         const float *restrict src = x + at;
         if (stride == 1)
             memcpy(col, src, (size_t)len * sizeof(float));
@@ -72,14 +75,14 @@ IM2COL_INLINE void cols_run(int dir, float *restrict col, const float *x, float 
 }
 
 /* Padding: zeros in the column matrix when gathering, nothing to add when scattering. */
-IM2COL_INLINE void cols_pad(int dir, float *col, int64_t len) {
-    if (dir == COLS_GATHER && len > 0) memset(col, 0, (size_t)len * sizeof(float));
+IM2COL_GEMM_INLINE void cols_pad(int dir, float *col, int64_t len) {
+    if (dir == IM2COL_GEMM_COLS_GATHER && len > 0) memset(col, 0, (size_t)len * sizeof(float));
 }
 
 /* NCHW: rows (c, r, s) of channels [c0, c0 + lc) x positions [pq0, pq1) of sample n, each
  * row of pq1 - pq0 floats. Gather fills col from x; scatter adds col into dx. */
-IM2COL_INLINE void cols_nchw(int dir, const bt_shape *s, const float *x, float *dx, int64_t n,
-                             int64_t c0, int64_t lc, int64_t pq0, int64_t pq1, float *col) {
+IM2COL_GEMM_INLINE void cols_nchw(int dir, const bt_shape *s, const float *x, float *dx, int64_t n,
+                                  int64_t c0, int64_t lc, int64_t pq0, int64_t pq1, float *col) {
     int64_t len = pq1 - pq0, plane = s->h * s->w;
     for (int64_t c = 0; c < lc; c++) {
         int64_t img = (n * s->c + c0 + c) * plane;
@@ -110,8 +113,8 @@ IM2COL_INLINE void cols_nchw(int dir, const bt_shape *s, const float *x, float *
 
 /* NHWC: positions [m0, m1) of the batch x (r, s, c) for channels [c0, c0 + lc), each
  * position a row of R*S*lc floats. */
-IM2COL_INLINE void cols_nhwc(int dir, const bt_shape *s, const float *x, float *dx, int64_t m0,
-                             int64_t m1, int64_t c0, int64_t lc, float *col) {
+IM2COL_GEMM_INLINE void cols_nhwc(int dir, const bt_shape *s, const float *x, float *dx, int64_t m0,
+                                  int64_t m1, int64_t c0, int64_t lc, float *col) {
     int64_t pq = s->p * s->q;
     for (int64_t m = m0; m < m1; m++) {
         int64_t n = m / pq, p = m % pq / s->q, q = m % s->q;
@@ -137,25 +140,26 @@ IM2COL_INLINE void cols_nhwc(int dir, const bt_shape *s, const float *x, float *
 }
 
 /* One thread's buffers in scratch. */
-typedef struct convg_area {
+typedef struct im2col_gemm_area {
     float *col, *pack_a, *pack_b, *wperm;
-} convg_area;
+} im2col_gemm_area;
 
-static convg_area convg_thread_area(const bt_plan *plan, int tid) {
+static im2col_gemm_area im2col_gemm_thread_area(const bt_plan *plan, int tid) {
     const bt_conv_gemm_plan *cp = plan->priv;
     float *base = (float *)plan->scratch + tid * cp->per_thread;
-    return (convg_area){.col = base,
-                        .pack_a = base + cp->col,
-                        .pack_b = base + cp->col + cp->pack_a,
-                        .wperm = base + cp->col + cp->pack_a + cp->pack_b};
+    return (im2col_gemm_area){.col = base,
+                              .pack_a = base + cp->col,
+                              .pack_b = base + cp->col + cp->pack_a,
+                              .wperm = base + cp->col + cp->pack_a + cp->pack_b};
 }
 
 /* ---- bwd_weights ---- */
 
-/* dst rows [ka, kb) of group g (GEMM column order) (+)= the product over positions
+/* dst rows [ka, kb) of group g (IM2COL_GEMM_GEMM column order) (+)= the product over positions
  * [m, me) (inside one sample in NCHW). */
-static void bwd_w_block(const bt_plan *plan, const bt_tensors *t, const convg_area *a, int64_t g,
-                        int64_t ka, int64_t kb, int64_t m, int64_t me, float beta, float *dst) {
+static void im2col_gemm_bwd_w_block(const bt_plan *plan, const bt_tensors *t,
+                                    const im2col_gemm_area *a, int64_t g, int64_t ka, int64_t kb,
+                                    int64_t m, int64_t me, float beta, float *dst) {
     const bt_shape *s = &plan->shape;
     const bt_conv_gemm_plan *cp = plan->priv;
     int64_t len = me - m, cgrs = s->cg * s->r * s->s, pq = s->p * s->q;
@@ -164,12 +168,13 @@ static void bwd_w_block(const bt_plan *plan, const bt_tensors *t, const convg_ar
     int nchw = s->layout == BT_NCHW;
     if (cp->batched) {
         /* dy_g[k x pos] x[c x pos]^T with pos running over samples: both read mapped. */
-        bt_gemm_map dy_map = convg_map(s, m, s->k * pq, s->q, 1),
-                    x_map = convg_map(s, m, s->c * s->h * s->w, s->sh * s->w, s->sw);
+        bt_gemm_map dy_map = im2col_gemm_map(s, m, s->k * pq, s->q, 1),
+                    x_map = im2col_gemm_map(s, m, s->c * s->h * s->w, s->sh * s->w, s->sw);
         bt_gemm_maps maps = {.a_k = &dy_map, .b_k = &x_map};
-        GEMM_MAP(0, 1, kb - ka, s->cg, len, t->dy + (g * s->kg + ka) * pq, pq,
-                 t->x + g * s->cg * s->h * s->w, s->h * s->w, beta, dst + (g * s->kg + ka) * cgrs,
-                 cgrs, &cp->blk, a->pack_a, a->pack_b, &maps);
+        IM2COL_GEMM_GEMM_MAP(0, 1, kb - ka, s->cg, len, t->dy + (g * s->kg + ka) * pq, pq,
+                             t->x + g * s->cg * s->h * s->w, s->h * s->w, beta,
+                             dst + (g * s->kg + ka) * cgrs, cgrs, &cp->blk, a->pack_a, a->pack_b,
+                             &maps);
         return;
     }
     if (nchw) {
@@ -178,7 +183,8 @@ static void bwd_w_block(const bt_plan *plan, const bt_tensors *t, const convg_ar
         if (cp->direct) {
             b = t->x + (n * s->c + g * s->cg) * pq + pq0, ldb = pq;
         } else {
-            cols_nchw(COLS_GATHER, s, t->x, NULL, n, g * s->cg, s->cg, pq0, pq0 + len, a->col);
+            cols_nchw(IM2COL_GEMM_COLS_GATHER, s, t->x, NULL, n, g * s->cg, s->cg, pq0, pq0 + len,
+                      a->col);
             b = a->col, ldb = len;
         }
     } else {
@@ -186,19 +192,19 @@ static void bwd_w_block(const bt_plan *plan, const bt_tensors *t, const convg_ar
         if (cp->direct) {
             b = t->x + m * s->c + g * s->cg, ldb = s->c;
         } else {
-            cols_nhwc(COLS_GATHER, s, t->x, NULL, m, me, g * s->cg, s->cg, a->col);
+            cols_nhwc(IM2COL_GEMM_COLS_GATHER, s, t->x, NULL, m, me, g * s->cg, s->cg, a->col);
             b = a->col, ldb = cgrs;
         }
     }
     /* NCHW: dy_g[k x pos] times col^T; NHWC: dy_g^T (dy is pos x k) times col[pos x taps]. */
-    GEMM(!nchw, nchw, kb - ka, cgrs, len, dy, lda, b, ldb, beta, dst + (g * s->kg + ka) * cgrs,
-         cgrs, &cp->blk, a->pack_a, a->pack_b);
+    IM2COL_GEMM_GEMM(!nchw, nchw, kb - ka, cgrs, len, dy, lda, b, ldb, beta,
+                     dst + (g * s->kg + ka) * cgrs, cgrs, &cp->blk, a->pack_a, a->pack_b);
 }
 
-/* dW rows [k0, k1) (+)= slots [0, nslots) in GEMM column order (r, s, c), reordered to the
- * weights' (c, r, s); without accumulate the old dW is not read. */
-static void bwd_w_unpermute(const bt_shape *s, const float *slots, int64_t slot, int nslots,
-                            int64_t k0, int64_t k1, float *dw) {
+/* dW rows [k0, k1) (+)= slots [0, nslots) in IM2COL_GEMM_GEMM column order (r, s, c), reordered to
+ * the weights' (c, r, s); without accumulate the old dW is not read. */
+static void im2col_gemm_bwd_w_unpermute(const bt_shape *s, const float *slots, int64_t slot,
+                                        int nslots, int64_t k0, int64_t k1, float *dw) {
     int64_t taps = s->r * s->s, cgrs = s->cg * taps;
     for (int64_t k = k0; k < k1; k++)
         for (int64_t tap = 0; tap < taps; tap++)
@@ -211,23 +217,24 @@ static void bwd_w_unpermute(const bt_shape *s, const float *slots, int64_t slot,
 }
 
 /* db[k0, k1) (+)= sums of dy over every position. */
-static void conv_bias(const bt_shape *s, const float *dy, int64_t k0, int64_t k1, float *db) {
+static void im2col_gemm_conv_bias(const bt_shape *s, const float *dy, int64_t k0, int64_t k1,
+                                  float *db) {
     int64_t pq = s->p * s->q;
     if (s->layout == BT_NHWC) {
-        sums_columns(dy, s->n * pq, s->k, k0, k1, s->accumulate, db);
+        gemm_sums_columns(dy, s->n * pq, s->k, k0, k1, s->accumulate, db);
         return;
     }
     for (int64_t k = k0; k < k1; k++) {
         float sum = 0.0f;
-        for (int64_t n = 0; n < s->n; n++) sum += sums_run(dy + (n * s->k + k) * pq, pq);
+        for (int64_t n = 0; n < s->n; n++) sum += gemm_sums_run(dy + (n * s->k + k) * pq, pq);
         db[k] = s->accumulate ? db[k] + sum : sum;
     }
 }
 
-static void bwd_w_run(const bt_plan *plan, const bt_tensors *t, int tid, int nthr) {
+static void im2col_gemm_bwd_w_run(const bt_plan *plan, const bt_tensors *t, int tid, int nthr) {
     const bt_shape *s = &plan->shape;
     const bt_conv_gemm_plan *cp = plan->priv;
-    convg_area a = convg_thread_area(plan, tid);
+    im2col_gemm_area a = im2col_gemm_thread_area(plan, tid);
     float *slots = (float *)plan->scratch + cp->slots;
     int64_t pq = s->p * s->q, npos = s->n * pq;
     int by_pos = cp->par == BT_CONVG_PAR_MB;
@@ -237,7 +244,8 @@ static void bwd_w_run(const bt_plan *plan, const bt_tensors *t, int tid, int nth
         bt_split(npos, tid, nthr, &m0, &m1);
     else
         bt_split(s->k, tid, nthr, &k0, &k1);
-    /* Where this thread sums: dW itself, or a slot holding a dW in GEMM column order. */
+    /* Where this thread sums: dW itself, or a slot holding a dW in IM2COL_GEMM_GEMM column order.
+     */
     float *dst = t->dw;
     float beta = s->accumulate ? 1.0f : 0.0f;
     if (by_pos && (cp->permuted || tid > 0))
@@ -250,8 +258,8 @@ static void bwd_w_run(const bt_plan *plan, const bt_tensors *t, int tid, int nth
             int64_t me = bt_min64(m1, m + cp->cols);
             if (s->layout == BT_NCHW && !cp->batched) me = bt_min64(me, (m / pq + 1) * pq);
             for (int64_t g = k0 / s->kg; g * s->kg < k1; g++)
-                bwd_w_block(plan, t, &a, g, bt_max64(k0 - g * s->kg, 0),
-                            bt_min64(k1 - g * s->kg, s->kg), m, me, beta, dst);
+                im2col_gemm_bwd_w_block(plan, t, &a, g, bt_max64(k0 - g * s->kg, 0),
+                                        bt_min64(k1 - g * s->kg, s->kg), m, me, beta, dst);
             m = me, beta = 1.0f; /* later blocks add to the first */
         }
 
@@ -261,25 +269,26 @@ static void bwd_w_run(const bt_plan *plan, const bt_tensors *t, int tid, int nth
         int parts = (int)bt_min64(nthr, npos); /* threads past the positions had nothing */
         bt_split(s->k, tid, nthr, &k0, &k1);
         if (cp->permuted)
-            bwd_w_unpermute(s, slots, cp->slot, parts, k0, k1, t->dw);
+            im2col_gemm_bwd_w_unpermute(s, slots, cp->slot, parts, k0, k1, t->dw);
         else if (parts > 1 && k1 > k0)
-            sums_add_slots(t->dw + k0 * cgrs, slots + k0 * cgrs, cp->slot, parts - 1,
-                           (k1 - k0) * cgrs);
+            gemm_sums_add_slots(t->dw + k0 * cgrs, slots + k0 * cgrs, cp->slot, parts - 1,
+                                (k1 - k0) * cgrs);
     } else if (cp->permuted) {
-        bwd_w_unpermute(s, slots, cp->slot, 1, k0, k1, t->dw);
+        im2col_gemm_bwd_w_unpermute(s, slots, cp->slot, 1, k0, k1, t->dw);
     }
-    if (t->db) conv_bias(s, t->dy, k0, k1, t->db);
+    if (t->db) im2col_gemm_conv_bias(s, t->dy, k0, k1, t->db);
 }
 
 /* ---- bwd_data ---- */
 
 /* A thread's input channels [c0, c1) are cut at group edges and then into blocks of at
- * most chb channels; chblock_first / chblock_next walk them in order. */
-typedef struct convg_chblock {
+ * most chb channels; im2col_gemm_chblock_first / im2col_gemm_chblock_next walk them in order. */
+typedef struct im2col_gemm_chblock {
     int64_t g, ca, lc; /* group, first channel within it, channels */
-} convg_chblock;
+} im2col_gemm_chblock;
 
-static int chblock_next(const bt_shape *s, int64_t chb, int64_t c1, convg_chblock *b) {
+static int im2col_gemm_chblock_next(const bt_shape *s, int64_t chb, int64_t c1,
+                                    im2col_gemm_chblock *b) {
     int64_t next = b->g * s->cg + b->ca + b->lc; /* first channel after this block */
     if (next >= c1) return 0;
     b->g = next / s->cg, b->ca = next % s->cg;
@@ -287,18 +296,20 @@ static int chblock_next(const bt_shape *s, int64_t chb, int64_t c1, convg_chbloc
     return 1;
 }
 
-static convg_chblock chblock_first(const bt_shape *s, int64_t chb, int64_t c0, int64_t c1) {
-    convg_chblock b = {.g = c0 / s->cg, .ca = c0 % s->cg};
+static im2col_gemm_chblock im2col_gemm_chblock_first(const bt_shape *s, int64_t chb, int64_t c0,
+                                                     int64_t c1) {
+    im2col_gemm_chblock b = {.g = c0 / s->cg, .ca = c0 % s->cg};
     b.lc = bt_min64(chb, bt_min64(c1 - c0, s->cg - b.ca));
     return b;
 }
 
 /* Channels [c0, c1) of the weights in (k, r, s, c) order, block after block (as
- * chblock_first/next cut them): a block's part starts at kg * R*S * (its first channel - c0). */
-static void bwd_d_permute_weights(const bt_shape *s, const float *w, int64_t chb, int64_t c0,
-                                  int64_t c1, float *wperm) {
+ * im2col_gemm_chblock_first/next cut them): a block's part starts at kg * R*S * (its first channel
+ * - c0). */
+static void im2col_gemm_bwd_d_permute_weights(const bt_shape *s, const float *w, int64_t chb,
+                                              int64_t c0, int64_t c1, float *wperm) {
     int64_t taps = s->r * s->s;
-    convg_chblock b = chblock_first(s, chb, c0, c1);
+    im2col_gemm_chblock b = im2col_gemm_chblock_first(s, chb, c0, c1);
     do {
         float *out = wperm + s->kg * taps * (b.g * s->cg + b.ca - c0);
         for (int64_t k = 0; k < s->kg; k++)
@@ -306,11 +317,12 @@ static void bwd_d_permute_weights(const bt_shape *s, const float *w, int64_t chb
                 for (int64_t c = 0; c < b.lc; c++)
                     out[(k * taps + tap) * b.lc + c] =
                         w[((b.g * s->kg + k) * s->cg + b.ca + c) * taps + tap];
-    } while (chblock_next(s, chb, c1, &b));
+    } while (im2col_gemm_chblock_next(s, chb, c1, &b));
 }
 
 /* dx of sample n, channels [c0, c1), every position: zeros. */
-static void bwd_d_zero(const bt_shape *s, float *dx, int64_t n, int64_t c0, int64_t c1) {
+static void im2col_gemm_bwd_d_zero(const bt_shape *s, float *dx, int64_t n, int64_t c0,
+                                   int64_t c1) {
     int64_t plane = s->h * s->w;
     if (s->layout == BT_NCHW) {
         memset(dx + (n * s->c + c0) * plane, 0, (size_t)((c1 - c0) * plane) * sizeof(float));
@@ -324,27 +336,29 @@ static void bwd_d_zero(const bt_shape *s, float *dx, int64_t n, int64_t c0, int6
         memset(dx + at * s->c + c0, 0, (size_t)(c1 - c0) * sizeof(float));
 }
 
-/* dx at positions [m, me) (one sample in NCHW) for channel block b: the GEMM, then col2im.
- * wperm: the block's reordered weights (permuted NHWC only). */
-static void bwd_d_block(const bt_plan *plan, const bt_tensors *t, const convg_area *a,
-                        const convg_chblock *b, int64_t m, int64_t me, const float *wperm) {
+/* dx at positions [m, me) (one sample in NCHW) for channel block b: the IM2COL_GEMM_GEMM, then
+ * col2im. wperm: the block's reordered weights (permuted NHWC only). */
+static void im2col_gemm_bwd_d_block(const bt_plan *plan, const bt_tensors *t,
+                                    const im2col_gemm_area *a, const im2col_gemm_chblock *b,
+                                    int64_t m, int64_t me, const float *wperm) {
     const bt_shape *s = &plan->shape;
     const bt_conv_gemm_plan *cp = plan->priv;
     int64_t taps = s->r * s->s, len = me - m, pq = s->p * s->q, cgrs = s->cg * taps;
-    int64_t c0 = b->g * s->cg + b->ca, width = b->lc * taps; /* first channel, GEMM width */
+    int64_t c0 = b->g * s->cg + b->ca,
+            width = b->lc * taps; /* first channel, IM2COL_GEMM_GEMM width */
     const float *wg = t->w + b->g * s->kg * cgrs + b->ca * taps;
     float beta = (cp->direct || cp->batched) && s->accumulate ? 1.0f : 0.0f;
     if (cp->batched) {
         /* dx[c x pos] = W_g^T dy_g[k x pos], pos running over samples, dy read mapped. Direct:
          * dx written mapped; strided: into col, scattered once (dx was zeroed first unless
          * accumulating), as the C block would leave cache between kc slices. */
-        bt_gemm_map dy_map = convg_map(s, m, s->k * pq, s->q, 1),
-                    dx_map = convg_map(s, m, s->c * s->h * s->w, s->sh * s->w, s->sw);
+        bt_gemm_map dy_map = im2col_gemm_map(s, m, s->k * pq, s->q, 1),
+                    dx_map = im2col_gemm_map(s, m, s->c * s->h * s->w, s->sh * s->w, s->sw);
         bt_gemm_maps maps = {.b_n = &dy_map, .c_n = cp->direct ? &dx_map : NULL};
         float *dx = t->dx + c0 * s->h * s->w;
-        GEMM_MAP(1, 0, width, len, s->kg, wg, cgrs, t->dy + b->g * s->kg * pq, pq,
-                 cp->direct ? beta : 0.0f, cp->direct ? dx : a->col, cp->direct ? s->h * s->w : len,
-                 &cp->blk, a->pack_a, a->pack_b, &maps);
+        IM2COL_GEMM_GEMM_MAP(1, 0, width, len, s->kg, wg, cgrs, t->dy + b->g * s->kg * pq, pq,
+                             cp->direct ? beta : 0.0f, cp->direct ? dx : a->col,
+                             cp->direct ? s->h * s->w : len, &cp->blk, a->pack_a, a->pack_b, &maps);
         if (!cp->direct) BT_SIMD_NAME(bt_gemm_store_map)
         (a->col, len, width, len, s->accumulate ? 1.0f : 0.0f, dx, s->h * s->w, &dx_map);
         return;
@@ -354,51 +368,52 @@ static void bwd_d_block(const bt_plan *plan, const bt_tensors *t, const convg_ar
         int64_t n = m / pq, pq0 = m % pq;
         const float *dy = t->dy + (n * s->k + b->g * s->kg) * pq + pq0;
         float *c = cp->direct ? t->dx + (n * s->c + c0) * pq + pq0 : a->col;
-        GEMM(1, 0, width, len, s->kg, wg, cgrs, dy, pq, beta, c, cp->direct ? pq : len, &cp->blk,
-             a->pack_a, a->pack_b);
-        if (!cp->direct) cols_nchw(COLS_SCATTER, s, NULL, t->dx, n, c0, b->lc, pq0, pq0 + len, c);
+        IM2COL_GEMM_GEMM(1, 0, width, len, s->kg, wg, cgrs, dy, pq, beta, c, cp->direct ? pq : len,
+                         &cp->blk, a->pack_a, a->pack_b);
+        if (!cp->direct)
+            cols_nchw(IM2COL_GEMM_COLS_SCATTER, s, NULL, t->dx, n, c0, b->lc, pq0, pq0 + len, c);
     } else {
         /* col[pos x (r, s, c)] = dy_g (pos x k) W_g (k x this block's taps) */
         const float *dy = t->dy + m * s->k + b->g * s->kg;
         float *c = cp->direct ? t->dx + m * s->c + c0 : a->col;
-        GEMM(0, 0, len, width, s->kg, dy, s->k, cp->permuted ? wperm : wg,
-             cp->permuted ? width : cgrs, beta, c, cp->direct ? s->c : width, &cp->blk, a->pack_a,
-             a->pack_b);
-        if (!cp->direct) cols_nhwc(COLS_SCATTER, s, NULL, t->dx, m, me, c0, b->lc, c);
+        IM2COL_GEMM_GEMM(0, 0, len, width, s->kg, dy, s->k, cp->permuted ? wperm : wg,
+                         cp->permuted ? width : cgrs, beta, c, cp->direct ? s->c : width, &cp->blk,
+                         a->pack_a, a->pack_b);
+        if (!cp->direct) cols_nhwc(IM2COL_GEMM_COLS_SCATTER, s, NULL, t->dx, m, me, c0, b->lc, c);
     }
 }
 
-static void bwd_d_run(const bt_plan *plan, const bt_tensors *t, int tid, int nthr) {
+static void im2col_gemm_bwd_d_run(const bt_plan *plan, const bt_tensors *t, int tid, int nthr) {
     const bt_shape *s = &plan->shape;
     const bt_conv_gemm_plan *cp = plan->priv;
-    convg_area a = convg_thread_area(plan, tid);
+    im2col_gemm_area a = im2col_gemm_thread_area(plan, tid);
     int64_t n0 = 0, n1 = s->n, c0 = 0, c1 = s->c, pq = s->p * s->q, taps = s->r * s->s;
     if (cp->par == BT_CONVG_PAR_MB)
         bt_split(s->n, tid, nthr, &n0, &n1);
     else
         bt_split(s->c, tid, nthr, &c0, &c1);
     if (n1 <= n0 || c1 <= c0) return;
-    if (cp->permuted) bwd_d_permute_weights(s, t->w, cp->chb, c0, c1, a.wperm);
+    if (cp->permuted) im2col_gemm_bwd_d_permute_weights(s, t->w, cp->chb, c0, c1, a.wperm);
 
     int64_t zeroed = n0; /* samples before this one have had their dx zeroed */
     for (int64_t m = n0 * pq, me; m < n1 * pq; m = me) {
         me = bt_min64(n1 * pq, m + cp->cols);
         if (s->layout == BT_NCHW && !cp->batched) me = bt_min64(me, (m / pq + 1) * pq);
         for (; !cp->direct && !s->accumulate && zeroed * pq < me; zeroed++)
-            bwd_d_zero(s, t->dx, zeroed, c0, c1);
-        convg_chblock b = chblock_first(s, cp->chb, c0, c1);
+            im2col_gemm_bwd_d_zero(s, t->dx, zeroed, c0, c1);
+        im2col_gemm_chblock b = im2col_gemm_chblock_first(s, cp->chb, c0, c1);
         do {
             const float *wperm =
                 cp->permuted ? a.wperm + s->kg * taps * (b.g * s->cg + b.ca - c0) : NULL;
-            bwd_d_block(plan, t, &a, &b, m, me, wperm);
-        } while (chblock_next(s, cp->chb, c1, &b));
+            im2col_gemm_bwd_d_block(plan, t, &a, &b, m, me, wperm);
+        } while (im2col_gemm_chblock_next(s, cp->chb, c1, &b));
     }
 }
 
 BT_DEFINE_SIMD_VARIANT(conv_bwd_w, im2col_gemm, .layouts = BT_TAKES_ANY,
                        .params = bt_conv_gemm_bwd_w_params, .prepare = bt_conv_gemm_prepare,
-                       .run = bwd_w_run);
+                       .run = im2col_gemm_bwd_w_run);
 
 BT_DEFINE_SIMD_VARIANT(conv_bwd_d, gemm_col2im, .layouts = BT_TAKES_ANY,
                        .params = bt_conv_gemm_bwd_d_params, .prepare = bt_conv_gemm_prepare,
-                       .run = bwd_d_run);
+                       .run = im2col_gemm_bwd_d_run);
