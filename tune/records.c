@@ -351,15 +351,24 @@ static void hash_from_registries(folder *f) {
     }
 }
 
-/* Records of this build's registry without a variant hash (written before records carried
- * one) get a registry line naming every variant's hash, so they stay valid per variant when
- * the registry changes later. */
-static bt_status name_current_registry(folder *f) {
-    int needed = 0;
+static const json_t *registry_line(const folder *f, const char *registry_hash) {
+    for (size_t k = 0; k < json_array_size(f->registries.lines); k++) {
+        const json_t *line = json_array_get(f->registries.lines, k);
+        if (!strcmp(json_string_value(json_object_get(line, "registry_hash")), registry_hash))
+            return line;
+    }
+    return NULL;
+}
+
+/* A folder with records of this build's registry (`adding`: about to get some) gets one
+ * registry line naming every variant's hash: records without a variant hash (written before
+ * records carried one) stay valid per variant when the registry changes later, and the tuner
+ * can tell which variants a key's records were made against (bt_registry_had_variant). */
+static bt_status name_current_registry(folder *f, int adding) {
+    int needed = adding;
     for (int i = 0; i < f->records.count && !needed; i++)
-        needed = !f->records.items[i].variant_hash[0] &&
-                 !strcmp(f->records.items[i].registry_hash, bt_registry_hash());
-    if (!needed) return BT_OK;
+        needed = !strcmp(f->records.items[i].registry_hash, bt_registry_hash());
+    if (!needed || registry_line(f, bt_registry_hash())) return BT_OK;
     json_t *variants = json_object(), *o = json_object();
     for (int i = 0; variants && i < bt_registry_count(); i++) {
         char hash[17];
@@ -491,6 +500,29 @@ bt_status bt_records_load(const char *dir, bt_record_list *out, int *bad_lines) 
     if (st == BT_OK) *out = f.records, memset(&f.records, 0, sizeof f.records);
     folder_free(&f);
     return st;
+}
+
+bt_status bt_records_registries(const char *dir, json_t **out) {
+    folder f;
+    bt_status st = folder_read(dir, &f, 0);
+    *out = json_object();
+    for (size_t k = 0; st == BT_OK && *out && k < json_array_size(f.registries.lines); k++) {
+        const json_t *line = json_array_get(f.registries.lines, k);
+        json_object_set(*out, json_string_value(json_object_get(line, "registry_hash")),
+                        json_object_get(line, "variants"));
+    }
+    folder_free(&f);
+    if (st == BT_OK && !*out) st = bt_fail(BT_ENOMEM, "tuner: out of memory reading records");
+    if (st != BT_OK) json_decref(*out), *out = NULL;
+    return st;
+}
+
+int bt_registry_had_variant(const json_t *registries, const char *registry_hash, int variant) {
+    const json_t *variants = json_object_get(registries, registry_hash);
+    char hash[20];
+    if (!variants) return -1;
+    const char *then = json_string_value(json_object_get(variants, bt_registry_get(variant)->name));
+    return then && bt_variant_hash(variant, hash, sizeof hash) && !strcmp(then, hash);
 }
 
 /* The hardware whose table is dir/table.json: that of the table there (a table copied in
@@ -797,7 +829,7 @@ static bt_status commit_locked(const char *dir, const bt_record *records, int co
         named = !strcmp(f.records.items[i].fingerprint, mine->hash);
     if (st == BT_OK && named && machine_find(&f.machines, mine->hash) < 0)
         st = append_machine(&f, mine);
-    if (st == BT_OK) st = name_current_registry(&f);
+    if (st == BT_OK) st = name_current_registry(&f, count > 0);
     for (int i = 0; st == BT_OK && i < count; i++) st = append_record(&f, &records[i]);
     resolve_hardware(&f);
     char path[1100];

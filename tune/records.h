@@ -106,6 +106,15 @@ void bt_record_list_free(bt_record_list *l);
  * resolved; bad lines are counted. */
 bt_status bt_records_load(const char *dir, bt_record_list *out, int *bad_lines);
 
+/* The registry lines of dir's records.jsonl as one object, registry hash -> {variant name:
+ * variant hash} (empty when there are none): which variants, with which parameter spaces, a
+ * registry held. */
+bt_status bt_records_registries(const char *dir, json_t **out);
+/* Whether registry `registry_hash` (of bt_records_registries) held registered variant
+ * `variant` as it is now (same name and parameter space): 1 yes, 0 no, -1 that registry is
+ * not named there. */
+int bt_registry_had_variant(const json_t *registries, const char *registry_hash, int variant);
+
 /* The table of `machine` built from records (a new JSON object): its hardware's records of
  * the registry of the latest of them; "updated" is the date of the latest. */
 json_t *bt_table_build_for(const bt_record *records, int count, const bt_fingerprint *machine);

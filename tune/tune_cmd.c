@@ -6,6 +6,7 @@
 #include "fingerprint.h"
 #include "records.h"
 #include "search.h"
+#include "space.h"
 #include "tuning.h"
 
 #include "cmdline.h"
@@ -32,8 +33,9 @@ static const char tune_help[] =
     "(problem, threads) forms this machine's table, DIR/table.json (or, where another\n"
     "machine with the same id tuned into DIR first, DIR/tables/<hardware hash>.json), which\n"
     "dispatch follows after bt_tuning_load(\"DIR\") or with BACKTUNE_TABLE=DIR. Keys that\n"
-    "already have records for this machine's hardware (any build) and variant registry are\n"
-    "skipped (resumable).\n"
+    "already have records for this machine's hardware (any build), made with each variant\n"
+    "that could tune them as it is now, are skipped (resumable; a variant added or changed\n"
+    "sends back only the keys it takes).\n"
     "\n" BT_CLI_SELECTION_HELP_SUITE_PROBLEM BT_CLI_SELECTION_HELP_OPS_LAYOUTS
     "  -t, --threads LIST      thread counts callers plan with (default: OpenMP's, %d here);\n"
     "                          each key may choose fewer\n" BT_CLI_SELECTION_HELP_MB
@@ -279,18 +281,39 @@ static void print_summary(const key_list *keys, const run_times *times, double b
         printf("exhaustive passes: %.0f s more (outside the budget)\n", times->full);
 }
 
-/* Marks keys that have records for this machine (its hardware, any build) and registry
- * already. */
-static void mark_done(key_list *keys, const bt_record_list *recs) {
+/* Whether every candidate of the key now (its search space) stood, as it is now, in the
+ * registry `registry_hash` its records were made against. */
+static int registry_covers(const json_t *registries, const char *registry_hash,
+                           const bt_space *space) {
+    if (!strcmp(registry_hash, bt_registry_hash())) return 1;
+    for (int v = 0; v < space->nvariants; v++)
+        if (bt_registry_had_variant(registries, registry_hash, space->variants[v].index) != 1)
+            return 0;
+    return 1;
+}
+
+/* Marks keys that have records for this machine (its hardware, any build) made against a
+ * registry that held each of the key's candidates as it is now: a variant added or changed
+ * since sends back to tuning only the keys it can take. */
+static void mark_done(key_list *keys, const bt_record_list *recs, const json_t *registries) {
     const bt_fingerprint *fp = bt_fingerprint_get();
-    for (int i = 0; i < keys->count; i++)
-        for (int j = 0; j < recs->count && !keys->items[i].done; j++) {
+    for (int i = 0; i < keys->count; i++) {
+        tune_key *k = &keys->items[i];
+        bt_space space;
+        int have_space = 0;
+        for (int j = 0; j < recs->count && !k->done; j++) {
             const bt_record *r = &recs->items[j];
-            keys->items[i].done = !bt_record_is_screen(r) && r->threads == keys->items[i].threads &&
-                                  !strcmp(r->problem, keys->items[i].text) &&
-                                  !strcmp(r->hardware, fp->hardware) &&
-                                  !strcmp(r->registry_hash, bt_registry_hash());
+            if (bt_record_is_screen(r) || r->threads != k->threads || strcmp(r->problem, k->text) ||
+                strcmp(r->hardware, fp->hardware))
+                continue;
+            if (!have_space && strcmp(r->registry_hash, bt_registry_hash())) {
+                if (bt_space_build(&k->problem, k->threads, &space) != BT_OK) break;
+                have_space = 1;
+            }
+            k->done = registry_covers(registries, r->registry_hash, &space);
         }
+        if (have_space) bt_space_free(&space);
+    }
 }
 
 static int tune_keys(key_list *keys, const options *o, const char *dir, double budget,
@@ -513,7 +536,13 @@ int bt_cmd_tune(int argc, char **argv) {
         goto done;
     }
     bt_record_list_drop_suspect(&existing); /* keys tuned under interference are tuned again */
-    if (!o.retune) mark_done(&keys, &existing);
+    json_t *registries = NULL;
+    if (!o.retune && bt_records_registries(o.out, &registries) != BT_OK) {
+        fprintf(stderr, "backtune tune: %s\n", bt_last_error());
+        goto done;
+    }
+    if (!o.retune) mark_done(&keys, &existing, registries);
+    json_decref(registries);
     int todo = 0;
     for (int i = 0; i < keys.count; i++) todo += !keys.items[i].done;
     double budget = o.time_limit > 0 ? o.time_limit : 10.0 * todo;
