@@ -125,6 +125,12 @@ int bt_cmd_bench(int argc, char **argv) {
     for (int i = 0; i < nuser_gb; i++)
         if (!strncmp(user_gb[i], "--benchmark_out_format=", 23))
             out_json = !strcmp(user_gb[i] + 23, "json");
+    /* stdout in the json or csv format is data for another program: our summaries then go
+     * to stderr. */
+    run.report = stdout;
+    for (int i = 0; i < nuser_gb; i++)
+        if (!strncmp(user_gb[i], "--benchmark_format=", 19))
+            run.report = strcmp(user_gb[i] + 19, "console") ? stderr : stdout;
     memmove(gb + ngb, user_gb, (size_t)nuser_gb * sizeof *gb);
     ngb += nuser_gb;
     bt_gbench_initialize(&ngb, gb);
@@ -152,11 +158,12 @@ int bt_cmd_bench(int argc, char **argv) {
             goto done;
         }
     }
-    fprintf(stderr,
-            "backtune bench: %d problems, %d impls, %d benchmarks (%d unsupported pairs "
-            "skipped)%s\n",
-            run.nproblems, run.nimpls, run.ncases, run.unsupported,
-            list_only ? "" : "; measuring the peak...");
+    if (!run.opt.quiet)
+        fprintf(stderr,
+                "backtune bench: %d problems, %d impls, %d benchmarks (%d unsupported pairs "
+                "skipped)%s\n",
+                run.nproblems, run.nimpls, run.ncases, run.unsupported,
+                list_only ? "" : "; measuring the peak...");
     for (int i = 0; i < run.ncases && !list_only; i++)
         run.cases[i].peak_gflops =
             bt_peak_gflops(bt_bench_impl_isa(run.cases[i].impl), run.cases[i].threads);
@@ -169,7 +176,7 @@ int bt_cmd_bench(int argc, char **argv) {
         bench_print_summary(&run);
         bench_print_model_totals(&run);
         bench_print_interference(&run);
-        fflush(stdout);
+        fflush(run.report);
         rc = bench_print_outcome(&run);
         int saved = run.opt.out ? bench_save_results(&run, tmp_path, run.opt.out, out_json, 1) : 0;
         if (saved < 0 && !rc) rc = 1;

@@ -120,8 +120,9 @@ static void add_affinity_context(const bench_run *run) {
         if (bt_plan_affinity(plan, cpus, sizeof cpus) == BT_OK) {
             snprintf(key, sizeof key, "thread_cpus_omp:%d", run->opt.sel.threads[t]);
             bt_gbench_add_context(key, cpus);
-            fprintf(stderr, "backtune bench: %d threads, %s: cpus %s\n", run->opt.sel.threads[t],
-                    bind ? bind : "bind=?", cpus);
+            if (!run->opt.quiet)
+                fprintf(stderr, "backtune bench: %d threads, %s: cpus %s\n",
+                        run->opt.sel.threads[t], bind ? bind : "bind=?", cpus);
         }
         bt_plan_destroy(plan);
     }

@@ -34,6 +34,8 @@ static const char bench_help[] =
     "                          several suites: their names joined by '+')\n"
     "      --strict            on interference (below), save nothing and exit with status 3\n"
     "      --verbose           say why each unsupported (variant, problem) pair is skipped\n"
+    "      --quiet             no progress lines (one per problem on stderr: i/N, time so far\n"
+    "                          and the ETA from the benchmarks run before it)\n"
     "  -h, --help              this text\n\n"
     "Google benchmark's flags pass through: --benchmark_filter=REGEX (names are\n"
     "op/descriptor/variant/omp:T), --benchmark_repetitions=N, --benchmark_min_time=S (default\n"
@@ -41,8 +43,11 @@ static const char bench_help[] =
     "json|csv|console, --benchmark_format=..., --benchmark_list_tests.\n\n"
     "Counters: FLOP/s, bytes/s (of the tensors touched once), AI (flop per byte of them),\n"
     "peak_GFLOP/s (measured, for the variant's ISA and thread count; peers: the CPU's best\n"
-    "ISA) and pct_peak. Progress goes to stderr. Ctrl-C stops cleanly (the JSON written so far\n"
-    "stays valid); a second Ctrl-C kills.\n\n"
+    "ISA) and pct_peak. Ctrl-C stops cleanly (the JSON written so far stays valid); a second\n"
+    "Ctrl-C kills.\n\n"
+    "Output: progress on stderr; the summary after the run on stdout with the console format,\n"
+    "on stderr with --benchmark_format=json or csv, so that stdout is then Google benchmark's\n"
+    "JSON or CSV alone (backtune bench --benchmark_format=json | python3 -m json.tool).\n\n"
     "Interference: the run is checked for other processes using this process's CPUs (their\n"
     "CPU time from /proc/stat, over the whole run and over each benchmark's timed runs; more\n"
     "than 0.2 cores on average beyond the CPUs a benchmark leaves free), for CPU time stolen\n"
@@ -70,7 +75,7 @@ int bench_is_gbench_flag(const char *arg) {
 
 /* Our options (Google benchmark's flags were taken out before). 0 ok, 1 help shown, -1 bad. */
 int bench_parse_options(int argc, char **argv, bench_options *o) {
-    enum { OPT_CACHE = 256, OPT_EVICT, OPT_OUT, OPT_SAVE, OPT_STRICT, OPT_VERBOSE };
+    enum { OPT_CACHE = 256, OPT_EVICT, OPT_OUT, OPT_SAVE, OPT_STRICT, OPT_VERBOSE, OPT_QUIET };
     static const struct option longopts[] = {{"variants", required_argument, NULL, 'v'},
                                              {"cache", required_argument, NULL, OPT_CACHE},
                                              {"evict-mb", required_argument, NULL, OPT_EVICT},
@@ -78,6 +83,7 @@ int bench_parse_options(int argc, char **argv, bench_options *o) {
                                              {"save", no_argument, NULL, OPT_SAVE},
                                              {"strict", no_argument, NULL, OPT_STRICT},
                                              {"verbose", no_argument, NULL, OPT_VERBOSE},
+                                             {"quiet", no_argument, NULL, OPT_QUIET},
                                              {"help", no_argument, NULL, 'h'},
                                              {0}};
     bt_cli_parser parser;
@@ -112,6 +118,9 @@ int bench_parse_options(int argc, char **argv, bench_options *o) {
             break;
         case OPT_VERBOSE:
             o->sel.verbose = 1;
+            break;
+        case OPT_QUIET:
+            o->quiet = 1;
             break;
         case 'h':
             fputs(bench_help, stdout);

@@ -23,6 +23,7 @@ typedef struct bench_options {
     const char *out;
     int save;
     int strict;
+    int quiet; /* no progress lines */
 } bench_options;
 
 /* One problem instance (descriptor x op x layout) and its buffers while it is being run. */
@@ -79,10 +80,11 @@ typedef struct bench_run {
     bench_problem *loaded; /* whose buffers are allocated */
     bench_case *prepared;  /* whose state is live */
     void *state;
-    double start;
+    double start, cases_start; /* of the command, of the first benchmark */
     char openblas_coretype[64];
     bt_load_sample load_start;
     bench_verdict verdict;
+    FILE *report; /* summaries: stdout with the console format, else stderr (stdout is data) */
 } bench_run;
 static inline int bench_op_is_fc(bt_op op) {
     return op == BT_FC_BWD_DATA || op == BT_FC_BWD_WEIGHTS;
@@ -122,6 +124,7 @@ void bench_release(bench_run *run);
 void bench_add_context(const bench_run *run, int argc, char **argv);
 
 /* bench_summary.c */
+/* The summaries and the verdict go to run->report. */
 void bench_print_summary(const bench_run *run);
 void bench_print_model_totals(const bench_run *run);
 /* Failures and counts to stderr; returns the exit status they call for. */

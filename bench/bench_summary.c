@@ -28,6 +28,7 @@ static int best_cases(const bench_run *run, const bench_problem *prob, int threa
 }
 
 void bench_print_summary(const bench_run *run) {
+    FILE *out = run->report;
     int wname = 4, wtext = 7, wvar = 12, wpeer = 9;
     for (int i = 0; i < run->nproblems; i++) {
         int n = (int)strlen(run->problems[i].name), t = (int)strlen(run->problems[i].text);
@@ -39,32 +40,32 @@ void bench_print_summary(const bench_run *run) {
         if (run->impls[i].peer && n > wpeer) wpeer = n;
         if (!run->impls[i].peer && n > wvar) wvar = n;
     }
-    printf("\nsummary: best GFLOP/s of each (problem, threads) over its runs; %%peak of the\n"
-           "measured peak for that ISA and thread count; ratio = best variant / best peer\n");
-    printf("%-*s  %-*s  %3s  %-*s %9s %6s  %-*s %9s %6s\n", wname, "name", wtext, "problem", "T",
-           wvar, "best variant", "GFLOP/s", "%peak", wpeer, "best peer", "GFLOP/s", "ratio");
+    fprintf(out, "\nsummary: best GFLOP/s of each (problem, threads) over its runs; %%peak of the\n"
+                 "measured peak for that ISA and thread count; ratio = best variant / best peer\n");
+    fprintf(out, "%-*s  %-*s  %3s  %-*s %9s %6s  %-*s %9s %6s\n", wname, "name", wtext, "problem",
+            "T", wvar, "best variant", "GFLOP/s", "%peak", wpeer, "best peer", "GFLOP/s", "ratio");
     for (int p = 0; p < run->nproblems; p++) {
         const bench_problem *prob = &run->problems[p];
         for (int t = 0; t < run->opt.sel.nthreads; t++) {
             const bench_case *ours, *peer;
             if (!best_cases(run, prob, run->opt.sel.threads[t], &ours, &peer)) continue;
-            printf("%-*s  %-*s  %3d  ", wname, prob->name[0] ? prob->name : "-", wtext, prob->text,
-                   run->opt.sel.threads[t]);
+            fprintf(out, "%-*s  %-*s  %3d  ", wname, prob->name[0] ? prob->name : "-", wtext,
+                    prob->text, run->opt.sel.threads[t]);
             if (ours)
-                printf("%-*s %9.2f %6.1f  ", wvar, ours->impl->name, ours->best_gflops,
-                       ours->peak_gflops > 0 ? 100 * ours->best_gflops / ours->peak_gflops : 0);
+                fprintf(out, "%-*s %9.2f %6.1f  ", wvar, ours->impl->name, ours->best_gflops,
+                        ours->peak_gflops > 0 ? 100 * ours->best_gflops / ours->peak_gflops : 0);
             else
-                printf("%-*s %9s %6s  ", wvar, "-", "", "");
+                fprintf(out, "%-*s %9s %6s  ", wvar, "-", "", "");
             if (peer)
-                printf("%-*s %9.2f ", wpeer, peer->impl->name, peer->best_gflops);
+                fprintf(out, "%-*s %9.2f ", wpeer, peer->impl->name, peer->best_gflops);
             else
-                printf("%-*s %9s ", wpeer, "-", "");
+                fprintf(out, "%-*s %9s ", wpeer, "-", "");
             if (ours && peer)
-                printf("%6.2f", ours->best_gflops / peer->best_gflops);
+                fprintf(out, "%6.2f", ours->best_gflops / peer->best_gflops);
             else
-                printf("%6s", "");
-            printf("%s\n",
-                   (ours && ours->flagged) || (peer && peer->flagged) ? "  interference" : "");
+                fprintf(out, "%6s", "");
+            fprintf(out, "%s\n",
+                    (ours && ours->flagged) || (peer && peer->flagged) ? "  interference" : "");
         }
     }
 }
@@ -72,6 +73,7 @@ void bench_print_summary(const bench_run *run) {
 /* Per (op, layout, threads): the time of one pass over every shape, each weighted by its
  * occurrence count, with the best variant (and the best peer) of each shape. */
 void bench_print_model_totals(const bench_run *run) {
+    FILE *out = run->report;
     int header = 0;
     for (int op = 0; op < 4; op++)
         for (int layout = BT_NCHW; layout <= BT_NHWC; layout++)
@@ -101,18 +103,18 @@ void bench_print_model_totals(const bench_run *run) {
                 }
                 if (shapes < 2) continue;
                 if (!header)
-                    printf("\nmodel totals: one pass over the shapes, each x its count, best "
-                           "variant per shape\n");
+                    fprintf(out, "\nmodel totals: one pass over the shapes, each x its count, best "
+                                 "variant per shape\n");
                 header = 1;
                 char label[32];
                 snprintf(label, sizeof label, "%s%s", bt_op_name((bt_op)op),
                          !bench_op_is_fc((bt_op)op) && layout == BT_NHWC ? "_nhwc" : "");
-                printf("  %-15s T=%-3d %10.4g ms  %8.2f GFLOP/s  (%d shapes, %d layers)", label,
-                       threads, ours_s * 1e3, flop / ours_s * 1e-9, shapes, layers);
+                fprintf(out, "  %-15s T=%-3d %10.4g ms  %8.2f GFLOP/s  (%d shapes, %d layers)",
+                        label, threads, ours_s * 1e3, flop / ours_s * 1e-9, shapes, layers);
                 if (both)
-                    printf("; best peers %.4g ms on %d of them, ratio %.2f", peer_both_s * 1e3,
-                           both, peer_both_s / ours_both_s);
-                printf("\n");
+                    fprintf(out, "; best peers %.4g ms on %d of them, ratio %.2f",
+                            peer_both_s * 1e3, both, peer_both_s / ours_both_s);
+                fprintf(out, "\n");
             }
 }
 

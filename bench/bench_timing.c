@@ -5,6 +5,7 @@
 #include "bench_util.h"
 #include "bt_gbench.h"
 #include "check.h"
+#include "progress.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -60,10 +61,20 @@ static bt_status load_buffers(bench_run *run, bench_problem *b) {
         if (!b->dy || !b->x || !b->dw || !b->db)
             return bt_fail(BT_ENOMEM, "out of memory for %s", b->text);
     }
-    fprintf(stderr, "[bench %d/%d, %.1f s] %s%s%s%s\n", b->ordinal, run->nproblems,
-            bt_bench_now() - run->start, b->text, b->name[0] ? " (" : "", b->name,
-            b->name[0] ? ")" : "");
     return BT_OK;
+}
+
+/* One line per problem, as its first benchmark starts: its place, the time so far and the
+ * ETA from the benchmarks run before it. */
+static void print_progress(const bench_run *run, const bench_case *c) {
+    if (run->opt.quiet) return;
+    const double now = bt_bench_now();
+    char text[96];
+    bt_cli_progress_text(c->prob->ordinal, run->nproblems, now - run->start, now - run->cases_start,
+                         (double)(c - run->cases) / run->ncases, text, sizeof text);
+    const bench_problem *b = c->prob;
+    fprintf(stderr, "[bench %s] %s%s%s%s\n", text, b->text, b->name[0] ? " (" : "", b->name,
+            b->name[0] ? ")" : "");
 }
 
 static bt_tensors tensors_of(const bench_problem *b) {
@@ -77,7 +88,10 @@ static bt_status prepare(bench_run *run, bench_case *c) {
     if (run->prepared == c) return BT_OK;
     release_state(run);
     bt_status st = BT_OK;
-    if (run->loaded != c->prob) st = load_buffers(run, c->prob);
+    if (run->loaded != c->prob) {
+        print_progress(run, c);
+        st = load_buffers(run, c->prob);
+    }
     if (st == BT_OK) {
         st = c->impl->create(c->impl, &c->prob->problem, c->threads, &run->state);
         run->prepared = c;
@@ -198,6 +212,7 @@ int bench_register_cases(bench_run *run) {
 }
 
 void bench_run_cases(bench_run *run) {
+    run->cases_start = bt_bench_now();
     current_run = run;
     interrupted = 0;
     struct sigaction sa, old_sa;

@@ -88,27 +88,29 @@ static void verdict_reasons(const bench_run *run, char *buf, size_t size) {
 
 /* The verdict's last lines of the console output. */
 void bench_print_interference(const bench_run *run) {
+    FILE *out = run->report;
     const bench_verdict *v = &run->verdict;
     char peak[160];
     peak_text(v, peak, sizeof peak);
     if (!v->detected) {
-        printf("\ninterference: none detected (%s; %s)\n", v->run.text, peak);
+        fprintf(out, "\ninterference: none detected (%s; %s)\n", v->run.text, peak);
         return;
     }
     char reasons[512];
     verdict_reasons(run, reasons, sizeof reasons);
-    printf("\ninterference: DETECTED: %s\n"
-           "  Other work shared the CPUs: these results are not reliable; rerun on a quiet "
-           "machine.\n",
-           reasons);
-    printf("  whole run: %s\n  %s\n", v->run.text, peak);
+    fprintf(out,
+            "\ninterference: DETECTED: %s\n"
+            "  Other work shared the CPUs: these results are not reliable; rerun on a quiet "
+            "machine.\n",
+            reasons);
+    fprintf(out, "  whole run: %s\n  %s\n", v->run.text, peak);
     int shown = 0;
     for (int i = 0; i < run->ncases && shown < 20; i++)
         if (run->cases[i].flagged) {
-            if (!shown++) printf("  flagged benchmarks (marked in the summary table):\n");
-            printf("    %s: %s\n", run->cases[i].name, run->cases[i].flag_reason);
+            if (!shown++) fprintf(out, "  flagged benchmarks (marked in the summary table):\n");
+            fprintf(out, "    %s: %s\n", run->cases[i].name, run->cases[i].flag_reason);
         }
-    if (v->flagged > shown) printf("    ... %d more\n", v->flagged - shown);
+    if (v->flagged > shown) fprintf(out, "    ... %d more\n", v->flagged - shown);
 }
 
 static json_t *verdict_json(const bench_run *run) {

@@ -11,6 +11,7 @@
 
 #include "cmdline.h"
 #include "interference.h"
+#include "progress.h"
 #include "selection.h"
 
 #include <getopt.h>
@@ -62,6 +63,7 @@ static const char tune_help[] =
     "      --rebuild           tune nothing: rewrite every machine's table in DIR from\n"
     "                          DIR/records.jsonl\n"
     "      --list              tune nothing: print the keys ('<problem> t<threads>') and exit\n"
+    "      --quiet             no progress lines (below)\n"
     "      --out DIR           results directory (default results/<machine-id>:\n"
     "                          %s)\n"
     "  -h, --help              this text\n"
@@ -73,6 +75,10 @@ static const char tune_help[] =
     "(no --retune needed); the table prefers records that are not marked, and an entry\n"
     "taken from marked ones carries the mark. The summary names such keys and leaves them\n"
     "out of its averages.\n"
+    "\n"
+    "Output: progress on stderr, one line per key as it ends ('[i/N, time so far, ETA]', the\n"
+    "ETA from the keys tuned before it) and on a terminal a live line while it is tuned; the\n"
+    "summary on stdout.\n"
     "\n"
     "Progress goes to stderr; the summary (default-dispatch, tuned and exhaustive GFLOP/s)\n"
     "to stdout. The reference is never a candidate.\n"
@@ -107,6 +113,7 @@ typedef struct options {
     double time_limit;
     int max_evals, exhaustive, retune, no_screen, rebuild, list;
     int strict;
+    int quiet; /* no progress lines */
 } options;
 
 static int add_key(key_list *l, const bt_problem *p, int threads, int problem_id) {
@@ -176,15 +183,17 @@ static void summarize(tune_key *k, const bt_record *recs, int n) {
 }
 
 typedef struct progress_ctx {
-    int index, total, live;
+    int live;
+    char where[96]; /* "i/N, time so far, ETA" as the key began (cmdline/progress.h) */
     const tune_key *key;
 } progress_ctx;
 
+/* The live line on a terminal while a key is tuned. */
 static void on_progress(void *ctx, const bt_tune_progress *p) {
     progress_ctx *c = ctx;
     if (!c->live) return;
-    fprintf(stderr, "\r\033[K[%d/%d] %s t%d: %s %d/%d, best %.2f GFLOP/s %s, %.1f s left", c->index,
-            c->total, c->key->text, c->key->threads, p->stage, p->evals, p->max_evals,
+    fprintf(stderr, "\r\033[K[%s] %s t%d: %s %d/%d, best %.2f GFLOP/s %s, %.1f s left", c->where,
+            c->key->text, c->key->threads, p->stage, p->evals, p->max_evals,
             p->best ? p->best->gflops : 0.0, p->best ? p->best->variant : "-", p->seconds_left);
     fflush(stderr);
 }
@@ -346,7 +355,9 @@ static int tune_keys(key_list *keys, const options *o, const char *dir, double b
         to.max_evals = o->max_evals;
         to.exhaustive = o->exhaustive;
         to.screen = !o->no_screen;
-        progress_ctx pc = {.index = index, .total = todo, .live = isatty(2), .key = k};
+        progress_ctx pc = {.live = !o->quiet && isatty(2), .key = k};
+        bt_cli_progress_text(index, todo, bt_now() - start, bt_now() - start,
+                             (double)(index - 1) / todo, pc.where, sizeof pc.where);
         to.progress = on_progress;
         to.progress_ctx = &pc;
         bt_tune_result res;
@@ -356,9 +367,11 @@ static int tune_keys(key_list *keys, const options *o, const char *dir, double b
         bt_status st = bt_tune_key(&k->problem, k->threads, &buffers, &to, &res);
         bt_load_sample_end(&after, &before, INTERFERENCE_MIN_SECONDS);
         if (pc.live) fputs("\r\033[K", stderr);
+        char where[96];
+        bt_cli_progress_text(index, todo, bt_now() - start, bt_now() - start, (double)index / todo,
+                             where, sizeof where);
         if (st != BT_OK) {
-            fprintf(stderr, "[%d/%d] %s t%d: %s\n", index, todo, k->text, k->threads,
-                    bt_last_error());
+            fprintf(stderr, "[%s] %s t%d: %s\n", where, k->text, k->threads, bt_last_error());
             failures++;
             continue;
         }
@@ -370,14 +383,15 @@ static int tune_keys(key_list *keys, const options *o, const char *dir, double b
         bt_commit_info info = {0};
         int withheld = o->strict && k->interference[0];
         st = withheld ? BT_OK : bt_records_commit(dir, res.records.items, res.records.count, &info);
-        fprintf(stderr,
-                "[%d/%d] %s t%d: %s %.2f GFLOP/s (%s), default %.2f; %s of %lld, %d timed, "
-                "%.1f s; %.0f s of the budget left\n",
-                index, todo, k->text, k->threads, k->tuned_variant, k->tuned_gflops,
-                k->tuned_params, k->default_gflops, res.search, (long long)res.space_size,
-                res.evals, bt_now() - t0 - res.full_seconds,
-                budget - (bt_now() - start - times->full));
-        if (o->exhaustive)
+        if (!o->quiet)
+            fprintf(stderr,
+                    "[%s] %s t%d: %s %.2f GFLOP/s (%s), default %.2f; %s of %lld, %d timed, "
+                    "%.1f s; %.0f s of the budget left\n",
+                    where, k->text, k->threads, k->tuned_variant, k->tuned_gflops, k->tuned_params,
+                    k->default_gflops, res.search, (long long)res.space_size, res.evals,
+                    bt_now() - t0 - res.full_seconds,
+                    fmax(0, budget - (bt_now() - start - times->full)));
+        if (o->exhaustive && !o->quiet)
             fprintf(stderr,
                     "        exhaustive: %d more timed in %.1f s, best %.2f GFLOP/s; paired "
                     "re-timing: tuned at %.3f of it\n",
@@ -416,6 +430,7 @@ int bt_cmd_tune(int argc, char **argv) {
         O_OUT,
         O_STRICT,
         O_LIST,
+        O_QUIET,
     };
     static const struct option opts[] = {{"time-limit", required_argument, NULL, O_TIME},
                                          {"max-evals", required_argument, NULL, O_EVALS},
@@ -425,6 +440,7 @@ int bt_cmd_tune(int argc, char **argv) {
                                          {"no-screen", no_argument, NULL, O_NO_SCREEN},
                                          {"out", required_argument, NULL, O_OUT},
                                          {"strict", no_argument, NULL, O_STRICT},
+                                         {"quiet", no_argument, NULL, O_QUIET},
                                          {"list", no_argument, NULL, O_LIST},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
@@ -471,6 +487,9 @@ int bt_cmd_tune(int argc, char **argv) {
             break;
         case O_STRICT:
             o.strict = 1;
+            break;
+        case O_QUIET:
+            o.quiet = 1;
             break;
         case O_LIST:
             o.list = 1;
