@@ -1,4 +1,4 @@
-/* backtune info / list: what this machine is and which variants exist. */
+/* backtune info: what this machine is. */
 #include "commands.h"
 #include "fingerprint.h"
 #include "internal.h"
@@ -9,25 +9,6 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
-
-static int only_help(int argc, char **argv, const char *text) {
-    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            fputs(text, stdout);
-            return 0;
-        }
-        fputs(text, stderr);
-        return 2;
-    }
-    if (optind < argc) {
-        fprintf(stderr, "%s: unexpected argument '%s'\n%s", argv[0], argv[optind], text);
-        return 2;
-    }
-    return -1;
-}
 
 static const char info_help[] =
     "usage: backtune info [--brief]\n"
@@ -67,19 +48,5 @@ int bt_cmd_info(int argc, char **argv) {
 #else
     (void)brief;
 #endif
-    return 0;
-}
-
-int bt_cmd_list(int argc, char **argv) {
-    int rc = only_help(argc, argv,
-                       "usage: backtune list\n"
-                       "Lists every registered variant: op, ISA, whether this CPU runs it, and "
-                       "its tunable parameters\n(every variant also takes threads=N and "
-                       "bind=none|close|spread).\n");
-    if (rc >= 0) return rc;
-    printf("%-40s %-11s %-7s %-4s %s\n", "variant", "op", "isa", "cpu", "parameters");
-    for (int i = 0; i < bt_variant_count(); i++)
-        printf("%-40s %-11s %-7s %-4s %s\n", bt_variant_name(i), bt_op_name(bt_variant_op(i)),
-               bt_variant_isa(i), bt_variant_cpu_ok(i) ? "yes" : "no", bt_variant_param_space(i));
     return 0;
 }

@@ -295,6 +295,15 @@ static void registry_and_misc(void) {
                   "enumerator id %s names variant %s (op, family, ISA: %s)", enumerated[i], v->name,
                   expect);
     }
+    /* Every parameter says what it means (backtune list shows it). */
+    int documented = 1;
+    for (int i = 0; i < n; i++)
+        for (const bt_param_spec *p = bt_registry_get(i)->params; p && p->key; p++)
+            if (!p->doc || !p->doc[0]) {
+                documented = 0;
+                tl_note("%s: parameter %s has no doc", bt_variant_name(i), p->key);
+            }
+    tl_expect(documented, "every parameter of every variant has a doc");
     clear_error();
     tl_expect(bt_variant_name(-1) == NULL && *bt_last_error(), "bt_variant_name(-1) -> NULL");
     clear_error();

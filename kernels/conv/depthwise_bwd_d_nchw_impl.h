@@ -24,11 +24,19 @@ enum {
  * read-for-ownership of dx, and spreading the stores over the next tile's rows keeps the
  * write stream busy instead of stalling in a burst. */
 static const bt_param_spec BT_SIMD_NAME(depthwise_bwd_d_nchw_params)[] = {
-    {.key = "par", .choices = depthwise_par_choices},
-    {.key = "jb", .min = 1, .max = DEPTHWISE_NCHW_JB_MAX, .tune = "2|4"},
-    {.key = "cb", .min = 1, .max = DEPTHWISE_NCHW_CB_MAX, .tune = DEPTHWISE_NCHW_CB_TUNE},
+    {.key = "par", .choices = depthwise_par_choices, .doc = DEPTHWISE_PAR_DOC},
+    {.key = "jb",
+     .min = 1,
+     .max = DEPTHWISE_NCHW_JB_MAX,
+     .tune = "2|4",
+     .doc = "register tile: vectors along the dx width"},
+    {.key = "cb",
+     .min = 1,
+     .max = DEPTHWISE_NCHW_CB_MAX,
+     .tune = DEPTHWISE_NCHW_CB_TUNE,
+     .doc = "register tile: channels"},
 #if DEPTHWISE_NCHW_STREAM
-    {.key = "nt", .min = 0, .max = 1, .tune = "0|1"},
+    {.key = "nt", .min = 0, .max = 1, .tune = "0|1", .doc = DEPTHWISE_NT_DOC},
 #endif
     {0}};
 

@@ -20,12 +20,20 @@ enum {
 };
 
 static const bt_param_spec BT_SIMD_NAME(depthwise_bwd_d_nhwc_params)[] = {
-    {.key = "par", .choices = depthwise_par_choices},
-    {.key = "jb", .min = 1, .max = DEPTHWISE_NHWC_JB_MAX, .tune = DEPTHWISE_NHWC_JB_TUNE},
-    {.key = "cb", .min = 1, .max = DEPTHWISE_NHWC_CB_MAX, .tune = "1|2"},
-    {.key = "cc", .min = 1, .max = (int64_t)1 << 24},
+    {.key = "par", .choices = depthwise_par_choices, .doc = DEPTHWISE_PAR_DOC},
+    {.key = "jb",
+     .min = 1,
+     .max = DEPTHWISE_NHWC_JB_MAX,
+     .tune = DEPTHWISE_NHWC_JB_TUNE,
+     .doc = "register tile: dx positions"},
+    {.key = "cb",
+     .min = 1,
+     .max = DEPTHWISE_NHWC_CB_MAX,
+     .tune = "1|2",
+     .doc = "register tile: channel vectors"},
+    {.key = "cc", .min = 1, .max = (int64_t)1 << 24, .doc = DEPTHWISE_CC_DOC},
 #if DEPTHWISE_NHWC_STREAM
-    {.key = "nt", .min = 0, .max = 1, .tune = "0|1"},
+    {.key = "nt", .min = 0, .max = 1, .tune = "0|1", .doc = DEPTHWISE_NT_DOC},
 #endif
     {0}};
 

@@ -13,7 +13,7 @@
 enum { DEPTHWISE_BWD_W_NCHW_PAR };
 
 static const bt_param_spec BT_SIMD_NAME(depthwise_bwd_w_nchw_params)[] = {
-    {.key = "par", .choices = depthwise_par_choices}, {0}};
+    {.key = "par", .choices = depthwise_par_choices, .doc = DEPTHWISE_PAR_DOC}, {0}};
 
 /* Geometry of X: rows p*sh + r*dh (row i + ph of the padded plane), sw phase planes of
  * `width` columns each, wide enough for whole vectors of q. */

@@ -13,9 +13,15 @@
 enum { DEPTHWISE_BWD_W_NHWC_PAR, DEPTHWISE_BWD_W_NHWC_CB, DEPTHWISE_BWD_W_NHWC_CC };
 
 static const bt_param_spec BT_SIMD_NAME(depthwise_bwd_w_nhwc_params)[] = {
-    {.key = "par", .choices = depthwise_par_choices},
-    {.key = "cb", .min = 1, .max = DEPTHWISE_NHWC_CB_MAX, .tune = "1|2"},
-    {.key = "cc", .min = 1, .max = (int64_t)1 << 24},
+    {.key = "par",
+     .choices = depthwise_par_choices,
+     .doc = "threads form a grid over dy rows of the whole batch (mb), channels (c), or both (2d)"},
+    {.key = "cb",
+     .min = 1,
+     .max = DEPTHWISE_NHWC_CB_MAX,
+     .tune = "1|2",
+     .doc = "register tile: channel vectors"},
+    {.key = "cc", .min = 1, .max = (int64_t)1 << 24, .doc = DEPTHWISE_CC_DOC},
     {0}};
 
 /* One segment: positions q in [0, nq) of one dy row, for a chunk of taps. */

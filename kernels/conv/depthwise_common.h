@@ -13,6 +13,10 @@
 /* par: how threads share the work. Threads form a grid of `rows` x `cols`: rows split the
  * batch (with its spatial rows where the variant allows it), cols split channels. */
 static const char *const depthwise_par_choices[] = {"mb", "c", "2d", NULL};
+#define DEPTHWISE_PAR_DOC "threads form a grid over samples (mb), channels (c), or both (2d)"
+#define DEPTHWISE_NT_DOC "1: dx written with streaming (non-temporal) stores"
+#define DEPTHWISE_CC_DOC                                                                           \
+    "channels per chunk: rows outermost, channels in chunks of cc, so the rows in use stay in L2"
 enum { DEPTHWISE_PAR_MB, DEPTHWISE_PAR_C, DEPTHWISE_PAR_2D };
 
 /* Depthwise: one input channel per group (C/G = 1). kg = K/G is the channel multiplier. */

@@ -26,6 +26,9 @@ typedef struct direct_bwd_d_tap {
 /* Parallel strategies (the `par` parameter). Work items are (n, row block, group x
  * c-tile); mb splits the batch, c the (group, c-tile) pairs, 2d the flattened items. */
 enum { DIRECT_BWD_D_PAR_MB, DIRECT_BWD_D_PAR_C, DIRECT_BWD_D_PAR_2D };
+#define DIRECT_BWD_D_PAR_DOC                                                                       \
+    "threads split the samples (mb), the (group, channel tile) pairs (c) or both (2d)"
+#define DIRECT_BWD_D_RB_DOC "dx rows per block; each thread copies the dy rows a block reads"
 extern const char *const bt_bwdd_par_choices[];
 
 /* Geometry derived at plan time, kept in plan->priv. Sizes are in floats. */

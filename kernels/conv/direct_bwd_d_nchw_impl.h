@@ -80,12 +80,24 @@ enum {
     DIRECT_BWD_D_NCHW_P_RB
 };
 static const bt_param_spec direct_bwd_d_nchw_params[] = {
-    {"par", bt_bwdd_par_choices, 0, 0, NULL},
-    {"ct", NULL, 1, DIRECT_BWD_D_NCHW_CT_LIMIT, DIRECT_BWD_D_NCHW_CT_TUNE},
-    {"jv", NULL, 1, DIRECT_BWD_D_NCHW_JV_LIMIT, DIRECT_BWD_D_NCHW_JV_TUNE},
-    {"kb", NULL, 1, 1 << 20, "8|32|128"},
-    {"rb", NULL, 1, 1 << 20, "1|4|16|64"},
-    {NULL, NULL, 0, 0, NULL},
+    {.key = "par", .choices = bt_bwdd_par_choices, .doc = DIRECT_BWD_D_PAR_DOC},
+    {.key = "ct",
+     .min = 1,
+     .max = DIRECT_BWD_D_NCHW_CT_LIMIT,
+     .tune = DIRECT_BWD_D_NCHW_CT_TUNE,
+     .doc = "register tile: input channels"},
+    {.key = "jv",
+     .min = 1,
+     .max = DIRECT_BWD_D_NCHW_JV_LIMIT,
+     .tune = DIRECT_BWD_D_NCHW_JV_TUNE,
+     .doc = "register tile: vectors along a dx row phase (flattened over the block's rows)"},
+    {.key = "kb",
+     .min = 1,
+     .max = 1 << 20,
+     .tune = "8|32|128",
+     .doc = "filters per block of the sum, so their dy rows stay in L1 across the taps"},
+    {.key = "rb", .min = 1, .max = 1 << 20, .tune = "1|4|16|64", .doc = DIRECT_BWD_D_RB_DOC},
+    {.key = NULL},
 };
 
 /* One register tile's work. */

@@ -74,12 +74,22 @@ enum {
     DIRECT_BWD_D_NHWC_P_RB
 };
 static const bt_param_spec direct_bwd_d_nhwc_params[] = {
-    {"par", bt_bwdd_par_choices, 0, 0, NULL},
-    {"vec", direct_bwd_d_nhwc_vec_choices, 0, 0, NULL},
-    {"jt", NULL, 1, DIRECT_BWD_D_NHWC_JT_LIMIT, DIRECT_BWD_D_NHWC_JT_TUNE},
-    {"cb", NULL, 1, DIRECT_BWD_D_NHWC_CB_MAX, "1|2|3|4"},
-    {"rb", NULL, 1, 1 << 20, "1|4|16|64"},
-    {NULL, NULL, 0, 0, NULL},
+    {.key = "par", .choices = bt_bwdd_par_choices, .doc = DIRECT_BWD_D_PAR_DOC},
+    {.key = "vec",
+     .choices = direct_bwd_d_nhwc_vec_choices,
+     .doc = "vectors over input channels (c) or over the filters summed (k: few channels)"},
+    {.key = "jt",
+     .min = 1,
+     .max = DIRECT_BWD_D_NHWC_JT_LIMIT,
+     .tune = DIRECT_BWD_D_NHWC_JT_TUNE,
+     .doc = "register tile: dx positions of one row phase"},
+    {.key = "cb",
+     .min = 1,
+     .max = DIRECT_BWD_D_NHWC_CB_MAX,
+     .tune = "1|2|3|4",
+     .doc = "register tile: channel vectors (vec=c) or channels (vec=k)"},
+    {.key = "rb", .min = 1, .max = 1 << 20, .tune = "1|4|16|64", .doc = DIRECT_BWD_D_RB_DOC},
+    {.key = NULL},
 };
 
 /* One register tile's work. */

@@ -43,21 +43,45 @@ static const char *const direct_bwd_w_nchw_tiles[] = {"4x3", "6x2", "2x4", "4x2"
 #endif
 
 #define DIRECT_BWD_W_BLOCK_MAX ((int64_t)1 << 24)
+/* The parameters both layouts share, with their tile names and row-block candidates. */
+#define DIRECT_BWD_W_COMMON_SPECS(tiles, pb_tune)                                                  \
+    {.key = "par",                                                                                 \
+     .choices = direct_bwd_w_par_names,                                                            \
+     .doc = "threads split output rows with a private dW each (mb), filter tiles (k), channel "    \
+            "tiles (c), or rows x filters (2d)"},                                                  \
+        {.key = "tile",                                                                            \
+         .choices = tiles,                                                                         \
+         .tune = DIRECT_BWD_W_TILE_TUNE,                                                           \
+         .doc = "register tile, rows x columns: filters x channel vectors (vec=c), channels x "    \
+                "filter vectors (k), tap column x channel pairs x filter vectors (ks), filters x " \
+                "channels (q)"},                                                                   \
+        {.key = "kb",                                                                              \
+         .min = 1,                                                                                 \
+         .max = DIRECT_BWD_W_BLOCK_MAX,                                                            \
+         .tune = "32|64|128|256",                                                                  \
+         .doc = "filters per cache block of dW (a kb x cb x R x S block fits half of L2)"},        \
+        {.key = "cb",                                                                              \
+         .min = 1,                                                                                 \
+         .max = DIRECT_BWD_W_BLOCK_MAX,                                                            \
+         .tune = "32|64|128|256",                                                                  \
+         .doc = "input channels per cache block of dW (not a register tile: see tile)"},           \
+    {                                                                                              \
+        .key = "pb", .min = 1, .max = DIRECT_BWD_W_BLOCK_MAX, .tune = pb_tune,                     \
+        .doc = "output rows per block of the sum (whole images when at least P)"                   \
+    }
 static const bt_param_spec direct_bwd_w_nhwc_params[] = {
-    {.key = "par", .choices = direct_bwd_w_par_names},
-    {.key = "tile", .choices = direct_bwd_w_nhwc_tiles, .tune = DIRECT_BWD_W_TILE_TUNE},
-    {.key = "kb", .min = 1, .max = DIRECT_BWD_W_BLOCK_MAX, .tune = "32|64|128|256"},
-    {.key = "cb", .min = 1, .max = DIRECT_BWD_W_BLOCK_MAX, .tune = "32|64|128|256"},
-    {.key = "pb", .min = 1, .max = DIRECT_BWD_W_BLOCK_MAX, .tune = "1|2|4|8|16"},
-    {.key = "vec", .choices = direct_bwd_w_nhwc_vec_names},
+    DIRECT_BWD_W_COMMON_SPECS(direct_bwd_w_nhwc_tiles, "1|2|4|8|16"),
+    {.key = "vec",
+     .choices = direct_bwd_w_nhwc_vec_names,
+     .doc = "vectors over input channels (c), over filters (k: few channels), or ks (vectors "
+            "over filters, tile rows the tap column x channel pairs of a padded x copy)"},
     {.key = NULL}};
 static const bt_param_spec direct_bwd_w_nchw_params[] = {
-    {.key = "par", .choices = direct_bwd_w_par_names},
-    {.key = "tile", .choices = direct_bwd_w_nchw_tiles, .tune = DIRECT_BWD_W_TILE_TUNE},
-    {.key = "kb", .min = 1, .max = DIRECT_BWD_W_BLOCK_MAX, .tune = "32|64|128|256"},
-    {.key = "cb", .min = 1, .max = DIRECT_BWD_W_BLOCK_MAX, .tune = "32|64|128|256"},
-    {.key = "pb", .min = 1, .max = DIRECT_BWD_W_BLOCK_MAX, .tune = "4|8|16|32|64"},
-    {.key = "vec", .choices = direct_bwd_w_nchw_vec_names},
+    DIRECT_BWD_W_COMMON_SPECS(direct_bwd_w_nchw_tiles, "4|8|16|32|64"),
+    {.key = "vec",
+     .choices = direct_bwd_w_nchw_vec_names,
+     .doc = "vectors along output rows (q), or ks (vectors over filters, tile rows the tap "
+            "column x channel pairs of a padded x copy)"},
     {.key = NULL}};
 
 /* How x is read (see the top of the file). */

@@ -8,15 +8,30 @@ static const char *const bwd_w_par[] = {"mb", "k", NULL};
 static const char *const bwd_d_par[] = {"mb", "c", NULL};
 
 #define CONVG_COLS_SPEC                                                                            \
-    { .key = "cols", .min = 1, .max = INT64_C(1) << 40, .tune = "64|256|1024" }
+    {                                                                                              \
+        .key = "cols", .min = 1, .max = INT64_C(1) << 40, .tune = "64|256|1024",                   \
+        .doc =                                                                                     \
+            "output positions per column block (the GEMM's sum for bwd_w, its columns for bwd_d)"  \
+    }
 
 const bt_param_spec bt_conv_gemm_bwd_w_params[] = {
-    {.key = "par", .choices = bwd_w_par}, CONVG_COLS_SPEC, BT_GEMM_BLOCKING_PARAM_SPECS, {0}};
-const bt_param_spec bt_conv_gemm_bwd_d_params[] = {
-    {.key = "par", .choices = bwd_d_par},
+    {.key = "par",
+     .choices = bwd_w_par,
+     .doc = "threads split the samples with a private dW each (mb) or the filters (k)"},
     CONVG_COLS_SPEC,
     BT_GEMM_BLOCKING_PARAM_SPECS,
-    {.key = "chb", .min = 1, .max = 1 << 30, .tune = "4|16|64"},
+    {0}};
+const bt_param_spec bt_conv_gemm_bwd_d_params[] = {
+    {.key = "par",
+     .choices = bwd_d_par,
+     .doc = "threads split the samples (mb) or the channels (c)"},
+    CONVG_COLS_SPEC,
+    BT_GEMM_BLOCKING_PARAM_SPECS,
+    {.key = "chb",
+     .min = 1,
+     .max = 1 << 30,
+     .tune = "4|16|64",
+     .doc = "input channels per column block (col2im scatters a block once its sum is done)"},
     {0}};
 
 /* Threads that would share out `total` items get at least one each. */

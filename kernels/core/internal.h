@@ -47,6 +47,9 @@ typedef struct bt_param_spec {
     const char *const *choices; /* NULL-terminated, or NULL for an integer parameter */
     int64_t min, max;
     const char *tune;
+    /* What the parameter means for this variant, one line, shown by `backtune list VARIANT`
+     * (required: tests/test_api.c). Not part of the variant hash. */
+    const char *doc;
 } bt_param_spec;
 
 struct bt_plan;

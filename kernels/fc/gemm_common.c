@@ -85,9 +85,19 @@ static const char *const fc_bwd_d_par[] = {"mb", "c", "2d", NULL};      /* rows 
 static const char *const fc_bwd_w_par[] = {"k", "c", "2d", "mb", NULL}; /* mb splits the sum */
 
 const bt_param_spec bt_fc_gemm_bwd_d_params[] = {
-    {.key = "par", .choices = fc_bwd_d_par}, BT_GEMM_BLOCKING_PARAM_SPECS, {0}};
+    {.key = "par",
+     .choices = fc_bwd_d_par,
+     .doc =
+         "threads split dX's rows (mb: the samples), its columns (c: the channels) or both (2d)"},
+    BT_GEMM_BLOCKING_PARAM_SPECS,
+    {0}};
 const bt_param_spec bt_fc_gemm_bwd_w_params[] = {
-    {.key = "par", .choices = fc_bwd_w_par}, BT_GEMM_BLOCKING_PARAM_SPECS, {0}};
+    {.key = "par",
+     .choices = fc_bwd_w_par,
+     .doc = "threads split dW's rows (k: filters), its columns (c: channels), both (2d), or the "
+            "sum over the samples with a private dW each (mb)"},
+    BT_GEMM_BLOCKING_PARAM_SPECS,
+    {0}};
 
 /* The FC GEMM as m x n x k: dX[N x C] = dY W (sum over K), dW[K x C] = dYt X (sum over N). */
 static void fc_dims(const bt_shape *s, int64_t *m, int64_t *n, int64_t *k) {

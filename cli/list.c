@@ -1,0 +1,90 @@
+/* backtune list: which variants exist, and what their parameters mean (the meanings are the
+ * `doc` of each variant's bt_param_spec, so they cannot drift from the code). */
+#include "cmdline.h"
+#include "commands.h"
+#include "internal.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char list_help[] =
+    "usage: backtune list [--params] [VARIANT-GLOB...]\n"
+    "Without arguments: every registered variant, its op, ISA, whether this CPU runs it, and\n"
+    "its tunable parameters with the tuner's candidate values.\n"
+    "  VARIANT-GLOB...  the variants whose names match the shell globs, each parameter with\n"
+    "                   its range or choices, the tuner's candidates and what it means\n"
+    "  --params         the same for one variant of each family and op (the other ISA builds\n"
+    "                   of a family take the same parameters; their ranges and candidates\n"
+    "                   may differ: name them to see)\n"
+    "Every variant also takes threads=N and bind=none|close|spread (kernels/include/"
+    "backtune.h).\n";
+
+/* One variant's parameters, one line each: "  key  values  [tune: ...]  meaning". */
+static void print_params(const bt_variant *v) {
+    printf("%s  (%s, family %s, %s)\n", v->name, bt_op_name(v->op), v->family, bt_isa_name(v->isa));
+    int any = 0;
+    for (const bt_param_spec *p = v->params; p && p->key; p++, any = 1) {
+        char values[160];
+        size_t used = 0;
+        values[0] = '\0';
+        if (p->choices)
+            for (int c = 0; p->choices[c] && used < sizeof values; c++)
+                used += (size_t)snprintf(values + used, sizeof values - used, "%s%s", c ? "|" : "",
+                                         p->choices[c]);
+        else
+            snprintf(values, sizeof values, "%lld..%lld", (long long)p->min, (long long)p->max);
+        printf("  %-5s %-24s %s%s%s%s\n", p->key, values, p->doc ? p->doc : "(undocumented)",
+               p->tune ? " [tuner: " : "", p->tune ? p->tune : "", p->tune ? "]" : "");
+    }
+    if (!any) printf("  (no parameters of its own)\n");
+}
+
+int bt_cmd_list(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"params", no_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'}, {0}};
+    int families = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'p')
+            families = 1;
+        else if (c == 'h')
+            return fputs(list_help, stdout), 0;
+        else
+            return fputs(list_help, stderr), 2;
+    }
+    if (!families && optind == argc) {
+        printf("%-40s %-11s %-7s %-4s %s\n", "variant", "op", "isa", "cpu", "parameters");
+        for (int i = 0; i < bt_variant_count(); i++)
+            printf("%-40s %-11s %-7s %-4s %s\n", bt_variant_name(i), bt_op_name(bt_variant_op(i)),
+                   bt_variant_isa(i), bt_variant_cpu_ok(i) ? "yes" : "no",
+                   bt_variant_param_space(i));
+        printf("\nWhat each parameter means: backtune list --params, or backtune list VARIANT.\n");
+        return 0;
+    }
+    int shown = 0;
+    for (int i = 0; i < bt_variant_count(); i++) {
+        const bt_variant *v = bt_registry_get(i);
+        int selected = 0;
+        for (int a = optind; a < argc && !selected; a++)
+            selected = bt_cli_name_selected(v->name, argv[a]);
+        if (families && optind == argc) {
+            /* The first registered build of its (op, family). */
+            selected = 1;
+            for (int j = 0; j < i && selected; j++)
+                selected = bt_registry_get(j)->op != v->op ||
+                           strcmp(bt_registry_get(j)->family, v->family);
+        }
+        if (!selected) continue;
+        if (shown++) printf("\n");
+        print_params(v);
+    }
+    if (!shown) {
+        fprintf(stderr, "backtune list: no variant matches");
+        for (int a = optind; a < argc; a++) fprintf(stderr, " '%s'", argv[a]);
+        fprintf(stderr, " (backtune list names them all)\n");
+        return 2;
+    }
+    printf("\nEvery variant also takes threads=N and bind=none|close|spread.\n");
+    return 0;
+}
