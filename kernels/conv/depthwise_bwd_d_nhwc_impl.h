@@ -26,12 +26,7 @@ static const bt_param_spec BT_SIMD_NAME(depthwise_bwd_d_nhwc_params)[] = {
      .max = DEPTHWISE_NHWC_JB_MAX,
      .tune = DEPTHWISE_NHWC_JB_TUNE,
      .doc = "register tile: dx positions"},
-    {.key = "cb",
-     .min = 1,
-     .max = DEPTHWISE_NHWC_CB_MAX,
-     .tune = "1|2",
-     .doc = "register tile: channel vectors"},
-    {.key = "cc", .min = 1, .max = (int64_t)1 << 24, .doc = DEPTHWISE_CC_DOC},
+    DEPTHWISE_NHWC_CB_CC_SPECS,
 #if DEPTHWISE_NHWC_STREAM
     {.key = "nt", .min = 0, .max = 1, .tune = "0|1", .doc = DEPTHWISE_NT_DOC},
 #endif

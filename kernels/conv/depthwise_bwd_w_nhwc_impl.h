@@ -16,12 +16,7 @@ static const bt_param_spec BT_SIMD_NAME(depthwise_bwd_w_nhwc_params)[] = {
     {.key = "par",
      .choices = depthwise_par_choices,
      .doc = "threads form a grid over dy rows of the whole batch (mb), channels (c), or both (2d)"},
-    {.key = "cb",
-     .min = 1,
-     .max = DEPTHWISE_NHWC_CB_MAX,
-     .tune = "1|2",
-     .doc = "register tile: channel vectors"},
-    {.key = "cc", .min = 1, .max = (int64_t)1 << 24, .doc = DEPTHWISE_CC_DOC},
+    DEPTHWISE_NHWC_CB_CC_SPECS,
     {0}};
 
 /* One segment: positions q in [0, nq) of one dy row, for a chunk of taps. */

@@ -38,6 +38,16 @@
     ((DEPTHWISE_NHWC_NREG - 3 * (cb)-1) / (cb) < DEPTHWISE_NHWC_TMAX_ABS                           \
          ? (DEPTHWISE_NHWC_NREG - 3 * (cb)-1) / (cb)                                               \
          : DEPTHWISE_NHWC_TMAX_ABS)
+/* The register tile's channel vectors and the channel chunk, parameters of both ops. */
+#define DEPTHWISE_NHWC_CB_CC_SPECS                                                                 \
+    {.key = "cb",                                                                                  \
+     .min = 1,                                                                                     \
+     .max = DEPTHWISE_NHWC_CB_MAX,                                                                 \
+     .tune = "1|2",                                                                                \
+     .doc = "register tile: channel vectors"},                                                     \
+    {                                                                                              \
+        .key = "cc", .min = 1, .max = (int64_t)1 << 24, .doc = DEPTHWISE_CC_DOC                    \
+    }
 #define DEPTHWISE_NHWC_INLINE static inline __attribute__((always_inline))
 
 static inline int BT_SIMD_NAME(depthwise_nhwc_supports)(const bt_shape *s, char *why, size_t size) {
