@@ -33,7 +33,8 @@ static void copy_text(char *dst, size_t size, const char *src) {
 }
 
 const char *bt_cmp_variant_isa(const char *variant) {
-    if (ends_with(variant, "_avx512")) return "avx512";
+    /* <op>__<family>_<isa>[_<build>] (common/simd.h: avx512_ymm is an avx512 build). */
+    if (strstr(variant, "_avx512")) return "avx512";
     if (ends_with(variant, "_avx2")) return "avx2";
     return "scalar";
 }

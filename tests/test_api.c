@@ -291,7 +291,12 @@ static void registry_and_misc(void) {
         snprintf(expect, sizeof expect, "%s__%s%s%s", bt_op_name(v->op), v->family,
                  v->isa == BT_ISA_SCALAR && !strstr(v->name, "_scalar") ? "" : "_",
                  v->isa == BT_ISA_SCALAR && !strstr(v->name, "_scalar") ? "" : bt_variant_isa(i));
-        tl_expect(!strcmp(enumerated[i], v->name) && !strcmp(expect, v->name),
+        /* A build other than the ISA's plain one adds a tag (common/simd.h: avx512_ymm). */
+        const size_t len = strlen(expect);
+        const int parts =
+            !strcmp(expect, v->name) || (!strncmp(expect, v->name, len) && v->name[len] == '_' &&
+                                         v->isa != BT_ISA_SCALAR && v->name[len + 1]);
+        tl_expect(!strcmp(enumerated[i], v->name) && parts,
                   "enumerator id %s names variant %s (op, family, ISA: %s)", enumerated[i], v->name,
                   expect);
     }

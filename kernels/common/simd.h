@@ -8,9 +8,17 @@
  *     #define BT_SIMD_AVX512
  *     #include "conv/direct_bwd_w_impl.h"
  *
- * BT_SIMD_AVX512: __m512 (16 floats), masks in k-registers.
- * BT_SIMD_AVX2:   __m256 (8 floats), masks as integer vectors (vmaskmov).
- * BT_SIMD_SCALAR: one float (BT_VLEN 1), for the portable blocked variants.
+ * BT_SIMD_AVX512:     __m512 (16 floats), masks in k-registers.
+ * BT_SIMD_AVX512_YMM: __m256 (8 floats) with AVX-512VL: k-register masks and 32 registers at
+ *                     half the width (fewer lanes wasted on narrow channel counts; no 512-bit
+ *                     frequency licence); ISA avx512, name suffix avx512_ymm.
+ * BT_SIMD_AVX2:       __m256 (8 floats), masks as integer vectors (vmaskmov).
+ * BT_SIMD_SCALAR:     one float (BT_VLEN 1), for the portable blocked variants.
+ * Besides the vector type each build says BT_VREGS (vector registers: 32 or 16) and whether
+ * it has streaming stores (BT_VSTREAM, bt_vstream(p, v): p aligned to the vector), so that
+ * templates size their register tiles from these rather than from the ISA's name, and a new
+ * build of a family is one file. Its source file's name ends in _<suffix>.c, which selects the
+ * compile flags (bt_set_isa_flags in CMakeLists.txt: _avx512*.c AVX-512, _avx2.c AVX2+FMA).
  * Tails: bt_vmask(n) selects the first n lanes (0 <= n <= BT_VLEN); masked loads read and
  * masked stores write nothing outside those lanes, so tails never touch memory past the end.
  */
@@ -24,6 +32,8 @@
 #define BT_VLEN 16
 #define BT_ISA_THIS BT_ISA_AVX512
 #define BT_SIMD_SUFFIX avx512
+#define BT_VREGS 32
+#define BT_VSTREAM 1
 typedef __m512 bt_vf;
 typedef __mmask16 bt_vmask_t;
 static inline bt_vmask_t bt_vmask(int n) {
@@ -40,12 +50,39 @@ static inline bt_vmask_t bt_vmask(int n) {
 #define bt_vadd(a, b) _mm512_add_ps((a), (b))
 #define bt_vmul(a, b) _mm512_mul_ps((a), (b))
 #define bt_vhsum(v) _mm512_reduce_add_ps(v)
+#define bt_vstream(p, v) _mm512_stream_ps((p), (v))
+
+#elif defined(BT_SIMD_AVX512_YMM)
+#include <immintrin.h>
+#define BT_VLEN 8
+#define BT_ISA_THIS BT_ISA_AVX512
+#define BT_SIMD_SUFFIX avx512_ymm
+#define BT_VREGS 32
+#define BT_VSTREAM 1
+typedef __m256 bt_vf;
+typedef __mmask8 bt_vmask_t;
+static inline bt_vmask_t bt_vmask(int n) {
+    return (bt_vmask_t)((1u << n) - 1u);
+}
+#define bt_vzero() _mm256_setzero_ps()
+#define bt_vset1(x) _mm256_set1_ps(x)
+#define bt_vbcast(p) _mm256_broadcast_ss(p)
+#define bt_vload(p) _mm256_loadu_ps(p)
+#define bt_vstore(p, v) _mm256_storeu_ps((p), (v))
+#define bt_vload_mask(p, m) _mm256_maskz_loadu_ps((m), (p))
+#define bt_vstore_mask(p, m, v) _mm256_mask_storeu_ps((p), (m), (v))
+#define bt_vfmadd(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define bt_vadd(a, b) _mm256_add_ps((a), (b))
+#define bt_vmul(a, b) _mm256_mul_ps((a), (b))
+#define bt_vstream(p, v) _mm256_stream_ps((p), (v))
 
 #elif defined(BT_SIMD_AVX2)
 #include <immintrin.h>
 #define BT_VLEN 8
 #define BT_ISA_THIS BT_ISA_AVX2
 #define BT_SIMD_SUFFIX avx2
+#define BT_VREGS 16
+#define BT_VSTREAM 1
 typedef __m256 bt_vf;
 typedef __m256i bt_vmask_t;
 static inline bt_vmask_t bt_vmask(int n) {
@@ -62,17 +99,14 @@ static inline bt_vmask_t bt_vmask(int n) {
 #define bt_vfmadd(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define bt_vadd(a, b) _mm256_add_ps((a), (b))
 #define bt_vmul(a, b) _mm256_mul_ps((a), (b))
-static inline float bt_vhsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
+#define bt_vstream(p, v) _mm256_stream_ps((p), (v))
 
 #elif defined(BT_SIMD_SCALAR)
 #define BT_VLEN 1
 #define BT_ISA_THIS BT_ISA_SCALAR
 #define BT_SIMD_SUFFIX scalar
+#define BT_VREGS 16 /* the SSE registers scalar code runs in */
+#define BT_VSTREAM 0
 typedef float bt_vf;
 typedef int bt_vmask_t;
 static inline bt_vmask_t bt_vmask(int n) {
@@ -89,9 +123,20 @@ static inline bt_vmask_t bt_vmask(int n) {
 #define bt_vadd(a, b) ((a) + (b))
 #define bt_vmul(a, b) ((a) * (b))
 #define bt_vhsum(v) (v)
+#define bt_vstream(p, v) bt_vstore((p), (v))
 
 #else
-#error "define BT_SIMD_AVX512, BT_SIMD_AVX2 or BT_SIMD_SCALAR before including simd.h"
+#error                                                                                             \
+    "define BT_SIMD_AVX512, BT_SIMD_AVX512_YMM, BT_SIMD_AVX2 or BT_SIMD_SCALAR before including simd.h"
+#endif
+
+#if BT_VLEN == 8 /* AVX2 and AVX512_YMM */
+static inline float bt_vhsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
 #endif
 
 #define BT_SIMD_CAT_(a, b) a##_##b

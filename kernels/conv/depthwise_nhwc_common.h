@@ -10,20 +10,13 @@
 
 #include <string.h>
 
-#if defined(BT_SIMD_AVX512)
-#define DEPTHWISE_NHWC_NREG 32
-#define DEPTHWISE_NHWC_STREAM 1
-#define depthwise_nhwc_vstream(p, v) _mm512_stream_ps((p), (v))
+/* Register tiles from the build's registers (common/simd.h), not its ISA's name. */
+#define DEPTHWISE_NHWC_NREG BT_VREGS
+#define DEPTHWISE_NHWC_STREAM BT_VSTREAM
+#define depthwise_nhwc_vstream(p, v) bt_vstream((p), (v))
+#if BT_VREGS >= 32
 #define DEPTHWISE_NHWC_JB_TUNE "4|8|12"
-#elif defined(BT_SIMD_AVX2)
-#define DEPTHWISE_NHWC_NREG 16
-#define DEPTHWISE_NHWC_STREAM 1
-#define depthwise_nhwc_vstream(p, v) _mm256_stream_ps((p), (v))
-#define DEPTHWISE_NHWC_JB_TUNE "4|6"
 #else
-#define DEPTHWISE_NHWC_NREG 16
-#define DEPTHWISE_NHWC_STREAM 0
-#define depthwise_nhwc_vstream(p, v) bt_vstore((p), (v))
 #define DEPTHWISE_NHWC_JB_TUNE "4|6"
 #endif
 
