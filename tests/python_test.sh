@@ -23,11 +23,14 @@ fi
 if [ "$sanitize" = ON ]; then
     preload="$(${CC:-cc} -print-file-name=libasan.so) $(${CC:-cc} -print-file-name=libubsan.so)"
     # Python and torch are not instrumented: their allocations at exit are not leaks to
-    # report, and ASan's own checks stay on for libbacktune.
-    export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:${ASAN_OPTIONS:-}"
-    if ! LD_PRELOAD="$preload" "$python" -c "import torch" >/dev/null 2>&1; then
+    # report (the last setting wins, so this one goes last); ASan's other checks stay on.
+    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+    if ! LD_PRELOAD="$preload" "$python" -c "import torch" >/dev/null 2>"${TMPDIR:-/tmp}/bt_preload.$$"; then
+        tail -n 5 "${TMPDIR:-/tmp}/bt_preload.$$"
+        rm -f "${TMPDIR:-/tmp}/bt_preload.$$"
         skip "the sanitizer runtimes ($preload) cannot be preloaded into $python with torch"
     fi
+    rm -f "${TMPDIR:-/tmp}/bt_preload.$$"
     export LD_PRELOAD="$preload"
     echo "sanitizer build: python runs with LD_PRELOAD=$LD_PRELOAD"
 fi

@@ -89,3 +89,32 @@ def test_nhwc_plan_refuses_nchw_tensor():
     w, dy = torch.randn(p.w_shape), torch.randn(p.dy_shape)
     with pytest.raises(backtune.TensorError, match="channels_last"):
         plan.execute(w=w, dy=dy, dx=torch.empty(p.x_shape))
+
+
+def test_tuning_table_followed(tmp_path):
+    # A table written by `backtune tune` is followed by plans made from Python, through
+    # BACKTUNE_TABLE (read by the library at the first plan) and through tuning_load.
+    import os
+    import subprocess
+    import sys
+
+    cli = os.environ.get("BACKTUNE_CLI")
+    if not cli:
+        pytest.skip("BACKTUNE_CLI not set (ctest sets it)")
+    problem = "fc_bwd_w mb4ic16oc8"
+    subprocess.run([cli, "tune", "-p", problem, "-t", "1", "--max-evals", "4", "--out",
+                    str(tmp_path)], check=True, capture_output=True)
+    code = ("import backtune; p = backtune.Plan(backtune.Problem.parse('%s'), "
+            "params='threads=1'); print(p.source)" % problem)
+    env = dict(os.environ, BACKTUNE_TABLE=str(tmp_path),
+               PYTHONPATH=os.path.join(os.path.dirname(__file__), "..", "..", "python"))
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True)
+    assert run.stdout.strip() == "table", run.stdout + run.stderr
+    env.pop("BACKTUNE_TABLE")
+    code = ("import backtune; backtune.tuning_load('%s'); p = backtune.Plan("
+            "backtune.Problem.parse('%s'), params='threads=1'); print(p.source)"
+            % (tmp_path, problem))
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True)
+    assert run.stdout.strip() == "table", run.stdout + run.stderr

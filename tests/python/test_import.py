@@ -101,7 +101,7 @@ def test_bench_runs_small():
                           "--threads", "1"], env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
     lines = run.stdout.strip().splitlines()
-    assert "environment: OMP_PLACES=" in run.stdout and "MALLOC_MMAP_MAX_=" in run.stdout
+    assert "environment: OMP_PLACES=" in run.stdout and "MALLOC_CONF=" in run.stdout
     header = next(i for i, l in enumerate(lines) if l.startswith("layer "))
     assert len(lines[header + 1:-1]) == 21  # 20 convolutions and the classifier
     assert re.fullmatch(r"backward: backtune [0-9.]+ ms, torch [0-9.]+ ms, speedup [0-9.]+, "

@@ -19,11 +19,13 @@ def main(argv=None):
         epilog="Fairness: both sides use --threads threads (torch.set_num_threads and the "
         "plans' threads=T) bound by OpenMP: the command re-executes itself with "
         "OMP_PLACES=cores OMP_PROC_BIND=close unless either is set. PyTorch allocates its "
-        "outputs on every call, and fresh large buffers page-fault on first touch, so it "
-        "also sets MALLOC_MMAP_MAX_=0 and MALLOC_TRIM_THRESHOLD_ (unless set): freed memory "
-        "stays mapped and both sides write into warm memory after the warm-up; backtune's "
-        "outputs are allocated once. Tuned: BACKTUNE_TABLE=results/<machine-id> (the "
-        "table's entries are per problem and thread count); untuned: BACKTUNE_TABLE unset.")
+        "outputs on every call, and fresh large buffers from glibc page-fault on first "
+        "touch, so the command also preloads jemalloc (libjemalloc2) with "
+        "MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1: freed memory stays mapped and is "
+        "reused, and after the warm-up both sides write into warm memory (backtune's outputs "
+        "are allocated once). Tuned: BACKTUNE_TABLE=results/<machine-id> (entries are per "
+        "problem and thread count: tune at this batch and --threads); untuned: "
+        "BACKTUNE_TABLE unset.")
     b.add_argument("--model", required=True, help="torchvision model name (resnet50, "
                    "mobilenet_v2, ...)")
     b.add_argument("--batch", type=int, required=True, help="minibatch")
@@ -35,13 +37,15 @@ def main(argv=None):
                    help="threads of both sides (default: torch.get_num_threads())")
     b.add_argument("--reps", type=int, default=9, help="timed rounds (default 9)")
     b.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    b.add_argument("--system-malloc", action="store_true",
+                   help="do not preload jemalloc (PyTorch's outputs may then page-fault)")
     args = parser.parse_args(argv)
     if args.batch < 1 or (args.size is not None and args.size < 1) or args.reps < 1 or \
             (args.threads is not None and args.threads < 1):
         parser.error("--batch, --size, --reps and --threads must be >= 1")
     from . import bench
 
-    env = bench.prepare_environment(argv)
+    env = bench.prepare_environment(argv, args.system_malloc)
     import torch
 
     args.threads = args.threads or torch.get_num_threads()

@@ -21,12 +21,15 @@ outputs allocated once and reused.
 Fairness: both sides run with the same thread count (torch.set_num_threads and the plans'
 threads=T) on the same bound OpenMP threads (the command re-executes itself with
 OMP_PLACES=cores OMP_PROC_BIND=close unless either is set, as the backtune command does:
-PyTorch and libbacktune share libgomp). PyTorch allocates its outputs on every call; a large
-fresh buffer from glibc is new mmap'd memory whose first touch page-faults (on the VMs
-measured this halved the bandwidth of the layers it hit), so the command also sets
-MALLOC_MMAP_MAX_=0 and MALLOC_TRIM_THRESHOLD_ (unless set), which keeps freed memory in the
-heap: after the warm-up both sides write into memory already mapped.
+PyTorch and libbacktune share libgomp). PyTorch allocates its outputs (and temporaries) on
+every call; glibc hands a large buffer out as fresh mmap'd memory whose first touch
+page-faults on every call (on the VMs measured this halved the bandwidth of the layers it
+hit), while backtune's outputs are allocated once. So the command also preloads jemalloc
+(libjemalloc2) with MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1, which keeps freed
+memory mapped for reuse: after the warm-up, both sides write into memory already mapped.
+--system-malloc keeps glibc's malloc; without libjemalloc2 the command says so and runs on.
 """
+import ctypes.util
 import math
 import os
 import statistics
@@ -38,28 +41,35 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import functional, reference
-from .layers import conv_padding, model_layers
+from .layers import conv_padding, conv_problem, layout_of, linear_problem, model_layers
 
 REEXEC_MARK = "BACKTUNE_BENCH_ENV"
-ENVIRONMENT = {"OMP_PLACES": "cores", "OMP_PROC_BIND": "close", "MALLOC_MMAP_MAX_": "0",
-               "MALLOC_TRIM_THRESHOLD_": str(1 << 62)}
+OMP_BINDING = {"OMP_PLACES": "cores", "OMP_PROC_BIND": "close"}
+JEMALLOC_CONF = "dirty_decay_ms:-1,muzzy_decay_ms:-1"
 
 
-def prepare_environment(argv):
-    """Re-executes the command with ENVIRONMENT (the variables not already set; OpenMP's
-    two only when neither is set), once. Returns the settings in effect, for the header."""
+def prepare_environment(argv, system_malloc):
+    """Re-executes the command once with OMP_BINDING (unless either variable is set) and,
+    unless system_malloc, jemalloc preloaded. Returns what is in effect, for the header."""
     if os.environ.get(REEXEC_MARK) is None:
         env = dict(os.environ)
-        chosen = []
-        omp_user = "OMP_PLACES" in env or "OMP_PROC_BIND" in env
-        for key, value in ENVIRONMENT.items():
-            if key.startswith("OMP_") and omp_user or key in env:
-                continue
-            env[key] = value
-            chosen.append(key)
-        env[REEXEC_MARK] = ",".join(chosen) or "-"
+        note = ""
+        if "OMP_PLACES" not in env and "OMP_PROC_BIND" not in env:
+            env.update(OMP_BINDING)
+        if not system_malloc:
+            jemalloc = ctypes.util.find_library("jemalloc")
+            if jemalloc:
+                env["LD_PRELOAD"] = " ".join(filter(None, [jemalloc, env.get("LD_PRELOAD")]))
+                env.setdefault("MALLOC_CONF", JEMALLOC_CONF)
+            else:
+                note = ("no libjemalloc2: PyTorch's outputs come from glibc's malloc and may "
+                        "page-fault on every call (apt-get install libjemalloc2)")
+        env[REEXEC_MARK] = note or "-"
         os.execve(sys.executable, [sys.executable, "-m", "backtune.torch"] + argv, env)
-    return {k: os.environ.get(k, "(unset)") for k in ENVIRONMENT}
+    settings = {k: os.environ.get(k, "(unset)")
+                for k in ("OMP_PLACES", "OMP_PROC_BIND", "LD_PRELOAD", "MALLOC_CONF")}
+    note = os.environ[REEXEC_MARK]
+    return settings, "" if note == "-" else note
 
 
 class Case:
@@ -103,12 +113,9 @@ class Case:
         return reference.linear_errors(got, ref, self.dy, self.x, self.w)
 
     def problem(self):
-        from .layers import conv_problem, linear_problem
-
         if self.is_conv:
-            layout = "nhwc" if not self.x.is_contiguous() else "nchw"
             return conv_problem("conv_bwd_w", self.x.shape, self.w.shape, *self.geometry,
-                                layout=layout)
+                                layout=layout_of(self.x))
         return linear_problem("fc_bwd_w", self.x.shape, self.w.shape)
 
 
@@ -169,7 +176,10 @@ def run(args, env):
           f"{args.threads}, {args.reps} rounds, {len(cases)} layer calls")
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads); backtune "
           f"{library_path()}; BACKTUNE_TABLE={os.environ.get('BACKTUNE_TABLE', '(unset)')}")
-    print("environment: " + " ".join(f"{k}={v}" for k, v in env.items()))
+    settings, note = env
+    print("environment: " + " ".join(f"{k}={v}" for k, v in settings.items()))
+    if note:
+        print(f"note: {note}")
 
     worst = 0.0
     for case in cases:  # warm-up: plans, outputs, allocator; and the check
