@@ -59,7 +59,8 @@ def prepare_environment(argv, system_malloc):
         if not system_malloc:
             jemalloc = ctypes.util.find_library("jemalloc")
             if jemalloc:
-                env["LD_PRELOAD"] = " ".join(filter(None, [jemalloc, env.get("LD_PRELOAD")]))
+                # after any preload already there (a sanitizer runtime must stay first)
+                env["LD_PRELOAD"] = " ".join(filter(None, [env.get("LD_PRELOAD"), jemalloc]))
                 env.setdefault("MALLOC_CONF", JEMALLOC_CONF)
             else:
                 note = ("no libjemalloc2: PyTorch's outputs come from glibc's malloc and may "
