@@ -89,6 +89,13 @@ def test_command_line(tmp_path):
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert "python3 -m backtune import-model squeezenet1_1 --batch 1" in out.read_text()
+    cli = os.environ.get("BACKTUNE_CLI")
+    if cli:  # the backtune command's import-model runs the same, from its build tree
+        again = tmp_path / "again.txt"
+        run = subprocess.run([cli, "import-model", "squeezenet1_1", "--batch", "1", "--size",
+                              "32", "-o", str(again)], capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        assert _suite_entries(again.read_text()) == _suite_entries(out.read_text())
     bad = subprocess.run([sys.executable, "-m", "backtune", "import-model", "no_such_net"],
                          env=env, capture_output=True, text=True)
     assert bad.returncode != 0 and "no torchvision model 'no_such_net'" in bad.stderr
