@@ -307,22 +307,6 @@ enum { ANY_ISA = -1 };
 static bt_status heuristic(bt_plan **out, const bt_problem *norm, const bt_shape *s,
                            const char *params, const char *text, int talk, int isa_only);
 
-/* A convolution whose kernel covers the whole unpadded image (one output position) is the
- * FC of its flattened input: x is N x (C*H*W) and w is K x (C*R*S) in the same order (NCHW,
- * or any layout of a 1x1 image), dy is N x K. Its FC problem in fc; 0 if it is not one. */
-static int conv_as_fc(const bt_problem *p, bt_problem *fc) {
-    if ((p->op != BT_CONV_BWD_DATA && p->op != BT_CONV_BWD_WEIGHTS) || p->groups != 1 ||
-        p->r != p->h || p->s != p->w || p->pad_h || p->pad_w || p->pad_end_set ||
-        (p->layout != BT_NCHW && p->h * p->w != 1))
-        return 0;
-    bt_problem f = {.op = p->op == BT_CONV_BWD_DATA ? BT_FC_BWD_DATA : BT_FC_BWD_WEIGHTS,
-                    .n = p->n,
-                    .c = p->c * p->h * p->w,
-                    .k = p->k,
-                    .accumulate = p->accumulate};
-    return bt_problem_normalize(&f, fc) == BT_OK;
-}
-
 static bt_status dispatch(bt_plan **out, const bt_problem *norm, const bt_shape *s,
                           const char *params, int isa_only) {
     int talk = verbose();
@@ -371,14 +355,6 @@ static bt_status dispatch(bt_plan **out, const bt_problem *norm, const bt_shape 
         }
     } else if (talk && twhy[0]) {
         say("%s: no table entry (%s)", text, twhy);
-    }
-    bt_problem fc;
-    if (conv_as_fc(norm, &fc)) {
-        bt_shape fs;
-        bt_shape_from_problem(&fc, &fs);
-        if (talk)
-            say("%s: a 1x1 output of a kernel over the whole image: runs as the FC it is", text);
-        return heuristic(out, &fc, &fs, params, text, talk, isa_only);
     }
     return heuristic(out, norm, s, params, text, talk, isa_only);
 }
