@@ -1,6 +1,6 @@
 /* Packed SGEMM (interface and algorithm in common/gemm.h): a template instantiated once per
- * ISA (see common/simd.h) by gemm_{avx512,avx2,scalar}.c, each defining BT_GEMM_MR and
- * BT_GEMM_NR (a multiple of BT_VLEN) before including it.
+ * ISA (see common/simd.h) by gemm_{avx512,avx2,scalar}.c; the register tile MR x NR (NR a
+ * multiple of BT_VLEN) is the build's, from gemm.h.
  *
  * Packed layouts, tile-major so the micro-kernel reads both operands sequentially:
  *   A block (mc x kc): panels of MR rows; panel t holds pa[t*kc*MR + p*MR + r] = op(A)(r, p).
@@ -13,8 +13,18 @@
 
 #include <string.h>
 
-#if !defined(BT_GEMM_MR) || !defined(BT_GEMM_NR) || BT_GEMM_NR % BT_VLEN != 0
-#error "define BT_GEMM_MR and BT_GEMM_NR (a multiple of BT_VLEN) before including gemm_impl.h"
+#if defined(BT_SIMD_AVX512)
+#define BT_GEMM_MR BT_GEMM_MR_AVX512
+#define BT_GEMM_NR BT_GEMM_NR_AVX512
+#elif defined(BT_SIMD_AVX2)
+#define BT_GEMM_MR BT_GEMM_MR_AVX2
+#define BT_GEMM_NR BT_GEMM_NR_AVX2
+#elif defined(BT_SIMD_SCALAR)
+#define BT_GEMM_MR BT_GEMM_MR_SCALAR
+#define BT_GEMM_NR BT_GEMM_NR_SCALAR
+#endif
+#if !defined(BT_GEMM_MR) || BT_GEMM_NR % BT_VLEN != 0
+#error "gemm_impl.h: no register tile for this build (gemm.h), or NR not a multiple of BT_VLEN"
 #endif
 
 #define GEMM_NV (BT_GEMM_NR / BT_VLEN) /* vectors per row of the register tile */

@@ -1,4 +1,3 @@
-/* Conv im2col + GEMM (bwd_weights) and GEMM + col2im (bwd_data), avx512 instance (the
- * algorithm is in im2col_gemm_impl.h). */
+/* Conv im2col+GEMM (bwd_w) and GEMM+col2im (bwd_d), avx512 build (im2col_gemm_impl.h). */
 #define BT_SIMD_AVX512
 #include "conv/im2col_gemm_impl.h"
