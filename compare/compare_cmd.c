@@ -58,15 +58,18 @@ int bt_cmp_parse_args(int argc, char **argv, int report, bt_cmp_args *a) {
         {"threads", required_argument, NULL, 't'}, {"out", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},          {0}};
     const char *name = report ? "report" : "compare", *help = report ? report_help : compare_help;
+    const char *command = report ? "backtune report" : "backtune compare";
     memset(a, 0, sizeof *a);
     optind = 1;
+    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, report ? "v:t:o:h" : "v:t:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, report ? ":v:t:o:h" : ":v:t:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'b':
             if (report || (strcmp(optarg, "best") && strcmp(optarg, "variant"))) {
                 fprintf(stderr, "backtune %s: --by takes best or variant%s\n", name,
                         report ? " (compare only)" : "");
+                bt_cli_try_help(command);
                 return -1;
             }
             a->match.by_variant = !strcmp(optarg, "variant");
@@ -75,25 +78,33 @@ int bt_cmp_parse_args(int argc, char **argv, int report, bt_cmp_args *a) {
             a->match.variants = optarg;
             break;
         case 't':
-            if (bt_cli_parse_threads("backtune", optarg, 4096, BT_CMP_MAX_SETS, a->match.threads,
-                                     &a->match.nthreads))
+            if (bt_cli_parse_threads(command, optarg, 4096, BT_CMP_MAX_SETS, a->match.threads,
+                                     &a->match.nthreads)) {
+                bt_cli_try_help(command);
                 return -1;
+            }
             break;
         case 'o':
-            if (!report) goto bad;
+            if (!report) {
+                fprintf(stderr, "backtune compare: --out is an option of backtune report\n");
+                bt_cli_try_help(command);
+                return -1;
+            }
             a->out_dir = optarg;
             break;
         case 'h':
             fputs(help, stdout);
             return 1;
         default:
-            goto bad;
+            bt_cli_bad_option(command, c, argv);
+            return -1;
         }
     }
     int min_sets = report ? 1 : 2;
     if (argc - optind < min_sets || argc - optind > BT_CMP_MAX_SETS) {
-        fprintf(stderr, "backtune %s: give %d to %d results folders or files (%d given)\n\n%s",
-                name, min_sets, BT_CMP_MAX_SETS, argc - optind, help);
+        fprintf(stderr, "backtune %s: give %d to %d results folders or files (%d given)\n", name,
+                min_sets, BT_CMP_MAX_SETS, argc - optind);
+        bt_cli_try_help(command);
         return -1;
     }
     for (int i = optind; i < argc; i++) a->paths[a->npaths++] = argv[i];
@@ -101,16 +112,15 @@ int bt_cmp_parse_args(int argc, char **argv, int report, bt_cmp_args *a) {
         fprintf(stderr,
                 "backtune %s: --threads takes one count, or one per result set (%d), not %d\n",
                 name, a->npaths, a->match.nthreads);
+        bt_cli_try_help(command);
         return -1;
     }
     if (report && !a->out_dir) {
         fprintf(stderr, "backtune report: give the output folder with -o DIR\n");
+        bt_cli_try_help(command);
         return -1;
     }
     return 0;
-bad:
-    fputs(help, stderr);
-    return -1;
 }
 
 int bt_cmp_load_sets(const bt_cmp_args *a, bt_cmp_set *sets, FILE *err) {

@@ -459,7 +459,7 @@ int bt_cmd_tune(int argc, char **argv) {
         case BT_CLI_BAD_VALUE:
             goto done;
         default:
-            fprintf(stderr, tune_help, omp_get_max_threads(), default_out);
+            bt_cli_try_help("backtune tune");
             goto done;
         }
     }
@@ -473,10 +473,11 @@ int bt_cmd_tune(int argc, char **argv) {
         goto done;
     }
     if (optind < argc || !selected || o.rebuild) {
-        fprintf(stderr, "backtune tune: %s (see backtune tune --help)\n",
+        fprintf(stderr, "backtune tune: %s\n",
                 optind < argc ? "unexpected argument"
                 : o.rebuild   ? "--rebuild takes no --suite or --problem"
                               : "give --suite or --problem");
+        bt_cli_try_help("backtune tune");
         goto done;
     }
     if (collect_keys(&keys, &o)) goto done;

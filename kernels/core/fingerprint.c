@@ -21,9 +21,6 @@
 #ifndef BT_BUILD_FLAGS_TEXT
 #define BT_BUILD_FLAGS_TEXT "unknown"
 #endif
-#ifndef BT_VERSION_TEXT
-#define BT_VERSION_TEXT "unknown"
-#endif
 
 static bt_fingerprint fingerprint;
 static pthread_once_t fingerprint_once = PTHREAD_ONCE_INIT;
@@ -283,7 +280,7 @@ static void detect(void) {
     detect_isa(fp);
     snprintf(fp->compiler, sizeof fp->compiler, "%s", BT_COMPILER_TEXT);
     snprintf(fp->build_flags, sizeof fp->build_flags, "%s", BT_BUILD_FLAGS_TEXT);
-    snprintf(fp->version, sizeof fp->version, "%s", BT_VERSION_TEXT);
+    snprintf(fp->version, sizeof fp->version, "%s", bt_version());
     derive_id(fp);
     char text[1024];
     canonical_text(fp, 1, text, sizeof text);
