@@ -79,23 +79,28 @@ static void verdict_one_set(report *r, const bt_cmp_rows *bench) {
 }
 
 /* " Other suites: resnet50 0.61x (92 shapes, 2 threads), ..." for the suites other than the
- * verdict's that A and set s both measured (two shapes at least), at their most threads. */
+ * verdict's that A and set s both measured (two shapes at least), at the thread count with the
+ * most work. */
 static void verdict_other_suites(report *r, const bt_cmp_rows *bench, int s, int skip_group) {
     unsigned both = 1u | 1u << s;
     int any = 0;
     for (int b = 0; b < bench->nrows;) {
         int e = report_group_end(bench, b), counts[MAX_COUNTS];
         int nt = bt_cmp_rows_thread_counts(bench, b, e, counts, MAX_COUNTS);
-        for (int t = nt - 1; t >= 0 && bench->rows[b].group != skip_group; t--) {
-            bt_cmp_total a = bt_cmp_total_of(r->sets, bench, b, e, NULL, counts[t], 0, both),
-                         x = bt_cmp_total_of(r->sets, bench, b, e, NULL, counts[t], s, both);
-            if (a.shapes < 2) continue;
+        bt_cmp_total a = {0}, x = {0};
+        int threads = 0;
+        for (int t = 0; t < nt && bench->rows[b].group != skip_group; t++) {
+            bt_cmp_total at = bt_cmp_total_of(r->sets, bench, b, e, NULL, counts[t], 0, both);
+            if (at.shapes < 2 || at.flop < a.flop) continue;
+            a = at, threads = counts[t];
+            x = bt_cmp_total_of(r->sets, bench, b, e, NULL, counts[t], s, both);
+        }
+        if (threads) {
             fputs(any ? ", " : " Other suites: ", r->html);
             report_html_text(r->html, bench->groups[bench->rows[b].group].suite);
             fprintf(r->html, " %.2fx (%d shapes, %d thread%s)", a.seconds / x.seconds, a.shapes,
-                    counts[t], counts[t] > 1 ? "s" : "");
+                    threads, threads > 1 ? "s" : "");
             any = 1;
-            break;
         }
         b = e;
     }
@@ -656,7 +661,10 @@ void report_tuning(report *r, const bt_cmp_rows *tables) {
         tuning_table(r, &r->sets[s]);
     }
     if (r->nsets > 1 && tables->matched) {
-        fputs("<h3>The tables side by side: the variant each set picked</h3>\n", h);
+        fputs("<h3>The tables side by side</h3>\n<details><summary>The variant each set picked "
+              "per key, its GFLOP/s and gain over its default</summary>\n",
+              h);
         report_rows_table(r, tables, 0, tables->nrows, 1);
+        fputs("</details>\n", h);
     }
 }
