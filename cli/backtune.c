@@ -31,7 +31,7 @@ static const command commands[] = {
 
 static void usage(FILE *out) {
     fprintf(out, "usage: backtune <command> [options]   (backtune <command> --help for more)\n"
-                 "       backtune --version | --help\n\n"
+                 "       backtune --version (-V) | --help\n\n"
                  "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);

@@ -4,11 +4,10 @@
 #include <math.h>
 #include <string.h>
 
-/* The measured peak for the ISA of the variant that ran: dispatch's is the first word of its
- * parameters ("conv_bwd_d__direct_nchw_avx2 (heuristic) par=..."; bench's peak counter for
- * dispatch is the CPU's best ISA's, also under BACKTUNE_ISA_CAP); the run's counter when the
- * set's context lacks that ISA's peak. */
-static double run_peak(const bt_cmp_set *set, const bt_cmp_cell *c) {
+/* Dispatch's variant is the first word of its parameters ("conv_bwd_d__direct_nchw_avx2
+ * (heuristic) par=..."); bench's peak counter for dispatch is the CPU's best ISA's, also under
+ * BACKTUNE_ISA_CAP. */
+double bt_cmp_cell_peak(const bt_cmp_set *set, const bt_cmp_cell *c) {
     char variant[BT_CMP_NAME];
     snprintf(variant, sizeof variant, "%s", c->variant);
     if (!strcmp(c->variant, "dispatch") && c->params)
@@ -36,7 +35,7 @@ bt_cmp_total bt_cmp_total_of(const bt_cmp_set *sets, const bt_cmp_rows *rows, in
         t.flop += flop;
         t.shapes++;
         t.layers += count;
-        double peak = run_peak(&sets[s], c);
+        double peak = bt_cmp_cell_peak(&sets[s], c);
         if (peak > t.peak) t.peak = peak;
     }
     return t;

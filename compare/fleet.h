@@ -17,6 +17,10 @@ typedef struct bt_cmp_total {
                     ran could reach; 0 unknown */
 } bt_cmp_total;
 
+/* The measured peak for the ISA of the variant a cell ran (dispatch's from its parameters)
+ * and its thread count, from the set's context; the run's peak counter when that is missing. */
+double bt_cmp_cell_peak(const bt_cmp_set *set, const bt_cmp_cell *c);
+
 /* Set s's total over rows [begin, end) at `threads` whose op is `op` (NULL: any), counting
  * only the rows every set in `with` (a bit per set) measured too (0: every row of s). Layer
  * counts are those of each row's suite (bt_cmp_layer_count over sets, the match's sets). */

@@ -103,6 +103,11 @@ bt_status bt_plot_draw(const char *dir, const char *name) {
     return bt_fail(BT_EIO, "gnuplot failed on %s/%s (messages in %s)", dir, script, log_path);
 }
 
+void bt_plot_end_block(FILE *dat, int lines, int columns) {
+    for (int c = 0; !lines && c < columns; c++) fprintf(dat, "%sNaN", c ? "\t" : "");
+    fprintf(dat, "%s\n\n", lines ? "" : "\n");
+}
+
 static int usable(const double *v, int i) {
     return v && isfinite(v[i]) && v[i] > 0;
 }
@@ -153,9 +158,11 @@ bt_status bt_plot_hbars(const char *dir, const bt_hbar_chart *c) {
      * has whiskers. */
     for (int s = 0; s < c->nseries; s++) {
         fprintf(dat, "# series %d\n", s);
+        int lines = 0;
         for (int r = 0; r < c->nrows; r++) {
             int i = r * c->nseries + s;
             if (!usable(c->value, i)) continue;
+            lines++;
             double v = c->value[i], y = c->nrows - 1 - r + 0.4 - thickness * (s + 0.5);
             int whiskers = usable(c->low, i) && usable(c->high, i);
             double wl = whiskers ? c->low[i] : v, wh = whiskers ? c->high[i] : v;
@@ -165,7 +172,7 @@ bt_status bt_plot_hbars(const char *dir, const bt_hbar_chart *c) {
             lo = fmin(lo, fmin(v, wl));
             hi = fmax(hi, fmax(v, wh));
         }
-        fprintf(dat, "\n\n");
+        bt_plot_end_block(dat, lines, 9);
     }
     if ((st = close_checked(dat, dir, c->name, "dat")) != BT_OK) return st;
     if ((st = bt_plot_open(dir, c->name, "gp", &gp)) != BT_OK) return st;
@@ -329,7 +336,7 @@ bt_status bt_plot_cdf(const char *dir, const bt_cdf_chart *c) {
             fprintf(dat, "%.6g\t%.6g\t%s\t%s\n", items[k].value, (k + 1.0) / n, tag, ring);
             lo = fmin(lo, items[k].value), hi = fmax(hi, items[k].value);
         }
-        fprintf(dat, "\n\n");
+        bt_plot_end_block(dat, n, 4);
     }
     free(items);
     if ((st = close_checked(dat, dir, c->name, "dat")) != BT_OK ||
@@ -394,16 +401,18 @@ bt_status bt_plot_lines(const char *dir, const bt_line_chart *c) {
     double xlo = INFINITY, xhi = 0, ylo = INFINITY, yhi = 0;
     for (int s = 0; s < c->nseries; s++) {
         fprintf(dat, "# series %d: x, y, low, high\n", s);
+        int lines = 0;
         for (int i = 0; i < c->counts[s]; i++) {
             double x = c->x[s][i], y = c->y[s][i];
             double l = c->low && usable(c->low[s], i) ? c->low[s][i] : y;
             double h = c->high && usable(c->high[s], i) ? c->high[s][i] : y;
             if (!(x > 0) || !(y > 0)) continue;
             fprintf(dat, "%.6g\t%.6g\t%.6g\t%.6g\n", x, y, l, h);
+            lines++;
             xlo = fmin(xlo, x), xhi = fmax(xhi, x);
             ylo = fmin(ylo, l), yhi = fmax(yhi, h);
         }
-        fprintf(dat, "\n\n");
+        bt_plot_end_block(dat, lines, 4);
     }
     if ((st = close_checked(dat, dir, c->name, "dat")) != BT_OK) return st;
     if ((st = bt_plot_open(dir, c->name, "gp", &gp)) != BT_OK) return st;

@@ -30,6 +30,11 @@ void bt_plot_end(FILE *gp, const char *name, int width, int height, int hover);
  * message if gnuplot is missing or fails. */
 bt_status bt_plot_draw(const char *dir, const char *name);
 
+/* Ends a data block (two blank lines). A block without data lines gets one line of NaN in
+ * each of its columns first: gnuplot's `index` skips empty blocks, which would shift every
+ * later series onto the wrong data. */
+void bt_plot_end_block(FILE *dat, int lines, int columns);
+
 /* "set <axis> (...)" with readable tics for a log axis over [lo, hi]. */
 void bt_plot_log_tics(FILE *gp, const char *axis, double lo, double hi);
 

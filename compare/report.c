@@ -408,10 +408,32 @@ static void section_versus(report *r, const bt_cmp_rows *rows) {
 /* Points of each (thread count, ours or peers) named in the roofline's PNG. */
 #define ROOF_LABELS 4
 
-/* The roof at arithmetic intensity ai: the set's measured peak (best ISA) or its read
- * bandwidth times ai, the lower; -1 when the peak is unknown. */
-static double roof_of(const bt_cmp_set *set, int threads, double ai) {
-    double peak = bt_cmp_set_best_peak(set, threads), bw = bt_cmp_set_bandwidth(set, threads, 0);
+/* Whether a label anchored at (ai, gflops) would overwrite one already placed (within 25% in
+ * AI and 15% in GFLOP/s: a label's size at the roofline's scale); if not, it is placed. */
+static int crowded(double (*placed)[2], int *n, double ai, double gflops) {
+    for (int k = 0; k < *n; k++)
+        if (fabs(log10(ai / placed[k][0])) < 0.1 && fabs(log10(gflops / placed[k][1])) < 0.06)
+            return 1;
+    placed[*n][0] = ai, placed[*n][1] = gflops;
+    (*n)++;
+    return 0;
+}
+
+/* The peak under a roofline at `threads`: the highest measured peak of the ISAs its points
+ * (our best variants) ran, so a set whose files ran under different ISA caps gets the roof of
+ * its fastest code; the set's best ISA's peak when no point says. */
+static double roof_peak(const bt_cmp_set *set, const bt_cmp_rows *ours, int threads) {
+    double peak = 0;
+    for (int i = 0; i < ours->nrows; i++)
+        if (ours->rows[i].cell[0].threads == threads)
+            peak = fmax(peak, bt_cmp_cell_peak(set, &ours->rows[i].cell[0]));
+    return peak > 0 ? peak : bt_cmp_set_best_peak(set, threads);
+}
+
+/* The roof at arithmetic intensity ai: that peak or the set's read bandwidth times ai, the
+ * lower; -1 when the peak is unknown. */
+static double roof_of(const bt_cmp_set *set, const bt_cmp_rows *ours, int threads, double ai) {
+    double peak = roof_peak(set, ours, threads), bw = bt_cmp_set_bandwidth(set, threads, 0);
     return peak > 0 ? (bw > 0 && ai * bw < peak ? ai * bw : peak) : -1;
 }
 
@@ -459,7 +481,7 @@ static void roofline(report *r, int s) {
         const bt_cmp_rows *rows = kind ? &peers : &ours;
         for (int i = 0; i < rows->nrows; i++) {
             const bt_cmp_cell *c = &rows->rows[i].cell[0];
-            double roof = roof_of(set, c->threads, c->ai);
+            double roof = roof_of(set, &ours, c->threads, c->ai);
             frac[kind][i] = roof > 0 && c->gflops > 0 ? c->gflops / roof : INFINITY;
             number[kind][i] = kind ? 0 : i + 1;
             for (int k = 0; kind && k < ours.nrows && !number[kind][i]; k++)
@@ -472,6 +494,9 @@ static void roofline(report *r, int s) {
     FILE *dat = NULL, *gp;
     if (st == BT_OK) st = bt_plot_open(r->dir, name, "dat", &dat);
     double ai_lo = INFINITY, ai_hi = 0, g_lo = INFINITY, g_hi = 0;
+    int points[16][2] = {{0}}; /* per thread count and kind: a key entry only when there are */
+    double placed[ROOF_LABELS * 2 * 16][2];
+    int nplaced = 0;
     /* blocks: for each thread count, ours then peers: ai, GFLOP/s, "#n" above the point, the
      * hover text, "#n" below it (the outliers' labels alternate, as close ones often pair) */
     for (int t = 0; st == BT_OK && t < nt; t++)
@@ -491,9 +516,11 @@ static void roofline(report *r, int s) {
                 if (pick < 0) break;
                 lowest[nlowest] = pick;
             }
+            int lines = 0;
             for (int i = 0; i < rows->nrows; i++) {
                 const bt_cmp_cell *c = &rows->rows[i].cell[0];
                 if (c->threads != counts[t] || !(c->ai > 0) || !(c->gflops > 0)) continue;
+                lines++;
                 int rank = -1; /* among the lowest: labels alternate above and below */
                 for (int k = 0; k < nlowest; k++)
                     if (lowest[k] == i) rank = k;
@@ -503,13 +530,17 @@ static void roofline(report *r, int s) {
                          bt_cmp_format_gflops(c->gflops, gflops, sizeof gflops));
                 bt_plot_safe(hover, safe, sizeof safe);
                 char tag[16] = "";
-                if (rank >= 0 && number[kind][i]) snprintf(tag, sizeof tag, "#%d", number[kind][i]);
+                /* labels sit half a line above the point (even ranks) or below (odd) */
+                if (rank >= 0 && number[kind][i] &&
+                    !crowded(placed, &nplaced, c->ai, c->gflops * (rank % 2 ? 0.92 : 1.08)))
+                    snprintf(tag, sizeof tag, "#%d", number[kind][i]);
                 fprintf(dat, "%.6g\t%.6g\t%s\t%s\t%s\n", c->ai, c->gflops, rank % 2 ? "" : tag,
                         safe, rank % 2 ? tag : "");
                 ai_lo = fmin(ai_lo, c->ai), ai_hi = fmax(ai_hi, c->ai);
                 g_lo = fmin(g_lo, c->gflops), g_hi = fmax(g_hi, c->gflops);
             }
-            fprintf(dat, "\n\n");
+            bt_plot_end_block(dat, lines, 5);
+            if (t < 16) points[t][kind] = lines;
         }
     if (dat && fclose(dat) != 0 && st == BT_OK)
         st = bt_fail(BT_EIO, "cannot write %s/%s.dat", r->dir, name);
@@ -518,7 +549,7 @@ static void roofline(report *r, int s) {
         int width = 1300, height = 720;
         bt_plot_begin(gp, name, width, height, title);
         for (int t = 0; t < nt; t++) {
-            double peak = bt_cmp_set_best_peak(set, counts[t]),
+            double peak = roof_peak(set, &ours, counts[t]),
                    bw = bt_cmp_set_bandwidth(set, counts[t], 0);
             if (peak > 0) g_hi = fmax(g_hi, peak);
             if (peak > 0 && bw > 0) ai_hi = fmax(ai_hi, 2 * peak / bw);
@@ -540,22 +571,24 @@ static void roofline(report *r, int s) {
         for (int t = 0; t < nt; t++) {
             int lt = t % 10 + 1;
             const char *plural = counts[t] > 1 ? "s" : "";
-            fprintf(gp,
-                    "  peak%d > 0 ? roof(x, peak%d, bw%d) : 1/0 with lines lt %d dt 2 title "
-                    "sprintf(\"roof, %d thread%s: %%.3g GFLOP/s, %%.3g GB/s\", peak%d, bw%d), "
-                    "\\\n",
-                    t, t, t, lt, counts[t], plural, t, t);
+            if (roof_peak(set, &ours, counts[t]) > 0) /* else no roof, nor its key entry */
+                fprintf(gp,
+                        "  roof(x, peak%d, bw%d) with lines lt %d dt 2 title "
+                        "sprintf(\"roof, %d thread%s: %%.3g GFLOP/s, %%.3g GB/s\", peak%d, bw%d), "
+                        "\\\n",
+                        t, t, lt, counts[t], plural, t, t);
             for (int kind = 0; kind < 2; kind++)
                 fprintf(gp,
                         "  \"%s.dat\" index %d using 1:2:4 with labels hypertext point lt %d "
-                        "pt %d ps %s title \"%s, %d thread%s\", \\\n"
+                        "pt %d ps %s title \"%s%s, %d thread%s\", \\\n"
                         "  \"%s.dat\" index %d using 1:2:3 with labels left offset 0.5,0.5 "
                         "font \"DejaVu Sans,8\" tc lt %d notitle, \\\n"
                         "  \"%s.dat\" index %d using 1:2:5 with labels left offset 0.5,-0.6 "
                         "font \"DejaVu Sans,8\" tc lt %d notitle%s\n",
                         name, 2 * t + kind, lt, kind ? 9 : 7, kind ? "1.5" : "1.2",
-                        kind ? "best peer" : "ours", counts[t], plural, name, 2 * t + kind, lt,
-                        name, 2 * t + kind, lt, t + 1 < nt || !kind ? ", \\" : "");
+                        kind ? "best peer" : "ours", points[t][kind] ? "" : " (none)", counts[t],
+                        plural, name, 2 * t + kind, lt, name, 2 * t + kind, lt,
+                        t + 1 < nt || !kind ? ", \\" : "");
         }
         bt_plot_end(gp, name, width, height, 1);
         if (fclose(gp) != 0) st = bt_fail(BT_EIO, "cannot write %s/%s.gp", r->dir, name);
@@ -576,7 +609,7 @@ static void roofline(report *r, int s) {
                 peers.rows[k].cell[0].threads == c->threads &&
                 peers.rows[k].group == ours.rows[i].group)
                 p = &peers.rows[k].cell[0];
-        double roof = roof_of(set, c->threads, c->ai);
+        double roof = roof_of(set, &ours, c->threads, c->ai);
         fputs("<tr>", h);
         report_td_num(h, NULL, "%.0f", i + 1);
         report_td(h, ours.rows[i].problem);
@@ -763,8 +796,11 @@ int bt_cmd_report(int argc, char **argv) {
     if (r.nsets > 1) section_versus(&r, &versus);
     fputs("<h2 id=\"roofline\">Rooflines</h2>\n<p>Each problem's best variant (circles) and best "
           "peer (triangles) at its arithmetic intensity, under the roof of the set's measured "
-          "peak (best ISA) and read bandwidth, per thread count. With warm caches a small "
-          "problem can sit above the memory roof: its tensors stay in cache.</p>\n",
+          "peak (for the fastest ISA its best variants ran) and read bandwidth, per thread "
+          "count. With warm caches a small problem can sit above the memory roof: its tensors "
+          "stay in cache. Points are numbered as the rows of the table under each plot; the "
+          "PNG names the four of each kind and thread count furthest below their roof, the SVG "
+          "(opened on its own) names every point under the mouse.</p>\n",
           r.html);
     for (int s = 0; s < r.nsets; s++) roofline(&r, s);
     section_variants(&r);
