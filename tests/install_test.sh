@@ -159,12 +159,12 @@ else
     }
     expect_candidates "commands" "check tune report --version" backtune ""
     expect_candidates "options" "--time-limit" backtune tune --time-l
-    expect_candidates "options" "-s --suite --variants --cache" backtune bench -
+    expect_candidates "options" "-s --suite -t --threads --time-limit --rebuild" backtune tune -
     expect_candidates "suite names" "resnet50" backtune tune --suite resn
     expect_candidates "variant names" "conv_bwd_w__naive,fc_bwd_d__naive" backtune check \
         --variant conv_bwd_w__naive,fc_bwd_d__na
-    expect_candidates "variant names" "conv_bwd_d__direct_nchw_scalar" backtune bench -v \
+    expect_candidates "variant names" "conv_bwd_d__direct_nchw_scalar" backtune check -v \
         conv_bwd_d__direct_nchw_s
-    expect_candidates "choices" "warm cold" backtune bench --cache ""
+    expect_candidates "choices" "best variant" backtune compare --by ""
 fi
 finish
