@@ -310,10 +310,14 @@ void report_model_totals(report *r, const bt_cmp_rows *bench) {
                       "shapes they share are under <a href=\"#versus\">Machine against "
                       "machine</a>):",
                       r->html);
+                const char *sep = " ";
                 for (int s = 0; s < r->nsets; s++)
-                    if (present >> s & 1 && !(drawn >> s & 1))
-                        fprintf(r->html, " %s %d of %d;", bt_cmp_set_letter(s), covered[s], most);
-                fputs("</p>\n", r->html);
+                    if (present >> s & 1 && !(drawn >> s & 1)) {
+                        fprintf(r->html, "%s%s %d of %d", sep, bt_cmp_set_letter(s), covered[s],
+                                most);
+                        sep = ", ";
+                    }
+                fputs(".</p>\n", r->html);
             }
             present = drawn;
             for (int s = 0; s < r->nsets; s++) shown[s] |= present >> s & 1;
