@@ -6,11 +6,14 @@
 #   - CMake: configure and build tests/cmake_consumer (find_package(backtune VERSION),
 #     target backtune::backtune), run it;
 #   - the command: `backtune --version`, `man -l` of the installed backtune.1, and the
-#     installed bash completion sourced in bash with the installed backtune on PATH.
-# usage: install_test.sh CMAKE BUILD_DIR TESTS_DIR VERSION [EXTRA_CFLAGS]
-# (EXTRA_CFLAGS: the sanitizer flags of a sanitizer build, which the example must share.)
+#     installed bash completion sourced in bash with the installed backtune on PATH;
+#   - the Python package: `import backtune` from the prefix's site-packages loads the
+#     library installed beside it (backtune/_libpath.py).
+# usage: install_test.sh CMAKE BUILD_DIR TESTS_DIR VERSION PYTHON [EXTRA_CFLAGS]
+# (PYTHON may be "": no Python check; EXTRA_CFLAGS: the sanitizer flags of a sanitizer
+# build, which the example must share.)
 set -u
-cmake=$1 build=$2 tests=$3 version=$4 extra=${5:-}
+cmake=$1 build=$2 tests=$3 version=$4 python=$5 extra=${6:-}
 example=$tests/example_install.c
 # Exact for every variant: the example's inputs are small integers.
 want_checksum='checksum |dw| 52870 |db| 38'
@@ -166,5 +169,30 @@ else
     expect_candidates "variant names" "conv_bwd_d__direct_nchw_scalar" backtune check -v \
         conv_bwd_d__direct_nchw_s
     expect_candidates "choices" "best variant" backtune compare --by ""
+fi
+
+if [ -n "$python" ]; then
+    libpath=$(find "$prefix" -path '*/backtune/_libpath.py' | head -n 1)
+    if [ -n "$libpath" ] && [ -f "$(dirname "$libpath")/__init__.py" ]; then
+        pass "installed the Python package: ${libpath%/backtune/_libpath.py}"
+        site=${libpath%/backtune/_libpath.py}
+        preload=""
+        [ -n "$extra" ] && preload="$(${CC:-cc} -print-file-name=libasan.so) $(${CC:-cc} -print-file-name=libubsan.so)"
+        # Only the prefix: no BACKTUNE_LIBRARY, no source tree on the path.
+        if loaded=$(cd "$tmp" && env -u BACKTUNE_LIBRARY PYTHONPATH="$site" LD_PRELOAD="$preload" \
+            ASAN_OPTIONS=detect_leaks=0 "$python" -c \
+            'import backtune; p = backtune.Problem.parse("fc_bwd_w mb2ic4oc8"); backtune.Plan(p); print(backtune.library_path())' \
+            2>"$tmp/py.log"); then
+            case "$loaded" in
+            "$prefix"/*) pass "import backtune loads ${loaded#"$prefix"/} and makes a plan" ;;
+            *) fail "import backtune loads '$loaded', not the prefix's library" ;;
+            esac
+        else
+            fail "import backtune from the prefix"
+            sed 's/^/    /' "$tmp/py.log"
+        fi
+    else
+        fail "no backtune/_libpath.py (and package) under the prefix"
+    fi
 fi
 finish
