@@ -484,6 +484,68 @@ static void old_folder(void) {
  * apart from the tuner's: per (problem, threads), the fastest ok record of this hardware and
  * registry that is not a screen record, records timed without interference first; and
  * whether no temporary file is left. */
+/* For tests/mpi_campaign.sh: one line per key of dir/records.jsonl, "key <problem> t<threads>
+ * defaults=<records of stage default> ranks=<the ranks that timed its records> marked=<0|1>"
+ * (marked: with interference), then "table <problem> t<threads>" per entry of dir/table.json,
+ * and "records <count>". */
+static int campaign_report(const char *dir) {
+    enum { MAX_KEYS = 512 };
+    static struct {
+        char problem[200];
+        int threads, defaults, marked;
+        unsigned long long ranks; /* bit r: rank r timed one (r < 64) */
+    } keys[MAX_KEYS];
+    int nkeys = 0, records = 0;
+    char path[1100];
+    snprintf(path, sizeof path, "%s/records.jsonl", dir);
+    char *text = slurp(path);
+    for (char *save = NULL, *line = text ? strtok_r(text, "\n", &save) : NULL; line;
+         line = strtok_r(NULL, "\n", &save)) {
+        json_error_t err;
+        json_t *o = json_loads(line, 0, &err);
+        if (o && !json_object_get(o, "kind")) {
+            int threads = (int)json_integer_value(json_object_get(o, "threads"));
+            int k = 0;
+            while (k < nkeys &&
+                   (strcmp(keys[k].problem, field(o, "problem")) || keys[k].threads != threads))
+                k++;
+            if (k == MAX_KEYS) return 2;
+            if (k == nkeys) {
+                nkeys++;
+                snprintf(keys[k].problem, sizeof keys[k].problem, "%s", field(o, "problem"));
+                keys[k].threads = threads;
+            }
+            long long rank = json_integer_value(json_object_get(o, "rank"));
+            if (json_is_integer(json_object_get(o, "rank")) && rank >= 0 && rank < 64)
+                keys[k].ranks |= 1ull << rank;
+            keys[k].defaults += !strcmp(field(o, "stage"), "default");
+            keys[k].marked |= json_object_get(o, "interference") != NULL;
+            records++;
+        }
+        json_decref(o);
+    }
+    free(text);
+    for (int k = 0; k < nkeys; k++) {
+        printf("key %s t%d defaults=%d ranks=", keys[k].problem, keys[k].threads,
+               keys[k].defaults);
+        for (int r = 0, first = 1; r < 64; r++)
+            if (keys[k].ranks >> r & 1) printf(first ? "%d" : ",%d", r), first = 0;
+        printf(" marked=%d\n", keys[k].marked);
+    }
+    snprintf(path, sizeof path, "%s/table.json", dir);
+    json_error_t err;
+    json_t *table = json_load_file(path, 0, &err);
+    size_t i;
+    const json_t *e;
+    json_array_foreach(json_object_get(table, "entries"), i, e) {
+        printf("table %s t%d\n", field(e, "problem"),
+               (int)json_integer_value(json_object_get(e, "threads")));
+    }
+    json_decref(table);
+    printf("records %d\n", records);
+    return 0;
+}
+
 static int folder_consistent(const char *dir, char *why, size_t size) {
     enum { MAX_KEYS = 256 };
     static struct {
@@ -1373,6 +1435,8 @@ static void hopeless_untimed(void) {
 }
 
 int main(int argc, char **argv) {
+    if (argc == 3 && !strcmp(argv[1], "--campaign-report")) /* for tests/mpi_campaign.sh */
+        return campaign_report(argv[2]);
     if (argc == 3 && !strcmp(argv[1], "--check-folder")) { /* for tests/kill_tune.sh */
         char why[300];
         int ok = folder_consistent(argv[2], why, sizeof why);

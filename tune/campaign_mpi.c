@@ -44,8 +44,9 @@ struct bt_campaign {
     const bt_world *w;
     MPI_Comm comm;
     int tunes;       /* this rank asks for keys */
-    int sent;        /* a TAG_WORK went out since the last answer */
+    int asked;       /* a TAG_WORK went out since the last answer */
     int handed_here; /* keys this rank was handed (the test hook counts them) */
+    long long sent;  /* records this rank sent */
     int fault_rank, fault_key;
     /* rank 0 */
     machine_group *groups;
@@ -302,7 +303,7 @@ bt_campaign *bt_campaign_start(const bt_world *w, const bt_campaign_config *cfg)
 
 int bt_campaign_next(bt_campaign *c, double *seconds, int *ordinal, int *todo) {
     if (!c->tunes) return -1;
-    if (!c->sent) {
+    if (!c->asked) {
         static const char request[] = "{\"key\": -1}";
         MPI_Request req;
         MPI_Isend(request, (int)sizeof request - 1, MPI_CHAR, 0, TAG_WORK, c->comm, &req);
@@ -312,7 +313,7 @@ int bt_campaign_next(bt_campaign *c, double *seconds, int *ordinal, int *todo) {
     MPI_Request req;
     MPI_Irecv(answer, ASSIGN_FIELDS, MPI_DOUBLE, 0, TAG_ASSIGN, c->comm, &req);
     wait_politely(&req);
-    c->sent = 0;
+    c->asked = 0;
     int key = (int)answer[ASSIGN_KEY];
     if (!answer[ASSIGN_SAVED]) {
         c->tunes = 0;
@@ -351,7 +352,8 @@ bt_status bt_campaign_save(bt_campaign *c, int key, const bt_record *records, in
     MPI_Isend(text, (int)strlen(text), MPI_CHAR, 0, TAG_WORK, c->comm, &req);
     wait_politely(&req);
     free(text);
-    c->sent = 1;
+    c->asked = 1;
+    c->sent += count;
     return BT_OK;
 }
 
@@ -359,6 +361,12 @@ int bt_campaign_finish(bt_campaign *c) {
     if (c->coordinator_running) pthread_join(c->coordinator, NULL);
     int failed = c->failed;
     MPI_Bcast(&failed, 1, MPI_INT, 0, c->comm);
+    long long sent = 0, saved = 0;
+    MPI_Reduce(&c->sent, &sent, 1, MPI_LONG_LONG, MPI_SUM, 0, c->comm);
+    for (int g = 0; c->w->rank == 0 && g < c->ngroups; g++) saved += c->groups[g].saved_records;
+    if (c->w->rank == 0)
+        fprintf(stderr, "%s: %lld records sent by the %d ranks, %lld saved\n", c->cfg.command,
+                sent, c->w->size, saved);
     for (int g = 0; c->w->rank == 0 && g < c->ngroups; g++) {
         const machine_group *m = &c->groups[g];
         fprintf(stderr, "%s: machine %s: %d of %d keys tuned now (%d records saved) in %s/\n",
