@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
 # Installs the Debian packages in scripts/packages.txt that are missing (all of them, after
-# an apt-get update, with --always). Needs root or sudo.
+# an apt-get update, with --always); with --mpi also the optional scripts/packages-mpi.txt
+# (Open MPI, for MPI campaigns). Needs root or sudo.
+#   usage: scripts/deps.sh [--always] [--mpi]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-mapfile -t pkgs < <(grep -v '^\s*#' "$here/packages.txt" | sed '/^\s*$/d')
+always="" lists=("$here/packages.txt")
+for arg in "$@"; do
+  case $arg in
+    --always) always=1 ;;
+    --mpi) lists+=("$here/packages-mpi.txt") ;;
+    *) echo "usage: scripts/deps.sh [--always] [--mpi]" >&2; exit 2 ;;
+  esac
+done
+mapfile -t pkgs < <(cat "${lists[@]}" | grep -v '^\s*#' | sed '/^\s*$/d')
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ "${1:-}" != "--always" ] && [ ${#missing[@]} -eq 0 ]; then
+if [ -z "$always" ] && [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
-[ "${1:-}" = "--always" ] && missing=("${pkgs[@]}")
+[ -n "$always" ] && missing=("${pkgs[@]}")
 sudo=""
 [ "$(id -u)" -ne 0 ] && sudo=sudo
 export DEBIAN_FRONTEND=noninteractive
