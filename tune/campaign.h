@@ -9,9 +9,12 @@
  * Rank 0 coordinates: it reads each machine's folder, skips the keys tuned there already, and
  * hands the rest out one at a time to the ranks of that machine as they ask for work (one key
  * costs 20 s, another 26 minutes: a static split would wait for its unluckiest rank). A rank
- * sends each finished key's records to rank 0 at once, which merges them into the folder with
- * the atomic commit of records.h: a job killed at any moment loses at most the keys in flight,
- * and a rerun resumes. Records carry the host and rank that timed them.
+ * sends each finished key's records to rank 0 at once; rank 0 answers with the next key at
+ * once and merges the records into the folder with the atomic commit of records.h, together
+ * with those of other keys that arrived meanwhile (a merge rewrites the whole records file,
+ * so one per key would fall behind many ranks). A job killed at any moment loses at most the
+ * keys in flight and the records rank 0 has not merged yet, and a rerun resumes. Records
+ * carry the host and rank that timed them.
  *
  * Rank 0 tunes as well, in jobs of up to BT_CAMPAIGN_RANK0_TUNES_MAX ranks (and always when
  * it is the only rank of its machine): there a rank that only coordinated would be a large
@@ -56,13 +59,13 @@ bt_campaign *bt_campaign_start(const bt_world *w, const bt_campaign_config *cfg)
 
 /* The next key for this rank (an index into cfg->keys), its budget in seconds, and for
  * progress messages its ordinal and the number of keys its machine has to tune. -1 when
- * none is left; -2 when rank 0 could not save this rank's records (the message printed
- * there): the rank stops. */
+ * none is left; -2 when rank 0 could not save records (the message printed there): the rank
+ * stops. */
 int bt_campaign_next(bt_campaign *c, double *seconds, int *ordinal, int *todo);
 
-/* Sends the records of key `key`, tuned in `seconds`, to rank 0, which commits them before it
- * answers this rank's next bt_campaign_next. count 0 (nothing to save: --strict withheld them)
- * is allowed. */
+/* Sends the records of key `key`, tuned in `seconds`, to rank 0, which commits them soon after
+ * (a failure stops the ranks at their next bt_campaign_next). count 0 (nothing to save:
+ * --strict withheld them) is allowed. */
 bt_status bt_campaign_save(bt_campaign *c, int key, const bt_record *records, int count,
                            double seconds);
 

@@ -36,7 +36,8 @@ typedef struct machine_group {
     int todo, handed, finished, saved_records;
     double total, spent; /* rank-seconds of the budget; used or promised */
     key_state *state;
-    double *share; /* budget given to a key in flight */
+    double *share;          /* budget given to a key in flight */
+    bt_record_list pending; /* received, not committed yet */
 } machine_group;
 
 struct bt_campaign {
@@ -172,8 +173,9 @@ static int hand_out(machine_group *g, int count, double *seconds) {
     return k;
 }
 
-/* Commits the records a rank sent for key k of its group; 0 if they could not be saved. */
-static int save_key(bt_campaign *c, machine_group *g, int rank, const json_t *msg) {
+/* Takes the records a rank sent for key k of its group into the group's pending list; 0 if
+ * they do not read or the rank was not tuning k. */
+static int take_records(bt_campaign *c, machine_group *g, int rank, const json_t *msg) {
     int k = (int)json_integer_value(json_object_get(msg, "key"));
     if (k < 0 || k >= c->cfg.count || g->state[k] != KEY_IN_FLIGHT) {
         fprintf(stderr, "%s: rank %d sent records of key %d, which it was not tuning\n",
@@ -183,42 +185,53 @@ static int save_key(bt_campaign *c, machine_group *g, int rank, const json_t *ms
     g->state[k] = KEY_FINISHED;
     g->finished++;
     g->spent += json_number_value(json_object_get(msg, "seconds")) - g->share[k];
-    const json_t *list = json_object_get(msg, "records");
-    bt_record_list recs = {0};
     size_t i;
     const json_t *o;
-    int ok = 1;
-    json_array_foreach(list, i, o) {
+    json_array_foreach(json_object_get(msg, "records"), i, o) {
         bt_record r;
-        if (!bt_record_from_json(o, &r) || bt_record_list_push(&recs, &r) != BT_OK) ok = 0;
+        if (!bt_record_from_json(o, &r) || bt_record_list_push(&g->pending, &r) != BT_OK) {
+            fprintf(stderr, "%s: rank %d sent records of %s t%d that do not read\n", c->cfg.command,
+                    rank, c->cfg.keys[k].problem, c->cfg.keys[k].threads);
+            return 0;
+        }
     }
-    bt_commit_info info;
-    if (!ok)
-        fprintf(stderr, "%s: rank %d sent records of %s t%d that do not read\n", c->cfg.command,
-                rank, c->cfg.keys[k].problem, c->cfg.keys[k].threads);
-    else if (recs.count &&
-             bt_records_commit_for(g->dir, &g->fp, recs.items, recs.count, &info) != BT_OK) {
-        fprintf(stderr, "%s: cannot save the records of %s t%d from rank %d: %s\n", c->cfg.command,
-                c->cfg.keys[k].problem, c->cfg.keys[k].threads, rank, bt_last_error());
-        ok = 0;
-    }
-    g->saved_records += ok ? recs.count : 0;
-    bt_record_list_free(&recs);
-    return ok;
+    return 1;
 }
 
-/* Answers one TAG_WORK message; returns 0 when that rank was told there is no more. */
+/* Commits every group's pending records, one merge per group; returns how many merges. */
+static int commit_pending(bt_campaign *c) {
+    int merges = 0;
+    for (int i = 0; i < c->ngroups; i++) {
+        machine_group *g = &c->groups[i];
+        if (!g->pending.count) continue;
+        bt_commit_info info;
+        if (bt_records_commit_for(g->dir, &g->fp, g->pending.items, g->pending.count, &info) ==
+            BT_OK) {
+            g->saved_records += g->pending.count;
+        } else {
+            fprintf(stderr, "%s: cannot save %d records in %s: %s\n", c->cfg.command,
+                    g->pending.count, g->dir, bt_last_error());
+            c->failed = 1; /* the ranks stop at their next request */
+        }
+        g->pending.count = 0;
+        merges++;
+    }
+    return merges;
+}
+
+/* Answers one TAG_WORK message at once (its records are committed afterwards, with those of
+ * other messages that came meanwhile); returns 0 when that rank was told there is no more. */
 static int serve(bt_campaign *c, int rank, const char *text) {
     machine_group *g = &c->groups[c->group_of[rank]];
     json_error_t err;
     json_t *msg = json_loads(text, 0, &err);
-    int saved = 1;
+    int saved = !c->failed;
     if (!msg) {
         fprintf(stderr, "%s: rank %d sent a message that does not read: %s\n", c->cfg.command, rank,
                 err.text);
         saved = 0;
-    } else if (json_integer_value(json_object_get(msg, "key")) >= 0) {
-        saved = save_key(c, g, rank, msg);
+    } else if (saved && json_integer_value(json_object_get(msg, "key")) >= 0) {
+        saved = take_records(c, g, rank, msg);
     }
     json_decref(msg);
     double answer[ASSIGN_FIELDS] = {-1, 0, 0, g->todo, saved};
@@ -232,23 +245,30 @@ static int serve(bt_campaign *c, int rank, const char *text) {
     return answer[ASSIGN_KEY] >= 0;
 }
 
+/* Serves every message waiting, then merges the records they brought: a merge rewrites the
+ * whole records file, so its cost grows with the folder, and merging the keys that finished
+ * meanwhile together keeps rank 0 from falling behind many ranks. */
 static void *coordinate(void *arg) {
     bt_campaign *c = arg;
-    while (c->active > 0) {
-        int flag = 0, count = 0;
-        MPI_Status st;
-        MPI_Iprobe(MPI_ANY_SOURCE, TAG_WORK, c->comm, &flag, &st);
-        if (!flag) {
-            nap();
-            continue;
+    for (;;) {
+        int served = 0;
+        for (int flag = 1; c->active > 0 && flag;) {
+            MPI_Status st;
+            MPI_Iprobe(MPI_ANY_SOURCE, TAG_WORK, c->comm, &flag, &st);
+            if (!flag) break;
+            int count = 0;
+            MPI_Get_count(&st, MPI_CHAR, &count);
+            char *text = malloc((size_t)count + 1);
+            if (!text) MPI_Abort(MPI_COMM_WORLD, 2);
+            MPI_Recv(text, count, MPI_CHAR, st.MPI_SOURCE, TAG_WORK, c->comm, MPI_STATUS_IGNORE);
+            text[count] = '\0';
+            if (!serve(c, st.MPI_SOURCE, text)) c->active--;
+            free(text);
+            served++;
         }
-        MPI_Get_count(&st, MPI_CHAR, &count);
-        char *text = malloc((size_t)count + 1);
-        if (!text) MPI_Abort(MPI_COMM_WORLD, 2);
-        MPI_Recv(text, count, MPI_CHAR, st.MPI_SOURCE, TAG_WORK, c->comm, MPI_STATUS_IGNORE);
-        text[count] = '\0';
-        if (!serve(c, st.MPI_SOURCE, text)) c->active--;
-        free(text);
+        if (commit_pending(c) || served) continue;
+        if (c->active == 0) break;
+        nap();
     }
     return NULL;
 }
@@ -365,13 +385,14 @@ int bt_campaign_finish(bt_campaign *c) {
     MPI_Reduce(&c->sent, &sent, 1, MPI_LONG_LONG, MPI_SUM, 0, c->comm);
     for (int g = 0; c->w->rank == 0 && g < c->ngroups; g++) saved += c->groups[g].saved_records;
     if (c->w->rank == 0)
-        fprintf(stderr, "%s: %lld records sent by the %d ranks, %lld saved\n", c->cfg.command,
-                sent, c->w->size, saved);
+        fprintf(stderr, "%s: %lld records sent by the %d ranks, %lld saved\n", c->cfg.command, sent,
+                c->w->size, saved);
     for (int g = 0; c->w->rank == 0 && g < c->ngroups; g++) {
         const machine_group *m = &c->groups[g];
         fprintf(stderr, "%s: machine %s: %d of %d keys tuned now (%d records saved) in %s/\n",
                 c->cfg.command, m->fp.id, m->finished, m->todo, m->saved_records, m->dir);
         free(m->state), free(m->share);
+        bt_record_list_free(&c->groups[g].pending);
     }
     MPI_Comm_free(&c->comm);
     free(c->groups), free(c->group_of), free(c);
