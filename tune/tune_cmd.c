@@ -481,8 +481,9 @@ static int tune_campaign(key_list *keys, const options *o, const bt_world *w) {
     key_source src = {.next = next_in_campaign, .save = save_in_campaign, .ctx = c};
     double budget = o->time_limit > 0 ? o->time_limit : 0;
     int failures = tune_keys(keys, o, o->out, budget, &times, &src);
-    int saved = bt_campaign_finish(c) == 0;
+    int saved = bt_campaign_finish(c) == 0, suspect = 0;
     free(ck);
+    for (int i = 0; i < keys->count; i++) suspect += keys->items[i].interference[0] != 0;
     if (w->rank == 0 && saved) { /* every key from the records, whichever rank tuned it */
         for (int i = 0; i < keys->count; i++) {
             keys->items[i].done = 1;
@@ -490,7 +491,7 @@ static int tune_campaign(key_list *keys, const options *o, const bt_world *w) {
         }
         print_results(keys, o->out, NULL, 0, 0);
     }
-    return failures < 0 || !saved ? 2 : failures ? 1 : 0;
+    return failures < 0 || !saved ? 2 : o->strict && suspect ? 3 : failures ? 1 : 0;
 }
 #endif
 
