@@ -2,6 +2,7 @@
 # An MPI tuning campaign (tune/campaign.h) of three ranks on this machine (--oversubscribe,
 # --allow-shared-node: the ranks share its cores) against a single-process run of the same
 # keys, with tiny budgets (the timings mean nothing here):
+#   - two ranks bound by mpirun to a core each: disjoint CPUs, one-core machines, not refused;
 #   - refused without --allow-shared-node, nothing written;
 #   - the campaign's table has the single run's key set; every key was tuned once (one
 #     default record) by one rank; the keys were split over ranks; every record a rank sent
@@ -24,6 +25,17 @@ fail() {
 }
 keys_of() { "$check" --campaign-report "$1" | sed -n 's/^table //p' | sort; }
 report_count() { "$check" --campaign-report "$1" | grep -c "$2"; }
+
+# Bound by mpirun to a core each, two ranks run on their own CPUs (their OpenMP places are
+# built inside that binding) and their fingerprints count one core: not refused.
+if [ "$(nproc)" -ge 2 ]; then
+  bound=("$mpiexec" -np 2 --bind-to core)
+  [ "$(id -u)" = 0 ] && bound+=(--allow-run-as-root)
+  "${bound[@]}" "$bt" tune "${sel[@]}" --list >/dev/null 2>"$dir/bound.err" ||
+    fail "ranks bound to a core each were refused: $(cat "$dir/bound.err")"
+  cpus=$(sed -n 's/.*rank [01] of 2 on .*, CPUs \([^,]*\), machine [^ ]*-1c-.*/\1/p' "$dir/bound.err" | sort -u | wc -l)
+  [ "$cpus" = 2 ] || fail "ranks bound to a core each: not two one-core ranks on distinct CPUs: $(cat "$dir/bound.err")"
+fi
 
 "$bt" tune "${sel[@]}" --list | sort >"$dir/expected"
 total=$(wc -l <"$dir/expected")
