@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Installs the Debian packages in scripts/packages.txt that are missing (all of them, after
-# an apt-get update, with --always); with --mpi also the optional scripts/packages-mpi.txt
-# (Open MPI, for MPI campaigns). Needs root or sudo.
-#   usage: scripts/deps.sh [--always] [--mpi]
+# an apt-get update, with --always). --python adds the optional list
+# scripts/packages-python.txt (PyTorch, torchvision, ONNX, pytest for /usr/bin/python3: the
+# Python package's tests and tools); --mpi the optional scripts/packages-mpi.txt (Open MPI,
+# for MPI campaigns). Needs root or sudo.
+# usage: deps.sh [--always] [--python] [--mpi]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-always="" lists=("$here/packages.txt")
+always=0 lists=("$here/packages.txt")
 for arg in "$@"; do
-  case $arg in
-    --always) always=1 ;;
-    --mpi) lists+=("$here/packages-mpi.txt") ;;
-    *) echo "usage: scripts/deps.sh [--always] [--mpi]" >&2; exit 2 ;;
+  case "$arg" in
+  --always) always=1 ;;
+  --python) lists+=("$here/packages-python.txt") ;;
+  --mpi) lists+=("$here/packages-mpi.txt") ;;
+  *) echo "usage: scripts/deps.sh [--always] [--python] [--mpi]" >&2; exit 2 ;;
   esac
 done
 mapfile -t pkgs < <(cat "${lists[@]}" | grep -v '^\s*#' | sed '/^\s*$/d')
@@ -18,10 +21,10 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ -z "$always" ] && [ ${#missing[@]} -eq 0 ]; then
+if [ "$always" = 0 ] && [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
-[ -n "$always" ] && missing=("${pkgs[@]}")
+[ "$always" = 1 ] && missing=("${pkgs[@]}")
 sudo=""
 [ "$(id -u)" -ne 0 ] && sudo=sudo
 export DEBIAN_FRONTEND=noninteractive

@@ -69,6 +69,8 @@ typedef struct bt_variant {
      * variant state (plan->priv, freed with free()). NULL: nothing to prepare. */
     bt_status (*prepare)(struct bt_plan *plan);
     void (*run)(const struct bt_plan *plan, const bt_tensors *t, int tid, int nthr);
+    /* Frees what prepare made beyond plan->priv's block (plans it holds). NULL: nothing. */
+    void (*release)(struct bt_plan *plan);
 } bt_variant;
 
 /* Op tokens of variant ids to their bt_op (BT_DEFINE_VARIANT). */
@@ -134,6 +136,11 @@ void bt_shape_from_problem(const bt_problem *p, bt_shape *s);
  * The plan is destroyed as any other; it must not be executed. */
 bt_status bt_plan_create_sized(bt_plan **plan, const bt_problem *p, const char *variant,
                                const char *params);
+
+/* The plan dispatch makes for p (tuning table, then the heuristic's order) among the variants
+ * of one ISA, BACKTUNE_VARIANT aside: the inner plan of a variant that runs another one. */
+bt_status bt_plan_create_on_isa(bt_plan **plan, const bt_problem *p, bt_isa isa,
+                                const char *params);
 
 /* Tests only: the name of a variant whose scratch allocation fails as if memory were out
  * (NULL: none). */
