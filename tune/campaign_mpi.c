@@ -94,11 +94,13 @@ static int gather_machines(bt_campaign *c) {
         json_error_t err;
         json_t *o = lens[r] ? json_loads(all + offsets[r], 0, &err) : NULL;
         bt_fingerprint fp;
-        if (!o || !bt_fingerprint_from_json(o, &fp, NULL, 0)) {
+        int read = o && bt_fingerprint_from_json(o, &fp, NULL, 0);
+        json_decref(o);
+        if (!read) {
             fprintf(stderr, "%s: rank %d sent no machine fingerprint\n", c->cfg.command, r);
             ok = 0;
+            continue;
         }
-        json_decref(o);
         int g = 0;
         while (g < c->ngroups && strcmp(c->groups[g].fp.hardware, fp.hardware)) g++;
         if (g == c->ngroups) c->groups[c->ngroups++].fp = fp;
@@ -282,6 +284,15 @@ static void read_fault(bt_campaign *c) {
         c->fault_rank = -1;
 }
 
+static void free_campaign(bt_campaign *c) {
+    for (int g = 0; g < c->ngroups; g++) {
+        free(c->groups[g].state), free(c->groups[g].share);
+        bt_record_list_free(&c->groups[g].pending);
+    }
+    MPI_Comm_free(&c->comm);
+    free(c->groups), free(c->group_of), free(c);
+}
+
 bt_campaign *bt_campaign_start(const bt_world *w, const bt_campaign_config *cfg) {
     bt_campaign *c = calloc(1, sizeof *c);
     if (!c) MPI_Abort(MPI_COMM_WORLD, 2);
@@ -314,8 +325,7 @@ bt_campaign *bt_campaign_start(const bt_world *w, const bt_campaign_config *cfg)
         if (rank0_tunes && !c->coordinator_running) MPI_Abort(MPI_COMM_WORLD, 2);
     }
     if (!ok) {
-        MPI_Comm_free(&c->comm);
-        free(c->groups), free(c->group_of), free(c);
+        free_campaign(c);
         return NULL;
     }
     return c;
@@ -391,10 +401,7 @@ int bt_campaign_finish(bt_campaign *c) {
         const machine_group *m = &c->groups[g];
         fprintf(stderr, "%s: machine %s: %d of %d keys tuned now (%d records saved) in %s/\n",
                 c->cfg.command, m->fp.id, m->finished, m->todo, m->saved_records, m->dir);
-        free(m->state), free(m->share);
-        bt_record_list_free(&c->groups[g].pending);
     }
-    MPI_Comm_free(&c->comm);
-    free(c->groups), free(c->group_of), free(c);
+    free_campaign(c);
     return failed ? -1 : 0;
 }
