@@ -5,17 +5,21 @@
 #include "compare_cmd.h"
 #include "cmdline.h"
 
+#include <dirent.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char compare_help[] =
     "usage: backtune compare [options] A B [C ...]\n"
     "Compares results of several machines, builds or configurations. A, B, ... are results\n"
-    "folders (results/<machine-id>/, holding bench JSON files and a tuning table) or single\n"
-    "files (a bench JSON or a table.json). Runs are matched by cache mode, problem text,\n"
+    "folders (results/<machine-id>/, holding bench JSON files and a tuning table), single\n"
+    "files (a bench JSON or a table.json), or a fleet's folder (results/, as `mpirun ...\n"
+    "backtune bench --save` fills it): each machine folder in it. Runs are matched by cache mode, "
+    "problem text,\n"
     "variant (or the best one) and thread count; for each problem: GFLOP/s on each set, % of\n"
     "that set's own measured peak, speedup over A, and geomeans per suite and op. Tuning\n"
     "tables: the variant each set picked and its GFLOP/s.\n\n"
@@ -50,7 +54,8 @@ static const char report_help[] =
     "    peer at their arithmetic intensity, numbered as the rows of its table);\n"
     "  - every variant and peer side by side per problem.\n"
     "A view a set has no data for says so, with the command that records it. RESULTS are\n"
-    "results folders or files, as for backtune compare.\n\n"
+    "results folders or files, or a fleet's folder (results/: each machine folder in it), as\n"
+    "for backtune compare.\n\n"
     "  -o, --out DIR         where to write (created; files of an earlier report replaced)\n"
     "  -v, --variants GLOBS  variants shown (comma-separated globs, '!' excludes)\n"
     "  -t, --threads LIST    as for backtune compare\n"
@@ -60,6 +65,59 @@ static const char report_help[] =
     "or input.\n";
 
 /* ---- arguments ---- */
+
+static int holds_json(const char *dir) {
+    DIR *d = opendir(dir);
+    int found = 0;
+    for (struct dirent *e; d && !found && (e = readdir(d));) {
+        size_t n = strlen(e->d_name);
+        found = e->d_name[0] != '.' && n > 5 && !strcmp(e->d_name + n - 5, ".json") &&
+                !strstr(e->d_name, ".tmp.");
+    }
+    if (d) closedir(d);
+    return found;
+}
+
+static int compare_strings(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Adds path to a's sets: a folder that holds no results itself but folders that do (a
+ * fleet's results/) adds each of those, in name order. 0, or -1 past BT_CMP_MAX_SETS. */
+static int add_sets(bt_cmp_args *a, const char *path) {
+    struct stat sb;
+    DIR *d =
+        stat(path, &sb) == 0 && S_ISDIR(sb.st_mode) && !holds_json(path) ? opendir(path) : NULL;
+    char *names[256];
+    int n = 0;
+    for (struct dirent *e; d && n < 256 && (e = readdir(d));) {
+        char sub[1024];
+        snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+        if (e->d_name[0] != '.' && stat(sub, &sb) == 0 && S_ISDIR(sb.st_mode) && holds_json(sub))
+            names[n++] = strdup(e->d_name);
+    }
+    if (d) closedir(d);
+    if (!n) {
+        if (a->npaths == BT_CMP_MAX_SETS) return -1;
+        a->paths[a->npaths++] = path;
+        return 0;
+    }
+    qsort(names, (size_t)n, sizeof *names, compare_strings);
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        if (!names[i] || a->npaths == BT_CMP_MAX_SETS) {
+            rc = -1;
+        } else {
+            size_t len = strlen(path);
+            while (len > 1 && path[len - 1] == '/') len--;
+            snprintf(a->fleet[a->npaths], sizeof a->fleet[0], "%.*s/%s", (int)len, path, names[i]);
+            a->paths[a->npaths] = a->fleet[a->npaths];
+            a->npaths++;
+        }
+        free(names[i]);
+    }
+    return rc;
+}
 
 int bt_cmp_parse_args(int argc, char **argv, int report, bt_cmp_args *a) {
     static const struct option longopts[] = {
@@ -109,14 +167,14 @@ int bt_cmp_parse_args(int argc, char **argv, int report, bt_cmp_args *a) {
             return -1;
         }
     }
-    int min_sets = report ? 1 : 2;
-    if (argc - optind < min_sets || argc - optind > BT_CMP_MAX_SETS) {
-        fprintf(stderr, "backtune %s: give %d to %d results folders or files (%d given)\n", name,
-                min_sets, BT_CMP_MAX_SETS, argc - optind);
+    int min_sets = report ? 1 : 2, too_many = 0;
+    for (int i = optind; i < argc; i++) too_many |= add_sets(a, argv[i]) != 0;
+    if (a->npaths < min_sets || too_many) {
+        fprintf(stderr, "backtune %s: give %d to %d results folders or files (%s%d given)\n", name,
+                min_sets, BT_CMP_MAX_SETS, too_many ? "more than " : "", a->npaths);
         bt_cli_try_help(command);
         return -1;
     }
-    for (int i = optind; i < argc; i++) a->paths[a->npaths++] = argv[i];
     if (a->match.nthreads > 1 && a->match.nthreads != a->npaths) {
         fprintf(stderr,
                 "backtune %s: --threads takes one count, or one per result set (%d), not %d\n",
