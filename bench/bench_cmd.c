@@ -27,6 +27,7 @@
 #include "bt_gbench.h"
 #include "peak.h"
 #include "suite.h"
+#include "world.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,7 @@ static void free_run(bench_run *run) {
 
 int bt_cmd_bench(int argc, char **argv) {
     bench_run run = {0};
+    bt_world world = {.size = 1};
     run.start = bt_bench_now();
     const char *coretype = getenv("OPENBLAS_CORETYPE");
     snprintf(run.openblas_coretype, sizeof run.openblas_coretype, "%s",
@@ -82,6 +84,7 @@ int bt_cmd_bench(int argc, char **argv) {
         goto done;
     }
     if (gb_out) run.opt.out = gb_out;
+    if (bt_world_join(&world, "backtune bench", run.opt.allow_shared_node)) goto done;
     bt_load_sample_take(&run.load_start);
     double suite_min_time = 0; /* the suites' longest, read early: it becomes a default flag */
     for (int i = 0; i < run.opt.sel.nsuites; i++) {
@@ -101,7 +104,7 @@ int bt_cmd_bench(int argc, char **argv) {
     }
     static char saved_path[512], tmp_path[1100];
     if (run.opt.save) {
-        bench_default_out_path(&run.opt, saved_path, sizeof saved_path);
+        bench_default_out_path(&run.opt, &world, saved_path, sizeof saved_path);
         run.opt.out = saved_path;
     }
     if (run.opt.out) {
@@ -180,6 +183,11 @@ int bt_cmd_bench(int argc, char **argv) {
         rc = bench_print_outcome(&run);
         int saved = run.opt.out ? bench_save_results(&run, tmp_path, run.opt.out, out_json, 1) : 0;
         if (saved < 0 && !rc) rc = 1;
+        /* --save in a job of several ranks: every rank's file into rank 0's results/. */
+        if (run.opt.save &&
+            bt_world_gather_files(&world, "backtune bench", saved == 0 ? run.opt.out : NULL) < 0 &&
+            !rc)
+            rc = 1;
         if (run.verdict.detected && run.opt.strict) {
             if (!run.opt.out) fprintf(stderr, "backtune bench: --strict: interference detected\n");
             if (rc != 130) rc = STATUS_INTERFERENCE;
@@ -189,6 +197,7 @@ int bt_cmd_bench(int argc, char **argv) {
     }
 done:
     if (initialized) bt_gbench_shutdown();
+    bt_world_leave(&world);
     free_run(&run);
     free(ours);
     free(gb);

@@ -32,7 +32,8 @@ static const char bench_help[] =
     "      --save              --out results/<machine-id>/bench_<suite>[_cold][_mbN].json\n"
     "                          (relative to the current directory: run from the repo root;\n"
     "                          several suites: their names joined by '+')\n"
-    "      --strict            on interference (below), save nothing and exit with status 3\n"
+    "      --strict            on interference (below), save nothing and exit with status "
+    "3\n" BT_WORLD_HELP_SHARED_NODE
     "      --verbose           say why each unsupported (variant, problem) pair is skipped\n"
     "      --quiet             no progress lines (one per problem on stderr: i/N, time so far\n"
     "                          and the ETA from the benchmarks run before it)\n"
@@ -56,7 +57,11 @@ static const char bench_help[] =
     "over 10%. The last lines of the output say 'interference: ...' with what was seen and\n"
     "the benchmarks flagged (marked in the summary table); the JSON file gets it as\n"
     "context.interference and a per-benchmark \"interference\" flag. The file is written\n"
-    "under a temporary name and renamed into place at the end.\n";
+    "under a temporary name and renamed into place at the end.\n\n"
+    "Under mpirun or srun (several ranks) every rank runs the benchmarks on its own machine;\n"
+    "--save names each rank's file after its host (bench_<suite>_<host>[_r<rank>].json) and\n"
+    "rank 0 gathers every rank's file into its results/<machine-id>/ folders: then\n"
+    "`backtune compare results/` and `backtune report results/ -o DIR` show the fleet.\n";
 
 static int parse_positive(const char *text, const char *what, int64_t max, int64_t *out) {
     char *end;
@@ -75,7 +80,16 @@ int bench_is_gbench_flag(const char *arg) {
 
 /* Our options (Google benchmark's flags were taken out before). 0 ok, 1 help shown, -1 bad. */
 int bench_parse_options(int argc, char **argv, bench_options *o) {
-    enum { OPT_CACHE = 256, OPT_EVICT, OPT_OUT, OPT_SAVE, OPT_STRICT, OPT_VERBOSE, OPT_QUIET };
+    enum {
+        OPT_CACHE = 256,
+        OPT_EVICT,
+        OPT_OUT,
+        OPT_SAVE,
+        OPT_STRICT,
+        OPT_VERBOSE,
+        OPT_QUIET,
+        OPT_SHARED
+    };
     static const struct option longopts[] = {{"variants", required_argument, NULL, 'v'},
                                              {"cache", required_argument, NULL, OPT_CACHE},
                                              {"evict-mb", required_argument, NULL, OPT_EVICT},
@@ -84,6 +98,7 @@ int bench_parse_options(int argc, char **argv, bench_options *o) {
                                              {"strict", no_argument, NULL, OPT_STRICT},
                                              {"verbose", no_argument, NULL, OPT_VERBOSE},
                                              {"quiet", no_argument, NULL, OPT_QUIET},
+                                             {"allow-shared-node", no_argument, NULL, OPT_SHARED},
                                              {"help", no_argument, NULL, 'h'},
                                              {0}};
     bt_cli_parser parser;
@@ -121,6 +136,9 @@ int bench_parse_options(int argc, char **argv, bench_options *o) {
             break;
         case OPT_QUIET:
             o->quiet = 1;
+            break;
+        case OPT_SHARED:
+            o->allow_shared_node = 1;
             break;
         case 'h':
             fputs(bench_help, stdout);
@@ -168,14 +186,17 @@ void bench_suite_names(const bench_options *o, int base, char *buf, size_t size)
     }
 }
 
-/* results/<machine-id>/bench_<suite>[_cold][_mbN].json */
-void bench_default_out_path(const bench_options *o, char *path, size_t size) {
+/* results/<machine-id>/bench_<suite>[_cold][_mbN][_<host>[_r<rank>]].json (the host in a job
+ * of several ranks: world.h) */
+void bench_default_out_path(const bench_options *o, const bt_world *w, char *path, size_t size) {
     char suite[128] = "problems";
     if (o->sel.nsuites) bench_suite_names(o, 1, suite, sizeof suite);
     char mb[32] = "";
     if (o->sel.mb) snprintf(mb, sizeof mb, "_mb%lld", (long long)o->sel.mb);
-    snprintf(path, size, "results/%s/bench_%s%s%s.json", bt_fingerprint_id(), suite,
-             o->cold ? "_cold" : "", mb);
+    char tag[BT_WORLD_HOST + 16];
+    bt_world_file_tag(w, tag, sizeof tag);
+    snprintf(path, size, "results/%s/bench_%s%s%s%s.json", bt_fingerprint_id(), suite,
+             o->cold ? "_cold" : "", mb, tag);
 }
 
 int bench_has_flag(char **args, int n, const char *prefix) {

@@ -8,6 +8,7 @@
 #include "bench_impl.h"
 #include "interference.h"
 #include "selection.h"
+#include "world.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@ typedef struct bench_options {
     int save;
     int strict;
     int quiet; /* no progress lines */
+    int allow_shared_node;
 } bench_options;
 
 /* One problem instance (descriptor x op x layout) and its buffers while it is being run. */
@@ -98,8 +100,9 @@ int bench_is_gbench_flag(const char *arg);
 int bench_has_flag(char **args, int n, const char *prefix);
 /* The suites as given, joined by '+'; `base`: their file names without directory and .txt. */
 void bench_suite_names(const bench_options *o, int base, char *buf, size_t size);
-/* results/<machine-id>/bench_<suite>[_cold][_mbN].json */
-void bench_default_out_path(const bench_options *o, char *path, size_t size);
+/* results/<machine-id>/bench_<suite>[_cold][_mbN][_<host>[_r<rank>]].json (the host in a job
+ * of several ranks: world.h) */
+void bench_default_out_path(const bench_options *o, const bt_world *w, char *path, size_t size);
 
 /* bench_cases.c */
 int bench_collect_problems(bench_run *run);

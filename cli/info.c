@@ -1,4 +1,5 @@
 /* backtune info: what this machine is. */
+#include "cmdline.h"
 #include "commands.h"
 #include "fingerprint.h"
 #include "internal.h"
@@ -23,16 +24,20 @@ int bt_cmd_info(int argc, char **argv) {
         {"brief", no_argument, NULL, 'b'}, {"help", no_argument, NULL, 'h'}, {0}};
     int brief = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "bh", opts, NULL)) != -1) {
-        if (c == 'b')
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":bh", opts, NULL)) != -1) {
+        if (c == 'b') {
             brief = 1;
-        else if (c == 'h')
+        } else if (c == 'h') {
             return fputs(info_help, stdout), 0;
-        else
-            return fputs(info_help, stderr), 2;
+        } else {
+            bt_cli_bad_option("backtune info", c, argv);
+            return 2;
+        }
     }
     if (optind < argc) {
-        fprintf(stderr, "backtune info: unexpected argument '%s'\n%s", argv[optind], info_help);
+        fprintf(stderr, "backtune info: unexpected argument '%s'\n", argv[optind]);
+        bt_cli_try_help("backtune info");
         return 2;
     }
     const bt_machine *m = bt_machine_get();

@@ -3,20 +3,24 @@
 #include "cmdline.h"
 #include "commands.h"
 #include "internal.h"
+#include "suite.h"
 
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 static const char list_help[] =
-    "usage: backtune list [--params] [VARIANT-GLOB...]\n"
+    "usage: backtune list [--names | --suites | --params | VARIANT-GLOB...]\n"
     "Without arguments: every registered variant, its op, ISA, whether this CPU runs it, and\n"
     "its tunable parameters with the tuner's candidate values.\n"
     "  VARIANT-GLOB...  the variants whose names match the shell globs, each parameter with\n"
-    "                   its range or choices, the tuner's candidates and what it means\n"
-    "  --params         the same for one variant of each family and op (the other ISA builds\n"
-    "                   of a family take the same parameters; their ranges and candidates\n"
-    "                   may differ: name them to see)\n"
+    "                   its range or choices, what it means and the tuner's candidates\n"
+    "      --params     the same for one variant of each family and op (the other builds of\n"
+    "                   a family take the same parameters; their ranges and candidates may\n"
+    "                   differ: name them to see)\n"
+    "  -n, --names      the variant names only, one a line\n"
+    "      --suites     the suites that --suite NAME finds, one a line\n"
+    "  -h, --help       this text\n"
     "Every variant also takes threads=N and bind=none|close|spread (kernels/include/"
     "backtune.h).\n";
 
@@ -41,17 +45,41 @@ static void print_params(const bt_variant *v) {
 }
 
 int bt_cmd_list(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"params", no_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'}, {0}};
-    int families = 0, c;
+    enum { OPT_SUITES = 256, OPT_PARAMS };
+    static const struct option opts[] = {{"names", no_argument, NULL, 'n'},
+                                         {"suites", no_argument, NULL, OPT_SUITES},
+                                         {"params", no_argument, NULL, OPT_PARAMS},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    int names = 0, suites = 0, families = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'p')
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":nh", opts, NULL)) != -1) {
+        if (c == 'n') {
+            names = 1;
+        } else if (c == OPT_SUITES) {
+            suites = 1;
+        } else if (c == OPT_PARAMS) {
             families = 1;
-        else if (c == 'h')
+        } else if (c == 'h') {
             return fputs(list_help, stdout), 0;
-        else
-            return fputs(list_help, stderr), 2;
+        } else {
+            bt_cli_bad_option("backtune list", c, argv);
+            return 2;
+        }
+    }
+    if (names + suites + families > 1 || ((names || suites) && optind < argc)) {
+        fprintf(stderr, "backtune list: give one of --names, --suites, --params and globs\n");
+        bt_cli_try_help("backtune list");
+        return 2;
+    }
+    if (suites) {
+        bt_suite_print_names(stdout);
+        return 0;
+    }
+    if (names) {
+        for (int i = 0; i < bt_variant_count(); i++) printf("%s\n", bt_variant_name(i));
+        return 0;
     }
     if (!families && optind == argc) {
         printf("%-40s %-11s %-7s %-4s %s\n", "variant", "op", "isa", "cpu", "parameters");
@@ -59,7 +87,6 @@ int bt_cmd_list(int argc, char **argv) {
             printf("%-40s %-11s %-7s %-4s %s\n", bt_variant_name(i), bt_op_name(bt_variant_op(i)),
                    bt_variant_isa(i), bt_variant_cpu_ok(i) ? "yes" : "no",
                    bt_variant_param_space(i));
-        printf("\nWhat each parameter means: backtune list --params, or backtune list VARIANT.\n");
         return 0;
     }
     int shown = 0;

@@ -78,6 +78,8 @@ typedef struct bt_record {
     char variant_hash[20]; /* of its variant's name and parameter space (bt_variant_hash); ""
                               in records written before it was recorded */
     char version[32];
+    char host[64];      /* the host that timed it ("" in records written before it was recorded) */
+    int rank;           /* the MPI rank that timed it in a campaign (campaign.h); -1 alone */
     uint64_t line_hash; /* of its line in records.jsonl (what tables are stamped with) */
 } bt_record;
 
@@ -91,7 +93,7 @@ const char *bt_record_status_name(bt_record_status s);
  * smaller problem its problem text names, as an ordering aid for a bigger key; never a
  * table entry, and it does not make its problem a tuned key. */
 int bt_record_is_screen(const bt_record *r);
-/* Machine, hashes, version and date of now; op and problem from p; threads the key. */
+/* Machine, hashes, version, host and date of now; op and problem from p; threads the key. */
 void bt_record_init(bt_record *r, const bt_problem *p, int threads);
 json_t *bt_record_to_json(const bt_record *r);
 /* 0 if o is not a record (missing or mistyped fields). */
@@ -114,6 +116,13 @@ bt_status bt_records_registries(const char *dir, json_t **out);
  * `variant` as it is now (same name and parameter space): 1 yes, 0 no, -1 that registry is
  * not named there. */
 int bt_registry_had_variant(const json_t *registries, const char *registry_hash, int variant);
+/* Whether records make the key (problem text, threads) tuned on the machine of hardware hash
+ * `hardware`: it has a record there (not a screen's) made against this build's registry, or
+ * against a registry (`registries`, bt_records_registries) that held, as it is now, every
+ * variant of the key's op that can take its problem on any CPU. So a variant added or
+ * changed sends back to tuning only the keys it can take. */
+int bt_records_tune_key(const bt_record_list *recs, const char *problem, int threads,
+                        const char *hardware, const json_t *registries);
 
 /* The table of `machine` built from records (a new JSON object): its hardware's records of
  * the registry of the latest of them; "updated" is the date of the latest. */
@@ -133,6 +142,11 @@ typedef struct bt_commit_info {
 /* Merges `records` into dir (created if needed) and rewrites this machine's table; see above. */
 bt_status bt_records_commit(const char *dir, const bt_record *records, int count,
                             bt_commit_info *info);
+
+/* The same for records another process timed, on `machine` (a campaign's rank 0 commits
+ * the records of every machine of its job, campaign.h): that machine's line and table. */
+bt_status bt_records_commit_for(const char *dir, const bt_fingerprint *machine,
+                                const bt_record *records, int count, bt_commit_info *info);
 
 /* Brings dir up to date after a crash (see above): nothing to commit, tables that differ from
  * the records rewritten, orphan temporary files removed. A missing dir is left alone. */
