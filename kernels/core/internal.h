@@ -69,6 +69,12 @@ typedef struct bt_variant {
      * variant state (plan->priv, freed with free()). NULL: nothing to prepare. */
     bt_status (*prepare)(struct bt_plan *plan);
     void (*run)(const struct bt_plan *plan, const bt_tensors *t, int tid, int nthr);
+    /* Approximate algorithms (Winograd) only: the factor by which the plan's error bound
+     * exceeds the direct summation bound of kernels/check/check.h (it may depend on the
+     * parameters). NULL: a direct algorithm, whose sums differ from the definition only in
+     * rounding order. BACKTUNE_ALGORITHMS=direct (or algorithms=direct) keeps dispatch and
+     * the tuner off the approximate ones. */
+    double (*error_factor)(const struct bt_plan *plan);
 } bt_variant;
 
 /* Op tokens of variant ids to their bt_op (BT_DEFINE_VARIANT). */
