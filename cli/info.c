@@ -74,12 +74,21 @@ int bt_cmd_list(int argc, char **argv) {
     int rc = only_help(argc, argv,
                        "usage: backtune list\n"
                        "Lists every registered variant: op, ISA, whether this CPU runs it, and "
-                       "its tunable parameters\n(every variant also takes threads=N and "
-                       "bind=none|close|spread).\n");
+                       "its tunable parameters\n(every variant also takes threads=N, "
+                       "bind=none|close|spread and algorithms=all|direct), then what\nthe "
+                       "approximate families' error is.\n");
     if (rc >= 0) return rc;
     printf("%-40s %-11s %-7s %-4s %s\n", "variant", "op", "isa", "cpu", "parameters");
     for (int i = 0; i < bt_variant_count(); i++)
         printf("%-40s %-11s %-7s %-4s %s\n", bt_variant_name(i), bt_op_name(bt_variant_op(i)),
                bt_variant_isa(i), bt_variant_cpu_ok(i) ? "yes" : "no", bt_variant_param_space(i));
+    /* The families whose results are approximate, once each, with their error. */
+    const char *said = NULL;
+    for (int i = 0; i < bt_variant_count(); i++) {
+        const bt_variant *v = bt_registry_get(i);
+        if (!v->numerics || (said && !strcmp(said, v->family))) continue;
+        printf("\n%s: %s\n", v->family, v->numerics);
+        said = v->family;
+    }
     return 0;
 }

@@ -43,7 +43,7 @@ struct bt_check_case {
 
 static double max_of(const float *a, size_t n) {
     double m = 0;
-    for (size_t i = 0; i < n; i++) m = a[i] > m ? a[i] : m;
+    for (size_t i = 0; i < n; i++) m = fabs(a[i]) > m ? fabs(a[i]) : m;
     return m;
 }
 
@@ -135,8 +135,14 @@ bt_status bt_check_case_create(const bt_plan *plan, const bt_check_options *opt,
         bt_ref_bwd_data(s, c->in, c->dy, c->ref);
     else
         bt_ref_bwd_weights(s, c->in, c->dy, c->ref, c->bias ? c->ref_db : NULL);
-    { /* sum|terms| per output: the reference on |inputs| (approximate plans need it in both
-       * modes) */
+    if (opt->mode == BT_CHECK_EXACT && !plan->variant->error_factor) {
+        /* Only approximate plans use it in exact mode: the largest sum|terms| bounded by
+         * the reduction's length times the largest product, rather than another reference
+         * run (db: the largest |dy| times its reduction). */
+        double dy_max = max_of(c->dy, c->ndy);
+        c->abs_max[0] = c->reduction * max_of(c->in, c->nin) * dy_max;
+        c->abs_max[1] = c->reduction * dy_max;
+    } else { /* sum|terms| per output: the reference on |inputs| */
         bt_shape plain = *s;
         plain.accumulate = 0;
         absolute(scratch_dy, c->dy, c->ndy);

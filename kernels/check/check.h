@@ -13,7 +13,8 @@
  * values, which mix every input of a tile: an output's error follows the magnitudes around
  * it, not its own terms (an output whose terms are all zero is not computed exactly). Their
  * bound is the variant's factor for the plan times FLT_EPSILON * (L + 1) * max sum|terms|,
- * the largest over the output tensor (plus |prior value|), in both modes: integer inputs do
+ * the largest over the output tensor (plus |prior value|), in both modes (in an exact-mode
+ * case made from a direct plan, max sum|terms| is bounded by L * max|input| * max|dy|): integer inputs do
  * not keep their sums exact, so exact mode does not apply to them (res->approximate says the
  * check used the bound). */
 #ifndef BT_CHECK_H

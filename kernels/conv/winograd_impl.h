@@ -285,15 +285,23 @@ static bt_status BT_SIMD_NAME(prepare_d)(bt_plan *plan) {
     g->kpad = bt_div_up(s->kg, BT_VLEN) * BT_VLEN;
     g->cpad = bt_div_up(s->cg, WINO_CBV) * WINO_CBV;
     int64_t tiles_up = bt_div_up(g->tiles, WINO_TT) * WINO_TT;
-    /* A block's dy transforms in half of L2; its products of a channel block in a quarter. */
-    if (!given[P_TB]) prm[P_TB] = mc->l2_bytes / 2 / (a2 * g->kpad * (int64_t)sizeof(float));
+    /* A block's dy transforms in half of L2, but at least 4 register tiles, so that each
+     * slice of U read for the block feeds that many tiles; its products of a channel block
+     * in a quarter of L2. */
+    if (!given[P_TB])
+        prm[P_TB] =
+            bt_max64(mc->l2_bytes / 2 / (a2 * g->kpad * (int64_t)sizeof(float)), 4 * WINO_TT);
     g->tb = bt_min64(bt_div_up(bt_max64(prm[P_TB], 1), WINO_TT) * WINO_TT, tiles_up);
     prm[P_TB] = g->tb;
     g->nblocks = bt_div_up(g->tiles, g->tb);
     if (!given[P_CBK]) prm[P_CBK] = mc->l2_bytes / 4 / (a2 * g->tb * (int64_t)sizeof(float));
     g->cbk = bt_min64(bt_div_up(bt_max64(prm[P_CBK], 1), WINO_CBV) * WINO_CBV, g->cpad);
     prm[P_CBK] = g->cbk;
-    if (!given[P_PAR]) prm[P_PAR] = g->nblocks >= plan->threads ? WINO_PAR_TILES : WINO_PAR_C;
+    /* Blocks split evenly, or many: tiles; else each block's channels. */
+    if (!given[P_PAR])
+        prm[P_PAR] = g->nblocks % plan->threads == 0 || g->nblocks >= 8 * plan->threads
+                         ? WINO_PAR_TILES
+                         : WINO_PAR_C;
     g->u_floats = bt_div_up(s->g * a2 * g->cpad * g->kpad, 16) * 16;
     g->v_floats = bt_div_up(a2 * g->kpad * g->tb, 16) * 16;
     g->m_floats = bt_div_up(a2 * g->tb * g->cbk, 16) * 16;
@@ -416,10 +424,15 @@ static bt_status BT_SIMD_NAME(prepare_w)(bt_plan *plan) {
     /* Filters padded to whole register tiles (and vectors, which the dy transform writes). */
     g->kpad = bt_div_up(bt_div_up(s->kg, BT_VLEN) * BT_VLEN, WINO_TT) * WINO_TT;
     g->cpad = bt_div_up(s->cg, WINO_CBV) * WINO_CBV;
-    /* A block's x and dy transforms in half of L2. */
+    /* A block's x and dy transforms in half of L2; with many channels more tiles, so that
+     * the private W (read and written once per block) feeds at least kpad * cpad / 2048
+     * products per element. */
     if (!plan->param_given[P_TB])
-        prm[P_TB] =
-            bt_machine_get()->l2_bytes / 2 / (a2 * (g->kpad + g->cpad) * (int64_t)sizeof(float));
+        prm[P_TB] = bt_max64(bt_machine_get()->l2_bytes / 2 /
+                                 (a2 * (g->kpad + g->cpad) * (int64_t)sizeof(float)),
+                             g->kpad * g->cpad / 2048);
+    if (!plan->param_given[P_TB]) /* a block for every thread at least */
+        prm[P_TB] = bt_min64(prm[P_TB], bt_div_up(g->tiles, plan->threads));
     g->tb = bt_min64(bt_max64(prm[P_TB], 1), g->tiles);
     prm[P_TB] = g->tb;
     g->nblocks = bt_div_up(g->tiles, g->tb);
@@ -484,8 +497,8 @@ static void BT_SIMD_NAME(run_w)(const bt_plan *plan, const bt_tensors *t, int ti
 BT_DEFINE_SIMD_VARIANT(conv_bwd_d, winograd, .layouts = BT_TAKES_ANY,
                        .params = BT_SIMD_NAME(wino_d_params), .supports = bt_wino_supports,
                        .prepare = BT_SIMD_NAME(prepare_d), .run = BT_SIMD_NAME(run_d),
-                       .error_factor = bt_winograd_error_factor);
+                       .error_factor = bt_winograd_error_factor, .numerics = BT_WINO_NUMERICS);
 BT_DEFINE_SIMD_VARIANT(conv_bwd_w, winograd, .layouts = BT_TAKES_ANY,
                        .params = BT_SIMD_NAME(wino_w_params), .supports = bt_wino_supports,
                        .prepare = BT_SIMD_NAME(prepare_w), .run = BT_SIMD_NAME(run_w),
-                       .error_factor = bt_winograd_error_factor);
+                       .error_factor = bt_winograd_error_factor, .numerics = BT_WINO_NUMERICS);

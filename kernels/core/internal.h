@@ -75,6 +75,7 @@ typedef struct bt_variant {
      * rounding order. BACKTUNE_ALGORITHMS=direct (or algorithms=direct) keeps dispatch and
      * the tuner off the approximate ones. */
     double (*error_factor)(const struct bt_plan *plan);
+    const char *numerics; /* approximate algorithms: their error in words (backtune list) */
 } bt_variant;
 
 /* Op tokens of variant ids to their bt_op (BT_DEFINE_VARIANT). */
