@@ -131,10 +131,25 @@ static wino_tfs BT_SIMD_NAME(tfs_of)(int m) {
 /* rows x cols points of an activation tensor (channels nch, image hh x ww, the problem's
  * layout) from (r0, c0), channels [ch0, ch0 + lanes) of sample n, into buf as vectors
  * (point (a, b) at buf + (a*cols + b)*BT_VLEN); points outside the image and lanes past
- * `lanes` are zero. */
+ * `lanes` are zero. NCHW: channel by channel, each reading along its rows. */
 static void BT_SIMD_NAME(load_tile)(const bt_shape *s, const float *a, int64_t nch, int64_t hh,
                                     int64_t ww, int64_t n, int64_t ch0, int64_t lanes, int64_t r0,
                                     int64_t c0, int rows, int cols, float *buf) {
+    if (s->layout == BT_NCHW) {
+        for (int l = 0; l < BT_VLEN; l++) {
+            const float *plane = l < lanes ? a + (n * nch + ch0 + l) * hh * ww : a;
+            for (int i = 0; i < rows; i++) {
+                int64_t r = r0 + i;
+                int inside = l < lanes && r >= 0 && r < hh;
+                for (int j = 0; j < cols; j++) {
+                    int64_t c = c0 + j;
+                    buf[(i * cols + j) * BT_VLEN + l] =
+                        inside && c >= 0 && c < ww ? plane[r * ww + c] : 0.0f;
+                }
+            }
+        }
+        return;
+    }
     bt_vmask_t mask = bt_vmask((int)lanes);
     for (int i = 0; i < rows; i++) {
         int64_t r = r0 + i;
@@ -143,42 +158,44 @@ static void BT_SIMD_NAME(load_tile)(const bt_shape *s, const float *a, int64_t n
             float *dst = buf + (i * cols + j) * BT_VLEN;
             if (r < 0 || r >= hh || c < 0 || c >= ww) {
                 bt_vstore(dst, bt_vzero());
-            } else if (s->layout == BT_NHWC) {
+            } else {
                 const float *src = a + ((n * hh + r) * ww + c) * nch + ch0;
                 bt_vstore(dst, lanes == BT_VLEN ? bt_vload(src) : bt_vload_mask(src, mask));
-            } else {
-                const float *src = a + ((n * nch + ch0) * hh + r) * ww + c;
-                for (int l = 0; l < BT_VLEN; l++) dst[l] = l < lanes ? src[l * hh * ww] : 0.0f;
             }
         }
     }
 }
 
 /* Stores (or adds, accumulating) the m x m tile of vectors in buf at (i0, j0) into channels
- * [ch0, ch0 + lanes) of sample n of an activation tensor, clipped to the image. */
+ * [ch0, ch0 + lanes) of sample n of an activation tensor, clipped to the image. NCHW:
+ * channel by channel, along its rows. */
 static void BT_SIMD_NAME(store_tile)(const bt_shape *s, float *a, int64_t n, int64_t ch0,
                                      int64_t lanes, int64_t i0, int64_t j0, int m,
                                      const float *buf) {
+    int64_t rows = bt_min64(m, s->h - i0), cols = bt_min64(m, s->w - j0);
+    if (s->layout == BT_NCHW) {
+        for (int64_t l = 0; l < lanes; l++) {
+            float *plane = a + (n * s->c + ch0 + l) * s->h * s->w;
+            for (int64_t i = 0; i < rows; i++)
+                for (int64_t j = 0; j < cols; j++) {
+                    float *o = plane + (i0 + i) * s->w + j0 + j;
+                    float v = buf[(i * m + j) * BT_VLEN + l];
+                    *o = s->accumulate ? *o + v : v;
+                }
+        }
+        return;
+    }
     bt_vmask_t mask = bt_vmask((int)lanes);
-    for (int i = 0; i < m && i0 + i < s->h; i++)
-        for (int j = 0; j < m && j0 + j < s->w; j++) {
-            const float *src = buf + (i * m + j) * BT_VLEN;
-            if (s->layout == BT_NHWC) {
-                float *dst = a + ((n * s->h + i0 + i) * s->w + j0 + j) * s->c + ch0;
-                bt_vf v = bt_vload(src);
-                if (lanes == BT_VLEN) {
-                    if (s->accumulate) v = bt_vadd(bt_vload(dst), v);
-                    bt_vstore(dst, v);
-                } else {
-                    if (s->accumulate) v = bt_vadd(bt_vload_mask(dst, mask), v);
-                    bt_vstore_mask(dst, mask, v);
-                }
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < cols; j++) {
+            bt_vf v = bt_vload(buf + (i * m + j) * BT_VLEN);
+            float *dst = a + ((n * s->h + i0 + i) * s->w + j0 + j) * s->c + ch0;
+            if (lanes == BT_VLEN) {
+                if (s->accumulate) v = bt_vadd(bt_vload(dst), v);
+                bt_vstore(dst, v);
             } else {
-                float *dst = a + ((n * s->c + ch0) * s->h + i0 + i) * s->w + j0 + j;
-                for (int64_t l = 0; l < lanes; l++) {
-                    float *o = dst + l * s->h * s->w;
-                    *o = s->accumulate ? *o + src[l] : src[l];
-                }
+                if (s->accumulate) v = bt_vadd(bt_vload_mask(dst, mask), v);
+                bt_vstore_mask(dst, mask, v);
             }
         }
 }
