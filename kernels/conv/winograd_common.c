@@ -6,6 +6,7 @@
 
 const char *const bt_wino_m_choices[] = {"2", "4", "6", NULL};
 const char *const bt_wino_par_choices[] = {"tiles", "c", NULL};
+const char *const bt_wino_w_par_choices[] = {"tiles", "xi", NULL};
 
 wino_geom *bt_wino_geom_new(struct bt_plan *plan, int64_t hh, int64_t ww) {
     if (!plan->param_given[0]) plan->param[0] = 1; /* m = 4 (docs/winograd.md) */

@@ -99,6 +99,11 @@ static inline const float (*wino_bt(int m))[WINO_ALPHA_MAX] {
  * c: every block in turn, its dy transform and its channel blocks split between threads. */
 enum { WINO_PAR_TILES, WINO_PAR_C };
 extern const char *const bt_wino_par_choices[];
+/* bwd_weights (`par`): tiles: each thread its blocks into a private copy of the
+ * transform-domain dw, summed at the end; xi: every block in turn, its transforms split by
+ * tiles, then its products by transform points into one shared copy. */
+enum { WINO_WPAR_TILES, WINO_WPAR_XI };
+extern const char *const bt_wino_w_par_choices[];
 
 /* Geometry derived at plan time, kept in plan->priv. Sizes in floats; every area starts on
  * a 64-byte line. */

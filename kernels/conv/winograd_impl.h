@@ -50,6 +50,7 @@
 #define WINO_UNROLL _Pragma("GCC unroll 8")
 
 enum { P_M, P_TB, P_CBK, P_PAR };
+enum { P_WPAR = 2 }; /* bwd_weights: m, tb, par */
 static const bt_param_spec BT_SIMD_NAME(wino_d_params)[] = {
     {"m", bt_wino_m_choices, 0, 0, NULL},
     {"tb", NULL, 1, 1 << 16, WINO_TB_TUNE},
@@ -60,6 +61,7 @@ static const bt_param_spec BT_SIMD_NAME(wino_d_params)[] = {
 static const bt_param_spec BT_SIMD_NAME(wino_w_params)[] = {
     {"m", bt_wino_m_choices, 0, 0, NULL},
     {"tb", NULL, 1, 1 << 16, WINO_TB_TUNE},
+    {"par", bt_wino_w_par_choices, 0, 0, NULL},
     {NULL, NULL, 0, 0, NULL},
 };
 
@@ -400,13 +402,13 @@ static void BT_SIMD_NAME(gemm_w)(const float *d, int64_t ldd, const float *x, in
         }
 }
 
-/* One block of tiles [tile0, tile0 + nt) of group grp into the private W (all of the
- * group's transform-domain dw). xt, dt: the block's transforms. */
-static void BT_SIMD_NAME(block_w)(const bt_shape *s, const wino_geom *g, const wino_tfs *tf,
-                                  const bt_tensors *t, int64_t tile0, int64_t nt, int64_t grp,
-                                  float *wacc, float *xt, float *dt, float *buf) {
-    int64_t a2 = (int64_t)g->alpha * g->alpha, per_img = g->th * g->tw;
-    for (int64_t tl = 0; tl < nt; tl++) {
+/* The x and dy transforms of tiles [tl0, tl1) of the block starting at tile0, group grp:
+ * X[xi,nu][t][c] and D[xi,nu][t][k]. */
+static void BT_SIMD_NAME(transform_w)(const bt_shape *s, const wino_geom *g, const wino_tfs *tf,
+                                      const bt_tensors *t, int64_t tile0, int64_t tl0, int64_t tl1,
+                                      int64_t grp, float *xt, float *dt, float *buf) {
+    int64_t per_img = g->th * g->tw;
+    for (int64_t tl = tl0; tl < tl1; tl++) {
         int64_t tile = tile0 + tl;
         int64_t n = tile / per_img, tp = tile % per_img / g->tw, tq = tile % g->tw;
         for (int64_t c0 = 0; c0 < s->cg; c0 += BT_VLEN) {
@@ -422,8 +424,15 @@ static void BT_SIMD_NAME(block_w)(const bt_shape *s, const wino_geom *g, const w
             tf->dy(buf, BT_VLEN, dt + tl * g->kpad + k0, g->tb * g->kpad);
         }
     }
+}
+
+/* W[xi,nu] += D[xi,nu]^T X[xi,nu] over the block's nt tiles for the transform points
+ * [x0, x1), group grp (wacc: the transform-domain dw of every group). */
+static void BT_SIMD_NAME(products_w)(const wino_geom *g, int64_t nt, int64_t grp, float *wacc,
+                                     const float *xt, const float *dt, int64_t x0, int64_t x1) {
+    int64_t a2 = (int64_t)g->alpha * g->alpha;
     float *wg = wacc + grp * a2 * g->kpad * g->cpad;
-    for (int64_t x = 0; x < a2; x++) {
+    for (int64_t x = x0; x < x1; x++) {
         const float *dx_ = dt + x * g->tb * g->kpad, *xx = xt + x * g->tb * g->cpad;
         float *wx = wg + x * g->kpad * g->cpad;
         for (int64_t k0 = 0; k0 < g->kpad; k0 += WINO_TT)
@@ -441,24 +450,34 @@ static bt_status BT_SIMD_NAME(prepare_w)(bt_plan *plan) {
     /* Filters padded to whole register tiles (and vectors, which the dy transform writes). */
     g->kpad = bt_div_up(bt_div_up(s->kg, BT_VLEN) * BT_VLEN, WINO_TT) * WINO_TT;
     g->cpad = bt_div_up(s->cg, WINO_CBV) * WINO_CBV;
+    g->acc_floats = bt_div_up(s->g * a2 * g->kpad * g->cpad, 16) * 16;
+    /* A copy of W per thread while it fits in L2, else one shared by transform points. */
+    if (!plan->param_given[P_WPAR])
+        prm[P_WPAR] =
+            plan->threads > 1 && g->acc_floats * (int64_t)sizeof(float) > bt_machine_get()->l2_bytes
+                ? WINO_WPAR_XI
+                : WINO_WPAR_TILES;
+    int private_w = prm[P_WPAR] == WINO_WPAR_TILES;
     /* A block's x and dy transforms in half of L2; with many channels more tiles, so that
-     * the private W (read and written once per block) feeds at least kpad * cpad / 2048
-     * products per element. */
+     * W (read and written once per block) feeds at least kpad * cpad / 2048 products per
+     * element. */
     if (!plan->param_given[P_TB])
         prm[P_TB] = bt_max64(bt_machine_get()->l2_bytes / 2 /
                                  (a2 * (g->kpad + g->cpad) * (int64_t)sizeof(float)),
                              g->kpad * g->cpad / 2048);
-    if (!plan->param_given[P_TB]) /* a block for every thread at least */
+    if (!plan->param_given[P_TB] && private_w) /* a block for every thread at least */
         prm[P_TB] = bt_min64(prm[P_TB], bt_div_up(g->tiles, plan->threads));
     g->tb = bt_min64(bt_max64(prm[P_TB], 1), g->tiles);
     prm[P_TB] = g->tb;
     g->nblocks = bt_div_up(g->tiles, g->tb);
-    g->acc_floats = bt_div_up(s->g * a2 * g->kpad * g->cpad, 16) * 16;
     g->v_floats = bt_div_up(a2 * g->tb * (g->kpad + g->cpad), 16) * 16;
     g->buf_floats = 2 * a2 * BT_VLEN;
-    g->per_thread = g->acc_floats + g->v_floats + g->buf_floats;
+    /* par=tiles: per thread W, the block's transforms and buffers; par=xi: W and the
+     * transforms once, then per thread the buffers. */
+    int64_t shared = private_w ? 0 : g->acc_floats + g->v_floats;
+    g->per_thread = (private_w ? g->acc_floats + g->v_floats : 0) + g->buf_floats;
     plan->priv = g;
-    plan->scratch_bytes = (size_t)(plan->threads * g->per_thread) * sizeof(float);
+    plan->scratch_bytes = (size_t)(shared + plan->threads * g->per_thread) * sizeof(float);
     return BT_OK;
 }
 
@@ -467,19 +486,45 @@ static void BT_SIMD_NAME(run_w)(const bt_plan *plan, const bt_tensors *t, int ti
     const wino_geom *g = plan->priv;
     wino_tfs tf = BT_SIMD_NAME(tfs_of)(g->m);
     int64_t a2 = (int64_t)g->alpha * g->alpha;
-    float *area = (float *)plan->scratch + tid * g->per_thread;
-    float *wacc = area, *xt = area + g->acc_floats;
-    float *dt = xt + g->tb * g->cpad * a2, *buf = area + g->acc_floats + g->v_floats;
-    memset(wacc, 0, (size_t)g->acc_floats * sizeof(float));
-    int64_t b0, b1;
-    bt_split(g->nblocks, tid, nthr, &b0, &b1);
-    for (int64_t b = b0; b < b1; b++) {
-        int64_t tile0 = b * g->tb, nt = bt_min64(g->tb, g->tiles - tile0);
-        for (int64_t grp = 0; grp < s->g; grp++)
-            BT_SIMD_NAME(block_w)(s, g, &tf, t, tile0, nt, grp, wacc, xt, dt, buf);
+    int private_w = plan->param[P_WPAR] == WINO_WPAR_TILES;
+    float *scratch = plan->scratch;
+    /* Copies of W: one per thread (copy_stride floats apart) or one shared. */
+    int copies = private_w ? nthr : 1;
+    int64_t copy_stride = g->per_thread;
+    float *wacc = private_w ? scratch + tid * g->per_thread : scratch;
+    float *xt = wacc + g->acc_floats, *dt = xt + g->tb * g->cpad * a2;
+    float *buf =
+        private_w ? xt + g->v_floats : scratch + g->acc_floats + g->v_floats + tid * g->per_thread;
+    if (private_w) {
+        memset(wacc, 0, (size_t)g->acc_floats * sizeof(float));
+        int64_t b0, b1;
+        bt_split(g->nblocks, tid, nthr, &b0, &b1);
+        for (int64_t b = b0; b < b1; b++) {
+            int64_t tile0 = b * g->tb, nt = bt_min64(g->tb, g->tiles - tile0);
+            for (int64_t grp = 0; grp < s->g; grp++) {
+                BT_SIMD_NAME(transform_w)(s, g, &tf, t, tile0, 0, nt, grp, xt, dt, buf);
+                BT_SIMD_NAME(products_w)(g, nt, grp, wacc, xt, dt, 0, a2);
+            }
+        }
+    } else { /* every block in turn: its tiles' transforms, then its transform points split */
+        int64_t z0, z1, x0, x1;
+        bt_split(g->acc_floats, tid, nthr, &z0, &z1);
+        memset(wacc + z0, 0, (size_t)(z1 - z0) * sizeof(float));
+        bt_split(a2, tid, nthr, &x0, &x1);
+        for (int64_t b = 0; b < g->nblocks; b++) {
+            int64_t tile0 = b * g->tb, nt = bt_min64(g->tb, g->tiles - tile0);
+            for (int64_t grp = 0; grp < s->g; grp++) {
+                int64_t t0, t1;
+                bt_split(nt, tid, nthr, &t0, &t1);
+                BT_SIMD_NAME(transform_w)(s, g, &tf, t, tile0, t0, t1, grp, xt, dt, buf);
+#pragma omp barrier
+                BT_SIMD_NAME(products_w)(g, nt, grp, wacc, xt, dt, x0, x1);
+#pragma omp barrier
+            }
+        }
     }
 #pragma omp barrier
-    /* dw of filters [f0, f1): the private copies summed in thread order, then G^T W G. */
+    /* dw of filters [f0, f1): the copies of W summed in thread order, then G^T W G. */
     int64_t f0, f1;
     bt_split(s->g * s->kg, tid, nthr, &f0, &f1);
     float *sum = buf, *out = buf + a2 * BT_VLEN;
@@ -488,10 +533,10 @@ static void BT_SIMD_NAME(run_w)(const bt_plan *plan, const bt_tensors *t, int ti
         for (int64_t c0 = 0; c0 < s->cg; c0 += BT_VLEN) {
             int64_t off = ((grp * a2) * g->kpad + k) * g->cpad + c0;
             for (int64_t x = 0; x < a2; x++) {
-                const float *p = (const float *)plan->scratch + off + x * g->kpad * g->cpad;
+                const float *p = scratch + off + x * g->kpad * g->cpad;
                 bt_vf acc = bt_vload(p);
-                for (int th = 1; th < nthr; th++)
-                    acc = bt_vadd(acc, bt_vload(p + th * g->per_thread));
+                for (int th = 1; th < copies; th++)
+                    acc = bt_vadd(acc, bt_vload(p + th * copy_stride));
                 bt_vstore(sum + x * BT_VLEN, acc);
             }
             tf.dw(sum, BT_VLEN, out, BT_VLEN);
