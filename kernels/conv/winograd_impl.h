@@ -13,12 +13,14 @@
  * work split needs a reduction. `par`: tiles (each thread its blocks, all channels) or c
  * (each block in turn: its dy transform and its channel blocks split between threads).
  *
- * bwd_weights: each thread takes its share of the blocks of dy tiles, transforms the x
- * tiles (B^T x B, over c) and dy tiles (A dy A^T, over k) of a block and accumulates
- * W[xi,nu][k][c] += sum_t D[xi,nu][t][k] X[xi,nu][t][c] into a private copy (register tile
- * of WINO_TT filters x WINO_CB vectors of channels, summed over the block's tiles). After a
- * barrier the copies are summed in thread order (bit-identical reruns) and dw = G^T W G,
- * filters split between threads; db is summed from dy alongside.
+ * bwd_weights: the x tiles (B^T x B, over c) and dy tiles (A dy A^T, over k) of a block of
+ * dy tiles are transformed and W[xi,nu][k][c] += sum_t D[xi,nu][t][k] X[xi,nu][t][c] is
+ * accumulated (register tile of WINO_TT filters x WINO_CB vectors of channels, summed over
+ * the block's tiles). `par`: tiles (each thread its share of the blocks into a private W)
+ * or xi (every block in turn, its transforms split by tiles, a barrier, its products by
+ * transform points into one shared W). After a barrier the copies are summed in thread
+ * order (bit-identical reruns) and dw = G^T W G, filters split between threads; db is
+ * summed from dy alongside.
  *
  * Buffers are padded to whole register tiles and vectors and start on 64-byte lines; pads
  * are zero (scratch is zeroed at plan time and pads are never written) or hold rows the
