@@ -26,13 +26,15 @@ static const command commands[] = {
     {"tune", "tune a suite for this machine and write its tuning table", bt_cmd_tune},
     {"compare", "compare results of machines, builds or dates", bt_cmd_compare},
     {"report", "HTML report with plots from results folders", bt_cmd_report},
+    {"import-model", "a torchvision model or ONNX file -> a suite file (Python, torch)",
+     bt_cmd_import_model},
 };
 
 static void usage(FILE *out) {
     fprintf(out, "usage: backtune <command> [options]   (backtune <command> --help for more)\n\n"
                  "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nProblems are written '<op>[_nhwc] <benchdnn descriptor>', read by benchdnn's\n"
                  "rules: width fields alone make a 1-D convolution, height fields alone a square\n"
                  "one, and a given output size sets the padding (deduced when ph is missing) and\n"

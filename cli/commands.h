@@ -6,5 +6,6 @@
 int bt_cmd_info(int argc, char **argv);
 int bt_cmd_list(int argc, char **argv);
 int bt_cmd_check(int argc, char **argv);
+int bt_cmd_import_model(int argc, char **argv); /* runs the Python package */
 
 #endif

@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
 # Installs the Debian packages in scripts/packages.txt that are missing (all of them, after
-# an apt-get update, with --always). Needs root or sudo.
+# an apt-get update, with --always). --python adds the optional list
+# scripts/packages-python.txt (PyTorch, torchvision, ONNX, pytest for /usr/bin/python3: the
+# Python package's tests and tools). Needs root or sudo.
+# usage: deps.sh [--always] [--python]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-mapfile -t pkgs < <(grep -v '^\s*#' "$here/packages.txt" | sed '/^\s*$/d')
+always=0 lists=("$here/packages.txt")
+for arg in "$@"; do
+  case "$arg" in
+  --always) always=1 ;;
+  --python) lists+=("$here/packages-python.txt") ;;
+  *) echo "usage: scripts/deps.sh [--always] [--python]" >&2; exit 2 ;;
+  esac
+done
+mapfile -t pkgs < <(cat "${lists[@]}" | grep -v '^\s*#' | sed '/^\s*$/d')
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ "${1:-}" != "--always" ] && [ ${#missing[@]} -eq 0 ]; then
+if [ "$always" = 0 ] && [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
-[ "${1:-}" = "--always" ] && missing=("${pkgs[@]}")
+[ "$always" = 1 ] && missing=("${pkgs[@]}")
 sudo=""
 [ "$(id -u)" -ne 0 ] && sudo=sudo
 export DEBIAN_FRONTEND=noninteractive

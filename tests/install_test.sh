@@ -2,10 +2,13 @@
 # ctest 'install': the library as a user gets it. `cmake --install` the build into a
 # temporary prefix, compile the example program with `cc ... $(pkg-config --cflags --libs
 # backtune)` against that prefix only, run it, and check its output.
-# usage: install_test.sh CMAKE BUILD_DIR EXAMPLE_C [EXTRA_CFLAGS]
-# (EXTRA_CFLAGS: the sanitizer flags of a sanitizer build, which the example must share.)
+# Then the Python package as installed: `import backtune` from the prefix's site-packages
+# loads the library installed beside it (backtune/_libpath.py).
+# usage: install_test.sh CMAKE BUILD_DIR EXAMPLE_C PYTHON [EXTRA_CFLAGS]
+# (PYTHON may be "": no Python check; EXTRA_CFLAGS: the sanitizer flags of a sanitizer
+# build, which the example must share.)
 set -u
-cmake=$1 build=$2 example=$3 extra=${4:-}
+cmake=$1 build=$2 example=$3 python=$4 extra=${5:-}
 # Exact for every variant: the example's inputs are small integers.
 want_checksum='checksum |dw| 52870 |db| 38'
 
@@ -81,5 +84,30 @@ if grep -qxF "$want_checksum" "$tmp/out"; then
     pass "the example prints '$want_checksum'"
 else
     fail "the example prints '$want_checksum'"
+fi
+
+if [ -n "$python" ]; then
+    libpath=$(find "$prefix" -path '*/backtune/_libpath.py' | head -n 1)
+    if [ -n "$libpath" ] && [ -f "$(dirname "$libpath")/__init__.py" ]; then
+        pass "installed the Python package: ${libpath%/backtune/_libpath.py}"
+        site=${libpath%/backtune/_libpath.py}
+        preload=""
+        [ -n "$extra" ] && preload="$(${CC:-cc} -print-file-name=libasan.so) $(${CC:-cc} -print-file-name=libubsan.so)"
+        # Only the prefix: no BACKTUNE_LIBRARY, no source tree on the path.
+        if loaded=$(cd "$tmp" && env -u BACKTUNE_LIBRARY PYTHONPATH="$site" LD_PRELOAD="$preload" \
+            ASAN_OPTIONS=detect_leaks=0 "$python" -c \
+            'import backtune; p = backtune.Problem.parse("fc_bwd_w mb2ic4oc8"); backtune.Plan(p); print(backtune.library_path())' \
+            2>"$tmp/py.log"); then
+            case "$loaded" in
+            "$prefix"/*) pass "import backtune loads ${loaded#"$prefix"/} and makes a plan" ;;
+            *) fail "import backtune loads '$loaded', not the prefix's library" ;;
+            esac
+        else
+            fail "import backtune from the prefix"
+            sed 's/^/    /' "$tmp/py.log"
+        fi
+    else
+        fail "no backtune/_libpath.py (and package) under the prefix"
+    fi
 fi
 finish

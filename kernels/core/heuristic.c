@@ -5,6 +5,7 @@
  * a predicate (where it was measured ahead of the families below it). */
 #include "internal.h"
 
+#include "conv/as_fc_common.h"
 #include "conv/im2col_common.h"
 
 #include <string.h>
@@ -14,9 +15,13 @@ typedef struct heuristic_entry {
     int (*applies)(const bt_shape *s); /* NULL: always */
 } heuristic_entry;
 
+/* A convolution whose kernel covers its whole unpadded image is the FC of its flattened
+ * input, and runs as one (as_fc): the conv families would spend their setup on one output
+ * position. */
 /* The GEMM families lead on unpadded 1x1 convolutions without groups where measured ahead
  * (bt_conv_gemm_leads); depthwise takes g = C only; the direct families take their layout. */
 static const heuristic_entry conv_bwd_data[] = {
+    {"as_fc", bt_conv_kernel_covers_image},
     {"gemm_col2im", bt_conv_gemm_leads},
     {"depthwise_nhwc", NULL},
     {"depthwise_nchw", NULL},
@@ -26,6 +31,7 @@ static const heuristic_entry conv_bwd_data[] = {
     {NULL, NULL},
 };
 static const heuristic_entry conv_bwd_weights[] = {
+    {"as_fc", bt_conv_kernel_covers_image},
     {"im2col_gemm", bt_conv_gemm_leads},
     {"depthwise_nhwc", NULL},
     {"depthwise_nchw", NULL},

@@ -69,6 +69,8 @@ typedef struct bt_variant {
      * variant state (plan->priv, freed with free()). NULL: nothing to prepare. */
     bt_status (*prepare)(struct bt_plan *plan);
     void (*run)(const struct bt_plan *plan, const bt_tensors *t, int tid, int nthr);
+    /* Frees what prepare made beyond plan->priv's block (plans it holds). NULL: nothing. */
+    void (*release)(struct bt_plan *plan);
     /* Approximate algorithms (Winograd) only: the factor by which the plan's error bound
      * exceeds the direct summation bound of kernels/check/check.h (it may depend on the
      * parameters). NULL: a direct algorithm, whose sums differ from the definition only in
@@ -76,6 +78,8 @@ typedef struct bt_variant {
      * the tuner off the approximate ones. */
     double (*error_factor)(const struct bt_plan *plan);
     const char *numerics; /* approximate algorithms: their error in words (backtune list) */
+    /* Variants that run another plan (relayout): that plan, whose numerics are theirs. */
+    const struct bt_plan *(*inner_plan)(const struct bt_plan *plan);
 } bt_variant;
 
 /* Op tokens of variant ids to their bt_op (BT_DEFINE_VARIANT). */
@@ -106,8 +110,13 @@ struct bt_plan {
     size_t scratch_bytes;
     void *priv;
     const char *source; /* how the variant was chosen */
+    int direct_only;    /* approximate algorithms are off (algorithms=direct or the env) */
     char params_text[BT_PARAMS_TEXT];
 };
+
+/* The factor by which a plan's error bound exceeds the direct summation bound: its
+ * variant's error_factor, or its inner plan's; 0 for a plan of direct sums. */
+double bt_plan_error_factor(const bt_plan *plan);
 
 /* Machine facts, detected once. */
 typedef struct bt_machine {
@@ -141,6 +150,11 @@ void bt_shape_from_problem(const bt_problem *p, bt_shape *s);
  * The plan is destroyed as any other; it must not be executed. */
 bt_status bt_plan_create_sized(bt_plan **plan, const bt_problem *p, const char *variant,
                                const char *params);
+
+/* The plan dispatch makes for p (tuning table, then the heuristic's order) among the variants
+ * of one ISA, BACKTUNE_VARIANT aside: the inner plan of a variant that runs another one. */
+bt_status bt_plan_create_on_isa(bt_plan **plan, const bt_problem *p, bt_isa isa,
+                                const char *params);
 
 /* Tests only: the name of a variant whose scratch allocation fails as if memory were out
  * (NULL: none). */

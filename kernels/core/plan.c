@@ -261,6 +261,7 @@ const char *bt_variant_param_space(int i) {
 
 void bt_plan_destroy(bt_plan *plan) {
     if (!plan) return;
+    if (plan->variant && plan->variant->release) plan->variant->release(plan);
     free(plan->scratch);
     free(plan->priv);
     free(plan);
@@ -343,31 +344,17 @@ static void say(const char *fmt, ...) {
     va_end(ap);
 }
 
+/* Dispatch among all variants, or (isa_only >= 0) among the variants of one ISA. */
+enum { ANY_ISA = -1 };
 static bt_status heuristic(bt_plan **out, const bt_problem *norm, const bt_shape *s,
-                           const char *params, const char *text, int talk);
-
-/* A convolution whose kernel covers the whole unpadded image (one output position) is the
- * FC of its flattened input: x is N x (C*H*W) and w is K x (C*R*S) in the same order (NCHW,
- * or any layout of a 1x1 image), dy is N x K. Its FC problem in fc; 0 if it is not one. */
-static int conv_as_fc(const bt_problem *p, bt_problem *fc) {
-    if ((p->op != BT_CONV_BWD_DATA && p->op != BT_CONV_BWD_WEIGHTS) || p->groups != 1 ||
-        p->r != p->h || p->s != p->w || p->pad_h || p->pad_w || p->pad_end_set ||
-        (p->layout != BT_NCHW && p->h * p->w != 1))
-        return 0;
-    bt_problem f = {.op = p->op == BT_CONV_BWD_DATA ? BT_FC_BWD_DATA : BT_FC_BWD_WEIGHTS,
-                    .n = p->n,
-                    .c = p->c * p->h * p->w,
-                    .k = p->k,
-                    .accumulate = p->accumulate};
-    return bt_problem_normalize(&f, fc) == BT_OK;
-}
+                           const char *params, const char *text, int talk, int isa_only);
 
 static bt_status dispatch(bt_plan **out, const bt_problem *norm, const bt_shape *s,
-                          const char *params) {
+                          const char *params, int isa_only) {
     int talk = verbose();
     char text[256];
     bt_problem_format(norm, text, sizeof text);
-    const char *forced = getenv("BACKTUNE_VARIANT");
+    const char *forced = isa_only == ANY_ISA ? getenv("BACKTUNE_VARIANT") : NULL;
     if (forced && *forced) {
         int i = bt_variant_find(forced);
         if (i < 0) return bt_fail(BT_EINVAL, "BACKTUNE_VARIANT=%s: no such variant", forced);
@@ -388,7 +375,11 @@ static bt_status dispatch(bt_plan **out, const bt_problem *norm, const bt_shape 
                          sizeof twhy)) {
         int i = bt_variant_find(tvariant);
         char why[256];
-        if (i >= 0 && variant_fits(bt_registry_get(i), s, why, sizeof why)) {
+        if (i >= 0 && isa_only != ANY_ISA && bt_registry_get(i)->isa != (bt_isa)isa_only) {
+            if (talk)
+                say("%s: table's %s passed over: not of ISA %s", text, tvariant,
+                    bt_isa_name((bt_isa)isa_only));
+        } else if (i >= 0 && variant_fits(bt_registry_get(i), s, why, sizeof why)) {
             /* The table's parameters, then the caller's (threads) on top. */
             char merged[2 * BT_PARAMS_TEXT];
             bt_tuning_merge_params(tparams, params, merged, sizeof merged);
@@ -410,28 +401,20 @@ static bt_status dispatch(bt_plan **out, const bt_problem *norm, const bt_shape 
     } else if (talk && twhy[0]) {
         say("%s: no table entry (%s)", text, twhy);
     }
-    bt_problem fc;
-    if (conv_as_fc(norm, &fc)) {
-        bt_shape fs;
-        bt_shape_from_problem(&fc, &fs);
-        if (talk)
-            say("%s: a 1x1 output of a kernel over the whole image: runs as the FC it is", text);
-        return heuristic(out, &fc, &fs, params, text, talk);
-    }
-    return heuristic(out, norm, s, params, text, talk);
+    return heuristic(out, norm, s, params, text, talk, isa_only);
 }
 
 /* The variants that fit, in the heuristic's order (core/heuristic.c); the reference is last.
  * One whose plan is unsupported at its sizes or cannot be allocated gives way to the next;
  * any other failure (bad params) is the answer. */
 static bt_status heuristic(bt_plan **out, const bt_problem *norm, const bt_shape *s,
-                           const char *params, const char *text, int talk) {
+                           const char *params, const char *text, int talk, int isa_only) {
     int count = bt_registry_count(), *order = malloc((size_t)count * sizeof *order), fits = 0;
     if (!order) return bt_fail(BT_ENOMEM, "bt_plan_create: out of memory");
     for (int i = 0; i < count; i++) {
         const bt_variant *v = bt_registry_get(i);
         char why[256];
-        if (v->op != s->op) continue;
+        if (v->op != s->op || (isa_only != ANY_ISA && v->isa != (bt_isa)isa_only)) continue;
         if (!variant_fits(v, s, why, sizeof why)) {
             if (talk) say("%s: %s passed over: %s", text, v->name, why);
             continue;
@@ -476,7 +459,7 @@ static bt_status create(bt_plan **plan, const bt_problem *p, const char *variant
     if (st != BT_OK) return st;
     bt_shape s;
     bt_shape_from_problem(&norm, &s);
-    if (!variant) return dispatch(plan, &norm, &s, params);
+    if (!variant) return dispatch(plan, &norm, &s, params, ANY_ISA);
     int i = bt_variant_find(variant);
     if (i < 0) return bt_fail(BT_EINVAL, "bt_plan_create: unknown variant '%s'", variant);
     char why[256];
@@ -494,6 +477,17 @@ bt_status bt_plan_create_sized(bt_plan **plan, const bt_problem *p, const char *
                                const char *params) {
     if (!variant) return bt_fail(BT_EINVAL, "bt_plan_create_sized: variant is NULL");
     return create(plan, p, variant, params, 1);
+}
+
+bt_status bt_plan_create_on_isa(bt_plan **plan, const bt_problem *p, bt_isa isa,
+                                const char *params) {
+    *plan = NULL;
+    bt_problem norm;
+    bt_status st = bt_problem_normalize(p, &norm);
+    if (st != BT_OK) return st;
+    bt_shape s;
+    bt_shape_from_problem(&norm, &s);
+    return dispatch(plan, &norm, &s, params, (int)isa);
 }
 
 /* Flush denormals (FTZ | DAZ) on this thread; returns the previous MXCSR. */
