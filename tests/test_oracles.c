@@ -195,8 +195,7 @@ static void adjoint_case(int vi, const tl_case *c, const adjoint_data *a) {
         double backward =
             data ? dot_f(a->x, out, a->nx) : dot_f(a->w, out, a->nw) + dot_f(a->b, db, a->nk);
         /* Approximate algorithms: exact sums do not apply; their bound in both modes. */
-        const bt_variant *v = plan->variant;
-        double factor = v->error_factor ? v->error_factor(plan) : 0;
+        double factor = bt_plan_error_factor(plan);
         double tol = c->mode == BT_CHECK_EXACT && !factor ? 0.0
                                                           : (factor ? factor : 1.0) * FLT_EPSILON *
                                                                 (a->reduction + 2.0) * a->magnitude;

@@ -86,8 +86,7 @@ static int run_steps(const seed_test *t, const char *variant, int threads, bt_la
                               .dw = data ? NULL : out,
                               .db = data ? NULL : db};
         s = bt_plan_execute(plan, &tensors);
-        const bt_variant *v = plan->variant;
-        double factor = v->error_factor ? v->error_factor(plan) : 0;
+        double factor = bt_plan_error_factor(plan);
         const bt_shape *sh = &plan->shape;
         double reduction =
             data ? (double)(sh->kg * sh->r * sh->s) : (double)(sh->n * sh->p * sh->q);

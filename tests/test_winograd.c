@@ -6,9 +6,11 @@
  *   - approximate algorithms off: algorithms=direct refuses a Winograd plan, and so does
  *     BACKTUNE_ALGORITHMS=direct (also for BACKTUNE_VARIANT, bt_variant_supports and the
  *     tuner's search space); a bad value is an error; BACKTUNE_VERBOSE says when dispatch
- *     takes an approximate algorithm. */
+ *     takes an approximate algorithm; a plan that runs another (relayout) passes
+ *     algorithms=direct on to it and reports its numerics (bt_plan_error_factor). */
 #include "testlib.h"
 
+#include "conv/relayout_common.h"
 #include "conv/winograd_common.h"
 
 #ifdef BT_TEST_HAVE_TUNE
@@ -171,8 +173,34 @@ static void algorithms_off(void) {
     unsetenv("BACKTUNE_ALGORITHMS");
 }
 
+/* The relayout family's inner plan follows the outer plan's algorithms setting, and the
+ * outer plan's numerics are the inner one's. */
+static void inner_plans(void) {
+    bt_problem p = tl_parse("conv_bwd_d mb2ic16ih8oc16kh3ph1");
+    const char *relayout = "conv_bwd_d__relayout_nhwc_scalar";
+    bt_plan *plan = NULL;
+    if (bt_plan_create(&plan, &p, relayout, "threads=1,algorithms=direct") != BT_OK) {
+        tl_fail("%s with algorithms=direct: %s", relayout, bt_last_error());
+        return;
+    }
+    const bt_plan *inner = bt_relayout_inner(plan);
+    tl_expect(inner && strstr(bt_plan_params(inner), "algorithms=direct") &&
+                  bt_plan_error_factor(plan) == 0,
+              "%s passes algorithms=direct to its NHWC plan (%s %s), direct numerics", relayout,
+              inner ? bt_plan_variant(inner) : "-", inner ? bt_plan_params(inner) : "");
+    bt_plan_destroy(plan);
+    bt_plan *wino = NULL;
+    bt_problem q = tl_parse("conv_bwd_d_nhwc mb2ic16ih8oc16kh3ph1");
+    bt_status st = bt_plan_create(&wino, &q, "conv_bwd_d__winograd_scalar", "m=2,threads=1");
+    double factor = st == BT_OK ? bt_plan_error_factor(wino) : -1;
+    tl_expect(factor == 9, "a winograd plan's numerics: bt_plan_error_factor = %g for m = 2",
+              factor);
+    bt_plan_destroy(wino);
+}
+
 int main(void) {
     transforms();
     algorithms_off();
+    inner_plans();
     return tl_finish();
 }

@@ -135,7 +135,7 @@ bt_status bt_check_case_create(const bt_plan *plan, const bt_check_options *opt,
         bt_ref_bwd_data(s, c->in, c->dy, c->ref);
     else
         bt_ref_bwd_weights(s, c->in, c->dy, c->ref, c->bias ? c->ref_db : NULL);
-    if (opt->mode == BT_CHECK_EXACT && !plan->variant->error_factor) {
+    if (opt->mode == BT_CHECK_EXACT && !(bt_plan_error_factor(plan) > 0)) {
         /* Only approximate plans use it in exact mode: the largest sum|terms| bounded by
          * the reduction's length times the largest product, rather than another reference
          * run (db: the largest |dy| times its reduction). */
@@ -198,9 +198,9 @@ bt_status bt_check_plan_case(bt_plan *plan, const bt_check_case *c, bt_check_res
         snprintf(res->detail, sizeof res->detail, "the variant wrote to an input tensor");
         return BT_OK;
     }
-    const bt_variant *v = plan->variant;
-    res->approximate = v->error_factor != NULL;
-    res->error_factor = res->approximate ? v->error_factor(plan) : 1.0;
+    double factor = bt_plan_error_factor(plan);
+    res->approximate = factor > 0;
+    res->error_factor = res->approximate ? factor : 1.0;
     int bounded = c->mode == BT_CHECK_RANDOM || res->approximate;
     double unit =
         res->error_factor * BT_CHECK_RANDOM_ULPS_PER_TERM * FLT_EPSILON * (c->reduction + 1.0);

@@ -9,14 +9,14 @@
  * where L is the reduction length of that output and sum|terms| is the reference run on the
  * absolute values of the inputs (plus |prior value| when accumulating): the classic
  * recursive-summation bound, valid for any summation order.
- * Approximate algorithms (a variant with an error_factor: Winograd) round transformed
+ * Approximate algorithms (bt_plan_error_factor > 0: Winograd) round transformed
  * values, which mix every input of a tile: an output's error follows the magnitudes around
  * it, not its own terms (an output whose terms are all zero is not computed exactly). Their
  * bound is the variant's factor for the plan times FLT_EPSILON * (L + 1) * max sum|terms|,
  * the largest over the output tensor (plus |prior value|), in both modes (in an exact-mode
- * case made from a direct plan, max sum|terms| is bounded by L * max|input| * max|dy|): integer inputs do
- * not keep their sums exact, so exact mode does not apply to them (res->approximate says the
- * check used the bound). */
+ * case made from a direct plan, max sum|terms| is bounded by L * max|input| * max|dy|): integer
+ * inputs do not keep their sums exact, so exact mode does not apply to them (res->approximate says
+ * the check used the bound). */
 #ifndef BT_CHECK_H
 #define BT_CHECK_H
 

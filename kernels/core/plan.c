@@ -36,11 +36,12 @@ static int env_direct_only(void) {
     return -1;
 }
 
-/* The note dispatch's messages add when the variant is an approximate algorithm. */
-static const char *approximate_note(const bt_variant *v) {
-    return v->error_factor ? "; an approximate algorithm (docs/winograd.md), "
-                             "BACKTUNE_ALGORITHMS=direct turns it off"
-                           : "";
+/* The note dispatch's messages add when the plan is of an approximate algorithm (its
+ * variant's or its inner plan's). */
+static const char *approximate_note(const bt_plan *plan) {
+    return bt_plan_error_factor(plan) > 0 ? "; an approximate algorithm (docs/winograd.md), "
+                                            "BACKTUNE_ALGORITHMS=direct turns it off"
+                                          : "";
 }
 
 static int verbose(void) {
@@ -259,6 +260,13 @@ const char *bt_variant_param_space(int i) {
     return buf;
 }
 
+double bt_plan_error_factor(const bt_plan *plan) {
+    const bt_variant *v = plan->variant;
+    if (v->error_factor) return v->error_factor(plan);
+    const bt_plan *inner = v->inner_plan ? v->inner_plan(plan) : NULL;
+    return inner ? bt_plan_error_factor(inner) : 0;
+}
+
 void bt_plan_destroy(bt_plan *plan) {
     if (!plan) return;
     if (plan->variant && plan->variant->release) plan->variant->release(plan);
@@ -306,6 +314,7 @@ static bt_status build_plan(bt_plan **out, const bt_problem *norm, const bt_shap
                      core.algorithms_given ? "algorithms=direct" : "BACKTUNE_ALGORITHMS=direct");
     if (st == BT_OK) {
         plan->threads = useful_threads(norm, core.threads);
+        plan->direct_only = core.direct_only;
         if (v->prepare) st = v->prepare(plan);
     }
     if (st == BT_OK && !sized_only && plan->scratch_bytes > bt_scratch_bound(s, plan->threads))
@@ -361,10 +370,10 @@ static bt_status dispatch(bt_plan **out, const bt_problem *norm, const bt_shape 
         char why[256];
         if (!variant_fits(bt_registry_get(i), s, why, sizeof why))
             return bt_fail(BT_EUNSUPPORTED, "BACKTUNE_VARIANT=%s %s", forced, why);
-        if (talk)
-            say("%s: %s (forced by BACKTUNE_VARIANT%s)", text, forced,
-                approximate_note(bt_registry_get(i)));
-        return build_plan(out, norm, s, bt_registry_get(i), params, "forced", 0);
+        bt_status st = build_plan(out, norm, s, bt_registry_get(i), params, "forced", 0);
+        if (talk && st == BT_OK)
+            say("%s: %s (forced by BACKTUNE_VARIANT%s)", text, forced, approximate_note(*out));
+        return st;
     }
     int threads = omp_get_max_threads();
     char tparams[BT_PARAMS_TEXT];
@@ -388,7 +397,7 @@ static bt_status dispatch(bt_plan **out, const bt_problem *norm, const bt_shape 
             if (st == BT_OK) {
                 if (talk)
                     say("%s: %s %s (tuning table: %s%s)", text, tvariant, plan->params_text, twhy,
-                        approximate_note(plan->variant));
+                        approximate_note(plan));
                 *out = plan;
                 return BT_OK;
             }
@@ -437,7 +446,7 @@ static bt_status heuristic(bt_plan **out, const bt_problem *norm, const bt_shape
         if (st == BT_OK) {
             if (talk)
                 say("%s: %s %s (%s%s)", text, v->name, (*out)->params_text, (*out)->source,
-                    approximate_note(v));
+                    approximate_note(*out));
             break;
         }
         if (talk) say("%s: %s rejected: %s", text, v->name, bt_last_error());
