@@ -56,24 +56,22 @@ double bt_winograd_error_factor(const struct bt_plan *plan) {
     }
 }
 
-void bt_wino_bias(const bt_shape *s, const float *dy, float *db, int64_t k0, int64_t k1) {
-    if (k1 <= k0) return;
+void bt_wino_bias_nchw(const bt_shape *s, const float *dy, float *db, int64_t k0, int64_t k1) {
     int64_t pq = s->p * s->q;
-    if (s->layout == BT_NCHW) {
-        for (int64_t k = k0; k < k1; k++) {
-            float sum = 0;
-            for (int64_t n = 0; n < s->n; n++) {
-                const float *row = dy + (n * s->k + k) * pq;
-                for (int64_t i = 0; i < pq; i++) sum += row[i];
-            }
-            db[k] = s->accumulate ? db[k] + sum : sum;
+    for (int64_t k = k0; k < k1; k++) {
+        float sum = 0;
+        for (int64_t n = 0; n < s->n; n++) {
+            const float *plane = dy + (n * s->k + k) * pq;
+            for (int64_t i = 0; i < pq; i++) sum += plane[i];
         }
-        return;
+        db[k] = s->accumulate ? db[k] + sum : sum;
     }
-    for (int64_t k = k0; k < k1; k++) db[k] = s->accumulate ? db[k] : 0.0f;
-    for (int64_t n = 0; n < s->n; n++)
-        for (int64_t i = 0; i < pq; i++) {
-            const float *row = dy + (n * pq + i) * s->k;
-            for (int64_t k = k0; k < k1; k++) db[k] += row[k];
-        }
+}
+
+void bt_wino_bias_rows(const bt_shape *s, const float *dy, float *part, int64_t r0, int64_t r1) {
+    for (int64_t k = 0; k < s->k; k++) part[k] = 0;
+    for (int64_t r = r0; r < r1; r++) {
+        const float *row = dy + r * s->k;
+        for (int64_t k = 0; k < s->k; k++) part[k] += row[k];
+    }
 }

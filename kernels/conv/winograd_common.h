@@ -138,7 +138,10 @@ int bt_wino_supports(const bt_shape *s, char *why, size_t size);
  * kernels/check/check.h (per m, measured; docs/winograd.md). */
 double bt_winograd_error_factor(const struct bt_plan *plan);
 
-/* db[k] (+)= sum of dy[n, k, p, q] for k in [k0, k1), in the problem's layout. */
-void bt_wino_bias(const bt_shape *s, const float *dy, float *db, int64_t k0, int64_t k1);
+/* NCHW: db[k] (+)= sum of dy[n, k, p, q] for k in [k0, k1) (each plane read once). */
+void bt_wino_bias_nchw(const bt_shape *s, const float *dy, float *db, int64_t k0, int64_t k1);
+/* NHWC: part[k] = the sum of dy over the positions [r0, r1) of the flattened n, p, q, every
+ * k (threads split the positions, so dy is read once, and sum their parts in order). */
+void bt_wino_bias_rows(const bt_shape *s, const float *dy, float *part, int64_t r0, int64_t r1);
 
 #endif

@@ -473,7 +473,7 @@ static bt_status BT_SIMD_NAME(prepare_w)(bt_plan *plan) {
     prm[P_TB] = g->tb;
     g->nblocks = bt_div_up(g->tiles, g->tb);
     g->v_floats = bt_div_up(a2 * g->tb * (g->kpad + g->cpad), 16) * 16;
-    g->buf_floats = 2 * a2 * BT_VLEN;
+    g->buf_floats = 2 * a2 * BT_VLEN + bt_div_up(s->k, 16) * 16; /* + a part of db */
     /* par=tiles: per thread W, the block's transforms and buffers; par=xi: W and the
      * transforms once, then per thread the buffers. */
     int64_t shared = private_w ? 0 : g->acc_floats + g->v_floats;
@@ -495,8 +495,10 @@ static void BT_SIMD_NAME(run_w)(const bt_plan *plan, const bt_tensors *t, int ti
     int64_t copy_stride = g->per_thread;
     float *wacc = private_w ? scratch + tid * g->per_thread : scratch;
     float *xt = wacc + g->acc_floats, *dt = xt + g->tb * g->cpad * a2;
-    float *buf =
-        private_w ? xt + g->v_floats : scratch + g->acc_floats + g->v_floats + tid * g->per_thread;
+    /* A thread's buffers (per_thread floats apart in both modes): the tile buffers, then
+     * its part of db (NHWC). */
+    float *buf0 = scratch + g->acc_floats + g->v_floats, *buf = buf0 + tid * g->per_thread;
+    int64_t db_part = 2 * a2 * BT_VLEN;
     if (private_w) {
         memset(wacc, 0, (size_t)g->acc_floats * sizeof(float));
         int64_t b0, b1;
@@ -524,6 +526,12 @@ static void BT_SIMD_NAME(run_w)(const bt_plan *plan, const bt_tensors *t, int ti
 #pragma omp barrier
             }
         }
+    }
+    int nhwc_db = t->db && s->layout == BT_NHWC;
+    if (nhwc_db) {
+        int64_t r0, r1;
+        bt_split(s->n * s->p * s->q, tid, nthr, &r0, &r1);
+        bt_wino_bias_rows(s, t->dy, buf + db_part, r0, r1);
     }
 #pragma omp barrier
     /* dw of filters [f0, f1): the copies of W summed in thread order, then G^T W G. */
@@ -554,7 +562,12 @@ static void BT_SIMD_NAME(run_w)(const bt_plan *plan, const bt_tensors *t, int ti
     if (t->db) {
         int64_t k0, k1;
         bt_split(s->k, tid, nthr, &k0, &k1);
-        bt_wino_bias(s, t->dy, t->db, k0, k1);
+        if (!nhwc_db) bt_wino_bias_nchw(s, t->dy, t->db, k0, k1);
+        for (int64_t k = k0; k < k1 && nhwc_db; k++) { /* the parts in thread order */
+            float sum = 0;
+            for (int th = 0; th < nthr; th++) sum += buf0[th * g->per_thread + db_part + k];
+            t->db[k] = s->accumulate ? t->db[k] + sum : sum;
+        }
     }
 }
 
