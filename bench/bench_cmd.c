@@ -34,6 +34,7 @@
 #include "interference.h"
 #include "selection.h"
 #include "suite.h"
+#include "world.h"
 
 #include <errno.h>
 #include <fnmatch.h>
@@ -87,7 +88,8 @@ static const char bench_help[] =
     "      --save              --out results/<machine-id>/bench_<suite>[_cold][_mbN].json\n"
     "                          (relative to the current directory: run from the repo root;\n"
     "                          several suites: their names joined by '+')\n"
-    "      --strict            on interference (below), save nothing and exit with status 3\n"
+    "      --strict            on interference (below), save nothing and exit with status "
+    "3\n" BT_WORLD_HELP_SHARED_NODE
     "      --verbose           say why each unsupported (variant, problem) pair is skipped\n"
     "  -h, --help              this text\n\n"
     "Google benchmark's flags pass through: --benchmark_filter=REGEX (names are\n"
@@ -106,7 +108,11 @@ static const char bench_help[] =
     "over 10%. The last lines of the output say 'interference: ...' with what was seen and\n"
     "the benchmarks flagged (marked in the summary table); the JSON file gets it as\n"
     "context.interference and a per-benchmark \"interference\" flag. The file is written\n"
-    "under a temporary name and renamed into place at the end.\n";
+    "under a temporary name and renamed into place at the end.\n\n"
+    "Under mpirun or srun (several ranks) every rank runs the benchmarks on its own machine;\n"
+    "--save names each rank's file after its host (bench_<suite>_<host>[_r<rank>].json) and\n"
+    "rank 0 gathers every rank's file into its results/<machine-id>/ folders: then\n"
+    "`backtune compare results/` and `backtune report results/ -o DIR` show the fleet.\n";
 
 typedef struct options {
     bt_cli_selection sel; /* suites, problems, ops, layouts, threads, mb */
@@ -116,6 +122,7 @@ typedef struct options {
     const char *out;
     int save;
     int strict;
+    int allow_shared_node;
 } options;
 
 /* One problem instance (descriptor x op x layout) and its buffers while it is being run. */
@@ -204,7 +211,7 @@ static int is_gbench_flag(const char *arg) {
 
 /* Our options (Google benchmark's flags were taken out before). 0 ok, 1 help shown, -1 bad. */
 static int parse_options(int argc, char **argv, options *o) {
-    enum { OPT_CACHE = 256, OPT_EVICT, OPT_OUT, OPT_SAVE, OPT_STRICT, OPT_VERBOSE };
+    enum { OPT_CACHE = 256, OPT_EVICT, OPT_OUT, OPT_SAVE, OPT_STRICT, OPT_VERBOSE, OPT_SHARED };
     static const struct option longopts[] = {{"variants", required_argument, NULL, 'v'},
                                              {"cache", required_argument, NULL, OPT_CACHE},
                                              {"evict-mb", required_argument, NULL, OPT_EVICT},
@@ -212,6 +219,7 @@ static int parse_options(int argc, char **argv, options *o) {
                                              {"save", no_argument, NULL, OPT_SAVE},
                                              {"strict", no_argument, NULL, OPT_STRICT},
                                              {"verbose", no_argument, NULL, OPT_VERBOSE},
+                                             {"allow-shared-node", no_argument, NULL, OPT_SHARED},
                                              {"help", no_argument, NULL, 'h'},
                                              {0}};
     bt_cli_parser parser;
@@ -246,6 +254,9 @@ static int parse_options(int argc, char **argv, options *o) {
             break;
         case OPT_VERBOSE:
             o->sel.verbose = 1;
+            break;
+        case OPT_SHARED:
+            o->allow_shared_node = 1;
             break;
         case 'h':
             fputs(bench_help, stdout);
@@ -1058,14 +1069,17 @@ static int print_outcome(const bench_run *run) {
 
 /* ---- the command ---- */
 
-/* results/<machine-id>/bench_<suite>[_cold][_mbN].json */
-static void default_out_path(const options *o, char *path, size_t size) {
+/* results/<machine-id>/bench_<suite>[_cold][_mbN][_<host>[_r<rank>]].json (the host in a job
+ * of several ranks: world.h) */
+static void default_out_path(const options *o, const bt_world *w, char *path, size_t size) {
     char suite[128] = "problems";
     if (o->sel.nsuites) suite_names(o, 1, suite, sizeof suite);
     char mb[32] = "";
     if (o->sel.mb) snprintf(mb, sizeof mb, "_mb%lld", (long long)o->sel.mb);
-    snprintf(path, size, "results/%s/bench_%s%s%s.json", bt_fingerprint_id(), suite,
-             o->cold ? "_cold" : "", mb);
+    char tag[BT_WORLD_HOST + 16];
+    bt_world_file_tag(w, tag, sizeof tag);
+    snprintf(path, size, "results/%s/bench_%s%s%s%s.json", bt_fingerprint_id(), suite,
+             o->cold ? "_cold" : "", mb, tag);
 }
 
 static int has_flag(char **args, int n, const char *prefix) {
@@ -1086,6 +1100,7 @@ static void free_run(bench_run *run) {
 
 int bt_cmd_bench(int argc, char **argv) {
     bench_run run = {0};
+    bt_world world = {.size = 1};
     run.start = bt_bench_now();
     const char *coretype = getenv("OPENBLAS_CORETYPE");
     snprintf(run.openblas_coretype, sizeof run.openblas_coretype, "%s",
@@ -1119,6 +1134,7 @@ int bt_cmd_bench(int argc, char **argv) {
         goto done;
     }
     if (gb_out) run.opt.out = gb_out;
+    if (bt_world_join(&world, "backtune bench", run.opt.allow_shared_node)) goto done;
     bt_load_sample_take(&run.load_start);
     double suite_min_time = 0; /* the suites' longest, read early: it becomes a default flag */
     for (int i = 0; i < run.opt.sel.nsuites; i++) {
@@ -1138,7 +1154,7 @@ int bt_cmd_bench(int argc, char **argv) {
     }
     static char saved_path[512], tmp_path[1100];
     if (run.opt.save) {
-        default_out_path(&run.opt, saved_path, sizeof saved_path);
+        default_out_path(&run.opt, &world, saved_path, sizeof saved_path);
         run.opt.out = saved_path;
     }
     if (run.opt.out) {
@@ -1226,6 +1242,11 @@ int bt_cmd_bench(int argc, char **argv) {
         rc = print_outcome(&run);
         int saved = run.opt.out ? save_results(&run, tmp_path, run.opt.out, out_json, 1) : 0;
         if (saved < 0 && !rc) rc = 1;
+        /* --save in a job of several ranks: every rank's file into rank 0's results/. */
+        if (run.opt.save &&
+            bt_world_gather_files(&world, "backtune bench", saved == 0 ? run.opt.out : NULL) < 0 &&
+            !rc)
+            rc = 1;
         if (run.verdict.detected && run.opt.strict) {
             if (!run.opt.out) fprintf(stderr, "backtune bench: --strict: interference detected\n");
             if (rc != 130) rc = STATUS_INTERFERENCE;
@@ -1235,6 +1256,7 @@ int bt_cmd_bench(int argc, char **argv) {
     }
 done:
     if (initialized) bt_gbench_shutdown();
+    bt_world_leave(&world);
     free_run(&run);
     free(ours);
     free(gb);

@@ -1,4 +1,5 @@
 /* backtune: one command over the library, benchmarks and tuner. */
+#include "cmdline.h"
 #include "commands.h"
 #include "compare_cmd.h"
 #include "tune_cmd.h"
@@ -31,7 +32,8 @@ static const command commands[] = {
 };
 
 static void usage(FILE *out) {
-    fprintf(out, "usage: backtune <command> [options]   (backtune <command> --help for more)\n\n"
+    fprintf(out, "usage: backtune <command> [options]   (backtune <command> --help for more)\n"
+                 "       backtune --version (-V) | --help\n\n"
                  "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
@@ -81,9 +83,15 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+        /* "name version" on the first line, as help2man and packagers read it. */
+        printf("backtune %s\n", bt_version());
+        return 0;
+    }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "backtune: unknown command '%s'\n\n", argv[1]);
-    usage(stderr);
+    fprintf(stderr, "backtune: unknown %s '%s'\n", argv[1][0] == '-' ? "option" : "command",
+            argv[1]);
+    bt_cli_try_help("backtune");
     return 2;
 }

@@ -110,6 +110,7 @@ int bt_cmd_check(int argc, char **argv) {
                 modes = 3;
             else {
                 fprintf(stderr, "backtune check: --mode takes exact, random or both\n");
+                bt_cli_try_help("backtune check");
                 goto done;
             }
             break;
@@ -126,13 +127,14 @@ int bt_cmd_check(int argc, char **argv) {
         case BT_CLI_BAD_VALUE:
             goto done;
         default:
-            fputs(check_help, stderr);
+            bt_cli_try_help("backtune check");
             goto done;
         }
     }
     for (int a = optind; a < argc; a++) bt_cli_selection_add_problem(&sel, argv[a]);
     if (!sel.nsuites && !sel.nproblems) {
-        fprintf(stderr, "backtune check: no problem given\n\n%s", check_help);
+        fprintf(stderr, "backtune check: no problem given\n");
+        bt_cli_try_help("backtune check");
         goto done;
     }
     if (!sel.nthreads) sel.threads[sel.nthreads++] = 0; /* 0: OpenMP's default */

@@ -1,7 +1,9 @@
 /* backtune info / list: what this machine is and which variants exist. */
+#include "cmdline.h"
 #include "commands.h"
 #include "fingerprint.h"
 #include "internal.h"
+#include "suite.h"
 #ifdef BT_HAVE_BENCH
 #include "bench_cmd.h"
 #endif
@@ -9,25 +11,6 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
-
-static int only_help(int argc, char **argv, const char *text) {
-    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            fputs(text, stdout);
-            return 0;
-        }
-        fputs(text, stderr);
-        return 2;
-    }
-    if (optind < argc) {
-        fprintf(stderr, "%s: unexpected argument '%s'\n%s", argv[0], argv[optind], text);
-        return 2;
-    }
-    return -1;
-}
 
 static const char info_help[] =
     "usage: backtune info [--brief]\n"
@@ -42,16 +25,20 @@ int bt_cmd_info(int argc, char **argv) {
         {"brief", no_argument, NULL, 'b'}, {"help", no_argument, NULL, 'h'}, {0}};
     int brief = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "bh", opts, NULL)) != -1) {
-        if (c == 'b')
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":bh", opts, NULL)) != -1) {
+        if (c == 'b') {
             brief = 1;
-        else if (c == 'h')
+        } else if (c == 'h') {
             return fputs(info_help, stdout), 0;
-        else
-            return fputs(info_help, stderr), 2;
+        } else {
+            bt_cli_bad_option("backtune info", c, argv);
+            return 2;
+        }
     }
     if (optind < argc) {
-        fprintf(stderr, "backtune info: unexpected argument '%s'\n%s", argv[optind], info_help);
+        fprintf(stderr, "backtune info: unexpected argument '%s'\n", argv[optind]);
+        bt_cli_try_help("backtune info");
         return 2;
     }
     const bt_machine *m = bt_machine_get();
@@ -70,14 +57,52 @@ int bt_cmd_info(int argc, char **argv) {
     return 0;
 }
 
+static const char list_help[] =
+    "usage: backtune list [--names | --suites]\n"
+    "Lists every registered variant: op, ISA, whether this CPU runs it, and its tunable\n"
+    "parameters (every variant also takes threads=N, bind=none|close|spread and\n"
+    "algorithms=all|direct), then what the approximate families' error is.\n\n"
+    "  -n, --names    the variant names only, one a line\n"
+    "      --suites   the suites that --suite NAME finds, one a line\n"
+    "  -h, --help     this text\n";
+
 int bt_cmd_list(int argc, char **argv) {
-    int rc = only_help(argc, argv,
-                       "usage: backtune list\n"
-                       "Lists every registered variant: op, ISA, whether this CPU runs it, and "
-                       "its tunable parameters\n(every variant also takes threads=N, "
-                       "bind=none|close|spread and algorithms=all|direct), then what\nthe "
-                       "approximate families' error is.\n");
-    if (rc >= 0) return rc;
+    enum { OPT_SUITES = 256 };
+    static const struct option opts[] = {{"names", no_argument, NULL, 'n'},
+                                         {"suites", no_argument, NULL, OPT_SUITES},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    int names = 0, suites = 0, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":nh", opts, NULL)) != -1) {
+        if (c == 'n') {
+            names = 1;
+        } else if (c == OPT_SUITES) {
+            suites = 1;
+        } else if (c == 'h') {
+            return fputs(list_help, stdout), 0;
+        } else {
+            bt_cli_bad_option("backtune list", c, argv);
+            return 2;
+        }
+    }
+    if (optind < argc || (names && suites)) {
+        if (optind < argc)
+            fprintf(stderr, "backtune list: unexpected argument '%s'\n", argv[optind]);
+        else
+            fprintf(stderr, "backtune list: give --names or --suites, not both\n");
+        bt_cli_try_help("backtune list");
+        return 2;
+    }
+    if (suites) {
+        bt_suite_print_names(stdout);
+        return 0;
+    }
+    if (names) {
+        for (int i = 0; i < bt_variant_count(); i++) printf("%s\n", bt_variant_name(i));
+        return 0;
+    }
     printf("%-40s %-11s %-7s %-4s %s\n", "variant", "op", "isa", "cpu", "parameters");
     for (int i = 0; i < bt_variant_count(); i++)
         printf("%-40s %-11s %-7s %-4s %s\n", bt_variant_name(i), bt_op_name(bt_variant_op(i)),

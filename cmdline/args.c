@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fnmatch.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,26 @@ int bt_cli_parse_threads(const char *command, const char *text, int max_value, i
         return -1;
     }
     return 0;
+}
+
+void bt_cli_try_help(const char *command) {
+    fprintf(stderr, "try '%s --help'\n", command);
+}
+
+void bt_cli_bad_option(const char *command, int code, char **argv) {
+    /* The option as written: a long one from its argument (without any "=value"), a short
+     * one from optopt (it may sit inside a cluster like -xq). */
+    const char *arg = optind > 0 ? argv[optind - 1] : "";
+    char option[64];
+    if (!strncmp(arg, "--", 2) || !optopt)
+        snprintf(option, sizeof option, "%.*s", (int)strcspn(arg, "="), arg);
+    else
+        snprintf(option, sizeof option, "-%c", optopt);
+    if (code == ':')
+        fprintf(stderr, "%s: option '%s' needs a value\n", command, option);
+    else
+        fprintf(stderr, "%s: unknown option '%s'\n", command, option);
+    bt_cli_try_help(command);
 }
 
 int bt_cli_name_selected(const char *name, const char *globs) {

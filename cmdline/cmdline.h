@@ -15,6 +15,14 @@
 int bt_cli_parse_threads(const char *command, const char *text, int max_value, int max_count,
                          int *out, int *count);
 
+/* A bad command line in one line and a pointer to the help, instead of the whole help:
+ * bt_cli_bad_option after getopt_long returned '?' (unknown option) or ':' (missing value;
+ * the short options must start with ':' so that getopt prints nothing itself) says
+ * "<command>: unknown option '--x'" or "...: option '--x' needs a value"; then, as
+ * bt_cli_try_help alone does after any other usage error, "try '<command> --help'". */
+void bt_cli_bad_option(const char *command, int code, char **argv);
+void bt_cli_try_help(const char *command);
+
 /* Whether `name` passes the comma-separated shell globs: it matches a positive glob (or
  * there are only negative ones) and no '!'-prefixed one. */
 int bt_cli_name_selected(const char *name, const char *globs);

@@ -30,7 +30,9 @@ int bt_cli_parser_init(bt_cli_parser *parser, bt_cli_selection *sel, const char 
         return -1;
     }
     parser->sel = sel;
-    snprintf(parser->shortopts, sizeof parser->shortopts, "%s%s", selection_shortopts, shortopts);
+    /* ':' first: getopt reports a missing value as ':' and prints nothing (bt_cli_getopt
+     * does, in one line). */
+    snprintf(parser->shortopts, sizeof parser->shortopts, ":%s%s", selection_shortopts, shortopts);
     size_t n = 0, own = 0;
     while (longopts[own].name) own++;
     if (own + sizeof selection_longopts / sizeof *selection_longopts > BT_CLI_MAX_OPTIONS) abort();
@@ -38,6 +40,7 @@ int bt_cli_parser_init(bt_cli_parser *parser, bt_cli_selection *sel, const char 
         parser->longopts[n++] = selection_longopts[i];
     for (size_t i = 0; i < own; i++) parser->longopts[n++] = longopts[i];
     optind = 1;
+    opterr = 0;
     return 0;
 }
 
@@ -131,10 +134,17 @@ int bt_cli_getopt(bt_cli_parser *parser, int argc, char **argv) {
         case BT_CLI_OPT_MB:
             bad = parse_mb(sel, optarg);
             break;
+        case '?':
+        case ':':
+            bt_cli_bad_option(sel->command, c, argv);
+            return BT_CLI_BAD_VALUE;
         default:
             return c;
         }
-        if (bad) return BT_CLI_BAD_VALUE;
+        if (bad) {
+            bt_cli_try_help(sel->command);
+            return BT_CLI_BAD_VALUE;
+        }
     }
 }
 

@@ -72,8 +72,9 @@ int bt_cli_parser_init(bt_cli_parser *parser, bt_cli_selection *sel, const char 
                        const char *shortopts, const struct option *longopts);
 
 /* getopt_long over both tables: the selection's options are taken into sel; returns the
- * command's option codes, '?' for what getopt refuses, BT_CLI_BAD_VALUE for a bad value of a
- * selection option (message printed), -1 at the end. */
+ * command's option codes, BT_CLI_BAD_VALUE for an unknown option, a missing value or a bad
+ * value of a selection option (a one-line message and "try '<command> --help'" printed), -1
+ * at the end. */
 int bt_cli_getopt(bt_cli_parser *parser, int argc, char **argv);
 
 /* Adds a problem text as --problem does (check's positional problems). */

@@ -32,6 +32,38 @@ static void list_suites(const char *dir, char *buf, size_t size) {
     closedir(d);
 }
 
+static int compare_strings(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void bt_suite_print_names(FILE *out) {
+    const char *dirs[] = {getenv("BACKTUNE_SUITE_DIR"), BT_SUITE_DIR, BT_SUITE_INSTALL_DIR};
+    char **names = NULL;
+    size_t count = 0, cap = 0;
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        DIR *d = dirs[i] && *dirs[i] ? opendir(dirs[i]) : NULL;
+        if (!d) continue;
+        for (struct dirent *e; (e = readdir(d));) {
+            size_t n = strlen(e->d_name);
+            if (n <= 4 || strcmp(e->d_name + n - 4, ".txt")) continue;
+            if (count == cap) {
+                size_t grown = cap ? 2 * cap : 32;
+                char **more = realloc(names, grown * sizeof *names);
+                if (!more) break;
+                names = more, cap = grown;
+            }
+            if ((names[count] = strndup(e->d_name, n - 4))) count++;
+        }
+        closedir(d);
+    }
+    if (count) qsort(names, count, sizeof *names, compare_strings);
+    for (size_t i = 0; i < count; i++) {
+        if (!i || strcmp(names[i], names[i - 1])) fprintf(out, "%s\n", names[i]);
+    }
+    for (size_t i = 0; i < count; i++) free(names[i]);
+    free(names);
+}
+
 static FILE *open_suite(const char *name, char *path, size_t path_size) {
     if (is_path(name)) {
         snprintf(path, path_size, "%s", name);

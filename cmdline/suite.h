@@ -8,6 +8,7 @@
 #include "backtune.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 #define BT_SUITE_TEXT 512
 
@@ -29,5 +30,9 @@ typedef struct bt_suite {
  * (with the places looked at and the suites there) or BT_EINVAL (bad line) on failure. */
 bt_status bt_suite_load(const char *name_or_path, bt_suite *out);
 void bt_suite_free(bt_suite *suite);
+
+/* Prints the names bt_suite_load finds ("resnet50"), one a line, sorted, each once: the
+ * .txt files of $BACKTUNE_SUITE_DIR, the source tree and the install tree. */
+void bt_suite_print_names(FILE *out);
 
 #endif

@@ -11,8 +11,9 @@ typedef struct bt_cmp_args {
     bt_cmp_options match;
     const char *paths[BT_CMP_MAX_SETS];
     int npaths;
-    const char *out_dir; /* report: -o DIR */
-    const char *command; /* the command line, for the report */
+    char fleet[BT_CMP_MAX_SETS][1024]; /* the machine folders a fleet's folder stands for */
+    const char *out_dir;               /* report: -o DIR */
+    const char *command;               /* the command line, for the report */
 } bt_cmp_args;
 
 /* Parses `compare` (report = 0) or `report` (report = 1) arguments; argv[0] is the command's

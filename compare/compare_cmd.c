@@ -5,17 +5,21 @@
 #include "compare_cmd.h"
 #include "cmdline.h"
 
+#include <dirent.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char compare_help[] =
     "usage: backtune compare [options] A B [C ...]\n"
     "Compares results of several machines, builds or configurations. A, B, ... are results\n"
-    "folders (results/<machine-id>/, holding bench JSON files and a tuning table) or single\n"
-    "files (a bench JSON or a table.json). Runs are matched by cache mode, problem text,\n"
+    "folders (results/<machine-id>/, holding bench JSON files and a tuning table), single\n"
+    "files (a bench JSON or a table.json), or a fleet's folder (results/, as `mpirun ...\n"
+    "backtune bench --save` fills it): each machine folder in it. Runs are matched by cache mode, "
+    "problem text,\n"
     "variant (or the best one) and thread count; for each problem: GFLOP/s on each set, % of\n"
     "that set's own measured peak, speedup over A, and geomeans per suite and op. Tuning\n"
     "tables: the variant each set picked and its GFLOP/s.\n\n"
@@ -37,11 +41,21 @@ static const char compare_help[] =
 static const char report_help[] =
     "usage: backtune report [options] RESULTS... -o DIR\n"
     "Writes an HTML report, DIR/index.html, with plots (PNG and SVG, drawn by gnuplot) and\n"
-    "tables: a roofline per result set (measured peak and bandwidth; each problem's best\n"
-    "variant and best peer as points at their arithmetic intensity), every variant and peer\n"
-    "side by side per problem, the tuned over the default dispatch (from tuning tables), and\n"
-    "with several sets the speedup of each over the first (noise as in backtune compare).\n"
-    "RESULTS are results folders or files, as for backtune compare.\n\n"
+    "tables, for one or more result sets (machines), the first, A, being the reference:\n"
+    "  - a verdict computed at the top: each set's speed against A on the suite with the most\n"
+    "    work both measured (model totals: shapes weighted by their layer counts), per unit of\n"
+    "    measured peak, its weakest and strongest op, the tuning keys both tuned;\n"
+    "  - model totals and efficiency (% of each set's own measured peak) per suite and threads;\n"
+    "  - tuned over default dispatch (tuning tables): per set, and each set's keys sorted, the\n"
+    "    worst and best named;\n"
+    "  - thread scaling from 1 thread to N;\n"
+    "  - with several sets, the speedup of each over A per problem (noise as in compare);\n"
+    "  - a roofline per set (measured peak and bandwidth; each problem's best variant and best\n"
+    "    peer at their arithmetic intensity, numbered as the rows of its table);\n"
+    "  - every variant and peer side by side per problem.\n"
+    "A view a set has no data for says so, with the command that records it. RESULTS are\n"
+    "results folders or files, or a fleet's folder (results/: each machine folder in it), as\n"
+    "for backtune compare.\n\n"
     "  -o, --out DIR         where to write (created; files of an earlier report replaced)\n"
     "  -v, --variants GLOBS  variants shown (comma-separated globs, '!' excludes)\n"
     "  -t, --threads LIST    as for backtune compare\n"
@@ -52,21 +66,77 @@ static const char report_help[] =
 
 /* ---- arguments ---- */
 
+static int holds_json(const char *dir) {
+    DIR *d = opendir(dir);
+    int found = 0;
+    for (struct dirent *e; d && !found && (e = readdir(d));) {
+        size_t n = strlen(e->d_name);
+        found = e->d_name[0] != '.' && n > 5 && !strcmp(e->d_name + n - 5, ".json") &&
+                !strstr(e->d_name, ".tmp.");
+    }
+    if (d) closedir(d);
+    return found;
+}
+
+static int compare_strings(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Adds path to a's sets: a folder that holds no results itself but folders that do (a
+ * fleet's results/) adds each of those, in name order. 0, or -1 past BT_CMP_MAX_SETS. */
+static int add_sets(bt_cmp_args *a, const char *path) {
+    struct stat sb;
+    DIR *d =
+        stat(path, &sb) == 0 && S_ISDIR(sb.st_mode) && !holds_json(path) ? opendir(path) : NULL;
+    char *names[256];
+    int n = 0;
+    for (struct dirent *e; d && n < 256 && (e = readdir(d));) {
+        char sub[1024];
+        snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+        if (e->d_name[0] != '.' && stat(sub, &sb) == 0 && S_ISDIR(sb.st_mode) && holds_json(sub))
+            names[n++] = strdup(e->d_name);
+    }
+    if (d) closedir(d);
+    if (!n) {
+        if (a->npaths == BT_CMP_MAX_SETS) return -1;
+        a->paths[a->npaths++] = path;
+        return 0;
+    }
+    qsort(names, (size_t)n, sizeof *names, compare_strings);
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        if (!names[i] || a->npaths == BT_CMP_MAX_SETS) {
+            rc = -1;
+        } else {
+            size_t len = strlen(path);
+            while (len > 1 && path[len - 1] == '/') len--;
+            snprintf(a->fleet[a->npaths], sizeof a->fleet[0], "%.*s/%s", (int)len, path, names[i]);
+            a->paths[a->npaths] = a->fleet[a->npaths];
+            a->npaths++;
+        }
+        free(names[i]);
+    }
+    return rc;
+}
+
 int bt_cmp_parse_args(int argc, char **argv, int report, bt_cmp_args *a) {
     static const struct option longopts[] = {
         {"by", required_argument, NULL, 'b'},      {"variants", required_argument, NULL, 'v'},
         {"threads", required_argument, NULL, 't'}, {"out", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},          {0}};
     const char *name = report ? "report" : "compare", *help = report ? report_help : compare_help;
+    const char *command = report ? "backtune report" : "backtune compare";
     memset(a, 0, sizeof *a);
     optind = 1;
+    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, report ? "v:t:o:h" : "v:t:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, report ? ":v:t:o:h" : ":v:t:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'b':
             if (report || (strcmp(optarg, "best") && strcmp(optarg, "variant"))) {
                 fprintf(stderr, "backtune %s: --by takes best or variant%s\n", name,
                         report ? " (compare only)" : "");
+                bt_cli_try_help(command);
                 return -1;
             }
             a->match.by_variant = !strcmp(optarg, "variant");
@@ -75,42 +145,49 @@ int bt_cmp_parse_args(int argc, char **argv, int report, bt_cmp_args *a) {
             a->match.variants = optarg;
             break;
         case 't':
-            if (bt_cli_parse_threads("backtune", optarg, 4096, BT_CMP_MAX_SETS, a->match.threads,
-                                     &a->match.nthreads))
+            if (bt_cli_parse_threads(command, optarg, 4096, BT_CMP_MAX_SETS, a->match.threads,
+                                     &a->match.nthreads)) {
+                bt_cli_try_help(command);
                 return -1;
+            }
             break;
         case 'o':
-            if (!report) goto bad;
+            if (!report) {
+                fprintf(stderr, "backtune compare: --out is an option of backtune report\n");
+                bt_cli_try_help(command);
+                return -1;
+            }
             a->out_dir = optarg;
             break;
         case 'h':
             fputs(help, stdout);
             return 1;
         default:
-            goto bad;
+            bt_cli_bad_option(command, c, argv);
+            return -1;
         }
     }
-    int min_sets = report ? 1 : 2;
-    if (argc - optind < min_sets || argc - optind > BT_CMP_MAX_SETS) {
-        fprintf(stderr, "backtune %s: give %d to %d results folders or files (%d given)\n\n%s",
-                name, min_sets, BT_CMP_MAX_SETS, argc - optind, help);
+    int min_sets = report ? 1 : 2, too_many = 0;
+    for (int i = optind; i < argc; i++) too_many |= add_sets(a, argv[i]) != 0;
+    if (a->npaths < min_sets || too_many) {
+        fprintf(stderr, "backtune %s: give %d to %d results folders or files (%s%d given)\n", name,
+                min_sets, BT_CMP_MAX_SETS, too_many ? "more than " : "", a->npaths);
+        bt_cli_try_help(command);
         return -1;
     }
-    for (int i = optind; i < argc; i++) a->paths[a->npaths++] = argv[i];
     if (a->match.nthreads > 1 && a->match.nthreads != a->npaths) {
         fprintf(stderr,
                 "backtune %s: --threads takes one count, or one per result set (%d), not %d\n",
                 name, a->npaths, a->match.nthreads);
+        bt_cli_try_help(command);
         return -1;
     }
     if (report && !a->out_dir) {
         fprintf(stderr, "backtune report: give the output folder with -o DIR\n");
+        bt_cli_try_help(command);
         return -1;
     }
     return 0;
-bad:
-    fputs(help, stderr);
-    return -1;
 }
 
 int bt_cmp_load_sets(const bt_cmp_args *a, bt_cmp_set *sets, FILE *err) {

@@ -21,12 +21,19 @@ bt_status bt_plot_open(const char *dir, const char *name, const char *ext, FILE 
 /* The start of a chart script: PNG terminal (width x height pixels), its output, the title
  * (made safe here) and the settings every chart shares. */
 void bt_plot_begin(FILE *gp, const char *name, int width, int height, const char *title);
-/* The end: the same chart again as SVG. */
-void bt_plot_end(FILE *gp, const char *name, int width, int height);
+/* The end: the same chart again as SVG; with hover, an SVG whose hypertext labels show when
+ * the mouse is over their points (gnuplot's script embedded: opened on its own, not as an
+ * <img>). */
+void bt_plot_end(FILE *gp, const char *name, int width, int height, int hover);
 
 /* Runs gnuplot on dir/name.gp inside dir; its messages go to dir/gnuplot.log. BT_EIO with a
  * message if gnuplot is missing or fails. */
 bt_status bt_plot_draw(const char *dir, const char *name);
+
+/* Ends a data block (two blank lines). A block without data lines gets one line of NaN in
+ * each of its columns first: gnuplot's `index` skips empty blocks, which would shift every
+ * later series onto the wrong data. */
+void bt_plot_end_block(FILE *dat, int lines, int columns);
 
 /* "set <axis> (...)" with readable tics for a log axis over [lo, hi]. */
 void bt_plot_log_tics(FILE *gp, const char *axis, double lo, double hi);
@@ -54,5 +61,35 @@ typedef struct bt_heat_chart {
     int separator;       /* a line before this column (e.g. between ours and peers); 0 none */
 } bt_heat_chart;
 bt_status bt_plot_heat(const char *dir, const bt_heat_chart *c);
+
+/* Sorted distributions: per series, its values sorted, each at the fraction of the series at
+ * or below it (an empirical CDF, drawn as steps with points); a value may carry a label
+ * (the worst and best keys, say): the point is ringed and numbered, and the numbered labels
+ * are listed in the lower right corner in the series' colors. */
+typedef struct bt_cdf_chart {
+    const char *name, *title, *xlabel;
+    int nseries;
+    const char *const *series_labels;
+    const int *counts;                      /* [series] */
+    const double *const *values;            /* [series][i], any order; <= 0 or NaN: left out */
+    const char *const *const *point_labels; /* [series][i] or NULL (none at all) */
+    double reference;                       /* a vertical line there (1 for ratios); 0 none */
+    int log_x;
+    int width, height; /* 0: 1000 x 520 */
+} bt_cdf_chart;
+bt_status bt_plot_cdf(const char *dir, const bt_cdf_chart *c);
+
+/* Lines through points with whiskers, per series (x ascending), on log2 axes; with ideal
+ * set, the line y = x dashed (perfect scaling when x is a thread count and y a speedup). */
+typedef struct bt_line_chart {
+    const char *name, *title, *xlabel, *ylabel;
+    int nseries;
+    const char *const *series_labels;
+    const int *counts;                      /* points per series */
+    const double *const *x, *const *y;      /* [series][point] */
+    const double *const *low, *const *high; /* whisker ends, or NULL */
+    int ideal;
+} bt_line_chart;
+bt_status bt_plot_lines(const char *dir, const bt_line_chart *c);
 
 #endif

@@ -260,6 +260,38 @@ static bt_status acc_finish(bt_cmp_set *set, set_caps *caps, run_acc *a, bt_cmp_
     return BT_OK;
 }
 
+/* The context's backtune_problems ("<problem> # xN" lines, as bench writes the suite) as
+ * canonical problems and counts. */
+static bt_status read_layers(bt_cmp_file *f) {
+    const char *lines = context_string(f->context, "backtune_problems");
+    int cap = 0;
+    for (const char *line = lines; line && *line;) {
+        size_t n = strcspn(line, "\n");
+        const char *mark = strstr(line, " # x");
+        if (mark && mark < line + n && atoi(mark + 4) > 0) {
+            GROW(f->layers, f->nlayers, cap);
+            bt_cmp_layers *l = &f->layers[f->nlayers++];
+            char text[BT_CMP_TEXT];
+            snprintf(text, sizeof text, "%.*s", (int)(mark - line), line);
+            canonical_problem(text, l->problem, sizeof l->problem);
+            l->count = atoi(mark + 4);
+        }
+        line += n + (line[n] == '\n');
+    }
+    return BT_OK;
+}
+
+int bt_cmp_layer_count(const bt_cmp_set *sets, int nsets, const char *suite, const char *problem) {
+    for (int s = 0; s < nsets; s++)
+        for (int i = 0; i < sets[s].nfiles; i++) {
+            const bt_cmp_file *f = &sets[s].files[i];
+            if (f->kind != BT_CMP_BENCH || strcmp(f->suite, suite)) continue;
+            for (int k = 0; k < f->nlayers; k++)
+                if (!strcmp(f->layers[k].problem, problem)) return f->layers[k].count;
+        }
+    return 1;
+}
+
 static bt_status load_bench(bt_cmp_set *set, set_caps *caps, const char *path, json_t *root) {
     json_t *context = json_object_get(root, "context");
     bt_status st = check_bench_schema(path, context);
@@ -305,7 +337,17 @@ static bt_status load_bench(bt_cmp_set *set, set_caps *caps, const char *path, j
     if (set->nruns == before)
         return bt_fail(BT_EINVAL, "%s: no results (%zu benchmark entries, %d failed or skipped)",
                        path, json_array_size(benchmarks), f->failed);
-    return BT_OK;
+    /* Per problem once: runs of one problem are adjacent in bench's order (variants inner). */
+    for (int r = before; r < set->nruns; r++) {
+        bt_cmp_run *run = &set->runs[r];
+        if (r > before && !strcmp(run->problem, set->runs[r - 1].problem)) {
+            run->flops = set->runs[r - 1].flops;
+            continue;
+        }
+        bt_problem p;
+        run->flops = bt_problem_parse(run->problem, &p) == BT_OK ? bt_problem_flops(&p) : 0;
+    }
+    return read_layers(f);
 }
 
 /* ---- tuning tables ---- */
@@ -541,7 +583,10 @@ bt_status bt_cmp_set_load(const char *path, bt_cmp_set *set, FILE *notes) {
 }
 
 void bt_cmp_set_free(bt_cmp_set *set) {
-    for (int i = 0; i < set->nfiles; i++) json_decref(set->files[i].context);
+    for (int i = 0; i < set->nfiles; i++) {
+        json_decref(set->files[i].context);
+        free(set->files[i].layers);
+    }
     free(set->files);
     free(set->runs);
     free(set->choices);

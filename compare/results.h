@@ -28,6 +28,12 @@
 
 typedef enum bt_cmp_file_kind { BT_CMP_BENCH, BT_CMP_TABLE } bt_cmp_file_kind;
 
+/* A problem of a bench file's suite and its layer count in the model (the suite's "# xN"). */
+typedef struct bt_cmp_layers {
+    char problem[BT_CMP_TEXT]; /* canonical */
+    int count;
+} bt_cmp_layers;
+
 /* One file of a set. */
 typedef struct bt_cmp_file {
     char path[BT_CMP_PATH];
@@ -36,8 +42,10 @@ typedef struct bt_cmp_file {
     char cache[8];           /* bench: "warm" or "cold" */
     char date[48];
     char machine_id[64], fingerprint_hash[20];
-    json_t *context; /* bench: the context object; table: the whole table (owned) */
-    int failed;      /* bench runs that failed or were skipped */
+    json_t *context;       /* bench: the context object; table: the whole table (owned) */
+    int failed;            /* bench runs that failed or were skipped */
+    bt_cmp_layers *layers; /* bench: its context's backtune_problems (owned) */
+    int nlayers;
 } bt_cmp_file;
 
 /* One benchmark (problem x variant x threads of a bench file), its repetitions folded. */
@@ -53,6 +61,7 @@ typedef struct bt_cmp_run {
     double cv;          /* coefficient of variation of the time; < 0: unknown (one repetition) */
     double peak_gflops; /* measured peak for its ISA and thread count; 0 unknown */
     double ai;          /* arithmetic intensity, flop per byte; 0 unknown */
+    double flops;       /* of one call (bt_problem_flops); 0 when the text does not parse */
 } bt_cmp_run;
 
 /* One tuning-table entry: the variant the tuner picked for (problem, threads). */
@@ -96,6 +105,10 @@ double bt_cmp_set_bandwidth(const bt_cmp_set *set, int threads, int triad);
 /* The distinct thread counts of the set's runs and table entries, ascending; returns how
  * many (at most max). */
 int bt_cmp_set_thread_counts(const bt_cmp_set *set, int *counts, int max);
+/* Layers of `problem` in suite `suite` (a model's "# xN"): from the first bench file of that
+ * suite in sets[0..nsets) that lists the problem (a count is the suite's, whichever file
+ * the run itself came from); 1 when none does. */
+int bt_cmp_layer_count(const bt_cmp_set *sets, int nsets, const char *suite, const char *problem);
 /* A context value of the set's first bench file that has it, else NULL. */
 const char *bt_cmp_set_context(const bt_cmp_set *set, const char *key);
 

@@ -2,8 +2,9 @@
 # Installs the Debian packages in scripts/packages.txt that are missing (all of them, after
 # an apt-get update, with --always). --python adds the optional list
 # scripts/packages-python.txt (PyTorch, torchvision, ONNX, pytest for /usr/bin/python3: the
-# Python package's tests and tools). Needs root or sudo.
-# usage: deps.sh [--always] [--python]
+# Python package's tests and tools); --mpi the optional scripts/packages-mpi.txt (Open MPI,
+# for MPI campaigns). Needs root or sudo.
+# usage: deps.sh [--always] [--python] [--mpi]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 always=0 lists=("$here/packages.txt")
@@ -11,7 +12,8 @@ for arg in "$@"; do
   case "$arg" in
   --always) always=1 ;;
   --python) lists+=("$here/packages-python.txt") ;;
-  *) echo "usage: scripts/deps.sh [--always] [--python]" >&2; exit 2 ;;
+  --mpi) lists+=("$here/packages-mpi.txt") ;;
+  *) echo "usage: scripts/deps.sh [--always] [--python] [--mpi]" >&2; exit 2 ;;
   esac
 done
 mapfile -t pkgs < <(cat "${lists[@]}" | grep -v '^\s*#' | sed '/^\s*$/d')

@@ -315,6 +315,14 @@ static void registry_and_misc(void) {
     for (int s = BT_OK; s <= BT_EIO; s++) all_named &= bt_strerror((bt_status)s)[0] != '\0';
     tl_expect(all_named && bt_strerror((bt_status)99) && bt_strerror((bt_status)99)[0],
               "bt_strerror names every status and survives an unknown one");
+    char version[32];
+    snprintf(version, sizeof version, "%d.%d.%d", BT_VERSION_MAJOR, BT_VERSION_MINOR,
+             BT_VERSION_PATCH);
+    tl_expect(!strcmp(bt_version(), BT_VERSION_STRING) && !strcmp(version, BT_VERSION_STRING) &&
+                  BT_VERSION_NUMBER ==
+                      BT_VERSION_MAJOR * 10000 + BT_VERSION_MINOR * 100 + BT_VERSION_PATCH,
+              "bt_version() '%s' is the header's BT_VERSION_STRING '%s' and its numbers %s",
+              bt_version(), BT_VERSION_STRING, version);
     bt_problem out;
     clear_error();
     expect_status(bt_problem_normalize(NULL, &out), BT_EINVAL, "bt_problem_normalize(NULL)");

@@ -100,15 +100,18 @@ static void make_dir(const char *name) {
     mkdir(p, 0777);
 }
 
-/* Writes a bench JSON file; schema NULL leaves backtune_schema out. */
-static void write_bench(const char *name, const char *schema, const char *machine,
-                        const char *suite, const char *date, const fixture_run *runs, int n) {
+/* Writes a bench JSON file; schema NULL leaves backtune_schema out; problems (suite lines
+ * "<problem> # xN", as bench writes them) NULL leaves backtune_problems out. */
+static void write_bench_model(const char *name, const char *schema, const char *machine,
+                              const char *suite, const char *date, const fixture_run *runs, int n,
+                              const char *problems) {
     json_t *context =
         json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "date", date, "backtune_version",
                   "0.1.0", "backtune_suite", suite, "bench_cache", "warm", "machine_id", machine,
                   "machine_fingerprint_hash", "0123456789ab", "machine_isa", "avx512",
                   "peak_gflops_avx512_t1", "100.00", "bandwidth_read_gbs_t1", "20.00");
     if (schema) json_object_set_new(context, "backtune_schema", json_string(schema));
+    if (problems) json_object_set_new(context, "backtune_problems", json_string(problems));
     json_t *benchmarks = json_array();
     for (int i = 0; i < n; i++) add_run(benchmarks, &runs[i]);
     json_t *root = json_pack("{s:o, s:o}", "context", context, "benchmarks", benchmarks);
@@ -116,6 +119,11 @@ static void write_bench(const char *name, const char *schema, const char *machin
     path_of(p, sizeof p, name);
     json_dump_file(root, p, JSON_INDENT(1));
     json_decref(root);
+}
+
+static void write_bench(const char *name, const char *schema, const char *machine,
+                        const char *suite, const char *date, const fixture_run *runs, int n) {
+    write_bench_model(name, schema, machine, suite, date, runs, n, NULL);
 }
 
 typedef struct fixture_choice {
@@ -562,6 +570,74 @@ static void test_report(void) {
     tl_expect(bt_cmd_report(2, bad) == 2, "report without -o is a usage error");
 }
 
+/* Three machines: A and B measured a two-shape model (P1 three times, P3 once) at 1 and 2
+ * threads, C only tuned. The verdict, model totals, scaling and tuning views, computed. */
+static void test_report_fleet(void) {
+    make_dir("m1"), make_dir("m2"), make_dir("m3");
+    const char *model = P1 " # x3\n" P3 " # x1\n";
+    const fixture_run m1[] = {
+        {P1, "conv_bwd_w__direct_nchw_avx512", 1, {50}, 1, 0, 0},
+        {P3, "conv_bwd_d__direct_nchw_avx512", 1, {20}, 1, 0, 0},
+        {P1, "conv_bwd_w__direct_nchw_avx512", 2, {100}, 1, 0, 0},
+        {P3, "conv_bwd_d__direct_nchw_avx512", 2, {40}, 1, 0, 0},
+    };
+    /* B: P1 at half A's speed (conv_bwd_w 0.50x), P3 at 0.80x with 2 threads: the model at
+     * A's 3F/100 + F/40 = 0.055 F over 3F/50 + F/32 = 0.09125 F, 0.60x; from 1 to 2 threads
+     * P1 2x, P3 1.6x: geomean 1.79x. */
+    const fixture_run m2[] = {
+        {P1, "conv_bwd_w__direct_nchw_avx512", 1, {25}, 1, 0, 0},
+        {P3, "conv_bwd_d__direct_nchw_avx512", 1, {20}, 1, 0, 0},
+        {P1, "conv_bwd_w__direct_nchw_avx512", 2, {50}, 1, 0, 0},
+        {P3, "conv_bwd_d__direct_nchw_avx512", 2, {32}, 1, 0, 0},
+    };
+    write_bench_model("m1/bench_model.json", "1", "machine-1", "model", "2026-01-01T00:00:00+00:00",
+                      m1, 4, model);
+    write_bench_model("m2/bench_model.json", "1", "machine-2", "model", "2026-01-01T00:00:00+00:00",
+                      m2, 4, model);
+    const fixture_choice table[] = {
+        {P1, "conv_bwd_w__direct_nchw_avx512", "conv_bwd_w__naive", 1, 60, 20, 0.02, 5},
+        {P2, "fc_bwd_d__gemm_avx512", "fc_bwd_d__gemm_avx512", 1, 45, 45, 0.01, 5},
+    };
+    write_table("m3/table.json", BT_TABLE_FORMAT_VERSION, "machine-3", table, 2);
+    write_table("m1/table.json", BT_TABLE_FORMAT_VERSION, "machine-1", table, 2);
+    char a[512], b[512], c[512], out[512];
+    path_of(a, sizeof a, "m1"), path_of(b, sizeof b, "m2"), path_of(c, sizeof c, "m3");
+    path_of(out, sizeof out, "fleet");
+    char *argv[] = {"report", a, b, c, "-o", out, NULL};
+    int rc = bt_cmd_report(6, argv);
+    tl_expect(file_contains(out, "index.html",
+                            "runs the backward pass of all 2 of the model suite's 2 shapes (4 "
+                            "layers, 2 threads) at <b>0.60x</b> A's speed"),
+              "verdict: B runs the model at 0.60x A's speed (4 layers, 2 threads)");
+    tl_expect(
+        file_contains(out, "index.html", "<b>0.60x</b> per unit of peak (its peak is 1.00x") &&
+            file_contains(out, "index.html",
+                          "its weakest op is <b>conv_bwd_w</b> (0.50x A), its strongest "
+                          "conv_bwd_d (0.80x)"),
+        "verdict: per unit of peak, weakest conv_bwd_w 0.50x, strongest conv_bwd_d 0.80x");
+    tl_expect(file_contains(out, "index.html", "has no bench suite in common with A.") &&
+                  file_contains(out, "index.html", "On the 2 tuning keys both tuned"),
+              "verdict: C has no bench in common but 2 tuning keys");
+    tl_expect(file_contains(out, "index.html", "model, warm cache, 2 threads: 2 shapes, 4 layers"),
+              "model totals: 2 shapes, 4 layers at 2 threads");
+    tl_expect(file_contains(out, "index.html", "<td class=\"n\">1.79x</td>") &&
+                  file_contains(out, "index.html", "<td class=\"n\">2.00x</td>"),
+              "scaling 1 -> 2 threads: A 2.00x, B 1.79x (geomean)");
+    tl_expect(file_contains(out, "index.html",
+                            "has no problem measured at 1 thread and at more: record with"),
+              "scaling: C without data says so, with the command that records it");
+    tl_expect(file_contains(out, "index.html",
+                            "Tuning gains over default dispatch (geomean of "
+                            "each table's keys): A 1.73x, C 1.73x"),
+              "tuning gains: sqrt(3 x 1) = 1.73x for A and C");
+    if (in_path("gnuplot"))
+        tl_expect(rc == 0 && file_exists(out, "totals_0_t2.png") &&
+                      file_exists(out, "efficiency_0_t2.png") && file_exists(out, "scaling.png") &&
+                      file_exists(out, "tuned_machines.png") && file_exists(out, "tuned_c.png") &&
+                      !file_exists(out, "tuned_b.png"),
+                  "fleet report draws totals, efficiency, scaling and tuning plots");
+}
+
 static int remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw) {
     (void)sb, (void)type, (void)ftw;
     return remove(path);
@@ -582,6 +658,7 @@ int main(void) {
     test_duplicates();
     test_plot_safety();
     test_report();
+    test_report_fleet();
     if (!getenv("BT_KEEP_TMP") && nftw(tmp_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
         fprintf(stderr, "cannot remove %s\n", tmp_dir);
     return tl_finish();

@@ -484,6 +484,114 @@ static void old_folder(void) {
  * apart from the tuner's: per (problem, threads), the fastest ok record of this hardware and
  * registry that is not a screen record, records timed without interference first; and
  * whether no temporary file is left. */
+/* For tests/mpi_campaign.sh: one line per key of dir/records.jsonl, "key <problem> t<threads>
+ * defaults=<records of stage default> ranks=<the ranks that timed its records> marked=<0|1>"
+ * (marked: with interference), then "table <problem> t<threads>" per entry of dir/table.json,
+ * and "records <count>". */
+static int campaign_report(const char *dir) {
+    enum { MAX_KEYS = 512 };
+    static struct {
+        char problem[200];
+        int threads, defaults, marked;
+        unsigned long long ranks; /* bit r: rank r timed one (r < 64) */
+    } keys[MAX_KEYS];
+    int nkeys = 0, records = 0;
+    char path[1100];
+    snprintf(path, sizeof path, "%s/records.jsonl", dir);
+    char *text = slurp(path);
+    for (char *save = NULL, *line = text ? strtok_r(text, "\n", &save) : NULL; line;
+         line = strtok_r(NULL, "\n", &save)) {
+        json_error_t err;
+        json_t *o = json_loads(line, 0, &err);
+        if (o && !json_object_get(o, "kind")) {
+            int threads = (int)json_integer_value(json_object_get(o, "threads"));
+            int k = 0;
+            while (k < nkeys &&
+                   (strcmp(keys[k].problem, field(o, "problem")) || keys[k].threads != threads))
+                k++;
+            if (k == MAX_KEYS) return 2;
+            if (k == nkeys) {
+                nkeys++;
+                snprintf(keys[k].problem, sizeof keys[k].problem, "%s", field(o, "problem"));
+                keys[k].threads = threads;
+            }
+            long long rank = json_integer_value(json_object_get(o, "rank"));
+            if (json_is_integer(json_object_get(o, "rank")) && rank >= 0 && rank < 64)
+                keys[k].ranks |= 1ull << rank;
+            keys[k].defaults += !strcmp(field(o, "stage"), "default");
+            keys[k].marked |= json_object_get(o, "interference") != NULL;
+            records++;
+        }
+        json_decref(o);
+    }
+    free(text);
+    for (int k = 0; k < nkeys; k++) {
+        printf("key %s t%d defaults=%d ranks=", keys[k].problem, keys[k].threads, keys[k].defaults);
+        for (int r = 0, first = 1; r < 64; r++)
+            if (keys[k].ranks >> r & 1) printf(first ? "%d" : ",%d", r), first = 0;
+        printf(" marked=%d\n", keys[k].marked);
+    }
+    snprintf(path, sizeof path, "%s/table.json", dir);
+    json_error_t err;
+    json_t *table = json_load_file(path, 0, &err);
+    size_t i;
+    const json_t *e;
+    json_array_foreach(json_object_get(table, "entries"), i, e) {
+        printf("table %s t%d\n", field(e, "problem"),
+               (int)json_integer_value(json_object_get(e, "threads")));
+    }
+    json_decref(table);
+    printf("records %d\n", records);
+    return 0;
+}
+
+static int compare_doubles(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* For scripts/campaign_scaling.py (the merge rate of a campaign's rank 0): copies
+ * src/records.jsonl into a temporary folder and commits the file's last `batch` records there
+ * `rounds` times, as rank 0 commits a finished key's records; prints the lines on disk and
+ * the median seconds of a commit. A functional timing of bt_records_commit, nothing else. */
+static int time_commit(const char *src, int batch, int rounds) {
+    char path[1100], dir[300];
+    snprintf(path, sizeof path, "%s/records.jsonl", src);
+    char *text = slurp(path);
+    snprintf(dir, sizeof dir, "%s/bt_commit_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!text || !mkdtemp(dir)) return 2;
+    snprintf(path, sizeof path, "%s/records.jsonl", dir);
+    bt_record_list recs = {0};
+    if (bt_write_atomic(path, text, strlen(text)) != BT_OK) return 2;
+    int lines = newlines(text);
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        json_error_t err;
+        json_t *o = json_loads(line, 0, &err);
+        bt_record r;
+        if (o && bt_record_from_json(o, &r)) bt_record_list_push(&recs, &r);
+        json_decref(o);
+    }
+    free(text);
+    int first = recs.count > batch ? recs.count - batch : 0;
+    double *seconds = calloc((size_t)rounds, sizeof *seconds);
+    int ok = seconds != NULL;
+    for (int i = 0; ok && i < rounds; i++) {
+        double t0 = bt_now();
+        ok = bt_records_commit(dir, recs.items + first, recs.count - first, NULL) == BT_OK;
+        seconds[i] = bt_now() - t0;
+    }
+    if (ok) {
+        qsort(seconds, (size_t)rounds, sizeof *seconds, compare_doubles);
+        printf("lines %d batch %d median_commit_s %.4f\n", lines, recs.count - first,
+               seconds[rounds / 2]);
+    }
+    free(seconds);
+    bt_record_list_free(&recs);
+    nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    return ok ? 0 : 1;
+}
+
 static int folder_consistent(const char *dir, char *why, size_t size) {
     enum { MAX_KEYS = 256 };
     static struct {
@@ -1379,6 +1487,10 @@ static void hopeless_untimed(void) {
 }
 
 int main(int argc, char **argv) {
+    if (argc == 5 && !strcmp(argv[1], "--time-commit")) /* for scripts/campaign_scaling.py */
+        return time_commit(argv[2], atoi(argv[3]), atoi(argv[4]));
+    if (argc == 3 && !strcmp(argv[1], "--campaign-report")) /* for tests/mpi_campaign.sh */
+        return campaign_report(argv[2]);
     if (argc == 3 && !strcmp(argv[1], "--check-folder")) { /* for tests/kill_tune.sh */
         char why[300];
         int ok = folder_consistent(argv[2], why, sizeof why);

@@ -44,13 +44,16 @@ void bt_record_init(bt_record *r, const bt_problem *p, int threads) {
     utc_now(r->date, sizeof r->date);
     snprintf(r->registry_hash, sizeof r->registry_hash, "%s", bt_registry_hash());
     snprintf(r->version, sizeof r->version, "%s", fp->version);
+    if (gethostname(r->host, sizeof r->host) != 0) r->host[0] = '\0';
+    r->host[sizeof r->host - 1] = '\0';
+    r->rank = -1;
 }
 
 /* The record's fields, once, for both directions of the JSON mapping. */
 // clang-format off
 #define RECORD_STRINGS(X) \
     X(machine) X(fingerprint) X(hardware) X(op) X(problem) X(variant) X(params) X(request) X(stage) \
-    X(search) X(check) X(note) X(date) X(registry_hash) X(variant_hash) X(version)
+    X(search) X(check) X(note) X(date) X(registry_hash) X(variant_hash) X(version) X(host)
 #define RECORD_REALS(X) X(min_s) X(median_s) X(gflops) X(gflops_median) X(spread)
 // clang-format on
 
@@ -70,6 +73,7 @@ json_t *bt_record_to_json(const bt_record *r) {
     json_object_set_new(o, "abandoned", json_boolean(r->abandoned));
     json_object_set_new(o, "space_size", json_integer(r->space_size));
     if (r->interference[0]) json_object_set_new(o, "interference", json_string(r->interference));
+    if (r->rank >= 0) json_object_set_new(o, "rank", json_integer(r->rank));
     return o;
 }
 
@@ -97,6 +101,8 @@ int bt_record_from_json(const json_t *o, bt_record *r) {
     r->reps = (int)json_integer_value(json_object_get(o, "reps"));
     r->abandoned = json_is_true(json_object_get(o, "abandoned"));
     r->space_size = (int64_t)json_integer_value(json_object_get(o, "space_size"));
+    const json_t *rank = json_object_get(o, "rank");
+    r->rank = json_is_integer(rank) ? (int)json_integer_value(rank) : -1;
     const char *interference = json_string_value(json_object_get(o, "interference"));
     if (interference) snprintf(r->interference, sizeof r->interference, "%s", interference);
     const char *status = json_string_value(json_object_get(o, "status"));
@@ -105,6 +111,12 @@ int bt_record_from_json(const json_t *o, bt_record *r) {
         if (!strcmp(status, status_names[i])) r->status = (bt_record_status)i, known = 1;
     return known && r->problem[0] && r->variant[0] && r->threads > 0 && r->fingerprint[0] &&
            r->registry_hash[0];
+}
+
+int bt_record_tunes_key(const bt_record *r, const char *problem, int threads,
+                        const char *hardware) {
+    return !bt_record_is_screen(r) && r->threads == threads && !strcmp(r->problem, problem) &&
+           !strcmp(r->hardware, hardware) && !strcmp(r->registry_hash, bt_registry_hash());
 }
 
 bt_status bt_record_list_push(bt_record_list *l, const bt_record *r) {
@@ -713,7 +725,7 @@ static bt_status lock_dir(const char *dir, int *fd) {
 
 /* Writes the table of one machine (the first machine line of that hardware) to its path. */
 static bt_status write_table(const char *dir, const folder *f, const bt_fingerprint *machine,
-                             bt_commit_info *info, FILE *report) {
+                             const char *committer, bt_commit_info *info, FILE *report) {
     char path[1100];
     table_path(dir, table_owner(f), machine->hardware, path, sizeof path);
     if (strcmp(path + strlen(dir), "/table.json")) {
@@ -733,7 +745,7 @@ static bt_status write_table(const char *dir, const folder *f, const bt_fingerpr
         fprintf(report, "%s: %d entries, machine %s (hardware %s)\n", path, entries, machine->id,
                 machine->hardware);
     if (st == BT_OK && info) info->tables_written++;
-    if (st == BT_OK && info && !strcmp(machine->hardware, bt_fingerprint_get()->hardware)) {
+    if (st == BT_OK && info && !strcmp(machine->hardware, committer)) {
         info->table_entries = entries;
         snprintf(info->table, sizeof info->table, "%s", path);
     }
@@ -754,8 +766,8 @@ static int table_current(const char *path, const folder *f, const char *hardware
 
 /* Rewrites the table of every machine of the folder (all), or those that are missing or were
  * built from other records than the folder's (a crash between the two writes of a commit). */
-static bt_status write_tables(const char *dir, const folder *f, int all, bt_commit_info *info,
-                              FILE *report) {
+static bt_status write_tables(const char *dir, const folder *f, int all, const char *committer,
+                              bt_commit_info *info, FILE *report) {
     bt_status st = BT_OK;
     for (int m = 0; st == BT_OK && m < f->machines.count; m++) {
         const bt_fingerprint *machine = &f->machines.items[m];
@@ -767,7 +779,7 @@ static bt_status write_tables(const char *dir, const folder *f, int all, bt_comm
         char path[1100];
         table_path(dir, table_owner(f), machine->hardware, path, sizeof path);
         if (first && used && (all || !table_current(path, f, machine->hardware)))
-            st = write_table(dir, f, machine, info, report);
+            st = write_table(dir, f, machine, committer, info, report);
     }
     return st;
 }
@@ -787,11 +799,11 @@ static int test_fault(const char *point) {
     return 1;
 }
 
-static bt_status commit_locked(const char *dir, const bt_record *records, int count,
-                               bt_commit_info *info, FILE *report) {
+static bt_status commit_locked(const char *dir, const bt_fingerprint *mine,
+                               const bt_record *records, int count, bt_commit_info *info,
+                               FILE *report) {
     folder f;
     bt_status st = folder_read(dir, &f, 1);
-    const bt_fingerprint *mine = bt_fingerprint_get();
     int named = count > 0; /* records of this build need its machine line */
     for (int i = 0; i < f.records.count && !named; i++)
         named = !strcmp(f.records.items[i].fingerprint, mine->hash);
@@ -811,7 +823,7 @@ static bt_status commit_locked(const char *dir, const bt_record *records, int co
         test_fault("pause-between-writes");
     /* A commit rewrites this machine's table and any other left behind by a crash; a
      * rebuild (records NULL) every machine's. */
-    if (st == BT_OK) st = write_tables(dir, &f, records == NULL, info, report);
+    if (st == BT_OK) st = write_tables(dir, &f, records == NULL, mine->hardware, info, report);
     folder_free(&f);
     return st;
 }
@@ -838,8 +850,8 @@ static int remove_orphans(const char *dir) {
     return removed;
 }
 
-static bt_status locked(const char *dir, const bt_record *records, int count, bt_commit_info *info,
-                        FILE *report) {
+static bt_status locked(const char *dir, const bt_fingerprint *machine, const bt_record *records,
+                        int count, bt_commit_info *info, FILE *report) {
     if (info) memset(info, 0, sizeof *info);
     bt_status st = bt_mkdirs(dir);
     int fd;
@@ -847,17 +859,22 @@ static bt_status locked(const char *dir, const bt_record *records, int count, bt
     if (st != BT_OK) return st;
     int orphans = remove_orphans(dir);
     if (info) info->orphans_removed = orphans;
-    st = commit_locked(dir, records, count, info, report);
+    st = commit_locked(dir, machine, records, count, info, report);
     close(fd); /* releases the lock */
     return st;
 }
 
+bt_status bt_records_commit_for(const char *dir, const bt_fingerprint *machine,
+                                const bt_record *records, int count, bt_commit_info *info) {
+    if (!dir || !machine || (count && !records) || count < 0)
+        return bt_fail(BT_EINVAL, "bt_records_commit: no directory, machine or records");
+    static const bt_record none;
+    return locked(dir, machine, records ? records : &none, count, info, NULL);
+}
+
 bt_status bt_records_commit(const char *dir, const bt_record *records, int count,
                             bt_commit_info *info) {
-    if (!dir || (count && !records) || count < 0)
-        return bt_fail(BT_EINVAL, "bt_records_commit: no directory or records");
-    static const bt_record none;
-    return locked(dir, records ? records : &none, count, info, NULL);
+    return bt_records_commit_for(dir, bt_fingerprint_get(), records, count, info);
 }
 
 bt_status bt_records_sync(const char *dir, bt_commit_info *info) {
@@ -871,5 +888,5 @@ bt_status bt_records_sync(const char *dir, bt_commit_info *info) {
 
 bt_status bt_records_rebuild(const char *dir, FILE *report) {
     if (!dir) return bt_fail(BT_EINVAL, "bt_records_rebuild: no directory");
-    return locked(dir, NULL, 0, NULL, report);
+    return locked(dir, bt_fingerprint_get(), NULL, 0, NULL, report);
 }

@@ -78,6 +78,8 @@ typedef struct bt_record {
     char variant_hash[20]; /* of its variant's name and parameter space (bt_variant_hash); ""
                               in records written before it was recorded */
     char version[32];
+    char host[64];      /* the host that timed it ("" in records written before it was recorded) */
+    int rank;           /* the MPI rank that timed it in a campaign (campaign.h); -1 alone */
     uint64_t line_hash; /* of its line in records.jsonl (what tables are stamped with) */
 } bt_record;
 
@@ -91,11 +93,15 @@ const char *bt_record_status_name(bt_record_status s);
  * smaller problem its problem text names, as an ordering aid for a bigger key; never a
  * table entry, and it does not make its problem a tuned key. */
 int bt_record_is_screen(const bt_record *r);
-/* Machine, hashes, version and date of now; op and problem from p; threads the key. */
+/* Machine, hashes, version, host and date of now; op and problem from p; threads the key. */
 void bt_record_init(bt_record *r, const bt_problem *p, int threads);
 json_t *bt_record_to_json(const bt_record *r);
 /* 0 if o is not a record (missing or mistyped fields). */
 int bt_record_from_json(const json_t *o, bt_record *r);
+
+/* Whether r makes the key (problem, threads) tuned on the machine of hardware hash
+ * `hardware` with this build's variant registry: a record of it that is not a screen's. */
+int bt_record_tunes_key(const bt_record *r, const char *problem, int threads, const char *hardware);
 
 bt_status bt_record_list_push(bt_record_list *l, const bt_record *r);
 /* Removes the records marked with interference from l (keeping the order of the rest). */
@@ -124,6 +130,11 @@ typedef struct bt_commit_info {
 /* Merges `records` into dir (created if needed) and rewrites this machine's table; see above. */
 bt_status bt_records_commit(const char *dir, const bt_record *records, int count,
                             bt_commit_info *info);
+
+/* The same for records another process timed, on `machine` (a campaign's rank 0 commits
+ * the records of every machine of its job, campaign.h): that machine's line and table. */
+bt_status bt_records_commit_for(const char *dir, const bt_fingerprint *machine,
+                                const bt_record *records, int count, bt_commit_info *info);
 
 /* Brings dir up to date after a crash (see above): nothing to commit, tables that differ from
  * the records rewritten, orphan temporary files removed. A missing dir is left alone. */

@@ -3,6 +3,7 @@
  * an interrupted run resumes where it stopped, and a summary table at the end. */
 #include "tune_cmd.h"
 
+#include "campaign.h"
 #include "fingerprint.h"
 #include "records.h"
 #include "search.h"
@@ -11,6 +12,7 @@
 #include "cmdline.h"
 #include "interference.h"
 #include "selection.h"
+#include "world.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -61,7 +63,7 @@ static const char tune_help[] =
     "                          DIR/records.jsonl\n"
     "      --list              tune nothing: print the keys ('<problem> t<threads>') and exit\n"
     "      --out DIR           results directory (default results/<machine-id>:\n"
-    "                          %s)\n"
+    "                          %s)\n" BT_WORLD_HELP_SHARED_NODE
     "  -h, --help              this text\n"
     "\n"
     "Interference: while each key is tuned, other processes' CPU time on this process's CPUs\n"
@@ -71,6 +73,11 @@ static const char tune_help[] =
     "(no --retune needed); the table prefers records that are not marked, and an entry\n"
     "taken from marked ones carries the mark. The summary names such keys and leaves them\n"
     "out of its averages.\n"
+    "\n"
+    "Under mpirun or srun (several ranks): ranks of one machine share the campaign, rank 0\n"
+    "hands the keys out one at a time and commits each key's records as it finishes; ranks\n"
+    "of other machines tune for theirs, into results/<their machine-id>/ on rank 0's file\n"
+    "system (or all into --out DIR); --time-limit is then the campaign's wall time.\n"
     "\n"
     "Progress goes to stderr; the summary (default-dispatch, tuned and exhaustive GFLOP/s)\n"
     "to stdout. The reference is never a candidate.\n"
@@ -104,7 +111,8 @@ typedef struct options {
     const char *out;
     double time_limit;
     int max_evals, exhaustive, retune, no_screen, rebuild, list;
-    int strict;
+    int strict, allow_shared_node;
+    int out_given; /* --out: every machine of a campaign writes there */
 } options;
 
 static int add_key(key_list *l, const bt_problem *p, int threads, int problem_id) {
@@ -170,6 +178,8 @@ static void summarize(tune_key *k, const bt_record *recs, int n) {
     snprintf(k->default_variant, sizeof k->default_variant, "%s", def ? def->variant : "-");
     snprintf(k->tuned_variant, sizeof k->tuned_variant, "%s", tuned ? tuned->variant : "-");
     snprintf(k->tuned_params, sizeof k->tuned_params, "%s", tuned ? tuned->params : "");
+    if (tuned && tuned->interference[0])
+        snprintf(k->interference, sizeof k->interference, "%s", tuned->interference);
     k->failed = !tuned;
 }
 
@@ -284,26 +294,63 @@ static void print_summary(const key_list *keys, const run_times *times, double b
 static void mark_done(key_list *keys, const bt_record_list *recs) {
     const bt_fingerprint *fp = bt_fingerprint_get();
     for (int i = 0; i < keys->count; i++)
-        for (int j = 0; j < recs->count && !keys->items[i].done; j++) {
-            const bt_record *r = &recs->items[j];
-            keys->items[i].done = !bt_record_is_screen(r) && r->threads == keys->items[i].threads &&
-                                  !strcmp(r->problem, keys->items[i].text) &&
-                                  !strcmp(r->hardware, fp->hardware) &&
-                                  !strcmp(r->registry_hash, bt_registry_hash());
-        }
+        for (int j = 0; j < recs->count && !keys->items[i].done; j++)
+            keys->items[i].done = bt_record_tunes_key(&recs->items[j], keys->items[i].text,
+                                                      keys->items[i].threads, fp->hardware);
+}
+
+/* Where the keys to tune come from and their records go: this process alone (keys in order,
+ * records committed to the folder), or an MPI campaign (campaign.h). */
+typedef struct key_source {
+    /* The next key (an index into keys), its budget of seconds and, for progress messages,
+     * its ordinal and the number of keys to tune; -1 when none is left, -2 on failure. */
+    int (*next)(void *ctx, const key_list *keys, double budget_left, double *seconds, int *ordinal,
+                int *todo);
+    /* Saves the records of key `key`, tuned in `seconds`. */
+    bt_status (*save)(void *ctx, const char *dir, int key, const bt_record *records, int count,
+                      double seconds, bt_commit_info *info);
+    void *ctx;
+} key_source;
+
+typedef struct alone_state {
+    int cursor, ordinal;
+} alone_state;
+
+static int next_alone(void *ctx, const key_list *keys, double budget_left, double *seconds,
+                      int *ordinal, int *todo) {
+    alone_state *a = ctx;
+    *todo = 0;
+    for (int i = 0; i < keys->count; i++) *todo += !keys->items[i].done;
+    while (a->cursor < keys->count && keys->items[a->cursor].done) a->cursor++;
+    if (a->cursor == keys->count) return -1;
+    *ordinal = ++a->ordinal;
+    *seconds = budget_left / (*todo - *ordinal + 1);
+    return a->cursor++;
+}
+
+static bt_status save_alone(void *ctx, const char *dir, int key, const bt_record *records,
+                            int count, double seconds, bt_commit_info *info) {
+    (void)ctx, (void)key, (void)seconds;
+    return bt_records_commit(dir, records, count, info);
 }
 
 static int tune_keys(key_list *keys, const options *o, const char *dir, double budget,
-                     run_times *times) {
-    int todo = 0, failures = 0;
-    for (int i = 0; i < keys->count; i++) todo += !keys->items[i].done;
+                     run_times *times, const key_source *src) {
+    int failures = 0;
     double start = bt_now();
     bt_buffers buffers = {0};
-    int buffers_for = -1, index = 0;
-    for (int i = 0; i < keys->count; i++) {
+    int buffers_for = -1;
+    for (;;) {
+        /* The full stages are outside the budget. */
+        double left = budget - (bt_now() - start - times->full), seconds = 0;
+        int index = 0, todo = 0;
+        int i = src->next(src->ctx, keys, left, &seconds, &index, &todo);
+        if (i == -2) {
+            bt_buffers_free(&buffers);
+            return -1;
+        }
+        if (i < 0) break;
         tune_key *k = &keys->items[i];
-        if (k->done) continue;
-        index++;
         if (buffers_for != k->problem_id) {
             bt_buffers_free(&buffers);
             buffers_for = -1;
@@ -314,11 +361,9 @@ static int tune_keys(key_list *keys, const options *o, const char *dir, double b
             }
             buffers_for = k->problem_id;
         }
-        /* The full stages are outside the budget. */
-        double left = budget - (bt_now() - start - times->full);
         bt_tune_options to;
         bt_tune_defaults(&to);
-        to.seconds = left / (todo - index + 1);
+        to.seconds = seconds;
         if (to.seconds < 0.5) to.seconds = 0.5;
         to.max_evals = o->max_evals;
         to.exhaustive = o->exhaustive;
@@ -346,7 +391,8 @@ static int tune_keys(key_list *keys, const options *o, const char *dir, double b
         judge_key(k, &before, &after, &res);
         bt_commit_info info = {0};
         int withheld = o->strict && k->interference[0];
-        st = withheld ? BT_OK : bt_records_commit(dir, res.records.items, res.records.count, &info);
+        st = src->save(src->ctx, dir, i, res.records.items, withheld ? 0 : res.records.count,
+                       bt_now() - t0 - res.full_seconds, &info);
         fprintf(stderr,
                 "[%d/%d] %s t%d: %s %.2f GFLOP/s (%s), default %.2f; %s of %lld, %d timed, "
                 "%.1f s; %.0f s of the budget left\n",
@@ -382,6 +428,73 @@ static int tune_keys(key_list *keys, const options *o, const char *dir, double b
     return failures;
 }
 
+/* The summary (keys tuned before from the records on disk, those marked with interference
+ * too unless drop_suspect) and where the table is. */
+static void print_results(key_list *keys, const char *dir, const run_times *times, double budget,
+                          int drop_suspect) {
+    bt_record_list existing = {0};
+    int bad = 0;
+    bt_records_load(dir, &existing, &bad);
+    if (drop_suspect) bt_record_list_drop_suspect(&existing);
+    for (int i = 0; i < keys->count; i++)
+        if (keys->items[i].done) summarize(&keys->items[i], existing.items, existing.count);
+    bt_record_list_free(&existing);
+    print_summary(keys, times, budget);
+    char table[1100];
+    if (bt_records_table_path(dir, table, sizeof table) == BT_OK)
+        printf("table: %s (use it: BACKTUNE_TABLE=%s, or bt_tuning_load())\n", table, dir);
+}
+
+#ifdef BT_HAVE_MPI
+static int next_in_campaign(void *ctx, const key_list *keys, double budget_left, double *seconds,
+                            int *ordinal, int *todo) {
+    (void)keys, (void)budget_left; /* rank 0 shares the campaign's budget out */
+    return bt_campaign_next(ctx, seconds, ordinal, todo);
+}
+
+static bt_status save_in_campaign(void *ctx, const char *dir, int key, const bt_record *records,
+                                  int count, double seconds, bt_commit_info *info) {
+    (void)dir;
+    memset(info, 0, sizeof *info);
+    return bt_campaign_save(ctx, key, records, count, seconds);
+}
+
+/* The keys tuned by the ranks of an MPI job (campaign.h); rank 0 then prints the summary of
+ * its own machine's keys from the records on disk. */
+static int tune_campaign(key_list *keys, const options *o, const bt_world *w) {
+    bt_campaign_key *ck = calloc((size_t)keys->count + 1, sizeof *ck);
+    if (!ck) return 2;
+    for (int i = 0; i < keys->count; i++)
+        ck[i] = (bt_campaign_key){keys->items[i].text, keys->items[i].threads};
+    bt_campaign_config cfg = {.command = "backtune tune",
+                              .keys = ck,
+                              .count = keys->count,
+                              .out = o->out_given ? o->out : NULL,
+                              .time_limit = o->time_limit,
+                              .retune = o->retune};
+    bt_campaign *c = bt_campaign_start(w, &cfg);
+    if (!c) {
+        free(ck);
+        return 2;
+    }
+    run_times times = {0};
+    key_source src = {.next = next_in_campaign, .save = save_in_campaign, .ctx = c};
+    double budget = o->time_limit > 0 ? o->time_limit : 0;
+    int failures = tune_keys(keys, o, o->out, budget, &times, &src);
+    int saved = bt_campaign_finish(c) == 0, suspect = 0;
+    free(ck);
+    for (int i = 0; i < keys->count; i++) suspect += keys->items[i].interference[0] != 0;
+    if (w->rank == 0 && saved) { /* every key from the records, whichever rank tuned it */
+        for (int i = 0; i < keys->count; i++) {
+            keys->items[i].done = 1;
+            keys->items[i].interference[0] = '\0';
+        }
+        print_results(keys, o->out, NULL, 0, 0);
+    }
+    return failures < 0 || !saved ? 2 : o->strict && suspect ? 3 : failures ? 1 : 0;
+}
+#endif
+
 int bt_cmd_tune(int argc, char **argv) {
     enum {
         O_TIME = 256,
@@ -393,6 +506,7 @@ int bt_cmd_tune(int argc, char **argv) {
         O_OUT,
         O_STRICT,
         O_LIST,
+        O_SHARED,
     };
     static const struct option opts[] = {{"time-limit", required_argument, NULL, O_TIME},
                                          {"max-evals", required_argument, NULL, O_EVALS},
@@ -403,6 +517,7 @@ int bt_cmd_tune(int argc, char **argv) {
                                          {"out", required_argument, NULL, O_OUT},
                                          {"strict", no_argument, NULL, O_STRICT},
                                          {"list", no_argument, NULL, O_LIST},
+                                         {"allow-shared-node", no_argument, NULL, O_SHARED},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
     options o = {.max_evals = 1024, .time_limit = -1};
@@ -412,6 +527,7 @@ int bt_cmd_tune(int argc, char **argv) {
     snprintf(default_out, sizeof default_out, "results/%s", bt_fingerprint_id());
     o.out = default_out;
     int rc = 2;
+    bt_world world = {.size = 1};
     key_list keys = {0};
     bt_record_list existing = {0};
     for (int c; (c = bt_cli_getopt(&parser, argc, argv)) != -1;) {
@@ -445,12 +561,16 @@ int bt_cmd_tune(int argc, char **argv) {
             break;
         case O_OUT:
             o.out = optarg;
+            o.out_given = 1;
             break;
         case O_STRICT:
             o.strict = 1;
             break;
         case O_LIST:
             o.list = 1;
+            break;
+        case O_SHARED:
+            o.allow_shared_node = 1;
             break;
         case 'h':
             printf(tune_help, omp_get_max_threads(), default_out);
@@ -459,29 +579,33 @@ int bt_cmd_tune(int argc, char **argv) {
         case BT_CLI_BAD_VALUE:
             goto done;
         default:
-            fprintf(stderr, tune_help, omp_get_max_threads(), default_out);
+            bt_cli_try_help("backtune tune");
             goto done;
         }
     }
+    if (bt_world_join(&world, "backtune tune", o.allow_shared_node)) goto done;
     if (!o.sel.nthreads) o.sel.threads[o.sel.nthreads++] = omp_get_max_threads();
     int selected = o.sel.nsuites || o.sel.nproblems;
     if (optind == argc && o.rebuild && !selected) {
-        if (bt_records_rebuild(o.out, stdout) == BT_OK)
+        if (world.rank > 0) /* rank 0 rebuilds rank 0's folder */
+            rc = 0;
+        else if (bt_records_rebuild(o.out, stdout) == BT_OK)
             rc = 0;
         else
             fprintf(stderr, "backtune tune: %s\n", bt_last_error());
         goto done;
     }
     if (optind < argc || !selected || o.rebuild) {
-        fprintf(stderr, "backtune tune: %s (see backtune tune --help)\n",
+        fprintf(stderr, "backtune tune: %s\n",
                 optind < argc ? "unexpected argument"
                 : o.rebuild   ? "--rebuild takes no --suite or --problem"
                               : "give --suite or --problem");
+        bt_cli_try_help("backtune tune");
         goto done;
     }
     if (collect_keys(&keys, &o)) goto done;
     if (o.list) {
-        for (int i = 0; i < keys.count; i++)
+        for (int i = 0; world.rank == 0 && i < keys.count; i++)
             printf("%s t%d\n", keys.items[i].text, keys.items[i].threads);
         rc = 0;
         goto done;
@@ -494,6 +618,12 @@ int bt_cmd_tune(int argc, char **argv) {
         unsetenv("BACKTUNE_VARIANT");
     }
     bt_tuning_unload();
+#ifdef BT_HAVE_MPI
+    if (world.size > 1) {
+        rc = tune_campaign(&keys, &o, &world);
+        goto done;
+    }
+#endif
 
     /* A crash of an earlier run may have left a table behind its records. */
     bt_commit_info synced;
@@ -525,22 +655,14 @@ int bt_cmd_tune(int argc, char **argv) {
             fp->id, fp->hardware, fp->hash, bt_registry_hash(), keys.count, todo, keys.count - todo,
             o.retune ? ", --retune" : "", budget, o.max_evals, o.out);
     run_times times = {0};
-    int failures = todo ? tune_keys(&keys, &o, o.out, budget, &times) : 0;
-    if (failures >= 0) {
-        /* The summary of skipped keys comes from the records on disk. */
-        bt_record_list_free(&existing);
-        bt_records_load(o.out, &existing, &bad);
-        bt_record_list_drop_suspect(&existing);
-        for (int i = 0; i < keys.count; i++)
-            if (keys.items[i].done) summarize(&keys.items[i], existing.items, existing.count);
-        print_summary(&keys, &times, budget);
-        char table[1100];
-        if (bt_records_table_path(o.out, table, sizeof table) == BT_OK)
-            printf("table: %s (use it: BACKTUNE_TABLE=%s, or bt_tuning_load())\n", table, o.out);
-    }
+    alone_state alone = {0};
+    key_source src = {.next = next_alone, .save = save_alone, .ctx = &alone};
+    int failures = todo ? tune_keys(&keys, &o, o.out, budget, &times, &src) : 0;
+    if (failures >= 0) print_results(&keys, o.out, &times, budget, 1);
     int suspect = failures >= 0 ? print_interference(&keys, o.strict) : 0;
     rc = failures < 0 ? 2 : o.strict && suspect ? 3 : failures ? 1 : 0;
 done:
+    bt_world_leave(&world);
     bt_record_list_free(&existing);
     free(keys.items);
     bt_cli_selection_free(&o.sel);

@@ -1,4 +1,4 @@
-/* Status strings and the per-thread last-error message. */
+/* Status strings, the per-thread last-error message and the library's version. */
 #include "internal.h"
 
 #include <stdio.h>
@@ -19,6 +19,10 @@ const char *bt_strerror(bt_status s) {
         return "input/output error";
     }
     return "unknown status";
+}
+
+const char *bt_version(void) {
+    return BT_VERSION_STRING;
 }
 
 const char *bt_last_error(void) {

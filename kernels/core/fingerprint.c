@@ -21,9 +21,6 @@
 #ifndef BT_BUILD_FLAGS_TEXT
 #define BT_BUILD_FLAGS_TEXT "unknown"
 #endif
-#ifndef BT_VERSION_TEXT
-#define BT_VERSION_TEXT "unknown"
-#endif
 
 static bt_fingerprint fingerprint;
 static pthread_once_t fingerprint_once = PTHREAD_ONCE_INIT;
@@ -173,6 +170,29 @@ static int omp_places_cpus(hwloc_bitmap_t set) {
     return 1;
 }
 
+/* The PUs this process may run on: OpenMP's places, else its binding, else all allowed. */
+static void allowed_cpus(hwloc_topology_t topo, hwloc_bitmap_t allowed) {
+    if (!omp_places_cpus(allowed) && hwloc_get_cpubind(topo, allowed, HWLOC_CPUBIND_PROCESS) != 0)
+        hwloc_bitmap_copy(allowed, hwloc_topology_get_allowed_cpuset(topo));
+    hwloc_bitmap_and(allowed, allowed, hwloc_topology_get_topology_cpuset(topo));
+}
+
+int bt_fingerprint_cpus(char *list, size_t size) {
+    hwloc_topology_t topo;
+    int ok = 0;
+    if (size) list[0] = '\0';
+    if (hwloc_topology_init(&topo) != 0) return 0;
+    hwloc_bitmap_t allowed = hwloc_bitmap_alloc();
+    if (allowed && hwloc_topology_load(topo) == 0) {
+        allowed_cpus(topo, allowed);
+        int n = hwloc_bitmap_list_snprintf(list, size, allowed);
+        ok = n > 0 && (size_t)n < size;
+    }
+    hwloc_bitmap_free(allowed);
+    hwloc_topology_destroy(topo);
+    return ok;
+}
+
 static void cache_info(hwloc_topology_t topo, hwloc_obj_type_t type, bt_cache_info *out) {
     hwloc_obj_t obj = hwloc_get_next_obj_by_type(topo, type, NULL);
     if (!obj) return;
@@ -202,10 +222,7 @@ static void detect_topology(bt_fingerprint *fp) {
         /* The PUs this process may run on (taskset, cgroups), and the cores they belong to. */
         hwloc_bitmap_t allowed = hwloc_bitmap_alloc();
         if (allowed) {
-            if (!omp_places_cpus(allowed) &&
-                hwloc_get_cpubind(topo, allowed, HWLOC_CPUBIND_PROCESS) != 0)
-                hwloc_bitmap_copy(allowed, hwloc_topology_get_allowed_cpuset(topo));
-            hwloc_bitmap_and(allowed, allowed, hwloc_topology_get_topology_cpuset(topo));
+            allowed_cpus(topo, allowed);
             fp->pus_allowed = hwloc_bitmap_weight(allowed);
             for (hwloc_obj_t core = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_CORE, NULL); core;
                  core = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_CORE, core))
@@ -283,7 +300,7 @@ static void detect(void) {
     detect_isa(fp);
     snprintf(fp->compiler, sizeof fp->compiler, "%s", BT_COMPILER_TEXT);
     snprintf(fp->build_flags, sizeof fp->build_flags, "%s", BT_BUILD_FLAGS_TEXT);
-    snprintf(fp->version, sizeof fp->version, "%s", BT_VERSION_TEXT);
+    snprintf(fp->version, sizeof fp->version, "%s", bt_version());
     derive_id(fp);
     char text[1024];
     canonical_text(fp, 1, text, sizeof text);

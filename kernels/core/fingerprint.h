@@ -63,6 +63,10 @@ bt_fingerprint_match bt_fingerprint_compare(const bt_fingerprint *mine,
 const char *bt_fingerprint_match_name(bt_fingerprint_match m);
 /* The hardware hash of the fields of fp (as detection computes it). */
 void bt_fingerprint_hardware_hash(const bt_fingerprint *fp, char *out, size_t size);
+/* The CPUs this process may run on (those its fingerprint counts) as an hwloc list, "0-3,8":
+ * OpenMP's places when there are any, else the process's binding. 0 if hwloc failed or the
+ * list does not fit. */
+int bt_fingerprint_cpus(char *list, size_t size);
 /* Human-readable report (`backtune info`). */
 void bt_fingerprint_print(FILE *out);
 

@@ -13,6 +13,8 @@
 #ifndef BACKTUNE_H
 #define BACKTUNE_H
 
+#include "backtune_version.h" /* BT_VERSION_MAJOR, _MINOR, _PATCH, _STRING */
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,6 +63,9 @@ typedef struct bt_plan bt_plan;
 
 const char *bt_strerror(bt_status s);
 const char *bt_last_error(void); /* what went wrong last on this thread, in words */
+/* The version of the library loaded: "MAJOR.MINOR.PATCH", BT_VERSION_STRING of its build
+ * (a program compiled against other headers can compare the two). */
+const char *bt_version(void);
 
 /* Problem text: "<op>[_nchw|_nhwc] <descriptor> [accumulate]", with op one of conv_bwd_d,
  * conv_bwd_w, fc_bwd_d, fc_bwd_w and the descriptor in oneDNN benchdnn's grammar, read by
