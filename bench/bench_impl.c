@@ -105,7 +105,7 @@ bt_isa bt_bench_impl_isa(const bt_bench_impl *impl) {
 
 extern const bt_bench_impl bt_peer_openblas_sgemm;
 #ifdef BT_HAVE_ONEDNN
-extern const bt_bench_impl bt_peer_onednn, bt_peer_onednn_blocked;
+extern const bt_bench_impl bt_peer_onednn, bt_peer_onednn_blocked, bt_peer_onednn_auto;
 #endif
 #ifdef BT_HAVE_LIBXSMM
 extern const bt_bench_impl bt_peer_libxsmm;
@@ -117,6 +117,7 @@ const bt_bench_impl *const bt_bench_peers[] = {
 #ifdef BT_HAVE_ONEDNN
     &bt_peer_onednn,
     &bt_peer_onednn_blocked,
+    &bt_peer_onednn_auto,
 #endif
 #ifdef BT_HAVE_LIBXSMM
     &bt_peer_libxsmm,

@@ -1,4 +1,5 @@
-/* peer:onednn and peer:onednn_blocked — oneDNN's backward primitives on the same problems.
+/* peer:onednn, peer:onednn_blocked and peer:onednn_auto — oneDNN's backward primitives on the
+ * same problems.
  *
  * Convolutions use the (dilated) convolution backward-data / backward-weights primitives,
  * FC the inner-product ones, each created with its forward primitive descriptor as the hint
@@ -10,8 +11,13 @@
  *                        NHWC user of oneDNN keeps them: with OIHW weights oneDNN 2.6 has
  *                        only its reference kernel for NHWC (~1 GFLOP/s);
  *   peer:onednn_blocked  the layouts oneDNN prefers (format "any"): its inputs are reordered
- *                        from random plain data at create, and the outputs stay in its
- *                        layouts; no reorder is timed (the label says so).
+ *                        from the bench's plain data before the first run (load), its outputs
+ *                        stay in its layouts and are reordered back only for checking (store);
+ *                        no reorder is timed (the label says so);
+ *   peer:onednn_auto     as onednn_blocked, with the convolution algorithm left to oneDNN
+ *                        (alg_kind auto): its Winograd kernels where it has them (3x3, stride
+ *                        1, blocked layouts), else direct. The label names the implementation
+ *                        it picked. The other two ask for the direct algorithm.
  * oneDNN here runs on OpenMP (Debian's build), the same pool as ours: the thread count is
  * set around creation and execution. Backward primitives overwrite their outputs, so
  * accumulating problems are not taken. */
@@ -105,9 +111,16 @@ static void role_md(const bt_shape *s, int role, int any, dnnl_memory_desc_t *md
     dnnl_memory_desc_init_by_tag(md, ndims, dims, dnnl_f32, any ? dnnl_format_tag_any : tag);
 }
 
+extern const bt_bench_impl bt_peer_onednn_auto;
+
+/* The convolution algorithm the peer asks for. */
+static dnnl_alg_kind_t conv_algorithm(const bt_bench_impl *impl) {
+    return impl == &bt_peer_onednn_auto ? dnnl_convolution_auto : dnnl_convolution_direct;
+}
+
 /* Creates the backward primitive descriptor (with its forward hint). */
-static bt_status make_pd(const bt_shape *s, int blocked, const_dnnl_primitive_attr_t attr,
-                         dnnl_primitive_desc_t *pd) {
+static bt_status make_pd(const bt_shape *s, int blocked, dnnl_alg_kind_t alg,
+                         const_dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *pd) {
     dnnl_memory_desc_t md[ROLE_COUNT];
     for (int r = 0; r < ROLE_COUNT; r++)
         role_md(s, r, role_in_onednn_layout(s, r, blocked), &md[r]);
@@ -134,16 +147,16 @@ static bt_status make_pd(const bt_shape *s, int blocked, const_dnnl_primitive_at
                              (s->q - 1) * s->sw + (s->s - 1) * s->dw + 1 - s->w - s->pw};
         dnnl_convolution_desc_t fwd, bwd;
         st = dnnl_dilated_convolution_forward_desc_init(
-            &fwd, dnnl_forward_training, dnnl_convolution_direct, &md[ROLE_X], &md[ROLE_W],
-            &md[ROLE_DB], &md[ROLE_DY], strides, dilates, pad_l, pad_r);
+            &fwd, dnnl_forward_training, alg, &md[ROLE_X], &md[ROLE_W], &md[ROLE_DB], &md[ROLE_DY],
+            strides, dilates, pad_l, pad_r);
         if (st == dnnl_success) st = dnnl_primitive_desc_create(&hint, &fwd, NULL, engine, NULL);
         if (st == dnnl_success)
             st = bwd_data ? dnnl_dilated_convolution_backward_data_desc_init(
-                                &bwd, dnnl_convolution_direct, &md[ROLE_DX], &md[ROLE_W],
-                                &md[ROLE_DY], strides, dilates, pad_l, pad_r)
+                                &bwd, alg, &md[ROLE_DX], &md[ROLE_W], &md[ROLE_DY], strides,
+                                dilates, pad_l, pad_r)
                           : dnnl_dilated_convolution_backward_weights_desc_init(
-                                &bwd, dnnl_convolution_direct, &md[ROLE_X], &md[ROLE_DW],
-                                &md[ROLE_DB], &md[ROLE_DY], strides, dilates, pad_l, pad_r);
+                                &bwd, alg, &md[ROLE_X], &md[ROLE_DW], &md[ROLE_DB], &md[ROLE_DY],
+                                strides, dilates, pad_l, pad_r);
         if (st == dnnl_success) st = dnnl_primitive_desc_create(pd, &bwd, attr, engine, hint);
     }
     if (hint) dnnl_primitive_desc_destroy(hint);
@@ -158,14 +171,20 @@ static bt_status onednn_supports(const bt_bench_impl *impl, const bt_problem *p)
                        impl->name);
     bt_shape s;
     bt_shape_from_problem(&q, &s);
+    if (conv_algorithm(impl) == dnnl_convolution_auto &&
+        (s.op == BT_FC_BWD_DATA || s.op == BT_FC_BWD_WEIGHTS))
+        return bt_fail(BT_EUNSUPPORTED, "%s: convolutions only (for FC it is onednn_blocked)",
+                       impl->name);
     dnnl_primitive_desc_t pd = NULL;
-    bt_status st = make_pd(&s, impl->own_layouts, NULL, &pd);
+    bt_status st = make_pd(&s, impl->own_layouts, conv_algorithm(impl), NULL, &pd);
     if (pd) dnnl_primitive_desc_destroy(pd);
     return st;
 }
 
 typedef struct onednn_state {
     int threads, blocked;
+    dnnl_alg_kind_t alg;
+    bt_shape shape;
     int own[ROLE_COUNT];  /* the role's memory is oneDNN's (its layout), not the bench's */
     int used[ROLE_COUNT]; /* roles the primitive takes */
     dnnl_memory_t mem[ROLE_COUNT], scratch_mem;
@@ -191,6 +210,35 @@ static void onednn_destroy(void *state) {
     free(st);
 }
 
+/* Reorders between a role's plain buffer `data` (our layout) and its memory `mem` in
+ * oneDNN's layout: into mem, or out of it (to_plain). Not timed: creates its reorder. */
+static bt_status reorder_plain(const bt_shape *s, int role, dnnl_memory_t mem, void *data,
+                               int to_plain) {
+    dnnl_memory_desc_t plain;
+    role_md(s, role, 0, &plain);
+    const dnnl_memory_desc_t *mem_md;
+    dnnl_memory_get_memory_desc(mem, &mem_md);
+    dnnl_memory_t user = NULL;
+    dnnl_primitive_desc_t rpd = NULL;
+    dnnl_primitive_t reorder = NULL;
+    dnnl_status_t st = dnnl_memory_create(&user, &plain, engine, data);
+    if (st == dnnl_success)
+        st = to_plain
+                 ? dnnl_reorder_primitive_desc_create(&rpd, mem_md, engine, &plain, engine, NULL)
+                 : dnnl_reorder_primitive_desc_create(&rpd, &plain, engine, mem_md, engine, NULL);
+    if (st == dnnl_success) st = dnnl_primitive_create(&reorder, rpd);
+    if (st == dnnl_success) {
+        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, to_plain ? mem : user},
+                                   {DNNL_ARG_TO, to_plain ? user : mem}};
+        st = dnnl_primitive_execute(reorder, stream, 2, args);
+        if (st == dnnl_success) st = dnnl_stream_wait(stream);
+    }
+    if (reorder) dnnl_primitive_destroy(reorder);
+    if (rpd) dnnl_primitive_desc_destroy(rpd);
+    if (user) dnnl_memory_destroy(user);
+    return st == dnnl_success ? BT_OK : dnnl_fail(st, "reorder");
+}
+
 /* Fills a memory in oneDNN's layout with random values via a reorder from a plain copy. */
 static bt_status fill_by_reorder(const bt_shape *s, int role, dnnl_memory_t dst, uint64_t seed) {
     dnnl_memory_desc_t plain;
@@ -199,25 +247,9 @@ static bt_status fill_by_reorder(const bt_shape *s, int role, dnnl_memory_t dst,
     float *data = malloc(bytes ? bytes : 1);
     if (!data) return bt_fail(BT_ENOMEM, "out of memory");
     bt_fill_random(data, bytes / sizeof(float), seed);
-    const dnnl_memory_desc_t *dst_md;
-    dnnl_memory_get_memory_desc(dst, &dst_md);
-    dnnl_memory_t src = NULL;
-    dnnl_primitive_desc_t rpd = NULL;
-    dnnl_primitive_t reorder = NULL;
-    dnnl_status_t st = dnnl_memory_create(&src, &plain, engine, data);
-    if (st == dnnl_success)
-        st = dnnl_reorder_primitive_desc_create(&rpd, &plain, engine, dst_md, engine, NULL);
-    if (st == dnnl_success) st = dnnl_primitive_create(&reorder, rpd);
-    if (st == dnnl_success) {
-        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
-        st = dnnl_primitive_execute(reorder, stream, 2, args);
-        if (st == dnnl_success) st = dnnl_stream_wait(stream);
-    }
-    if (reorder) dnnl_primitive_destroy(reorder);
-    if (rpd) dnnl_primitive_desc_destroy(rpd);
-    if (src) dnnl_memory_destroy(src);
+    bt_status st = reorder_plain(s, role, dst, data, 0);
     free(data);
-    return st == dnnl_success ? BT_OK : dnnl_fail(st, "reorder");
+    return st;
 }
 
 /* The plain peer's reorder between the bench's buffer of a role (plain) and its memory in
@@ -254,7 +286,7 @@ static bt_status create_in(const bt_shape *s, onednn_state *st) {
     if (dnnl_primitive_attr_create(&attr) != dnnl_success ||
         dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) != dnnl_success)
         goto out;
-    status = make_pd(s, st->blocked, attr, &pd);
+    status = make_pd(s, st->blocked, st->alg, attr, &pd);
     if (status != BT_OK) goto out;
     int bwd_data = s->op == BT_FC_BWD_DATA || s->op == BT_CONV_BWD_DATA;
     static const int data_roles[] = {ROLE_W, ROLE_DY, ROLE_DX};
@@ -288,7 +320,7 @@ static bt_status create_in(const bt_shape *s, onednn_state *st) {
     const char *impl_name = "?";
     dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl_name);
     snprintf(st->describe, sizeof st->describe, "threads=%d,impl=%s,%s", st->threads, impl_name,
-             st->blocked ? "layouts=oneDNN's (reorders at create, not timed)"
+             st->blocked                           ? "layouts=oneDNN's (reorders not timed)"
              : st->own[ROLE_W] || st->own[ROLE_DW] ? "layouts=plain, weights oneDNN's (not timed)"
                                                    : "layouts=plain");
     status = BT_OK;
@@ -307,8 +339,10 @@ static bt_status onednn_create(const bt_bench_impl *impl, const bt_problem *p, i
     if (!st) return bt_fail(BT_ENOMEM, "out of memory");
     st->threads = threads;
     st->blocked = impl->own_layouts;
+    st->alg = conv_algorithm(impl);
     bt_shape s;
     bt_shape_from_problem(&q, &s);
+    st->shape = s;
     /* oneDNN sizes its work split by OpenMP's thread count when it creates a primitive. */
     int saved = omp_get_max_threads();
     omp_set_num_threads(threads);
@@ -353,6 +387,25 @@ static bt_status onednn_execute(void *state, const bt_tensors *t) {
     return ds == dnnl_success ? BT_OK : dnnl_fail(ds, "execute");
 }
 
+/* Peers in oneDNN's layouts: the bench's inputs into its memories, its outputs back. */
+static bt_status onednn_copy(void *state, const bt_tensors *t, int outputs) {
+    onednn_state *st = state;
+    void *const data[ROLE_COUNT] = {(void *)t->x, (void *)t->w, (void *)t->dy, t->dx, t->dw, t->db};
+    bt_status status = BT_OK;
+    for (int r = 0; r < ROLE_COUNT && status == BT_OK; r++) {
+        int output = r == ROLE_DX || r == ROLE_DW || r == ROLE_DB;
+        if (st->used[r] && st->own[r] && data[r] && output == outputs)
+            status = reorder_plain(&st->shape, r, st->mem[r], data[r], outputs);
+    }
+    return status;
+}
+static bt_status onednn_load(void *state, const bt_tensors *t) {
+    return onednn_copy(state, t, 0);
+}
+static bt_status onednn_store(void *state, const bt_tensors *t) {
+    return onednn_copy(state, t, 1);
+}
+
 static const char *onednn_describe(void *state) {
     return ((onednn_state *)state)->describe;
 }
@@ -365,8 +418,11 @@ static const char *onednn_describe(void *state) {
                               .supports = onednn_supports,                                         \
                               .create = onednn_create,                                             \
                               .own_layouts = own,                                                  \
+                              .load = own ? onednn_load : NULL,                                    \
+                              .store = own ? onednn_store : NULL,                                  \
                               .execute = onednn_execute,                                           \
                               .describe = onednn_describe,                                         \
                               .destroy = onednn_destroy};
 ONEDNN_PEER(bt_peer_onednn, "peer:onednn", 0)
 ONEDNN_PEER(bt_peer_onednn_blocked, "peer:onednn_blocked", 1)
+ONEDNN_PEER(bt_peer_onednn_auto, "peer:onednn_auto", 1)

@@ -22,6 +22,8 @@ static const char *const descriptors[] = {
     "mb2ic4ih6iw7oc5oh6ow7kh2kw2",
     "mb2ic5iw17oc6kw3pw1",
     "mb2ic4iw15oc3ow8kw4sw2",
+    /* large enough that oneDNN's auto algorithm takes its Winograd for bwd_data */
+    "mb16ic64ih14oc64kh3ph1",
 };
 static const char *const fc_problems[] = {"fc_bwd_d mb3ic17oc9", "fc_bwd_w mb3ic17oc9",
                                           "fc_bwd_w mb1ic5oc3 accumulate"};

@@ -62,6 +62,11 @@ static int check_one(const bt_problem *p, const char *text, const char *variant,
     }
     printf("%s %-40s %-6s max_err=%-10.3g %s\n", res.pass ? "PASS" : "FAIL", variant, mode_name,
            res.max_abs_err, bt_plan_params(plan));
+    if (res.approximate) /* the exact comparison does not apply: both modes use its bound */
+        printf("     approximate algorithm: %schecked to its bound (%g x the direct one), "
+               "worst error %.3g of it; max|err|/max|ref| = %.3g\n",
+               mode == BT_CHECK_EXACT ? "exact mode does not apply, " : "", res.error_factor,
+               res.worst_ratio, res.max_abs_ref > 0 ? res.max_abs_err / res.max_abs_ref : 0.0);
     if (!res.pass)
         printf("     %s (%lld bad)\n     repro: backtune check --variant %s --params '%s' "
                "--mode %s --seed %llu '%s'\n",

@@ -12,7 +12,8 @@
 static const char list_help[] =
     "usage: backtune list [--names | --suites | --params | VARIANT-GLOB...]\n"
     "Without arguments: every registered variant, its op, ISA, whether this CPU runs it, and\n"
-    "its tunable parameters with the tuner's candidate values.\n"
+    "its tunable parameters with the tuner's candidate values, then what the approximate\n"
+    "families' error is.\n"
     "  VARIANT-GLOB...  the variants whose names match the shell globs, each parameter with\n"
     "                   its range or choices, what it means and the tuner's candidates\n"
     "      --params     the same for one variant of each family and op (the other builds of\n"
@@ -21,12 +22,13 @@ static const char list_help[] =
     "  -n, --names      the variant names only, one a line\n"
     "      --suites     the suites that --suite NAME finds, one a line\n"
     "  -h, --help       this text\n"
-    "Every variant also takes threads=N and bind=none|close|spread (kernels/include/"
-    "backtune.h).\n";
+    "Every variant also takes threads=N, bind=none|close|spread and algorithms=all|direct\n"
+    "(kernels/include/backtune.h).\n";
 
 /* One variant's parameters, one line each: "  key  values  [tune: ...]  meaning". */
 static void print_params(const bt_variant *v) {
     printf("%s  (%s, family %s, %s)\n", v->name, bt_op_name(v->op), v->family, bt_isa_name(v->isa));
+    if (v->numerics) printf("  approximate: %s\n", v->numerics);
     int any = 0;
     for (const bt_param_spec *p = v->params; p && p->key; p++, any = 1) {
         char values[160];
@@ -87,6 +89,14 @@ int bt_cmd_list(int argc, char **argv) {
             printf("%-40s %-11s %-7s %-4s %s\n", bt_variant_name(i), bt_op_name(bt_variant_op(i)),
                    bt_variant_isa(i), bt_variant_cpu_ok(i) ? "yes" : "no",
                    bt_variant_param_space(i));
+        /* The families whose results are approximate, once each, with their error. */
+        const char *said = NULL;
+        for (int i = 0; i < bt_variant_count(); i++) {
+            const bt_variant *v = bt_registry_get(i);
+            if (!v->numerics || (said && !strcmp(said, v->family))) continue;
+            printf("\n%s: %s\n", v->family, v->numerics);
+            said = v->family;
+        }
         return 0;
     }
     int shown = 0;
@@ -112,6 +122,7 @@ int bt_cmd_list(int argc, char **argv) {
         fprintf(stderr, " (backtune list names them all)\n");
         return 2;
     }
-    printf("\nEvery variant also takes threads=N and bind=none|close|spread.\n");
+    printf("\nEvery variant also takes threads=N, bind=none|close|spread and "
+           "algorithms=all|direct.\n");
     return 0;
 }

@@ -13,6 +13,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What an approximate algorithm's line says about its check: the exact comparison does
+ * not apply to it, so both modes compare with its wider bound. */
+static const char *approximate_note(const tl_case *c, const bt_check_result *res,
+                                    const char *params) {
+    static char note[200];
+    if (!res->approximate) return "";
+    snprintf(note, sizeof note, " (approximate algorithm, %s: %sbound %g x the direct one)", params,
+             c->mode == BT_CHECK_EXACT ? "exact mode does not apply, checked to its " : "",
+             res->error_factor);
+    return note;
+}
+
 /* One case: the check against the reference and the rerun check, reported as one line. */
 static void run_case(int vi, const tl_case *c, const char *extra_params) {
     const char *variant = bt_variant_name(vi);
@@ -34,8 +46,9 @@ static void run_case(int vi, const tl_case *c, const char *extra_params) {
     if (st != BT_OK) {
         tl_fail("%s %s: check could not run: %s: %s", variant, what, bt_strerror(st),
                 bt_last_error());
-    } else if (!tl_expect(res.pass && identical, "%s %s max_err=%.3g%s", variant, what,
-                          res.max_abs_err, identical ? "" : " (rerun check failed)")) {
+    } else if (!tl_expect(res.pass && identical, "%s %s max_err=%.3g%s%s", variant, what,
+                          res.max_abs_err, approximate_note(c, &res, bt_plan_params(plan)),
+                          identical ? "" : " (rerun check failed)")) {
         if (!res.pass) tl_note("%s (%lld outputs wrong)", res.detail, (long long)res.bad_count);
         if (!identical) tl_note("%s", rerun);
         char repro[700];

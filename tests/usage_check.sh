@@ -51,8 +51,9 @@ for flag in --version -V; do
         fail "backtune $flag: '$got', not 'backtune $version'"
     fi
 done
-# The names completion reads: every variant of the table, and the suites of bench/suites.
-variants=$("$bt" list | tail -n +2 | awk '{print $1}')
+# The names completion reads: every variant of the table (up to the blank line before the
+# approximate families' notes), and the suites of bench/suites.
+variants=$("$bt" list | tail -n +2 | sed '/^$/,$d' | awk '{print $1}')
 if [ "$("$bt" list --names)" = "$variants" ] && [ -n "$variants" ]; then
     pass "backtune list --names: the $(echo "$variants" | wc -l) variants of backtune list"
 else

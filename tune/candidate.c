@@ -111,6 +111,11 @@ static int check_candidate(bt_tuner *t, bt_plan *plan, const char *requested, bt
         snprintf(r->note, sizeof r->note, "the check could not run: %s", bt_last_error());
         return 0;
     }
+    if (res.approximate) /* exact sums do not apply: checked to the variant's bound */
+        snprintf(r->check + strlen(r->check), sizeof r->check - strlen(r->check),
+                 ", approximate: exact mode does not apply, checked to its bound (%g x the "
+                 "direct one)",
+                 res.error_factor);
     if (!res.pass) {
         snprintf(r->note, sizeof r->note, "wrong result: %.200s (%lld bad)", res.detail,
                  (long long)res.bad_count);

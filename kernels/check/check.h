@@ -8,7 +8,15 @@
  *     |got - ref| <= BT_CHECK_RANDOM_ULPS_PER_TERM * FLT_EPSILON * (L + 1) * sum|terms|
  * where L is the reduction length of that output and sum|terms| is the reference run on the
  * absolute values of the inputs (plus |prior value| when accumulating): the classic
- * recursive-summation bound, valid for any summation order. */
+ * recursive-summation bound, valid for any summation order.
+ * Approximate algorithms (bt_plan_error_factor > 0: Winograd) round transformed
+ * values, which mix every input of a tile: an output's error follows the magnitudes around
+ * it, not its own terms (an output whose terms are all zero is not computed exactly). Their
+ * bound is the variant's factor for the plan times FLT_EPSILON * (L + 1) * max sum|terms|,
+ * the largest over the output tensor (plus |prior value|), in both modes (in an exact-mode
+ * case made from a direct plan, max sum|terms| is bounded by L * max|input| * max|dy|): integer
+ * inputs do not keep their sums exact, so exact mode does not apply to them (res->approximate says
+ * the check used the bound). */
 #ifndef BT_CHECK_H
 #define BT_CHECK_H
 
@@ -26,10 +34,13 @@ typedef struct bt_check_options {
 
 typedef struct bt_check_result {
     int pass;
-    double max_abs_err; /* over all checked outputs */
-    double worst_ratio; /* max |err| / tolerance (random mode), 0 in exact mode if pass */
-    int64_t bad_count;  /* outputs outside tolerance */
-    char detail[256];   /* first mismatch, in words */
+    double max_abs_err;  /* over all checked outputs */
+    double worst_ratio;  /* max |err| / tolerance (random mode), 0 in exact mode if pass */
+    double max_abs_ref;  /* max |reference| over all checked outputs */
+    int approximate;     /* an approximate plan: checked to its bound, even in exact mode */
+    double error_factor; /* its bound over the direct one (1 for direct algorithms) */
+    int64_t bad_count;   /* outputs outside tolerance */
+    char detail[256];    /* first mismatch, in words */
 } bt_check_result;
 
 /* Runs the plan on fresh inputs and compares with the reference. Returns BT_OK when the

@@ -9,7 +9,7 @@
 #define DIRECT_BWD_W_CW_MAX 4
 #define DIRECT_BWD_W_KT_COUNT 7
 /* clang-format off */
-#define DIRECT_BWD_W_TILE_GRID(X)                                                                           \
+#define DIRECT_BWD_W_TILE_GRID(X)                                                                  \
     X(1, 1)  X(1, 2)  X(1, 3)  X(1, 4)                                                             \
     X(2, 1)  X(2, 2)  X(2, 3)  X(2, 4)                                                             \
     X(4, 1)  X(4, 2)  X(4, 3)  X(4, 4)                                                             \

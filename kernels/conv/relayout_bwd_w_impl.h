@@ -24,4 +24,5 @@ static void BT_SIMD_NAME(relayout_bwd_w_run)(const bt_plan *plan, const bt_tenso
 BT_DEFINE_SIMD_VARIANT(conv_bwd_w, relayout_nhwc, .layouts = BT_TAKES_NCHW,
                        .supports = bt_relayout_supports,
                        .prepare = BT_SIMD_NAME(relayout_bwd_w_prepare),
-                       .run = BT_SIMD_NAME(relayout_bwd_w_run), .release = bt_relayout_release);
+                       .run = BT_SIMD_NAME(relayout_bwd_w_run), .release = bt_relayout_release,
+                       .inner_plan = bt_relayout_inner);

@@ -24,8 +24,9 @@ bt_status bt_relayout_prepare(bt_plan *plan, bt_isa isa) {
     bt_problem inner = plan->problem;
     inner.layout = BT_NHWC;
     if (s->op == BT_CONV_BWD_DATA) inner.accumulate = 0;
-    char params[64];
-    snprintf(params, sizeof params, "threads=%d", plan->threads);
+    char params[64]; /* this plan's threads and its algorithms setting */
+    snprintf(params, sizeof params, "threads=%d%s", plan->threads,
+             plan->direct_only ? ",algorithms=direct" : "");
     bt_status status = bt_plan_create_on_isa(&st->inner, &inner, isa, params);
     if (status != BT_OK)
         return bt_fail(status == BT_ENOMEM ? BT_ENOMEM : BT_EUNSUPPORTED,
@@ -39,6 +40,11 @@ bt_status bt_relayout_prepare(bt_plan *plan, bt_isa isa) {
     st->second_elems = s->op == BT_CONV_BWD_DATA ? x : dy;
     plan->scratch_bytes = (size_t)(st->first_elems + st->second_elems) * sizeof(float);
     return BT_OK;
+}
+
+const bt_plan *bt_relayout_inner(const bt_plan *plan) {
+    const relayout_state *st = plan->priv;
+    return st ? st->inner : NULL;
 }
 
 void bt_relayout_release(bt_plan *plan) {

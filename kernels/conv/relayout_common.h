@@ -20,6 +20,8 @@ int bt_relayout_supports(const bt_shape *s, char *why, size_t size);
  * the caller's on the way back) and sizes the scratch: two NHWC tensors. */
 bt_status bt_relayout_prepare(bt_plan *plan, bt_isa isa);
 void bt_relayout_release(bt_plan *plan);
+/* The inner plan (bt_variant.inner_plan: its numerics are the relayout plan's). */
+const bt_plan *bt_relayout_inner(const bt_plan *plan);
 
 typedef struct relayout_state {
     bt_plan *inner;

@@ -74,6 +74,15 @@ typedef struct bt_variant {
     void (*run)(const struct bt_plan *plan, const bt_tensors *t, int tid, int nthr);
     /* Frees what prepare made beyond plan->priv's block (plans it holds). NULL: nothing. */
     void (*release)(struct bt_plan *plan);
+    /* Approximate algorithms (Winograd) only: the factor by which the plan's error bound
+     * exceeds the direct summation bound of kernels/check/check.h (it may depend on the
+     * parameters). NULL: a direct algorithm, whose sums differ from the definition only in
+     * rounding order. BACKTUNE_ALGORITHMS=direct (or algorithms=direct) keeps dispatch and
+     * the tuner off the approximate ones. */
+    double (*error_factor)(const struct bt_plan *plan);
+    const char *numerics; /* approximate algorithms: their error in words (backtune list) */
+    /* Variants that run another plan (relayout): that plan, whose numerics are theirs. */
+    const struct bt_plan *(*inner_plan)(const struct bt_plan *plan);
 } bt_variant;
 
 /* Op tokens of variant ids to their bt_op (BT_DEFINE_VARIANT). */
@@ -104,8 +113,13 @@ struct bt_plan {
     size_t scratch_bytes;
     void *priv;
     const char *source; /* how the variant was chosen */
+    int direct_only;    /* approximate algorithms are off (algorithms=direct or the env) */
     char params_text[BT_PARAMS_TEXT];
 };
+
+/* The factor by which a plan's error bound exceeds the direct summation bound: its
+ * variant's error_factor, or its inner plan's; 0 for a plan of direct sums. */
+double bt_plan_error_factor(const bt_plan *plan);
 
 /* Machine facts, detected once. */
 typedef struct bt_machine {

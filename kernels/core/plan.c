@@ -18,9 +18,31 @@ static const char *const bind_choices[] = {"none", "close", "spread", NULL};
 enum { BIND_NONE, BIND_CLOSE, BIND_SPREAD };
 
 typedef struct core_params {
-    int threads, bind;
-    int threads_given, bind_given;
+    int threads, bind, direct_only;
+    int threads_given, bind_given, algorithms_given;
 } core_params;
+
+/* The `algorithms` parameter and BACKTUNE_ALGORITHMS: whether approximate algorithms
+ * (variants with an error_factor, i.e. Winograd) may be used. */
+static const char *const algorithms_choices[] = {"all", "direct", NULL};
+enum { ALGORITHMS_ALL, ALGORITHMS_DIRECT };
+
+/* BACKTUNE_ALGORITHMS: 1 for direct, 0 for all or unset, -1 for anything else. */
+static int env_direct_only(void) {
+    const char *e = getenv("BACKTUNE_ALGORITHMS");
+    if (!e || !*e || !strcmp(e, "all")) return 0;
+    if (!strcmp(e, "direct")) return 1;
+    bt_fail(BT_EINVAL, "BACKTUNE_ALGORITHMS=%s: expected all or direct", e);
+    return -1;
+}
+
+/* The note dispatch's messages add when the plan is of an approximate algorithm (its
+ * variant's or its inner plan's). */
+static const char *approximate_note(const bt_plan *plan) {
+    return bt_plan_error_factor(plan) > 0 ? "; an approximate algorithm (docs/winograd.md), "
+                                            "BACKTUNE_ALGORITHMS=direct turns it off"
+                                          : "";
+}
 
 static int verbose(void) {
     const char *v = getenv("BACKTUNE_VERBOSE");
@@ -80,7 +102,7 @@ static bt_status parse_value(const char *key, const char *val, const char *const
 }
 
 static void list_keys(const bt_variant *v, char *buf, size_t size) {
-    snprintf(buf, size, "threads, bind");
+    snprintf(buf, size, "threads, bind, algorithms");
     for (int i = 0; v->params && v->params[i].key; i++)
         snprintf(buf + strlen(buf), size - strlen(buf), ", %s", v->params[i].key);
 }
@@ -102,7 +124,8 @@ static bt_status parse_params(bt_plan *plan, core_params *core, const char *text
         int64_t value;
         bt_status st;
         if ((!strcmp(key, "threads") && core->threads_given) ||
-            (!strcmp(key, "bind") && core->bind_given))
+            (!strcmp(key, "bind") && core->bind_given) ||
+            (!strcmp(key, "algorithms") && core->algorithms_given))
             return bt_fail(BT_EINVAL, "params: '%s' given twice", key);
         if (!strcmp(key, "threads")) {
             if ((st = parse_value(key, val, NULL, 1, MAX_THREADS, &value)) != BT_OK) return st;
@@ -112,6 +135,11 @@ static bt_status parse_params(bt_plan *plan, core_params *core, const char *text
         if (!strcmp(key, "bind")) {
             if ((st = parse_value(key, val, bind_choices, 0, 0, &value)) != BT_OK) return st;
             core->bind = (int)value, core->bind_given = 1;
+            continue;
+        }
+        if (!strcmp(key, "algorithms")) {
+            if ((st = parse_value(key, val, algorithms_choices, 0, 0, &value)) != BT_OK) return st;
+            core->direct_only = value == ALGORITHMS_DIRECT, core->algorithms_given = 1;
             continue;
         }
         int idx = bt_param_index(v, key);
@@ -140,7 +168,7 @@ bt_status bt_variant_params_check(int i, const char *params) {
     return parse_params(&plan, &core, params);
 }
 
-static void format_params(bt_plan *plan, int bind) {
+static void format_params(bt_plan *plan, int bind, int direct_only) {
     const bt_variant *v = plan->variant;
     char *b = plan->params_text;
     size_t size = sizeof plan->params_text, n = 0;
@@ -152,7 +180,9 @@ static void format_params(bt_plan *plan, int bind) {
             n += (size_t)snprintf(b + n, size - n, "%s=%lld,", ps->key, (long long)plan->param[i]);
     }
     if (n < size)
-        snprintf(b + n, size - n, "threads=%d,bind=%s", plan->threads, bind_choices[bind]);
+        n += (size_t)snprintf(b + n, size - n, "threads=%d,bind=%s", plan->threads,
+                              bind_choices[bind]);
+    if (direct_only && n < size) snprintf(b + n, size - n, ",algorithms=direct");
 }
 
 const char *bt_test_scratch_fails;
@@ -173,6 +203,10 @@ static void *alloc_scratch(const bt_plan *plan) {
 static int variant_fits(const bt_variant *v, const bt_shape *s, char *why, size_t size) {
     if (v->op != s->op) {
         snprintf(why, size, "is for %s, not %s", bt_op_name(v->op), bt_op_name(s->op));
+        return 0;
+    }
+    if (v->error_factor && env_direct_only() == 1) {
+        snprintf(why, size, "is an approximate algorithm, off by BACKTUNE_ALGORITHMS=direct");
         return 0;
     }
     if (v->isa > bt_machine_get()->isa_cap) {
@@ -226,6 +260,13 @@ const char *bt_variant_param_space(int i) {
     return buf;
 }
 
+double bt_plan_error_factor(const bt_plan *plan) {
+    const bt_variant *v = plan->variant;
+    if (v->error_factor) return v->error_factor(plan);
+    const bt_plan *inner = v->inner_plan ? v->inner_plan(plan) : NULL;
+    return inner ? bt_plan_error_factor(inner) : 0;
+}
+
 void bt_plan_destroy(bt_plan *plan) {
     if (!plan) return;
     if (plan->variant && plan->variant->release) plan->variant->release(plan);
@@ -261,9 +302,19 @@ static bt_status build_plan(bt_plan **out, const bt_problem *norm, const bt_shap
     plan->shape = *s;
     plan->source = source;
     core_params core = {.threads = omp_get_max_threads(), .bind = default_bind()};
-    bt_status st = parse_params(plan, &core, params);
+    int env = env_direct_only();
+    bt_status st = env < 0 ? BT_EINVAL : BT_OK;
+    core.direct_only = env == 1;
+    if (st == BT_OK) st = parse_params(plan, &core, params);
+    if (st == BT_OK && core.direct_only && v->error_factor)
+        st = bt_fail(BT_EUNSUPPORTED,
+                     "variant %s is an approximate algorithm and approximate algorithms are "
+                     "off (%s)",
+                     v->name,
+                     core.algorithms_given ? "algorithms=direct" : "BACKTUNE_ALGORITHMS=direct");
     if (st == BT_OK) {
         plan->threads = useful_threads(norm, core.threads);
+        plan->direct_only = core.direct_only;
         if (v->prepare) st = v->prepare(plan);
     }
     if (st == BT_OK && !sized_only && plan->scratch_bytes > bt_scratch_bound(s, plan->threads))
@@ -280,7 +331,7 @@ static bt_status build_plan(bt_plan **out, const bt_problem *norm, const bt_shap
         bt_plan_destroy(plan);
         return st;
     }
-    format_params(plan, effective_bind(core.bind));
+    format_params(plan, effective_bind(core.bind), core.direct_only);
     *out = plan;
     return BT_OK;
 }
@@ -319,8 +370,10 @@ static bt_status dispatch(bt_plan **out, const bt_problem *norm, const bt_shape 
         char why[256];
         if (!variant_fits(bt_registry_get(i), s, why, sizeof why))
             return bt_fail(BT_EUNSUPPORTED, "BACKTUNE_VARIANT=%s %s", forced, why);
-        if (talk) say("%s: %s (forced by BACKTUNE_VARIANT)", text, forced);
-        return build_plan(out, norm, s, bt_registry_get(i), params, "forced", 0);
+        bt_status st = build_plan(out, norm, s, bt_registry_get(i), params, "forced", 0);
+        if (talk && st == BT_OK)
+            say("%s: %s (forced by BACKTUNE_VARIANT%s)", text, forced, approximate_note(*out));
+        return st;
     }
     int threads = omp_get_max_threads();
     char tparams[BT_PARAMS_TEXT];
@@ -343,7 +396,8 @@ static bt_status dispatch(bt_plan **out, const bt_problem *norm, const bt_shape 
             bt_status st = build_plan(&plan, norm, s, bt_registry_get(i), merged, "table", 0);
             if (st == BT_OK) {
                 if (talk)
-                    say("%s: %s %s (tuning table: %s)", text, tvariant, plan->params_text, twhy);
+                    say("%s: %s %s (tuning table: %s%s)", text, tvariant, plan->params_text, twhy,
+                        approximate_note(plan));
                 *out = plan;
                 return BT_OK;
             }
@@ -390,7 +444,9 @@ static bt_status heuristic(bt_plan **out, const bt_problem *norm, const bt_shape
         st = build_plan(out, norm, s, v, params,
                         bt_variant_priority(v, s) ? "heuristic" : "reference", 0);
         if (st == BT_OK) {
-            if (talk) say("%s: %s %s (%s)", text, v->name, (*out)->params_text, (*out)->source);
+            if (talk)
+                say("%s: %s %s (%s%s)", text, v->name, (*out)->params_text, (*out)->source,
+                    approximate_note(*out));
             break;
         }
         if (talk) say("%s: %s rejected: %s", text, v->name, bt_last_error());

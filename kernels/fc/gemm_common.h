@@ -57,9 +57,9 @@ void bt_gemm_blocking_params(bt_plan *plan, int first, int64_t m, int64_t n, int
 /* clang-format off */
 #define BT_GEMM_BLOCKING_PARAM_SPECS                                                               \
     {.key = "mc", .min = 1, .max = 1 << 20,                                                        \
-     .doc = "GEMM cache block: rows of the packed left operand (L2)"},                              \
+     .doc = "GEMM cache block: rows of the packed left operand (L2)"},                             \
     {.key = "nc", .min = 1, .max = 1 << 20,                                                        \
-     .doc = "GEMM cache block: columns of the packed right operand (L3)"},                          \
+     .doc = "GEMM cache block: columns of the packed right operand (L3)"},                         \
     {.key = "kc", .min = 1, .max = 1 << 20, .tune = "64|128|256|512",                              \
      .doc = "GEMM cache block: depth of the sum per packed block (L1)"}
 /* clang-format on */
