@@ -28,7 +28,7 @@ static const char list_help[] =
 /* One variant's parameters, one line each: "  key  values  [tune: ...]  meaning". */
 static void print_params(const bt_variant *v) {
     printf("%s  (%s, family %s, %s)\n", v->name, bt_op_name(v->op), v->family, bt_isa_name(v->isa));
-    if (v->numerics) printf("  approximate: %s\n", v->numerics);
+    if (v->numerics) printf("  %s\n", v->numerics);
     int any = 0;
     for (const bt_param_spec *p = v->params; p && p->key; p++, any = 1) {
         char values[160];
