@@ -5,7 +5,7 @@
 # tune: one progress line per key, "[i/N, <time>, ETA <time>] <key> ...", on stderr; none
 # with --quiet; the summary on stdout either way.
 # bench (when built): --benchmark_format=json writes JSON alone on stdout (json.tool reads
-# it) and csv a CSV table alone, the summary going to stderr; one progress line per problem
+# it, and so does Google benchmark's tools/compare.py) and csv a CSV table alone, the summary going to stderr; one progress line per problem
 # "[bench i/N, <time>, ETA <time>] <problem>"; none with --quiet; the console format keeps the
 # summary on stdout.
 set -u
@@ -49,6 +49,15 @@ bench json --benchmark_format=json
 grep -q "^summary:" "$dir/json.err" || fail "bench json: the summary is not on stderr"
 [ "$(count json.err "^\[bench [12]/2, $eta conv_bwd_d")" = 2 ] ||
     fail "bench: not one progress line per problem"
+# Google benchmark's own comparison tool (Debian libbenchmark-tools) reads two such files.
+compare_py=/usr/share/benchmark/compare.py
+[ -f "$compare_py" ] || fail "$compare_py missing (scripts/packages.txt: libbenchmark-tools)"
+cp "$dir/json.out" "$dir/first.json"
+bench json --benchmark_format=json
+"$python" "$compare_py" benchmarks "$dir/first.json" "$dir/json.out" >"$dir/compare.out" \
+    2>"$dir/compare.err" || fail "compare.py does not take bench's JSON"
+[ "$(grep -c 'conv_bwd_d.*__naive/omp:1' "$dir/compare.out")" = 2 ] ||
+    fail "compare.py: the two benchmarks are not compared"
 bench csv --benchmark_format=csv
 "$python" - "$dir/csv.out" <<'PY' || fail "bench csv: stdout is not one CSV table"
 import csv, sys

@@ -15,13 +15,46 @@ typedef struct heuristic_entry {
     int (*applies)(const bt_shape *s); /* NULL: always */
 } heuristic_entry;
 
+/* Dense 3x3 stride-1 layers with 64 channels or more run faster as Winograd F(4x4, 3x3)
+ * (winograd, an approximate algorithm: BACKTUNE_ALGORITHMS=direct turns it off): bwd_data
+ * 1.3-2.7x the direct families on ResNet-50's 3x3 layers, both layouts; bwd_weights 1.0-2.6x
+ * in NHWC and on NCHW outputs up to 28x28, 0.89x on NCHW 56x56
+ * (results/amd-epyc-zen4-2c-avx512/winograd.txt). */
+static int winograd_shape(const bt_shape *s) {
+    return s->g == 1 && s->r == 3 && s->s == 3 && s->sh == 1 && s->sw == 1 && s->dh == 1 &&
+           s->dw == 1 && s->c >= 64 && s->k >= 64;
+}
+static int winograd_leads_bwd_d(const bt_shape *s) {
+    return winograd_shape(s);
+}
+static int winograd_leads_bwd_w(const bt_shape *s) {
+    return winograd_shape(s) && (s->layout == BT_NHWC || s->p * s->q <= 784);
+}
+
+/* NCHW layers with a kernel larger than 1x1 on a small output (14x14 or less), without
+ * groups, run faster on the NHWC kernels with their activations transposed in the call
+ * (relayout_nhwc): 1.05-1.42x the NCHW families on ResNet-50's 3x3 layers at 14x14 and 7x7
+ * (results/amd-epyc-zen4-2c-avx512/relayout.txt); on 1x1 layers and larger images the
+ * transposes cost more than the layout saves. */
+static int relayout_leads(const bt_shape *s) {
+    return s->layout == BT_NCHW && s->g == 1 && s->r * s->s > 1 && s->p * s->q <= 196 &&
+           s->c >= 64 && s->k >= 64;
+}
+
+/* FC GEMMs up to 2^25 FLOP run faster on unpacked operands than packed (unpacked): 1.0-1.8x
+ * the packed GEMM, 1 and 2 threads (results/amd-epyc-zen4-2c-avx512/unpacked_fc.txt). */
+static int fc_unpacked_leads(const bt_shape *s) {
+    return 2.0 * (double)s->n * (double)s->c * (double)s->k <= (double)(1 << 25);
+}
+
 /* A convolution whose kernel covers its whole unpadded image is the FC of its flattened
  * input, and runs as one (as_fc): the conv families would spend their setup on one output
- * position. */
-/* The GEMM families lead on unpadded 1x1 convolutions without groups where measured ahead
+ * position. The GEMM families lead on unpadded 1x1 convolutions without groups where measured ahead
  * (bt_conv_gemm_leads); depthwise takes g = C only; the direct families take their layout. */
 static const heuristic_entry conv_bwd_data[] = {
     {"as_fc", bt_conv_kernel_covers_image},
+    {"winograd", winograd_leads_bwd_d},
+    {"relayout_nhwc", relayout_leads},
     {"gemm_col2im", bt_conv_gemm_leads},
     {"depthwise_nhwc", NULL},
     {"depthwise_nchw", NULL},
@@ -32,6 +65,8 @@ static const heuristic_entry conv_bwd_data[] = {
 };
 static const heuristic_entry conv_bwd_weights[] = {
     {"as_fc", bt_conv_kernel_covers_image},
+    {"winograd", winograd_leads_bwd_w},
+    {"relayout_nhwc", relayout_leads},
     {"im2col_gemm", bt_conv_gemm_leads},
     {"depthwise_nhwc", NULL},
     {"depthwise_nchw", NULL},
@@ -41,6 +76,7 @@ static const heuristic_entry conv_bwd_weights[] = {
     {NULL, NULL},
 };
 static const heuristic_entry fc[] = {
+    {"unpacked", fc_unpacked_leads},
     {"gemm", NULL},
     {NULL, NULL},
 };

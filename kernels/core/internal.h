@@ -117,9 +117,6 @@ struct bt_plan {
     char params_text[BT_PARAMS_TEXT];
 };
 
-/* The factor by which a plan's error bound exceeds the direct summation bound: its
- * variant's error_factor, or its inner plan's; 0 for a plan of direct sums. */
-double bt_plan_error_factor(const bt_plan *plan);
 
 /* Machine facts, detected once. */
 typedef struct bt_machine {

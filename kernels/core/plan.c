@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <xmmintrin.h>
 
@@ -261,6 +262,7 @@ const char *bt_variant_param_space(int i) {
 }
 
 double bt_plan_error_factor(const bt_plan *plan) {
+    if (!plan) return 0;
     const bt_variant *v = plan->variant;
     if (v->error_factor) return v->error_factor(plan);
     const bt_plan *inner = v->inner_plan ? v->inner_plan(plan) : NULL;
@@ -275,16 +277,26 @@ void bt_plan_destroy(bt_plan *plan) {
     free(plan);
 }
 
-/* Below this much work per thread a team costs more to form and join (a few microseconds on
- * the machines measured) than the thread's share saves; BACKTUNE_THREAD_MIN_FLOPS overrides
- * it (0: every thread asked for, as the tests run small problems on large teams). */
+/* Below this much work per thread a team costs more to form and join than the thread's
+ * share saves: a few microseconds while OpenMP's threads spin between regions (its default),
+ * about 100 us on the machines measured when they sleep (OMP_WAIT_POLICY=passive), where two
+ * threads first paid off between 4 and 8 MFLOP each (results/amd-epyc-zen4-2c-avx512/
+ * unpacked_fc.txt). BACKTUNE_THREAD_MIN_FLOPS overrides it (0: every thread asked for, as
+ * the tests run small problems on large teams). */
 #define THREAD_MIN_FLOPS 262144.0
+#define THREAD_MIN_FLOPS_PASSIVE 6e6
+
+static double thread_min_flops(void) {
+    const char *env = getenv("BACKTUNE_THREAD_MIN_FLOPS");
+    if (env && *env) return strtod(env, NULL);
+    const char *wait = getenv("OMP_WAIT_POLICY");
+    return wait && !strcasecmp(wait, "passive") ? THREAD_MIN_FLOPS_PASSIVE : THREAD_MIN_FLOPS;
+}
 
 /* The threads a plan runs with: those asked for (threads=N or OpenMP's), fewer on a problem
- * too small to give each THREAD_MIN_FLOPS of work; bt_plan_params reports the number. */
+ * too small to give each thread_min_flops() of work; bt_plan_params reports the number. */
 static int useful_threads(const bt_problem *norm, int threads) {
-    const char *env = getenv("BACKTUNE_THREAD_MIN_FLOPS");
-    double min_flops = env && *env ? strtod(env, NULL) : THREAD_MIN_FLOPS;
+    double min_flops = thread_min_flops();
     if (!(min_flops > 0) || threads <= 1) return threads;
     double useful = bt_problem_flops(norm) / min_flops;
     return useful >= threads ? threads : useful < 1 ? 1 : (int)useful;

@@ -84,7 +84,8 @@ double bt_problem_flops(const bt_problem *p);
  * cannot get its scratch gives way to the next). params NULL or "": the variant's defaults,
  * derived from this machine's caches; values larger than the problem can use are clamped
  * (bt_plan_params reports them as clamped); so is threads=N on a problem too small to give
- * each thread 256 KFLOP (BACKTUNE_THREAD_MIN_FLOPS sets that amount, 0 takes every thread).
+ * each thread 256 KFLOP, or 6 MFLOP under OMP_WAIT_POLICY=passive (BACKTUNE_THREAD_MIN_FLOPS
+ * sets that amount, 0 takes every thread).
  * Scratch is bounded by the problem's tensors. */
 bt_status bt_plan_create(bt_plan **plan, const bt_problem *p, const char *variant,
                          const char *params);
@@ -131,6 +132,11 @@ const char *bt_variant_param_space(int i);
 const char *bt_plan_source(const bt_plan *plan);
 /* Threads the plan runs with. */
 int bt_plan_threads(const bt_plan *plan);
+/* 0 for a plan of direct sums, whose outputs are within FLT_EPSILON * (L + 1) * sum|terms|
+ * of the exact result (L the reduction's length); for an approximate algorithm (Winograd,
+ * docs/winograd.md) the factor F > 0 of its bound, F * FLT_EPSILON * (L + 1) * the largest
+ * sum|terms| over the output. NULL: 0. */
+double bt_plan_error_factor(const bt_plan *plan);
 /* The CPUs each thread of the plan's team may run on, as the team is formed at execute:
  * "0:0 1:1" (thread:cpus), "0:0-1 1:0-1" when unbound. The plan's bind= parameter is the
  * binding the threads really get: without OpenMP places (OMP_PLACES, or OMP_PROC_BIND,

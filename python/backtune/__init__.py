@@ -300,6 +300,12 @@ class Plan:
     def threads(self):
         return _L.bt_plan_threads(self._handle)
 
+    @property
+    def error_factor(self):
+        """0 for direct sums; F > 0 for an approximate algorithm (Winograd), whose bound is F
+        times the direct one, on the largest sum|terms| of the output (bt_plan_error_factor)."""
+        return _L.bt_plan_error_factor(self._handle)
+
     def execute(self, x=None, w=None, dy=None, dx=None, dw=None, db=None):
         """Runs the plan on torch tensors in place: bwd_d reads w and dy and writes dx;
         bwd_w reads x and dy and writes dw and, if given, db (with 'accumulate' in the

@@ -86,6 +86,7 @@ def _declare(lib):
         "bt_plan_params": (ctypes.c_char_p, [ctypes.c_void_p]),
         "bt_plan_source": (ctypes.c_char_p, [ctypes.c_void_p]),
         "bt_plan_threads": (ctypes.c_int, [ctypes.c_void_p]),
+        "bt_plan_error_factor": (ctypes.c_double, [ctypes.c_void_p]),
         "bt_plan_destroy": (None, [ctypes.c_void_p]),
         "bt_variant_count": (ctypes.c_int, []),
         "bt_variant_name": (ctypes.c_char_p, [ctypes.c_int]),

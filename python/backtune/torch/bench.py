@@ -95,6 +95,7 @@ class Case:
         """backtune's backward into the outputs of the previous case of the same shapes in
         `outputs` (a dict the caller keeps: allocated once, warm, and shared by the cases
         that can, which bounds the memory the benchmark needs)."""
+        self.threads = threads
         key = (self.is_conv, tuple(self.x.shape), self.x.stride(), tuple(self.w.shape),
                self.mask)
         out = outputs.get(key, (None, None, None))
@@ -114,7 +115,12 @@ class Case:
 
     def errors(self, got, ref):
         if self.is_conv:
-            return reference.conv_errors(got, ref, self.dy, self.x, self.w, *self.geometry)
+            weights = self.problem()
+            factors = [functional.plan_for(weights.replace(op="conv_bwd_d"),
+                                           self.threads).error_factor if self.need_dx else 0,
+                       functional.plan_for(weights, self.threads).error_factor]
+            return reference.conv_errors(got, ref, self.dy, self.x, self.w, *self.geometry,
+                                         factors=factors + factors[1:])
         return reference.linear_errors(got, ref, self.dy, self.x, self.w)
 
     def problem(self):

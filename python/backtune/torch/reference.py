@@ -5,7 +5,9 @@ The tolerance is the library's (kernels/check/check.h): an output of a reduction
 may differ from the exact result by FLT_EPSILON * (L + 1) * sum|terms|, where sum|terms| is
 the same gradient computed on the absolute values of the inputs. The normalised error of a
 gradient is max |a - b| / that bound over its elements: two float results each within the
-bound of the exact one differ by at most 2; the tests ask for <= 1."""
+bound of the exact one differ by at most 2; the tests ask for <= 1. An approximate algorithm
+(Winograd) has the bound F * FLT_EPSILON * (L + 1) * the largest sum|terms| of the output,
+F its plan's error_factor (0 for direct sums)."""
 import torch
 import torch.nn.functional as F
 
@@ -45,16 +47,24 @@ def _ratio(a, b, bound):
         if diff.numel() else 0.0
 
 
-def conv_errors(got, ref, dy, x, w, stride, padding, dilation, groups):
+def _bound(length, absolute, factor):
+    if factor > 0:
+        return factor * FLT_EPSILON * (length + 1) * absolute.abs().max() * \
+            torch.ones_like(absolute)
+    return FLT_EPSILON * (length + 1) * absolute
+
+
+def conv_errors(got, ref, dy, x, w, stride, padding, dilation, groups, factors=(0, 0, 0)):
     """Normalised errors {dx, dw, db} of got against ref (tuples (dx, dw, db), None where
-    not computed) for a convolution."""
+    not computed) for a convolution; factors: the error factors of the plans that computed
+    them (Plan.error_factor)."""
     mask = [got[i] is not None and ref[i] is not None for i in range(3)]
     absolute = conv_backward(dy.abs(), x.abs(), w.abs(), stride, padding, dilation, groups,
                              mask)
     k_per_group, r, s = w.shape[0] // groups, w.shape[2], w.shape[3]
     lengths = (k_per_group * r * s, dy.shape[0] * dy.shape[2] * dy.shape[3],
                dy.shape[0] * dy.shape[2] * dy.shape[3])
-    return {name: _ratio(got[i], ref[i], FLT_EPSILON * (lengths[i] + 1) * absolute[i])
+    return {name: _ratio(got[i], ref[i], _bound(lengths[i], absolute[i], factors[i]))
             for i, name in enumerate(("dx", "dw", "db")) if mask[i]}
 
 
