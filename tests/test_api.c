@@ -658,28 +658,40 @@ static void tuning_load(void) {
 /* A plan takes fewer threads than asked where each would get little work (by default under
  * 256 KFLOP a thread), says so in its parameters, and computes the same. */
 static void small_problems_fewer_threads(void) {
-    const char *saved = getenv("BACKTUNE_THREAD_MIN_FLOPS");
-    char keep[32] = "";
+    char keep[32] = "", keep_wait[32] = "";
+    const char *saved = getenv("BACKTUNE_THREAD_MIN_FLOPS"), *wait = getenv("OMP_WAIT_POLICY");
     if (saved) snprintf(keep, sizeof keep, "%s", saved);
+    if (wait) snprintf(keep_wait, sizeof keep_wait, "%s", wait);
     unsetenv("BACKTUNE_THREAD_MIN_FLOPS");
+    /* Threads for 8 asked: 256 KFLOP each with spinning OpenMP threads, 6 MFLOP each when
+     * they sleep between regions (OMP_WAIT_POLICY=passive). */
     static const struct {
         const char *problem;
-        int threads;
+        int threads, threads_passive;
     } cases[] = {
-        {"conv_bwd_d mb8ic32ih1oc8kh1", 1},     /* 4 KFLOP */
-        {"fc_bwd_w mb8ic256oc256", 4},          /* 1 MFLOP: 4 threads of 256 KFLOP */
-        {"conv_bwd_w mb2ic64ih28oc64kh3ph1", 8} /* 116 MFLOP */
+        {"conv_bwd_d mb8ic32ih1oc8kh1", 1, 1},     /* 4 KFLOP */
+        {"fc_bwd_w mb8ic256oc256", 4, 1},          /* 1 MFLOP */
+        {"fc_bwd_w mb64ic512oc256", 8, 2},         /* 16.8 MFLOP */
+        {"conv_bwd_w mb2ic64ih28oc64kh3ph1", 8, 8} /* 116 MFLOP */
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        bt_problem p = tl_parse(cases[i].problem);
-        bt_plan *plan;
-        if (tl_plan(&plan, &p, NULL, "threads=8", cases[i].problem) <= 0) continue;
-        char want[32];
-        snprintf(want, sizeof want, "threads=%d,", cases[i].threads);
-        tl_expect(bt_plan_threads(plan) == cases[i].threads && strstr(bt_plan_params(plan), want),
-                  "'%s' asked for 8 threads runs on %d (%s)", cases[i].problem,
-                  bt_plan_threads(plan), bt_plan_params(plan));
-        bt_plan_destroy(plan);
+    for (int passive = 0; passive < 2; passive++) {
+        if (passive)
+            setenv("OMP_WAIT_POLICY", "passive", 1);
+        else
+            unsetenv("OMP_WAIT_POLICY");
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            bt_problem p = tl_parse(cases[i].problem);
+            bt_plan *plan;
+            if (tl_plan(&plan, &p, NULL, "threads=8", cases[i].problem) <= 0) continue;
+            int expect = passive ? cases[i].threads_passive : cases[i].threads;
+            char want[32];
+            snprintf(want, sizeof want, "threads=%d,", expect);
+            tl_expect(bt_plan_threads(plan) == expect && strstr(bt_plan_params(plan), want),
+                      "'%s' asked for 8 threads runs on %d%s (%s)", cases[i].problem,
+                      bt_plan_threads(plan), passive ? " under OMP_WAIT_POLICY=passive" : "",
+                      bt_plan_params(plan));
+            bt_plan_destroy(plan);
+        }
     }
     setenv("BACKTUNE_THREAD_MIN_FLOPS", "0", 1);
     bt_problem p = tl_parse(cases[0].problem);
@@ -695,6 +707,10 @@ static void small_problems_fewer_threads(void) {
         setenv("BACKTUNE_THREAD_MIN_FLOPS", keep, 1);
     else
         unsetenv("BACKTUNE_THREAD_MIN_FLOPS");
+    if (keep_wait[0])
+        setenv("OMP_WAIT_POLICY", keep_wait, 1);
+    else
+        unsetenv("OMP_WAIT_POLICY");
 }
 
 /* A convolution whose kernel covers its whole unpadded image is dispatched to the FC it is
