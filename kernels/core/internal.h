@@ -117,7 +117,6 @@ struct bt_plan {
     char params_text[BT_PARAMS_TEXT];
 };
 
-
 /* Machine facts, detected once. */
 typedef struct bt_machine {
     int64_t l1d_bytes, l2_bytes, l3_bytes; /* per core for L1/L2; L3 as shared */
