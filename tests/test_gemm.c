@@ -35,9 +35,10 @@ static const bt_isa isas[] = {BT_ISA_SCALAR, BT_ISA_AVX2, BT_ISA_AVX512};
 #define NISA 3
 
 /* Sizes: every ISA's MR and NR +-1 (4, 6, 14 rows; 4, 16, 32 columns), tiny, and beyond
- * two tiles. */
+ * two tiles; columns also past four tiles of every ISA (the GEMM reads A in place up to
+ * four column panels, and packs it beyond). */
 static const int64_t m_sizes[] = {1, 2, 3, 5, 6, 7, 13, 14, 15, 29, 70};
-static const int64_t n_sizes[] = {1, 3, 4, 5, 7, 15, 16, 17, 31, 32, 33, 67};
+static const int64_t n_sizes[] = {1, 3, 4, 5, 7, 15, 16, 17, 31, 32, 33, 67, 137};
 static const int64_t k_sizes[] = {0, 1, 2, 5, 16, 17, 70};
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 

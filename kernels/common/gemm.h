@@ -16,8 +16,11 @@
  * and op(B), is read or written). Packing is fused into the arithmetic where it can be:
  * without trans_b, the first row panel of the first A block reads each B panel straight
  * from b and packs it as it goes (no separate memory-bound packing pass; W of an FC layer
- * is tens of MB); without trans_a and with n <= 4 NR, the first column panel packs A the
- * same way. The summation order is unchanged by either. The algorithm is
+ * is tens of MB). With n <= 4 NR (skinny: 1x1 convolutions with few channels) A is not
+ * packed at all: the micro-kernel reads each full MR-row panel where it lies, row panels
+ * outer and the few column panels inner, so a panel is read once from memory and reused
+ * from L1; a last column panel of at most NR / 2 columns computes half the vectors. The
+ * summation order is unchanged by any of these. The algorithm is
  * written once (common/gemm_impl.h) and instantiated per ISA by gemm_{avx512,avx2,scalar}.c.
  *
  * Single-threaded and reentrant: the GEMM never allocates and keeps no state. Callers split
@@ -44,6 +47,10 @@
 #define BT_GEMM_NR_AVX2 16
 #define BT_GEMM_MR_AVX512 14
 #define BT_GEMM_NR_AVX512 32
+
+/* A GEMM with at most this many column panels (n <= BT_GEMM_SKINNY_PANELS * NR) is skinny:
+ * A is read in place, never packed, row panels outer (see above). */
+#define BT_GEMM_SKINNY_PANELS 4
 
 /* Cache blocking: rows of A per packed block (mc), columns of B per packed block (nc) and
  * length of the summation slice (kc). Any values >= 1 are valid; multiples of MR / NR

@@ -84,28 +84,53 @@ static void gemm_pack_b(int trans_b, const float *b, int64_t ldb, int64_t j0, in
         gemm_pack_panels(b + p0 * ldb + j0, 1, ldb, nc, kc, BT_GEMM_NR, pack);
 }
 
-/* C tile (mr x nr valid of MR x NR) = beta * C + packed A panel x B panel, computing ROWS
- * (>= mr, <= MR) rows: a ragged last row panel costs only the rows it has, not MR (mb 32 on
- * 14-row tiles would otherwise compute 42 rows). The A panel is packed (row stride MR).
- * COPY == 0: the B panel is packed (row stride NR). COPY == 1: the panel is read straight
+/* C tile (mr x nr valid of MR x NR) = beta * C + A panel x B panel, computing ROWS (>= mr,
+ * <= MR) rows: a ragged last row panel costs only the rows it has, not MR (mb 32 on 14-row
+ * tiles would otherwise compute 42 rows).
+ * A_INPLACE == 0: the A panel is packed (row stride MR). A_INPLACE == 1 (ROWS == mr == MR):
+ * it is read where it lies, element (i, p) at pa[i * a_row + p * a_step] (a_row, a_step =
+ * lda, 1, or 1, lda transposed), for when few column panels share each A panel and packing A
+ * would cost more than the arithmetic it feeds (1x1 convs: n = 64 channels); transposed, its
+ * rows are software-prefetched GEMM_PF_ROWS ahead (MR floats of rows a whole row apart).
+ * NV vectors of each row are computed (GEMM_NV, or half of them for a last column panel of
+ * at most NR / 2 columns: C = 16 channels on 32-column tiles would otherwise cost double).
+ * COPY_B == 0: the B panel is packed (row stride NR). COPY_B == 1: the panel is read straight
  * from op(B) (row stride ldb, nr == NR) and copied into pack for the row panels after this
  * one, so packing B overlaps the arithmetic instead of being a memory-bound pass of its own;
  * rows are software-prefetched GEMM_PF_ROWS ahead, running on into the panel at `next`
- * (the rows of B sit a whole row apart, too far apart for the hardware prefetchers).
- * COPY == 2 does the same for A (ROWS == mr == MR, B packed): element (i, p) of the panel is
- * read from pa[i * ldb + p * astep] (ldb, astep = lda, 1, or 1, lda transposed) and packed
- * into pack, for when few column panels share each A panel and packing A would be a pass of
- * its own (1x1 convs: n = 64 channels). */
+ * (the rows of B sit a whole row apart, too far apart for the hardware prefetchers). */
 #define GEMM_PF_ROWS 32
-GEMM_ALWAYS_INLINE void gemm_tile(const int ROWS, const int COPY, int64_t kc, const float *pa,
-                                  int64_t astep, const float *pb, int64_t ldb, float *pack,
+#define GEMM_PF_AHEAD 64 /* floats ahead along a row of A read in place */
+GEMM_ALWAYS_INLINE const float *gemm_row_at(const float *r0, const float *r7, int64_t l1,
+                                            int64_t l3, int64_t l5, int i) {
+    const float *base = i < 7 ? r0 : r7;
+    switch (i % 7) {
+    case 0:
+        return base;
+    case 1:
+        return base + l1;
+    case 2:
+        return base + 2 * l1;
+    case 3:
+        return base + l3;
+    case 4:
+        return base + 4 * l1;
+    case 5:
+        return base + l5;
+    default:
+        return base + 2 * l3;
+    }
+}
+GEMM_ALWAYS_INLINE void gemm_tile(const int ROWS, const int NV, const int A_INPLACE,
+                                  const int COPY_B, int64_t kc, const float *pa, int64_t a_row,
+                                  int64_t a_step, const float *pb, int64_t ldb, float *pack,
                                   const float *next, float beta, float *c, int64_t ldc, int64_t mr,
                                   int64_t nr) {
     bt_vf acc[BT_GEMM_MR][GEMM_NV];
 #pragma GCC unroll 32
     for (int i = 0; i < ROWS; i++)
 #pragma GCC unroll 8
-        for (int v = 0; v < GEMM_NV; v++) acc[i][v] = bt_vzero();
+        for (int v = 0; v < NV; v++) acc[i][v] = bt_vzero();
 
             /* Start fetching the C tile now so its (read or write) misses overlap the sum. */
 #pragma GCC unroll 32
@@ -115,9 +140,23 @@ GEMM_ALWAYS_INLINE void gemm_tile(const int ROWS, const int COPY, int64_t kc, co
             __builtin_prefetch(c + i * ldc + nr - 1, 1);
         }
 
-    for (int64_t p = 0; p < kc; p++, pa += COPY == 2 ? astep : BT_GEMM_MR) {
+    /* In place, rows apart (not transposed): row i at base i / 7 (pa, pa + 7 rows) plus one of
+     * l1 * {0, 1, 2, 4}, l3 * {1, 2} and l5, offsets x86 addressing takes with three index
+     * registers; left to itself, gcc 12 keeps 14 row pointers and spills (avx512). */
+    const float *pa7 = ROWS > 7 ? pa + 7 * a_row : pa;
+    const int64_t l1 = a_row, l3 = 3 * a_row, l5 = 5 * a_row;
+    for (int64_t p = 0; p < kc; p++, pa += A_INPLACE ? a_step : BT_GEMM_MR, pa7 += a_step) {
         bt_vf bv[GEMM_NV];
-        if (COPY == 1) {
+        if (A_INPLACE && a_row == 1) {
+            const float *pf = pa + GEMM_PF_ROWS * a_step; /* may point past A: never faults */
+            __builtin_prefetch(pf, 0, 3);
+            __builtin_prefetch(pf + ROWS - 1, 0, 3);
+        } else if (A_INPLACE) {
+            /* Each row crosses a cache line every 16 steps: one row's line ahead per step
+             * (rows 14 and 15 are the next panel's), too many streams for the hardware. */
+            __builtin_prefetch(pa + (p & 15) * a_row + GEMM_PF_AHEAD, 0, 3);
+        }
+        if (COPY_B) {
             const float *src = pb + p * ldb;
             const float *pf = p + GEMM_PF_ROWS < kc
                                   ? src + GEMM_PF_ROWS * ldb
@@ -125,26 +164,19 @@ GEMM_ALWAYS_INLINE void gemm_tile(const int ROWS, const int COPY, int64_t kc, co
             __builtin_prefetch(pf, 0, 2);
             __builtin_prefetch(pf + BT_GEMM_NR - 1, 0, 2);
 #pragma GCC unroll 8
-            for (int v = 0; v < GEMM_NV; v++) {
+            for (int v = 0; v < NV; v++) {
                 bv[v] = bt_vload(src + v * BT_VLEN);
                 bt_vstore(pack + p * BT_GEMM_NR + v * BT_VLEN, bv[v]);
             }
         } else {
 #pragma GCC unroll 8
-            for (int v = 0; v < GEMM_NV; v++) bv[v] = bt_vload(pb + p * BT_GEMM_NR + v * BT_VLEN);
+            for (int v = 0; v < NV; v++) bv[v] = bt_vload(pb + p * BT_GEMM_NR + v * BT_VLEN);
         }
 #pragma GCC unroll 32
         for (int i = 0; i < ROWS; i++) {
-            bt_vf av;
-            if (COPY == 2) {
-                float v = pa[i * ldb];
-                pack[p * BT_GEMM_MR + i] = v;
-                av = bt_vset1(v);
-            } else {
-                av = bt_vbcast(pa + i);
-            }
+            bt_vf av = bt_vbcast(A_INPLACE ? gemm_row_at(pa, pa7, l1, l3, l5, i) : pa + i);
 #pragma GCC unroll 8
-            for (int v = 0; v < GEMM_NV; v++) acc[i][v] = bt_vfmadd(av, bv[v], acc[i][v]);
+            for (int v = 0; v < NV; v++) acc[i][v] = bt_vfmadd(av, bv[v], acc[i][v]);
         }
     }
 
@@ -154,7 +186,7 @@ GEMM_ALWAYS_INLINE void gemm_tile(const int ROWS, const int COPY, int64_t kc, co
         if (i >= mr) break;
         float *crow = c + i * ldc;
 #pragma GCC unroll 8
-        for (int v = 0; v < GEMM_NV; v++) {
+        for (int v = 0; v < NV; v++) {
             int64_t left = nr - v * BT_VLEN; /* valid columns from this vector on */
             bt_vf r = acc[i][v];
             if (left >= BT_VLEN) {
@@ -169,23 +201,27 @@ GEMM_ALWAYS_INLINE void gemm_tile(const int ROWS, const int COPY, int64_t kc, co
     }
 }
 
-/* One function per (ROWS, COPY). Not inlined: allocated on its own, the tile's 28
- * accumulators (avx512) stay in registers; inlined into the loop nest, gcc 12 spills one
- * inside the k loop. A call per tile is nothing next to its MR x NR x kc FMAs. */
-typedef void gemm_tile_fn(int64_t kc, const float *pa, int64_t astep, const float *pb, int64_t ldb,
-                          float *pack, const float *next, float beta, float *c, int64_t ldc,
-                          int64_t mr, int64_t nr);
-#define GEMM_TILE_FN(R, C)                                                                         \
-    static __attribute__((noinline)) void gemm_tile_##R##_##C(                                     \
-        int64_t kc, const float *pa, int64_t astep, const float *pb, int64_t ldb, float *pack,     \
-        const float *next, float beta, float *c, int64_t ldc, int64_t mr, int64_t nr) {            \
-        gemm_tile(R, C, kc, pa, astep, pb, ldb, pack, next, beta, c, ldc, mr, nr);                 \
+/* One function per (ROWS, A_INPLACE, COPY_B) used, named gemm_tile_<ROWS>_<A_INPLACE>_<COPY_B>
+ * (gemm_tile_<MR>_half: in place, packed B, half width). Not inlined: allocated on its own,
+ * the tile's 28 accumulators (avx512) stay in registers; inlined into the loop nest, gcc 12
+ * spills one inside the k loop. A call per tile is nothing next to its MR x NR x kc FMAs. */
+typedef void gemm_tile_fn(int64_t kc, const float *pa, int64_t a_row, int64_t a_step,
+                          const float *pb, int64_t ldb, float *pack, const float *next, float beta,
+                          float *c, int64_t ldc, int64_t mr, int64_t nr);
+#define GEMM_TILE_DEFINE(name, R, NV, A, C)                                                        \
+    static __attribute__((noinline)) void name(int64_t kc, const float *pa, int64_t a_row,         \
+                                               int64_t a_step, const float *pb, int64_t ldb,       \
+                                               float *pack, const float *next, float beta,         \
+                                               float *c, int64_t ldc, int64_t mr, int64_t nr) {    \
+        gemm_tile(R, NV, A, C, kc, pa, a_row, a_step, pb, ldb, pack, next, beta, c, ldc, mr, nr);  \
     }
-#define GEMM_TILE_FNS(R) GEMM_TILE_FN(R, 0) GEMM_TILE_FN(R, 1)
+#define GEMM_TILE_FNS(R)                                                                           \
+    GEMM_TILE_DEFINE(gemm_tile_##R##_0_0, R, GEMM_NV, 0, 0)                                        \
+    GEMM_TILE_DEFINE(gemm_tile_##R##_0_1, R, GEMM_NV, 0, 1)
 
 /* Row counts with a kernel: every even count up to MR (MR is even). */
-#if BT_GEMM_MR % 2 != 0 || BT_GEMM_MR > 14
-#error "gemm_impl.h instantiates tiles of 2, 4, ..., 14 rows: BT_GEMM_MR must be one of them"
+#if BT_GEMM_MR % 2 != 0 || BT_GEMM_MR > 14 || GEMM_NV % 2 != 0
+#error "gemm_impl.h instantiates tiles of 2, 4, ..., 14 rows and half of an even NV"
 #endif
 GEMM_TILE_FNS(2)
 #if BT_GEMM_MR >= 4
@@ -206,44 +242,80 @@ GEMM_TILE_FNS(12)
 #if BT_GEMM_MR >= 14
 GEMM_TILE_FNS(14)
 #endif
-#define GEMM_TILE_FN_MR(R) GEMM_TILE_FN(R, 2)
-#define GEMM_TILE_NAME_(R) gemm_tile_##R##_2
-#define GEMM_TILE_NAME(R) GEMM_TILE_NAME_(R)
-GEMM_TILE_FN_MR(BT_GEMM_MR) /* gemm_tile_<MR>_2: copies A, full panels only */
+/* A in place: full row panels only. */
+GEMM_TILE_DEFINE(gemm_tile_inplace, BT_GEMM_MR, GEMM_NV, 1, 0)
+GEMM_TILE_DEFINE(gemm_tile_inplace_copy_b, BT_GEMM_MR, GEMM_NV, 1, 1)
+GEMM_TILE_DEFINE(gemm_tile_inplace_half, BT_GEMM_MR, GEMM_NV / 2, 1, 0)
 
-/* The kernel for mr rows (1 <= mr <= MR): the fewest even rows >= mr. */
-static gemm_tile_fn *gemm_tile_for(int64_t mr, int copy) {
+/* The kernel for mr rows (1 <= mr <= MR) of a packed A panel: the fewest even rows >= mr. */
+static gemm_tile_fn *gemm_tile_for(int64_t mr, int copy_b) {
     switch ((mr + 1) / 2) {
     case 1:
-        return copy ? gemm_tile_2_1 : gemm_tile_2_0;
+        return copy_b ? gemm_tile_2_0_1 : gemm_tile_2_0_0;
 #if BT_GEMM_MR >= 4
     case 2:
-        return copy ? gemm_tile_4_1 : gemm_tile_4_0;
+        return copy_b ? gemm_tile_4_0_1 : gemm_tile_4_0_0;
 #endif
 #if BT_GEMM_MR >= 6
     case 3:
-        return copy ? gemm_tile_6_1 : gemm_tile_6_0;
+        return copy_b ? gemm_tile_6_0_1 : gemm_tile_6_0_0;
 #endif
 #if BT_GEMM_MR >= 8
     case 4:
-        return copy ? gemm_tile_8_1 : gemm_tile_8_0;
+        return copy_b ? gemm_tile_8_0_1 : gemm_tile_8_0_0;
 #endif
 #if BT_GEMM_MR >= 10
     case 5:
-        return copy ? gemm_tile_10_1 : gemm_tile_10_0;
+        return copy_b ? gemm_tile_10_0_1 : gemm_tile_10_0_0;
 #endif
 #if BT_GEMM_MR >= 12
     case 6:
-        return copy ? gemm_tile_12_1 : gemm_tile_12_0;
+        return copy_b ? gemm_tile_12_0_1 : gemm_tile_12_0_0;
 #endif
 #if BT_GEMM_MR >= 14
     case 7:
-        return copy ? gemm_tile_14_1 : gemm_tile_14_0;
+        return copy_b ? gemm_tile_14_0_1 : gemm_tile_14_0_0;
 #endif
     default:
         break;
     }
     return NULL; /* mr > MR: not reached */
+}
+
+/* Few column panels (n <= BT_GEMM_SKINNY_PANELS NR): each row panel of A serves all of them
+ * in turn, read in place (no packing), while the B block (kc x n) stays in cache. */
+/* The skinny loop over one packed block position (jc, pc, ic): row panels outer, column
+ * panels inner. The first row panel of the first A block packs B as it streams it (fused_b). */
+static void gemm_skinny_block(int trans_a, int fused_b, const float *a, int64_t lda, const float *b,
+                              int64_t ldb, int64_t ic, int64_t mc, int64_t jc, int64_t nc,
+                              int64_t pc, int64_t kc, float beta, float *c, int64_t ldc,
+                              float *pack_a, float *pack_b) {
+    int64_t a_row = trans_a ? 1 : lda, a_step = trans_a ? lda : 1;
+    for (int64_t ir = 0; ir < mc; ir += BT_GEMM_MR) {
+        int64_t mr = bt_min64(BT_GEMM_MR, mc - ir);
+        const float *asrc = a + (ic + ir) * a_row + pc * a_step;
+        /* A ragged last row panel is packed: in place, its even row count could read past A. */
+        if (mr < BT_GEMM_MR) gemm_pack_a(trans_a, a, lda, ic + ir, mr, pc, kc, pack_a);
+        for (int64_t jr = 0; jr < nc; jr += BT_GEMM_NR) {
+            int64_t nr = bt_min64(BT_GEMM_NR, nc - jr);
+            float *pb = pack_b + jr * kc, *cc = c + (ic + ir) * ldc + jc + jr;
+            int copy = fused_b && ic == 0 && ir == 0 && nr == BT_GEMM_NR;
+            const float *src = copy ? b + pc * ldb + jc + jr : pb;
+            /* Prefetch runs on into the next panel, or back to this one's start. */
+            const float *next = copy && jr + 2 * BT_GEMM_NR <= nc ? src + BT_GEMM_NR : src;
+            if (fused_b && ic == 0 && ir == 0 && !copy) /* ragged last panel: pack it */
+                gemm_pack_b(0, b, ldb, jc + jr, nr, pc, kc, pb);
+            int64_t stride = copy ? ldb : BT_GEMM_NR;
+            if (mr == BT_GEMM_MR) {
+                gemm_tile_fn *fn = copy                   ? gemm_tile_inplace_copy_b
+                                   : 2 * nr <= BT_GEMM_NR ? gemm_tile_inplace_half
+                                                          : gemm_tile_inplace;
+                fn(kc, asrc, a_row, a_step, src, stride, pb, next, beta, cc, ldc, mr, nr);
+            } else
+                gemm_tile_for(mr, copy)(kc, pack_a, 0, 0, src, stride, pb, next, beta, cc, ldc, mr,
+                                        nr);
+        }
+    }
 }
 
 void BT_SIMD_NAME(bt_sgemm)(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
@@ -256,11 +328,10 @@ void BT_SIMD_NAME(bt_sgemm)(int trans_a, int trans_b, int64_t m, int64_t n, int6
         return;
     }
     /* Without trans_b the rows of op(B) are rows of b: the first A block packs each B panel
-     * as its first row panel streams it (gemm_tile COPY 1); with trans_b, panels are packed
-     * first (each reads NR rows of b sequentially). Likewise, without trans_a and with few
-     * column panels, the first column panel packs A as it streams it (COPY 2; transposed A
-     * packs faster on its own, MR contiguous floats per step, than a float at a time). */
-    int fused_b = !trans_b, fused_a = !trans_a && n <= 4 * BT_GEMM_NR;
+     * as its first row panel streams it (gemm_tile COPY_B); with trans_b, panels are packed
+     * first (each reads NR rows of b sequentially). With few column panels A is not packed
+     * at all (gemm_skinny_block). */
+    int fused_b = !trans_b, skinny = n <= BT_GEMM_SKINNY_PANELS * BT_GEMM_NR;
     for (int64_t jc = 0; jc < n; jc += blk->nc) {
         int64_t nc = bt_min64(blk->nc, n - jc);
         for (int64_t pc = 0; pc < k; pc += blk->kc) {
@@ -269,46 +340,31 @@ void BT_SIMD_NAME(bt_sgemm)(int trans_a, int trans_b, int64_t m, int64_t n, int6
             if (!fused_b) gemm_pack_b(trans_b, b, ldb, jc, nc, pc, kc, pack_b);
             for (int64_t ic = 0; ic < m; ic += blk->mc) {
                 int64_t mc = bt_min64(blk->mc, m - ic);
-                if (!fused_a) gemm_pack_a(trans_a, a, lda, ic, mc, pc, kc, pack_a);
+                if (skinny) {
+                    gemm_skinny_block(trans_a, fused_b, a, lda, b, ldb, ic, mc, jc, nc, pc, kc,
+                                      beta_slice, c, ldc, pack_a, pack_b);
+                    continue;
+                }
+                gemm_pack_a(trans_a, a, lda, ic, mc, pc, kc, pack_a);
                 /* The B panel of the outer loop stays in L1 while A panels stream from L2. */
                 for (int64_t jr = 0; jr < nc; jr += BT_GEMM_NR) {
                     int64_t nr = bt_min64(BT_GEMM_NR, nc - jr);
                     float *pb = pack_b + jr * kc, *cc = c + ic * ldc + jc + jr;
                     int64_t ir = 0;
-                    if (fused_a && jr == 0) {
-                        /* This B panel is packed first; every A panel is packed as used. */
-                        if (fused_b && ic == 0) gemm_pack_b(0, b, ldb, jc, nr, pc, kc, pb);
-                        for (; ir < mc; ir += BT_GEMM_MR) {
-                            int64_t mr = bt_min64(BT_GEMM_MR, mc - ir);
-                            float *pa = pack_a + ir * kc;
-                            if (mr == BT_GEMM_MR) {
-                                const float *asrc =
-                                    trans_a ? a + pc * lda + ic + ir : a + (ic + ir) * lda + pc;
-                                GEMM_TILE_NAME(BT_GEMM_MR)
-                                (kc, asrc, trans_a ? lda : 1, pb, trans_a ? 1 : lda, pa, NULL,
-                                 beta_slice, cc + ir * ldc, ldc, mr, nr);
-                                continue;
-                            }
-                            gemm_pack_a(trans_a, a, lda, ic + ir, mr, pc, kc, pa);
-                            gemm_tile_for(mr, 0)(kc, pa, 0, pb, BT_GEMM_NR, NULL, NULL, beta_slice,
-                                                 cc + ir * ldc, ldc, mr, nr);
-                        }
-                        continue;
-                    }
                     if (fused_b && ic == 0 && nr == BT_GEMM_NR) {
                         const float *src = b + pc * ldb + jc + jr;
                         /* Prefetch runs on into the next panel, or back to this one's start. */
                         const float *next = jr + 2 * BT_GEMM_NR <= nc ? src + BT_GEMM_NR : src;
                         int64_t mr = bt_min64(BT_GEMM_MR, mc);
-                        gemm_tile_for(mr, 1)(kc, pack_a, 0, src, ldb, pb, next, beta_slice, cc, ldc,
-                                             mr, nr);
+                        gemm_tile_for(mr, 1)(kc, pack_a, 0, 0, src, ldb, pb, next, beta_slice, cc,
+                                             ldc, mr, nr);
                         ir = BT_GEMM_MR;
                     } else if (fused_b && ic == 0) { /* ragged last panel: pack it, zero-padded */
                         gemm_pack_b(0, b, ldb, jc + jr, nr, pc, kc, pb);
                     }
                     for (; ir < mc; ir += BT_GEMM_MR) {
                         int64_t mr = bt_min64(BT_GEMM_MR, mc - ir);
-                        gemm_tile_for(mr, 0)(kc, pack_a + ir * kc, 0, pb, BT_GEMM_NR, NULL, NULL,
+                        gemm_tile_for(mr, 0)(kc, pack_a + ir * kc, 0, 0, pb, BT_GEMM_NR, NULL, NULL,
                                              beta_slice, cc + ir * ldc, ldc, mr, nr);
                     }
                 }
@@ -471,11 +527,11 @@ void BT_SIMD_NAME(bt_sgemm_map)(int trans_a, int trans_b, int64_t m, int64_t n, 
                         int64_t mr = bt_min64(BT_GEMM_MR, mc - ir);
                         gemm_tile_fn *fn = gemm_tile_for(mr, 0);
                         if (!cm) {
-                            fn(kc, pack_a + ir * kc, 0, pb, BT_GEMM_NR, NULL, NULL, beta_slice,
+                            fn(kc, pack_a + ir * kc, 0, 0, pb, BT_GEMM_NR, NULL, NULL, beta_slice,
                                c + (ic + ir) * ldc + jc + jr, ldc, mr, nr);
                             continue;
                         }
-                        fn(kc, pack_a + ir * kc, 0, pb, BT_GEMM_NR, NULL, NULL, 0.0f, tile,
+                        fn(kc, pack_a + ir * kc, 0, 0, pb, BT_GEMM_NR, NULL, NULL, 0.0f, tile,
                            BT_GEMM_NR, mr, nr);
                         gemm_store_mapped(tile, BT_GEMM_NR, mr, nr, beta_slice, c + (ic + ir) * ldc,
                                           ldc, cm, jc + jr);

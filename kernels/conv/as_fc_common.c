@@ -9,7 +9,7 @@ int bt_conv_kernel_covers_image(const bt_shape *s) {
            (s->layout == BT_NCHW || s->h * s->w == 1);
 }
 
-static int nhwc_pointwise(const bt_shape *s) {
+int bt_conv_pointwise_nhwc(const bt_shape *s) {
     return s->g == 1 && s->layout == BT_NHWC && s->r == 1 && s->s == 1 && s->sh == 1 &&
            s->sw == 1 && s->p == s->h && s->q == s->w && bt_shape_unpadded(s);
 }
@@ -18,7 +18,7 @@ int bt_conv_fc_form(const bt_problem *conv, bt_problem *fc) {
     bt_shape s;
     bt_shape_from_problem(conv, &s);
     int covers = bt_conv_kernel_covers_image(&s);
-    if (!covers && !nhwc_pointwise(&s)) return 0;
+    if (!covers && !bt_conv_pointwise_nhwc(&s)) return 0;
     bt_problem f = {.op = s.op == BT_CONV_BWD_DATA ? BT_FC_BWD_DATA : BT_FC_BWD_WEIGHTS,
                     .n = covers ? s.n : s.n * s.h * s.w,
                     .c = covers ? s.c * s.h * s.w : s.c,
@@ -28,7 +28,7 @@ int bt_conv_fc_form(const bt_problem *conv, bt_problem *fc) {
 }
 
 int bt_as_fc_supports(const bt_shape *s, char *why, size_t size) {
-    if (bt_conv_kernel_covers_image(s) || nhwc_pointwise(s)) return 1;
+    if (bt_conv_kernel_covers_image(s) || bt_conv_pointwise_nhwc(s)) return 1;
     snprintf(why, size,
              "is not an FC: takes a kernel over the whole unpadded image (NCHW, or a "
              "1x1 image) or an unpadded stride-1 1x1 NHWC convolution, no groups");

@@ -14,6 +14,8 @@
 int bt_conv_fc_form(const bt_problem *conv, bt_problem *fc);
 /* The first form only: the kernel covers the image (where the heuristic always takes it). */
 int bt_conv_kernel_covers_image(const bt_shape *s);
+/* The second form only: NHWC, 1x1, stride 1, unpadded, no groups. */
+int bt_conv_pointwise_nhwc(const bt_shape *s);
 
 int bt_as_fc_supports(const bt_shape *s, char *why, size_t size);
 bt_status bt_as_fc_prepare(bt_plan *plan, bt_isa isa);

@@ -67,6 +67,15 @@ void bt_gemm_blocking_params(bt_plan *plan, int first, int64_t m, int64_t n, int
         blk->mc = bt_max64(blk->mc * blk->kc / k / mr, 1) * mr;
         blk->kc = k;
     }
+    /* A skinny GEMM reads A in place and streams its whole B block (kc x n) for every row
+     * panel: the block may fill a quarter of L2 rather than a panel half of L1, so the sum
+     * takes fewer slices, each of which re-reads and re-writes C (1x1 convs with 64-96
+     * channels: k = 384-576 in one slice). */
+    int64_t kc_skinny = mach->l2_bytes / 4 / (bt_div_up(bt_max64(n, 1), nr) * nr * 4);
+    if (n <= BT_GEMM_SKINNY_PANELS * nr && kc_skinny > blk->kc) {
+        blk->mc = bt_max64(blk->mc * blk->kc / kc_skinny / mr, 1) * mr;
+        blk->kc = kc_skinny;
+    }
     bt_gemm_fit_blocking(isa, m, n, k, blk);
     /* A given block larger than the GEMM (rounded up to the register tile) computes the same
      * as one that just covers it, with larger pack buffers: it is clamped. */
