@@ -166,15 +166,23 @@ static int collect_keys(key_list *l, const options *o) {
     return rc;
 }
 
+/* Whether a record counts for this build: made with its registry, or (registries, from the
+ * folder's records; may be NULL) with a variant unchanged since, as resuming counts it. */
+static int record_counts(const bt_record *r, const json_t *registries) {
+    if (!strcmp(r->registry_hash, bt_registry_hash())) return 1;
+    int v = bt_variant_find(r->variant);
+    return registries && v >= 0 && bt_registry_had_variant(registries, r->registry_hash, v) == 1;
+}
+
 /* Default, tuned and exhaustive results of a key from its records. */
-static void summarize(tune_key *k, const bt_record *recs, int n) {
+static void summarize(tune_key *k, const bt_record *recs, int n, const json_t *registries) {
     const bt_fingerprint *fp = bt_fingerprint_get();
     const bt_record *def = NULL, *tuned = NULL, *full = NULL;
     int exhaustive = 0;
     for (int i = 0; i < n; i++) {
         const bt_record *r = &recs[i];
         if (r->threads != k->threads || strcmp(r->problem, k->text) ||
-            strcmp(r->hardware, fp->hardware) || strcmp(r->registry_hash, bt_registry_hash()))
+            strcmp(r->hardware, fp->hardware) || !record_counts(r, registries))
             continue;
         if (!strcmp(r->search, "exhaustive") || strstr(r->search, "+full")) exhaustive = 1;
         if (!strcmp(r->stage, "paired") && r->paired_tuned_s > 0 && r->paired_full_s > 0)
@@ -401,7 +409,7 @@ static int tune_keys(key_list *keys, const options *o, const char *dir, double b
             failures++;
             continue;
         }
-        summarize(k, res.records.items, res.records.count);
+        summarize(k, res.records.items, res.records.count, NULL);
         if (res.paired_tuned_s > 0 && res.paired_full_s > 0)
             k->paired_ratio = res.paired_full_s / res.paired_tuned_s;
         times->full += res.full_seconds;
@@ -454,8 +462,12 @@ static void print_results(key_list *keys, const char *dir, const run_times *time
     int bad = 0;
     bt_records_load(dir, &existing, &bad);
     if (drop_suspect) bt_record_list_drop_suspect(&existing);
+    json_t *registries = NULL;
+    if (bt_records_registries(dir, &registries) != BT_OK) registries = NULL;
     for (int i = 0; i < keys->count; i++)
-        if (keys->items[i].done) summarize(&keys->items[i], existing.items, existing.count);
+        if (keys->items[i].done)
+            summarize(&keys->items[i], existing.items, existing.count, registries);
+    json_decref(registries);
     bt_record_list_free(&existing);
     print_summary(keys, times, budget);
     char table[1100];
