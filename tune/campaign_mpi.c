@@ -175,10 +175,6 @@ static int64_t slice_step(const bt_campaign *c, const key_full *f) {
     return step < 1 ? 1 : step;
 }
 
-/* The key's search is in (its records: `recs`, made with BT_TUNE_FULL_LATER): when its search
- * names a full stage, the slices of the configurations no marker covers may go out, and the
- * paired re-timing once they are in. Earlier searches' records give way to this one's, except
- * the full stage's. */
 /* The size of the space a key's search named a full stage for; -1 if none did. */
 static int64_t full_space(const bt_record *recs, int n) {
     int64_t size = -1;
@@ -187,6 +183,10 @@ static int64_t full_space(const bt_record *recs, int n) {
     return size;
 }
 
+/* The key's search is in (its records: `recs`, made with BT_TUNE_FULL_LATER): when its search
+ * names a full stage, the slices of the configurations no marker covers may go out, and the
+ * paired re-timing once they are in. Earlier searches' records give way to this one's, except
+ * the full stage's. */
 static int full_start(const bt_campaign *c, key_full *f, const bt_record *recs, int n,
                       double seconds) {
     int64_t size = full_space(recs, n);
