@@ -152,9 +152,15 @@ GEMM_ALWAYS_INLINE void gemm_tile(const int ROWS, const int NV, const int A_INPL
             __builtin_prefetch(pf, 0, 3);
             __builtin_prefetch(pf + ROWS - 1, 0, 3);
         } else if (A_INPLACE) {
-            /* Each row crosses a cache line every 16 steps: one row's line ahead per step
-             * (rows 14 and 15 are the next panel's), too many streams for the hardware. */
-            __builtin_prefetch(pa + (p & 15) * a_row + GEMM_PF_AHEAD, 0, 3);
+            /* Each row crosses a cache line every 16 steps: one row's line GEMM_PF_AHEAD
+             * floats ahead per step (rows ROWS.. are the next panels'), too many streams for
+             * the hardware. 14-row tiles (avx512) run on into the next row panel near the
+             * end of the sum, as B's prefetch does: ahead of short sums (k = 64) they would
+             * fetch past their slice; for 6-row tiles (avx2) that was slower on Zen 4. */
+            int64_t r = p & 15, at = p + GEMM_PF_AHEAD;
+            __builtin_prefetch(ROWS < 12 || at < kc ? pa + r * a_row + GEMM_PF_AHEAD
+                                                    : pa - p + (ROWS + r) * a_row + (at - kc),
+                               0, 3);
         }
         if (COPY_B) {
             const float *src = pb + p * ldb;
