@@ -288,10 +288,10 @@ static gemm_tile_fn *gemm_tile_for(int64_t mr, int copy_b) {
     return NULL; /* mr > MR: not reached */
 }
 
-/* Few column panels (n <= BT_GEMM_SKINNY_PANELS NR): each row panel of A serves all of them
- * in turn, read in place (no packing), while the B block (kc x n) stays in cache. */
-/* The skinny loop over one packed block position (jc, pc, ic): row panels outer, column
- * panels inner. The first row panel of the first A block packs B as it streams it (fused_b). */
+/* Few column panels (n <= BT_GEMM_SKINNY_PANELS NR): the loop over one block position (jc,
+ * pc, ic), row panels outer and column panels inner, each full row panel of A read in place
+ * (no packing) and serving all column panels in turn while the B block (kc x n) stays in
+ * cache. The first row panel of the first A block packs B as it streams it (fused_b). */
 static void gemm_skinny_block(int trans_a, int fused_b, const float *a, int64_t lda, const float *b,
                               int64_t ldb, int64_t ic, int64_t mc, int64_t jc, int64_t nc,
                               int64_t pc, int64_t kc, float beta, float *c, int64_t ldc,
