@@ -487,7 +487,7 @@ static void BT_SIMD_NAME(winograd_run_d)(const bt_plan *plan, const bt_tensors *
  * w rows ldw apart. */
 static inline __attribute__((always_inline)) void
 BT_SIMD_NAME(winograd_gemm_w_tt)(const float *d, int64_t ldd, const float *x, int64_t ldx,
-                                 int64_t nt, float *w, int64_t ldw, const int tt) {
+                                 int64_t nt, float *w, int64_t ldw, int first, const int tt) {
     bt_vf acc[WINOGRAD_TT][WINOGRAD_CB];
     for (int k = 0; k < tt; k++)
         for (int b = 0; b < WINOGRAD_CB; b++) acc[k][b] = bt_vzero();
@@ -503,16 +503,17 @@ BT_SIMD_NAME(winograd_gemm_w_tt)(const float *d, int64_t ldd, const float *x, in
     for (int k = 0; k < tt; k++)
         for (int b = 0; b < WINOGRAD_CB; b++) {
             float *o = w + k * ldw + b * BT_VLEN;
-            bt_vstore(o, bt_vadd(bt_vload(o), acc[k][b]));
+            bt_vstore(o, first ? acc[k][b] : bt_vadd(bt_vload(o), acc[k][b]));
         }
 }
 /* The same for a whole register tile, or the last filters of a group. */
 static void BT_SIMD_NAME(winograd_gemm_w)(const float *d, int64_t ldd, const float *x, int64_t ldx,
-                                          int64_t nt, float *w, int64_t ldw, int tt) {
+                                          int64_t nt, float *w, int64_t ldw, int first, int tt) {
     switch (tt) {
 #define WINOGRAD_GEMM_W_CASE(n)                                                                    \
     case n:                                                                                        \
-        if (n <= WINOGRAD_TT) BT_SIMD_NAME(winograd_gemm_w_tt)(d, ldd, x, ldx, nt, w, ldw, n);     \
+        if (n <= WINOGRAD_TT)                                                                      \
+            BT_SIMD_NAME(winograd_gemm_w_tt)(d, ldd, x, ldx, nt, w, ldw, first, n);                \
         break;
         WINOGRAD_TT_CASES(WINOGRAD_GEMM_W_CASE)
 #undef WINOGRAD_GEMM_W_CASE
@@ -556,11 +557,12 @@ static void BT_SIMD_NAME(winograd_transform_w)(const bt_shape *s, const wino_geo
     }
 }
 
-/* W[xi,nu] += D[xi,nu]^T X[xi,nu] over the block's nt tiles for the transform points
- * [x0, x1), group grp (wacc: the transform-domain dw of every group). */
+/* W[xi,nu] (+)= D[xi,nu]^T X[xi,nu] over the block's nt tiles for the transform points
+ * [x0, x1), group grp (wacc: the transform-domain dw of every group); the first block stores,
+ * so W needs no zeroing. */
 static void BT_SIMD_NAME(winograd_products_w)(const wino_geom *g, int64_t nt, int64_t grp,
                                               float *wacc, const float *xt, const float *dt,
-                                              int64_t x0, int64_t x1) {
+                                              int64_t x0, int64_t x1, int first) {
     int64_t a2 = (int64_t)g->alpha * g->alpha;
     float *wg = wacc + grp * a2 * g->kpad * g->cpad;
     for (int64_t x = x0; x < x1; x++) {
@@ -568,7 +570,7 @@ static void BT_SIMD_NAME(winograd_products_w)(const wino_geom *g, int64_t nt, in
         float *wx = wg + x * g->kpad * g->cpad;
         for (int64_t k0 = 0; k0 < g->kpad; k0 += WINOGRAD_TT)
             for (int64_t c0 = 0; c0 < g->cpad; c0 += WINOGRAD_CBV) BT_SIMD_NAME(winograd_gemm_w)
-        (dx_ + k0, g->kpad, xx + c0, g->cpad, nt, wx + k0 * g->cpad + c0, g->cpad,
+        (dx_ + k0, g->kpad, xx + c0, g->cpad, nt, wx + k0 * g->cpad + c0, g->cpad, first,
          (int)bt_min64(WINOGRAD_TT, g->kpad - k0));
     }
 }
@@ -583,20 +585,23 @@ static bt_status BT_SIMD_NAME(winograd_prepare_w)(bt_plan *plan) {
     g->kpad = bt_div_up(s->kg, BT_VLEN) * BT_VLEN;
     g->cpad = bt_div_up(s->cg, WINOGRAD_CBV) * WINOGRAD_CBV;
     g->acc_floats = bt_div_up(s->g * a2 * g->kpad * g->cpad, 16) * 16;
-    /* A copy of W per thread while it fits in L2, else one shared by transform points. */
+    /* A copy of W per thread while the copies fit in L3 (they are summed at the end), else
+     * one shared by transform points. */
+    const bt_machine *mc = bt_machine_get();
     if (!plan->param_given[WINOGRAD_P_WPAR])
         prm[WINOGRAD_P_WPAR] =
-            plan->threads > 1 && g->acc_floats * (int64_t)sizeof(float) > bt_machine_get()->l2_bytes
+            plan->threads > 1 &&
+                    plan->threads * g->acc_floats * (int64_t)sizeof(float) > mc->l3_bytes
                 ? WINO_WPAR_XI
                 : WINO_WPAR_TILES;
     int private_w = prm[WINOGRAD_P_WPAR] == WINO_WPAR_TILES;
-    /* A block's x and dy transforms in half of L2; with many channels more tiles, so that
-     * W (read and written once per block) feeds at least kpad * cpad / 2048 products per
-     * element. */
+    /* A block's x and dy transforms in half of L2, or more tiles, so that W (read and written
+     * once per block) costs at most half the transforms' traffic per tile:
+     * tb >= 2 kpad cpad / (kpad + cpad). */
     if (!plan->param_given[WINOGRAD_P_TB])
-        prm[WINOGRAD_P_TB] = bt_max64(bt_machine_get()->l2_bytes / 2 /
-                                          (a2 * (g->kpad + g->cpad) * (int64_t)sizeof(float)),
-                                      g->kpad * g->cpad / 2048);
+        prm[WINOGRAD_P_TB] =
+            bt_max64(mc->l2_bytes / 2 / (a2 * (g->kpad + g->cpad) * (int64_t)sizeof(float)),
+                     2 * g->kpad * g->cpad / (g->kpad + g->cpad));
     if (!plan->param_given[WINOGRAD_P_TB] && private_w) /* a block for every thread at least */
         prm[WINOGRAD_P_TB] = bt_min64(prm[WINOGRAD_P_TB], bt_div_up(g->tiles, plan->threads));
     g->tb = bt_min64(bt_max64(prm[WINOGRAD_P_TB], 1), g->tiles);
@@ -631,21 +636,19 @@ static void BT_SIMD_NAME(winograd_run_w)(const bt_plan *plan, const bt_tensors *
     /* A thread's buffers, per_thread floats apart in both modes. */
     float *buf = scratch + g->acc_floats + g->v_floats + tid * g->per_thread;
     if (private_w) {
-        memset(wacc, 0, (size_t)g->acc_floats * sizeof(float));
         int64_t t0, t1; /* each thread its share of the tiles, in blocks */
         bt_split(g->tiles, tid, nthr, &t0, &t1);
+        if (t0 == t1) memset(wacc, 0, (size_t)g->acc_floats * sizeof(float)); /* no block */
         for (int64_t tile0 = t0; tile0 < t1; tile0 += g->tb) {
             int64_t nt = bt_min64(g->tb, t1 - tile0);
             for (int64_t grp = 0; grp < s->g; grp++) {
                 BT_SIMD_NAME(winograd_transform_w)
                 (s, g, &tf, t, tile0, nt, grp, 0, INT64_MAX, xt, dt, buf);
-                BT_SIMD_NAME(winograd_products_w)(g, nt, grp, wacc, xt, dt, 0, a2);
+                BT_SIMD_NAME(winograd_products_w)(g, nt, grp, wacc, xt, dt, 0, a2, tile0 == t0);
             }
         }
     } else { /* every block in turn: its tiles' transforms, then its transform points split */
-        int64_t z0, z1, x0, x1;
-        bt_split(g->acc_floats, tid, nthr, &z0, &z1);
-        memset(wacc + z0, 0, (size_t)(z1 - z0) * sizeof(float));
+        int64_t x0, x1;
         bt_split(a2, tid, nthr, &x0, &x1);
         for (int64_t b = 0; b < g->nblocks; b++) {
             int64_t tile0 = b * g->tb, nt = bt_min64(g->tb, g->tiles - tile0);
@@ -657,7 +660,7 @@ static void BT_SIMD_NAME(winograd_run_w)(const bt_plan *plan, const bt_tensors *
                 BT_SIMD_NAME(winograd_transform_w)
                 (s, g, &tf, t, tile0, nt, grp, i0, i1, xt, dt, buf);
 #pragma omp barrier
-                BT_SIMD_NAME(winograd_products_w)(g, nt, grp, wacc, xt, dt, x0, x1);
+                BT_SIMD_NAME(winograd_products_w)(g, nt, grp, wacc, xt, dt, x0, x1, b == 0);
 #pragma omp barrier
             }
         }
