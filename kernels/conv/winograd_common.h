@@ -113,6 +113,7 @@ typedef struct wino_geom {
     int64_t tb, nblocks;   /* tiles per block, blocks */
     int64_t kpad, cpad;    /* the reduction / output channels of a group, padded */
     int64_t cbk;           /* bwd_data: output channels per block (multiple of the tile's) */
+    int stream_u;          /* bwd_data: U written with streaming stores */
     /* bwd_data: transformed weights (all groups), then per thread (or shared, par=c) the
      * dy transforms of a block, then per thread the products of a channel block and the
      * staging area. bwd_weights: per thread the private transform-domain dw (all groups),

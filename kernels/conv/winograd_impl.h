@@ -109,11 +109,11 @@ static inline __attribute__((always_inline)) bt_vf tf_term(bt_vf acc, int first,
 
 /* out(i, j) = sum_{a,b} L(i, a) in(a, b) L(j, b) for i, j < R and a, b < C, where
  * L(i, a) = l[i * li + a * la] is a compile-time table (zero terms fold away) and in(a, b),
- * out(i, j) are vectors at in + a*ir + b*ic, out + i*orow + j*ocol. */
-static inline __attribute__((always_inline)) void tf2(const float *l, const int li, const int la,
-                                                      const int R, const int C, const float *in,
-                                                      int64_t ir, int64_t ic, float *out,
-                                                      int64_t orow, int64_t ocol) {
+ * out(i, j) are vectors at in + a*ir + b*ic, out + i*orow + j*ocol (streamed past the caches
+ * with `stream`). */
+static inline __attribute__((always_inline)) void
+tf2(const float *l, const int li, const int la, const int R, const int C, const float *in,
+    int64_t ir, int64_t ic, float *out, int64_t orow, int64_t ocol, const int stream) {
     bt_vf t[WINO_ALPHA_MAX][WINO_ALPHA_MAX];
     WINOGRAD_UNROLL for (int i = 0; i < R; i++) WINOGRAD_UNROLL for (int b = 0; b < C; b++) {
         bt_vf acc = bt_vzero();
@@ -131,7 +131,10 @@ static inline __attribute__((always_inline)) void tf2(const float *l, const int 
             float c = l[j * li + b * la];
             if (c != 0) acc = tf_term(acc, first, c, t[i][b]), first = 0;
         }
-        bt_vstore(out + i * orow + j * ocol, acc);
+        if (stream) /* out aligned to the vector */
+            bt_vstream(out + i * orow + j * ocol, acc);
+        else
+            bt_vstore(out + i * orow + j * ocol, acc);
     }
 }
 
@@ -142,40 +145,45 @@ typedef void (*winograd_tf)(const float *in, int64_t ir, int64_t ic, float *out,
     /* B^T d B: alpha x alpha -> alpha x alpha. */                                                 \
     static void BT_SIMD_NAME(tf_in_##M)(const float *in, int64_t ir, int64_t ic, float *out,       \
                                         int64_t orow, int64_t ocol) {                              \
-        tf2(&wino_bt##M[0][0], WINO_ALPHA_MAX, 1, M + 2, M + 2, in, ir, ic, out, orow, ocol);      \
+        tf2(&wino_bt##M[0][0], WINO_ALPHA_MAX, 1, M + 2, M + 2, in, ir, ic, out, orow, ocol, 0);   \
     }                                                                                              \
     /* A^T Y A: alpha x alpha -> m x m. */                                                         \
     static void BT_SIMD_NAME(tf_out_##M)(const float *in, int64_t ir, int64_t ic, float *out,      \
                                          int64_t orow, int64_t ocol) {                             \
-        tf2(&wino_at##M[0][0], WINO_ALPHA_MAX, 1, M, M + 2, in, ir, ic, out, orow, ocol);          \
+        tf2(&wino_at##M[0][0], WINO_ALPHA_MAX, 1, M, M + 2, in, ir, ic, out, orow, ocol, 0);       \
     }                                                                                              \
     /* G g G^T: 3 x 3 -> alpha x alpha. */                                                         \
     static void BT_SIMD_NAME(tf_w_##M)(const float *in, int64_t ir, int64_t ic, float *out,        \
                                        int64_t orow, int64_t ocol) {                               \
-        tf2(&wino_g##M[0][0], 3, 1, M + 2, 3, in, ir, ic, out, orow, ocol);                        \
+        tf2(&wino_g##M[0][0], 3, 1, M + 2, 3, in, ir, ic, out, orow, ocol, 0);                     \
+    }                                                                                              \
+    /* The same, streamed (U larger than the caches). */                                           \
+    static void BT_SIMD_NAME(tf_w_stream_##M)(const float *in, int64_t ir, int64_t ic, float *out, \
+                                              int64_t orow, int64_t ocol) {                        \
+        tf2(&wino_g##M[0][0], 3, 1, M + 2, 3, in, ir, ic, out, orow, ocol, 1);                     \
     }                                                                                              \
     /* A dy A^T: m x m -> alpha x alpha. */                                                        \
     static void BT_SIMD_NAME(tf_dy_##M)(const float *in, int64_t ir, int64_t ic, float *out,       \
                                         int64_t orow, int64_t ocol) {                              \
-        tf2(&wino_at##M[0][0], 1, WINO_ALPHA_MAX, M + 2, M, in, ir, ic, out, orow, ocol);          \
+        tf2(&wino_at##M[0][0], 1, WINO_ALPHA_MAX, M + 2, M, in, ir, ic, out, orow, ocol, 0);       \
     }                                                                                              \
     /* G^T W G: alpha x alpha -> 3 x 3. */                                                         \
     static void BT_SIMD_NAME(tf_dw_##M)(const float *in, int64_t ir, int64_t ic, float *out,       \
                                         int64_t orow, int64_t ocol) {                              \
-        tf2(&wino_g##M[0][0], 1, 3, 3, M + 2, in, ir, ic, out, orow, ocol);                        \
+        tf2(&wino_g##M[0][0], 1, 3, 3, M + 2, in, ir, ic, out, orow, ocol, 0);                     \
     }
 WINOGRAD_DEFINE_TF(2)
 WINOGRAD_DEFINE_TF(4)
 WINOGRAD_DEFINE_TF(6)
 
 typedef struct winograd_tfs {
-    winograd_tf in, out, w, dy, dw;
+    winograd_tf in, out, w, w_stream, dy, dw;
 } winograd_tfs;
 static winograd_tfs BT_SIMD_NAME(winograd_tfs_of)(int m) {
 #define WINOGRAD_TFS(M)                                                                            \
     (winograd_tfs) {                                                                               \
         BT_SIMD_NAME(tf_in_##M), BT_SIMD_NAME(tf_out_##M), BT_SIMD_NAME(tf_w_##M),                 \
-            BT_SIMD_NAME(tf_dy_##M), BT_SIMD_NAME(tf_dw_##M)                                       \
+            BT_SIMD_NAME(tf_w_stream_##M), BT_SIMD_NAME(tf_dy_##M), BT_SIMD_NAME(tf_dw_##M)        \
     }
     return m == 2 ? WINOGRAD_TFS(2) : m == 4 ? WINOGRAD_TFS(4) : WINOGRAD_TFS(6);
 #undef WINOGRAD_TFS
@@ -326,8 +334,8 @@ static void BT_SIMD_NAME(winograd_weights_d)(const bt_shape *s, const wino_geom 
                           (int)bt_min64(BT_VLEN, 9 - j), 0);
         float *dst = ug + (c0 / WINOGRAD_CBV * g->kpad + k) * WINOGRAD_CBV + c0 % WINOGRAD_CBV;
         /* the kernel turned by 180 degrees: tap (a, b) at buf[8 - 3a - b] */
-        tf->w(buf + 8 * BT_VLEN, -3 * BT_VLEN, -BT_VLEN, dst, g->alpha * g->cpad * g->kpad,
-              g->cpad * g->kpad);
+        (g->stream_u ? tf->w_stream : tf->w)(buf + 8 * BT_VLEN, -3 * BT_VLEN, -BT_VLEN, dst,
+                                             g->alpha * g->cpad * g->kpad, g->cpad * g->kpad);
     }
 }
 
@@ -401,12 +409,24 @@ static bt_status BT_SIMD_NAME(winograd_prepare_d)(bt_plan *plan) {
     g->kpad = bt_div_up(s->kg, BT_VLEN) * BT_VLEN;
     g->cpad = bt_div_up(s->cg, WINOGRAD_CBV) * WINOGRAD_CBV;
     int64_t tiles_up = bt_div_up(g->tiles, WINOGRAD_TT) * WINOGRAD_TT;
+    g->u_floats = bt_div_up(s->g * a2 * g->cpad * g->kpad, 16) * 16;
+    /* U beyond half of L3 would leave the caches before it is read: written past them. */
+    g->stream_u = BT_VSTREAM && g->u_floats * (int64_t)sizeof(float) > mc->l3_bytes / 2;
+    /* Each thread its share of the tiles while every share fills 4 register tiles; else
+     * each block's channel blocks split between threads. */
+    if (!given[WINOGRAD_P_PAR])
+        prm[WINOGRAD_P_PAR] =
+            g->tiles >= plan->threads * 4 * WINOGRAD_TT ? WINO_PAR_TILES : WINO_PAR_C;
     /* A block's dy transforms in half of L2, but at least 4 register tiles, so that each
-     * slice of U read for the block feeds that many tiles; its products of a channel block
-     * in a quarter of L2. */
+     * slice of U read for the block feeds that many tiles; a U streamed from memory is read
+     * once per thread (par=tiles) or once (par=c): one block. Its products of a channel
+     * block in a quarter of L2. */
+    int64_t share = bt_div_up(g->tiles, prm[WINOGRAD_P_PAR] == WINO_PAR_TILES ? plan->threads : 1);
     if (!given[WINOGRAD_P_TB])
         prm[WINOGRAD_P_TB] =
-            bt_max64(mc->l2_bytes / 2 / (a2 * g->kpad * (int64_t)sizeof(float)), 4 * WINOGRAD_TT);
+            g->stream_u ? share
+                        : bt_max64(mc->l2_bytes / 2 / (a2 * g->kpad * (int64_t)sizeof(float)),
+                                   4 * WINOGRAD_TT);
     g->tb =
         bt_min64(bt_div_up(bt_max64(prm[WINOGRAD_P_TB], 1), WINOGRAD_TT) * WINOGRAD_TT, tiles_up);
     prm[WINOGRAD_P_TB] = g->tb;
@@ -416,12 +436,6 @@ static bt_status BT_SIMD_NAME(winograd_prepare_d)(bt_plan *plan) {
     g->cbk =
         bt_min64(bt_div_up(bt_max64(prm[WINOGRAD_P_CBK], 1), WINOGRAD_CBV) * WINOGRAD_CBV, g->cpad);
     prm[WINOGRAD_P_CBK] = g->cbk;
-    /* Blocks split evenly, or many: tiles; else each block's channels. */
-    if (!given[WINOGRAD_P_PAR])
-        prm[WINOGRAD_P_PAR] = g->nblocks % plan->threads == 0 || g->nblocks >= 8 * plan->threads
-                                  ? WINO_PAR_TILES
-                                  : WINO_PAR_C;
-    g->u_floats = bt_div_up(s->g * a2 * g->cpad * g->kpad, 16) * 16;
     g->v_floats = bt_div_up(a2 * g->kpad * g->tb, 16) * 16;
     g->m_floats = bt_div_up(a2 * g->tb * g->cbk, 16) * 16;
     g->buf_floats = bt_max64(BT_SIMD_NAME(winograd_stage_floats)(g), 16 * BT_VLEN);
@@ -448,6 +462,9 @@ static void BT_SIMD_NAME(winograd_run_d)(const bt_plan *plan, const bt_tensors *
     bt_split(s->g * s->kg, tid, nthr, &f0, &f1);
     for (int64_t f = f0; f < f1; f++)
         BT_SIMD_NAME(winograd_weights_d)(s, g, &tf, t->w, u, f / s->kg, f % s->kg, buf);
+#if BT_VSTREAM
+    if (g->stream_u) _mm_sfence();
+#endif
 #pragma omp barrier
     int64_t ncb = bt_div_up(g->cpad, g->cbk), nkv = g->kpad / BT_VLEN;
     if (!shared_v) { /* each thread its share of the tiles, in blocks */
