@@ -87,7 +87,7 @@ static const bt_param_spec BT_SIMD_NAME(winograd_d_params)[] = {
      .doc = "output channels per block of the products (their U stays in cache)"},
     {.key = "par",
      .choices = bt_wino_par_choices,
-     .doc = "threads split the tile blocks (tiles) or each block's channel blocks (c)"},
+     .doc = "threads split the tiles (tiles) or each block's channel blocks (c)"},
     {.key = NULL},
 };
 static const bt_param_spec BT_SIMD_NAME(winograd_w_params)[] = {
@@ -95,8 +95,8 @@ static const bt_param_spec BT_SIMD_NAME(winograd_w_params)[] = {
     WINOGRAD_TB_SPEC,
     {.key = "par",
      .choices = bt_wino_w_par_choices,
-     .doc = "threads split the tile blocks into private W copies (tiles), or each block's "
-            "transforms by tiles and its products by transform points into one W (xi)"},
+     .doc = "threads split the tiles into private W copies (tiles), or each block's "
+            "transforms and its products by transform points into one W (xi)"},
     {.key = NULL},
 };
 
