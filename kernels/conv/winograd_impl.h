@@ -288,6 +288,7 @@ static inline __attribute__((always_inline)) void
 BT_SIMD_NAME(winograd_gemm_d_tt)(const float *v, int64_t vkb, const float *u, int64_t kpad,
                                  float *mo, int64_t ldm, const int tt) {
     bt_vf acc[WINOGRAD_TT][WINOGRAD_CB];
+#pragma GCC unroll 16
     for (int t = 0; t < tt; t++)
         for (int b = 0; b < WINOGRAD_CB; b++) acc[t][b] = bt_vzero();
     for (int64_t k0 = 0; k0 < kpad; k0 += BT_VLEN, v += vkb) {
@@ -301,6 +302,7 @@ BT_SIMD_NAME(winograd_gemm_d_tt)(const float *v, int64_t vkb, const float *u, in
             }
         }
     }
+#pragma GCC unroll 16
     for (int t = 0; t < tt; t++)
         for (int b = 0; b < WINOGRAD_CB; b++) bt_vstore(mo + t * ldm + b * BT_VLEN, acc[t][b]);
 }
@@ -506,6 +508,7 @@ static inline __attribute__((always_inline)) void
 BT_SIMD_NAME(winograd_gemm_w_tt)(const float *d, int64_t ldd, const float *x, int64_t ldx,
                                  int64_t nt, float *w, int64_t ldw, int first, const int tt) {
     bt_vf acc[WINOGRAD_TT][WINOGRAD_CB];
+#pragma GCC unroll 16
     for (int k = 0; k < tt; k++)
         for (int b = 0; b < WINOGRAD_CB; b++) acc[k][b] = bt_vzero();
     for (int64_t t = 0; t < nt; t++, d += ldd, x += ldx) {
@@ -517,6 +520,7 @@ BT_SIMD_NAME(winograd_gemm_w_tt)(const float *d, int64_t ldd, const float *x, in
             for (int b = 0; b < WINOGRAD_CB; b++) acc[k][b] = bt_vfmadd(y, xv[b], acc[k][b]);
         }
     }
+#pragma GCC unroll 16
     for (int k = 0; k < tt; k++)
         for (int b = 0; b < WINOGRAD_CB; b++) {
             float *o = w + k * ldw + b * BT_VLEN;
