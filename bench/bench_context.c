@@ -107,15 +107,17 @@ static void add_problems_context(const bench_run *run) {
 
 /* The CPUs each thread of a team of each measured size really had ("thread_cpus_omp:T":
  * "0:0 1:1"), from a plan formed as every plan of the run is, so a binding is not merely
- * claimed; printed to stderr too. */
+ * claimed; printed to stderr too. The plan's problem gives every thread 8 MFLOP: a smaller
+ * one would run on fewer threads than asked (plan.c, useful_threads) and report those. */
 static void add_affinity_context(const bench_run *run) {
-    bt_problem p;
-    if (bt_problem_parse("fc_bwd_d mb1ic1oc1", &p) != BT_OK) return;
     for (int t = 0; t < run->opt.sel.nthreads; t++) {
-        char params[32], key[48], cpus[512];
+        char text[64], params[32], key[48], cpus[512];
+        snprintf(text, sizeof text, "fc_bwd_d mb%dic1024oc1024", 4 * run->opt.sel.threads[t]);
         snprintf(params, sizeof params, "threads=%d", run->opt.sel.threads[t]);
+        bt_problem p;
         bt_plan *plan;
-        if (bt_plan_create(&plan, &p, NULL, params) != BT_OK) continue;
+        if (bt_problem_parse(text, &p) != BT_OK || bt_plan_create(&plan, &p, NULL, params) != BT_OK)
+            continue;
         const char *bind = strstr(bt_plan_params(plan), "bind=");
         if (bt_plan_affinity(plan, cpus, sizeof cpus) == BT_OK) {
             snprintf(key, sizeof key, "thread_cpus_omp:%d", run->opt.sel.threads[t]);

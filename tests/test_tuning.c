@@ -545,6 +545,67 @@ static int campaign_report(const char *dir) {
     return 0;
 }
 
+/* For tests/mpi_exhaustive.sh: one line per key of dir's records with a full stage, "key
+ * <problem> t<threads> space=<configurations> searches=<records of stage default>
+ * slices=<slice markers> covered=<configurations some marker covers> overlaps=<covered by
+ * more than one> left=<not covered> evals=<sum of the markers' slice_evals> ranks=<ranks of
+ * the markers> paired=<paired markers> best=<ok: the last paired marker's exhaustive best is
+ * the fastest ok record of the key (search and every slice); else no or none>". */
+static int slice_report(const char *dir) {
+    bt_record_list recs = {0};
+    int bad = 0;
+    if (bt_records_load(dir, &recs, &bad) != BT_OK) return 2;
+    int *seen = calloc((size_t)recs.count + 1, sizeof *seen);
+    for (int i = 0; seen && i < recs.count; i++) {
+        const bt_record *key = &recs.items[i];
+        if (seen[i] || !strstr(key->search, "+full")) continue;
+        int64_t space = key->space_size;
+        int *covers = calloc((size_t)(space > 0 ? space : 1), sizeof *covers);
+        if (!covers) return 2;
+        int searches = 0, slices = 0, paired = 0, best = -1, last_paired = -1;
+        long long evals = 0;
+        unsigned long long ranks = 0;
+        for (int j = i; j < recs.count; j++) {
+            const bt_record *r = &recs.items[j];
+            if (r->threads != key->threads || strcmp(r->problem, key->problem) ||
+                bt_record_is_screen(r))
+                continue;
+            seen[j] = 1;
+            searches += !strcmp(r->stage, "default");
+            if (!strcmp(r->stage, "paired")) paired++, last_paired = j;
+            if (!strcmp(r->stage, "slice")) {
+                slices++;
+                evals += r->slice_evals;
+                if (r->rank >= 0 && r->rank < 64) ranks |= 1ull << r->rank;
+                for (int64_t c = r->slice_begin; c < r->slice_end && c < space; c++) covers[c]++;
+            }
+            if (!bt_record_is_marker(r) && r->status == BT_RECORD_OK && r->min_s > 0 &&
+                (best < 0 || r->min_s < recs.items[best].min_s))
+                best = j;
+        }
+        int64_t covered = 0, overlaps = 0;
+        for (int64_t c = 0; c < space; c++) covered += covers[c] > 0, overlaps += covers[c] > 1;
+        free(covers);
+        char expected[sizeof key->request] = "";
+        if (best >= 0)
+            snprintf(expected, sizeof expected, "%.60s %.150s", recs.items[best].variant,
+                     recs.items[best].params);
+        printf("key %s t%d space=%lld searches=%d slices=%d covered=%lld overlaps=%lld left=%lld "
+               "evals=%lld ranks=",
+               key->problem, key->threads, (long long)space, searches, slices, (long long)covered,
+               (long long)overlaps, (long long)(space - covered), evals);
+        for (int r = 0, first = 1; r < 64; r++)
+            if (ranks >> r & 1) printf(first ? "%d" : ",%d", r), first = 0;
+        printf(" paired=%d best=%s\n", paired,
+               last_paired < 0                                      ? "none"
+               : !strcmp(recs.items[last_paired].request, expected) ? "ok"
+                                                                    : "no");
+    }
+    free(seen);
+    bt_record_list_free(&recs);
+    return 0;
+}
+
 static int compare_doubles(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -1182,6 +1243,9 @@ static void fingerprint(void) {
     tl_expect(!strcmp(s, "abcdefg"), "sanitiser truncates: '%s'", s);
 }
 
+static void full_stage_in_slices(const bt_problem *p, const bt_buffers *buffers,
+                                 const bt_tune_options *base);
+
 static void space_and_search(void) {
     bt_problem p = tl_parse("conv_bwd_w mb2ic32ih28oc32kh3ph1"), norm;
     bt_problem_normalize(&p, &norm);
@@ -1296,8 +1360,98 @@ static void space_and_search(void) {
               "%.3g s (tuned) vs %.3g s",
               res.search, res.full_evals, fb >= 0 ? items[fb].variant : "-", res.paired_tuned_s,
               res.paired_full_s);
+    int slice_markers = 0, paired_markers = 0;
+    for (int i = 0; i < res.records.count; i++) {
+        const bt_record *r = &items[i];
+        slice_markers += !strcmp(r->stage, "slice") && r->slice_begin == 0 &&
+                         r->slice_end == res.space_size && r->slice_evals == res.full_evals;
+        paired_markers += !strcmp(r->stage, "paired") && r->paired_tuned_s == res.paired_tuned_s &&
+                          r->paired_full_s == res.paired_full_s;
+    }
+    tl_expect(slice_markers == 1 && paired_markers == 1,
+              "tiny exhaustive run: one slice marker over the whole space (%d) and one paired "
+              "marker with the re-timing (%d)",
+              slice_markers, paired_markers);
     bt_tune_result_free(&res);
+    full_stage_in_slices(&tnorm, &buffers, &o);
     bt_buffers_free(&buffers);
+}
+
+/* The full stage in slices, as a campaign runs it (search.h, tune/campaign.h): the budgeted
+ * search alone (BT_TUNE_FULL_LATER), three slices each knowing the records before it, then
+ * the paired re-timing from all of them. */
+static void full_stage_in_slices(const bt_problem *p, const bt_buffers *buffers,
+                                 const bt_tune_options *base) {
+    bt_tune_options o = *base;
+    o.exhaustive = BT_TUNE_FULL_LATER;
+    bt_tune_result searched;
+    if (bt_tune_key(p, 2, buffers, &o, &searched) != BT_OK) {
+        tl_fail("search without its full stage: %s", bt_last_error());
+        return;
+    }
+    int full_records = 0, named = 1;
+    for (int i = 0; i < searched.records.count; i++) {
+        full_records += !strcmp(searched.records.items[i].stage, "full") ||
+                        bt_record_is_marker(&searched.records.items[i]);
+        named = named && strstr(searched.records.items[i].search, "+full");
+    }
+    tl_expect(!searched.covered && !full_records && named && searched.full_evals == 0,
+              "search without its full stage: %s, %d records of a full stage", searched.search,
+              full_records);
+    bt_record_list known = {0};
+    for (int i = 0; i < searched.records.count; i++)
+        bt_record_list_push(&known, &searched.records.items[i]);
+    int64_t size = searched.space_size, cut[4] = {0, size / 3, 2 * size / 3, size};
+    int markers_ok = 1, kept_ok = 1, evals = 0;
+    double search_best =
+        searched.best_index >= 0 ? searched.records.items[searched.best_index].min_s : 1e30;
+    for (int s = 0; s < 3; s++) {
+        double best_before = 1e30;
+        for (int i = 0; i < known.count; i++)
+            if (known.items[i].status == BT_RECORD_OK && !bt_record_is_marker(&known.items[i]) &&
+                !bt_record_is_screen(&known.items[i]) && known.items[i].min_s > 0 &&
+                known.items[i].min_s < best_before)
+                best_before = known.items[i].min_s;
+        bt_tune_result slice;
+        if (bt_tune_full_slice(p, 2, buffers, &o, known.items, known.count, cut[s], cut[s + 1],
+                               &slice) != BT_OK) {
+            tl_fail("slice %d of the full stage: %s", s, bt_last_error());
+            markers_ok = 0;
+            break;
+        }
+        const bt_record *m =
+            slice.records.count ? &slice.records.items[slice.records.count - 1] : NULL;
+        markers_ok = markers_ok && m && !strcmp(m->stage, "slice") && m->slice_begin == cut[s] &&
+                     m->slice_end == cut[s + 1] && m->slice_evals == slice.full_evals &&
+                     !strcmp(m->search, searched.search);
+        evals += slice.full_evals;
+        for (int i = 0; i + 1 < slice.records.count; i++) {
+            const bt_record *r = &slice.records.items[i];
+            /* kept: the invalid ones and each new best, against the known records' best */
+            kept_ok = kept_ok && !strcmp(r->stage, "full") &&
+                      (r->status != BT_RECORD_OK || r->min_s < best_before);
+            if (r->status == BT_RECORD_OK) best_before = r->min_s;
+        }
+        for (int i = 0; i < slice.records.count; i++)
+            bt_record_list_push(&known, &slice.records.items[i]);
+        bt_tune_result_free(&slice);
+    }
+    bt_record paired;
+    bt_status st = bt_tune_paired(p, 2, buffers, known.items, known.count, &paired);
+    double full_best = 1e30;
+    for (int i = 0; i < known.count; i++)
+        if (known.items[i].status == BT_RECORD_OK && !bt_record_is_marker(&known.items[i]) &&
+            known.items[i].min_s > 0 && known.items[i].min_s < full_best)
+            full_best = known.items[i].min_s;
+    tl_expect(markers_ok && kept_ok && evals > 0 && full_best <= search_best && st == BT_OK &&
+                  !strcmp(paired.stage, "paired") && paired.paired_tuned_s > 0 &&
+                  paired.paired_full_s > 0,
+              "full stage in three slices of %lld configurations: %d more timed, markers %s, "
+              "records kept %s; best %.3g s (search %.3g s); paired re-timing %s",
+              (long long)size, evals, markers_ok ? "ok" : "WRONG", kept_ok ? "ok" : "WRONG",
+              full_best, search_best, st == BT_OK ? "ok" : bt_last_error());
+    bt_record_list_free(&known);
+    bt_tune_result_free(&searched);
 }
 
 /* Screening: a convolution is searched on a smaller minibatch, its best candidates are
@@ -1491,6 +1645,8 @@ int main(int argc, char **argv) {
         return time_commit(argv[2], atoi(argv[3]), atoi(argv[4]));
     if (argc == 3 && !strcmp(argv[1], "--campaign-report")) /* for tests/mpi_campaign.sh */
         return campaign_report(argv[2]);
+    if (argc == 3 && !strcmp(argv[1], "--slice-report")) /* for tests/mpi_exhaustive.sh */
+        return slice_report(argv[2]);
     if (argc == 3 && !strcmp(argv[1], "--check-folder")) { /* for tests/kill_tune.sh */
         char why[300];
         int ok = folder_consistent(argv[2], why, sizeof why);

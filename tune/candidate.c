@@ -240,6 +240,20 @@ static void note_result(bt_tuner *t, int record, const bt_config *cfg) {
     }
 }
 
+void bt_tuner_know(bt_tuner *t, const bt_record *r) {
+    int index = bt_tuner_push_record(t, r);
+    char key[sizeof t->seen[0].key];
+    if (strcmp(r->stage, "default")) { /* the default dispatch was asked for without a variant */
+        snprintf(key, sizeof key, "req:%s|%s", r->variant, r->request);
+        add_seen(t, key, index, NULL);
+    }
+    if (r->status != BT_RECORD_UNSUPPORTED) {
+        snprintf(key, sizeof key, "plan:%s|%s", r->variant, r->params);
+        add_seen(t, key, index, NULL);
+    }
+    note_result(t, index, NULL);
+}
+
 /* Plans, checks and times one candidate (variant NULL: the default dispatch). `cfg` is its
  * place in the space, when it has one. */
 int bt_tuner_evaluate(bt_tuner *t, const char *variant, const char *params, const bt_config *cfg) {

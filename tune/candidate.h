@@ -54,6 +54,10 @@ typedef struct bt_tuner {
 int bt_tuner_budget_left(const bt_tuner *t);
 /* Appends a record; its index, or -1 out of memory. */
 int bt_tuner_push_record(bt_tuner *t, const bt_record *r);
+/* Takes a record of the key made earlier (by another process: a campaign's slices,
+ * search.h) as if this tuner had made it: its candidate is not evaluated again and it counts
+ * for the best so far. */
+void bt_tuner_know(bt_tuner *t, const bt_record *r);
 /* Makes the probe problem (BT_TUNE_PROBE_MIN_DEFAULT_S) from the default's run time. */
 void bt_tuner_probe_setup(bt_tuner *t, double default_s);
 /* Plans, checks and times one candidate (variant NULL: the default dispatch); `cfg` is its

@@ -74,6 +74,15 @@ json_t *bt_record_to_json(const bt_record *r) {
     json_object_set_new(o, "space_size", json_integer(r->space_size));
     if (r->interference[0]) json_object_set_new(o, "interference", json_string(r->interference));
     if (r->rank >= 0) json_object_set_new(o, "rank", json_integer(r->rank));
+    if (!strcmp(r->stage, "slice")) {
+        json_object_set_new(o, "slice_begin", json_integer(r->slice_begin));
+        json_object_set_new(o, "slice_end", json_integer(r->slice_end));
+        json_object_set_new(o, "slice_evals", json_integer(r->slice_evals));
+    }
+    if (r->paired_tuned_s > 0 && r->paired_full_s > 0) {
+        json_object_set_new(o, "paired_tuned_s", json_real(r->paired_tuned_s));
+        json_object_set_new(o, "paired_full_s", json_real(r->paired_full_s));
+    }
     return o;
 }
 
@@ -101,6 +110,11 @@ int bt_record_from_json(const json_t *o, bt_record *r) {
     r->reps = (int)json_integer_value(json_object_get(o, "reps"));
     r->abandoned = json_is_true(json_object_get(o, "abandoned"));
     r->space_size = (int64_t)json_integer_value(json_object_get(o, "space_size"));
+    r->slice_begin = (int64_t)json_integer_value(json_object_get(o, "slice_begin"));
+    r->slice_end = (int64_t)json_integer_value(json_object_get(o, "slice_end"));
+    r->slice_evals = (int64_t)json_integer_value(json_object_get(o, "slice_evals"));
+    r->paired_tuned_s = json_number_value(json_object_get(o, "paired_tuned_s"));
+    r->paired_full_s = json_number_value(json_object_get(o, "paired_full_s"));
     const json_t *rank = json_object_get(o, "rank");
     r->rank = json_is_integer(rank) ? (int)json_integer_value(rank) : -1;
     const char *interference = json_string_value(json_object_get(o, "interference"));
@@ -620,6 +634,10 @@ int bt_record_is_screen(const bt_record *r) {
     return !strncmp(r->stage, "screen", 6);
 }
 
+int bt_record_is_marker(const bt_record *r) {
+    return !strcmp(r->stage, "slice") || !strcmp(r->stage, "paired");
+}
+
 static json_t *entry_json(const key_best *k, const bt_record *records) {
     const bt_record *r = &records[k->best];
     json_t *e = json_object();
@@ -721,7 +739,7 @@ json_t *bt_table_build_for(const bt_record *records, int count, const bt_fingerp
     for (int i = 0; i < count; i++) {
         const bt_record *r = &records[i];
         if (strcmp(r->hardware, machine->hardware) || bt_record_is_screen(r) ||
-            !record_current(r, latest, registry))
+            bt_record_is_marker(r) || !record_current(r, latest, registry))
             continue;
         bt_problem p;
         char canonical[200];

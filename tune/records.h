@@ -62,7 +62,8 @@ typedef struct bt_record {
     int reps;
     int abandoned;   /* stopped early: clearly slower than the best so far */
     char stage[16];  /* default, exhaustive, coarse, refine, random, screen-coarse,
-                        screen-refine, screen-random, confirm, full, space */
+                        screen-refine, screen-random, confirm, full, space; markers: slice,
+                        paired */
     char search[32]; /* how the key was searched: exhaustive, coarse+refine[+full],
                         screen+confirm[+full] */
     int64_t space_size;
@@ -78,8 +79,16 @@ typedef struct bt_record {
     char variant_hash[20]; /* of its variant's name and parameter space (bt_variant_hash); ""
                               in records written before it was recorded */
     char version[32];
-    char host[64];      /* the host that timed it ("" in records written before it was recorded) */
-    int rank;           /* the MPI rank that timed it in a campaign (campaign.h); -1 alone */
+    char host[64]; /* the host that timed it ("" in records written before it was recorded) */
+    int rank;      /* the MPI rank that timed it in a campaign (campaign.h); -1 alone */
+    /* Markers (bt_record_is_marker): no timing of their own (min_s 0, status ok).
+     * Stage "slice": the full stage (search.h) evaluated configurations [slice_begin,
+     * slice_end) of the key's space, slice_evals of them planned, checked and timed; a rerun
+     * of a campaign evaluates only the configurations no marker covers. Stage "paired": the
+     * tuned choice (variant, params) and the exhaustive best (request: "variant params")
+     * re-timed in alternation, medians paired_tuned_s and paired_full_s. */
+    int64_t slice_begin, slice_end, slice_evals;
+    double paired_tuned_s, paired_full_s;
     uint64_t line_hash; /* of its line in records.jsonl (what tables are stamped with) */
 } bt_record;
 
@@ -93,6 +102,8 @@ const char *bt_record_status_name(bt_record_status s);
  * smaller problem its problem text names, as an ordering aid for a bigger key; never a
  * table entry, and it does not make its problem a tuned key. */
 int bt_record_is_screen(const bt_record *r);
+/* A marker record (stage "slice" or "paired", above): never a table entry nor a timing. */
+int bt_record_is_marker(const bt_record *r);
 /* Machine, hashes, version, host and date of now; op and problem from p; threads the key. */
 void bt_record_init(bt_record *r, const bt_problem *p, int threads);
 json_t *bt_record_to_json(const bt_record *r);

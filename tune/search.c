@@ -262,14 +262,16 @@ static void screen_then_confirm(bt_tuner *t, const bt_problem *screen) {
     if (bt_tuner_budget_left(t)) refine_best_and_runner_up(t);
 }
 
-static int best_record(const bt_record_list *l, int include_full) {
+/* The best ok timing among records (not a screen's nor a marker), of the budgeted search
+ * only or including stage "full"; -1 if none. */
+static int best_record(const bt_record *items, int count, int include_full) {
     int best = -1;
-    for (int i = 0; i < l->count; i++) {
-        const bt_record *r = &l->items[i];
-        if (r->status != BT_RECORD_OK || bt_record_is_screen(r) ||
+    for (int i = 0; i < count; i++) {
+        const bt_record *r = &items[i];
+        if (r->status != BT_RECORD_OK || bt_record_is_screen(r) || bt_record_is_marker(r) ||
             (!include_full && !strcmp(r->stage, "full")))
             continue;
-        if (best < 0 || r->min_s < l->items[best].min_s) best = i;
+        if (best < 0 || r->min_s < items[best].min_s) best = i;
     }
     return best;
 }
@@ -277,22 +279,21 @@ static int best_record(const bt_record_list *l, int include_full) {
 /* Rounds of the paired re-timing: each times both plans (min of 5) in turn. */
 #define PAIRED_ROUNDS 9
 
-static bt_plan *plan_of_record(const bt_tuner *t, int record) {
-    const bt_record *r = &t->res->records.items[record];
+static bt_plan *plan_of_record(const bt_problem *p, const bt_record *r) {
     bt_plan *plan = NULL;
-    if (bt_plan_create(&plan, t->p, r->variant, r->params) != BT_OK) return NULL;
+    if (bt_plan_create(&plan, p, r->variant, r->params) != BT_OK) return NULL;
     return plan;
 }
 
-static void paired_retime(bt_tuner *t) {
-    bt_tune_result *out = t->res;
-    if (out->best_index < 0 || out->full_best_index < 0) return;
-    if (out->best_index == out->full_best_index) {
-        out->paired_tuned_s = out->paired_full_s = out->records.items[out->best_index].min_s;
-        return;
+/* Paired medians of the tuned choice and the exhaustive best, timed in alternation; the
+ * recorded time of both when they are the same record. */
+static bt_status retime_pair(const bt_problem *p, const bt_buffers *buffers, const bt_record *tuned,
+                             const bt_record *full, double *tuned_s, double *full_s) {
+    if (tuned == full) {
+        *tuned_s = *full_s = tuned->min_s;
+        return BT_OK;
     }
-    bt_plan *tuned = plan_of_record(t, out->best_index);
-    bt_plan *full = plan_of_record(t, out->full_best_index);
+    bt_plan *plans[2] = {plan_of_record(p, tuned), plan_of_record(p, full)};
     bt_timing_options o;
     bt_timing_defaults(&o);
     o.max_reps = 5;
@@ -300,50 +301,163 @@ static void paired_retime(bt_tuner *t) {
     o.rep_seconds = 0;
     double a[PAIRED_ROUNDS], b[PAIRED_ROUNDS];
     int n = 0;
-    for (; tuned && full && n < PAIRED_ROUNDS; n++) {
+    for (; plans[0] && plans[1] && n < PAIRED_ROUNDS; n++) {
         /* Which goes first alternates: the second of a round runs on caches and clocks the
          * first left behind. */
-        bt_plan *first = n % 2 ? full : tuned, *second = n % 2 ? tuned : full;
+        bt_plan *first = plans[n % 2], *second = plans[1 - n % 2];
         bt_timing t1, t2;
-        if (bt_time_plan(first, t->buffers, &o, &t1) != BT_OK ||
-            bt_time_plan(second, t->buffers, &o, &t2) != BT_OK)
+        if (bt_time_plan(first, buffers, &o, &t1) != BT_OK ||
+            bt_time_plan(second, buffers, &o, &t2) != BT_OK)
             break;
         a[n] = n % 2 ? t2.min_s : t1.min_s, b[n] = n % 2 ? t1.min_s : t2.min_s;
     }
-    if (n == PAIRED_ROUNDS)
-        out->paired_tuned_s = bt_sort_median(a, n), out->paired_full_s = bt_sort_median(b, n);
-    bt_plan_destroy(tuned);
-    bt_plan_destroy(full);
+    bt_plan_destroy(plans[0]);
+    bt_plan_destroy(plans[1]);
+    if (n < PAIRED_ROUNDS) return bt_fail(BT_EINVAL, "tuner: the paired re-timing failed");
+    *tuned_s = bt_sort_median(a, n), *full_s = bt_sort_median(b, n);
+    return BT_OK;
+}
+
+bt_status bt_tune_paired(const bt_problem *p, int threads, const bt_buffers *buffers,
+                         const bt_record *known, int nknown, bt_record *marker) {
+    int tuned = best_record(known, nknown, 0), full = best_record(known, nknown, 1);
+    if (tuned < 0) return bt_fail(BT_EINVAL, "tuner: no tuned choice to re-time");
+    double tuned_s = 0, full_s = 0;
+    bt_status st = retime_pair(p, buffers, &known[tuned], &known[full], &tuned_s, &full_s);
+    if (st != BT_OK) return st;
+    bt_record_init(marker, p, threads);
+    snprintf(marker->stage, sizeof marker->stage, "paired");
+    snprintf(marker->variant, sizeof marker->variant, "%s", known[tuned].variant);
+    snprintf(marker->params, sizeof marker->params, "%s", known[tuned].params);
+    snprintf(marker->request, sizeof marker->request, "%.60s %.150s", known[full].variant,
+             known[full].params);
+    snprintf(marker->search, sizeof marker->search, "%s", known[tuned].search);
+    marker->space_size = known[tuned].space_size;
+    marker->status = BT_RECORD_OK;
+    marker->paired_tuned_s = tuned_s, marker->paired_full_s = full_s;
+    snprintf(marker->note, sizeof marker->note,
+             "the tuned choice (variant, params) against the exhaustive best (request), timed in "
+             "%d alternating rounds of min of 5: medians %.4g and %.4g s",
+             PAIRED_ROUNDS, tuned_s, full_s);
+    return BT_OK;
+}
+
+/* The tuner of key (p, threads) with out as its result: the space, timing options from the
+ * budget, the reduced problem of the checks. */
+static bt_status tuner_open(bt_tuner *t, const bt_problem *p, int threads,
+                            const bt_buffers *buffers, const bt_tune_options *o,
+                            bt_tune_result *out) {
+    memset(out, 0, sizeof *out);
+    out->default_index = out->best_index = out->full_best_index = -1;
+    *t = (bt_tuner){.p = p, .threads = threads, .buffers = buffers, .o = o, .res = out, .best = -1};
+    t->flops = bt_problem_flops(p);
+    t->deadline = bt_now() + o->seconds;
+    bt_timing_defaults(&t->timing);
+    double per_candidate = o->seconds / (o->max_evals > 0 ? o->max_evals : 1);
+    t->timing.rep_seconds = per_candidate / 2 < 0.02  ? 0.02
+                            : per_candidate / 2 > 0.2 ? 0.2
+                                                      : per_candidate / 2;
+    t->timing.cap_seconds = o->seconds / 4 < 0.05 ? 0.05 : o->seconds / 4 > 5 ? 5 : o->seconds / 4;
+    if (t->flops > o->check_max_flops) {
+        t->check_reduced = bt_reduce_problem(p, o->check_max_flops, &t->reduced);
+        bt_problem_format(&t->reduced, t->reduced_text, sizeof t->reduced_text);
+    }
+    bt_status st = bt_space_build(p, threads, &t->space);
+    if (st != BT_OK) return st;
+    int nv = t->space.nvariants ? t->space.nvariants : 1;
+    t->variant_best = malloc((size_t)nv * sizeof *t->variant_best);
+    t->variant_config = calloc((size_t)nv, sizeof *t->variant_config);
+    if (!t->variant_best || !t->variant_config) {
+        free(t->variant_best), free(t->variant_config);
+        bt_space_free(&t->space);
+        return bt_fail(BT_ENOMEM, "tuner: out of memory");
+    }
+    for (int v = 0; v < nv; v++) t->variant_best[v] = -1;
+    out->space_size = bt_space_size(&t->space);
+    return BT_OK;
+}
+
+static void tuner_close(bt_tuner *t) {
+    free(t->variant_best);
+    free(t->variant_config);
+    free(t->seen);
+    bt_check_case_free(t->check_case[0]);
+    bt_check_case_free(t->check_case[1]);
+    for (int i = 0; i < t->have_probe; i++) bt_buffers_free(&t->probe_buffers[i]);
+    bt_space_free(&t->space);
+}
+
+/* The full stage over configurations [begin, end) of the space, then its marker. */
+static void full_range(bt_tuner *t, int64_t begin, int64_t end) {
+    t->stage = "full";
+    /* Only the best of the space matters here: a candidate whose first runs are already far
+     * behind it cannot be that, so it costs one or two runs, not three. */
+    t->timing.warmup_ratio = 2.0;
+    t->timing.abandon_reps = 1;
+    int evals = t->res->full_evals;
+    for (int64_t i = begin; i < end; i++) {
+        bt_config c;
+        bt_space_config(&t->space, i, &c);
+        bt_tuner_evaluate_config(t, &c);
+    }
+    bt_record m;
+    bt_record_init(&m, t->p, t->threads);
+    snprintf(m.stage, sizeof m.stage, "slice");
+    snprintf(m.variant, sizeof m.variant, "(full stage)");
+    m.status = BT_RECORD_OK;
+    m.slice_begin = begin, m.slice_end = end, m.slice_evals = t->res->full_evals - evals;
+    snprintf(m.note, sizeof m.note,
+             "full stage over configurations [%lld, %lld) of the space: %lld planned, checked "
+             "and timed",
+             (long long)begin, (long long)end, (long long)m.slice_evals);
+    bt_tuner_push_record(t, &m);
+}
+
+bt_status bt_tune_full_slice(const bt_problem *p, int threads, const bt_buffers *buffers,
+                             const bt_tune_options *o, const bt_record *known, int nknown,
+                             int64_t begin, int64_t end, bt_tune_result *out) {
+    memset(out, 0, sizeof *out);
+    out->default_index = out->best_index = out->full_best_index = -1;
+    bt_tune_result all;
+    bt_tuner t;
+    bt_status st = tuner_open(&t, p, threads, buffers, o, &all);
+    if (st != BT_OK) return st;
+    out->space_size = all.space_size;
+    if (begin < 0 || begin > end || end > all.space_size) {
+        st = bt_fail(BT_EINVAL, "tuner: configurations [%lld, %lld) are not in the space (%lld)",
+                     (long long)begin, (long long)end, (long long)all.space_size);
+        goto done;
+    }
+    char search[sizeof known->search] = "";
+    for (int i = 0; i < nknown; i++) {
+        if (strstr(known[i].search, "+full"))
+            snprintf(search, sizeof search, "%s", known[i].search);
+        if (!bt_record_is_screen(&known[i]) && !bt_record_is_marker(&known[i]))
+            bt_tuner_know(&t, &known[i]);
+    }
+    int first = all.records.count;
+    double start = bt_now();
+    full_range(&t, begin, end);
+    out->full_seconds = bt_now() - start;
+    out->full_evals = all.full_evals;
+    for (int i = first; i < all.records.count && st == BT_OK; i++) {
+        bt_record *r = &all.records.items[i];
+        snprintf(r->search, sizeof r->search, "%s", search);
+        r->space_size = all.space_size;
+        st = bt_record_list_push(&out->records, r);
+    }
+    out->full_best_index = best_record(out->records.items, out->records.count, 1);
+done:
+    bt_tune_result_free(&all);
+    tuner_close(&t);
+    return st;
 }
 
 bt_status bt_tune_key(const bt_problem *p, int threads, const bt_buffers *buffers,
                       const bt_tune_options *o, bt_tune_result *out) {
-    memset(out, 0, sizeof *out);
-    out->default_index = out->best_index = out->full_best_index = -1;
-    bt_tuner t = {.p = p, .threads = threads, .buffers = buffers, .o = o, .res = out, .best = -1};
-    t.flops = bt_problem_flops(p);
-    t.deadline = bt_now() + o->seconds;
-    bt_timing_defaults(&t.timing);
-    double per_candidate = o->seconds / (o->max_evals > 0 ? o->max_evals : 1);
-    t.timing.rep_seconds = per_candidate / 2 < 0.02  ? 0.02
-                           : per_candidate / 2 > 0.2 ? 0.2
-                                                     : per_candidate / 2;
-    t.timing.cap_seconds = o->seconds / 4 < 0.05 ? 0.05 : o->seconds / 4 > 5 ? 5 : o->seconds / 4;
-    if (t.flops > o->check_max_flops) {
-        t.check_reduced = bt_reduce_problem(p, o->check_max_flops, &t.reduced);
-        bt_problem_format(&t.reduced, t.reduced_text, sizeof t.reduced_text);
-    }
-    bt_status st = bt_space_build(p, threads, &t.space);
+    bt_tuner t;
+    bt_status st = tuner_open(&t, p, threads, buffers, o, out);
     if (st != BT_OK) return st;
-    int nv = t.space.nvariants ? t.space.nvariants : 1;
-    t.variant_best = malloc((size_t)nv * sizeof *t.variant_best);
-    t.variant_config = calloc((size_t)nv, sizeof *t.variant_config);
-    if (!t.variant_best || !t.variant_config) {
-        st = bt_fail(BT_ENOMEM, "tuner: out of memory");
-        goto done;
-    }
-    for (int v = 0; v < nv; v++) t.variant_best[v] = -1;
-    out->space_size = bt_space_size(&t.space);
 
     t.stage = "space";
     for (int i = 0; i < t.space.nskipped; i++) {
@@ -397,39 +511,28 @@ bt_status bt_tune_key(const bt_problem *p, int threads, const bt_buffers *buffer
         }
     }
     if (o->exhaustive && !out->covered) {
-        t.stage = "full";
-        /* Only the best of the space matters here: a candidate whose first runs are
-         * already far behind it cannot be that, so it costs one or two runs, not three. */
-        t.timing.warmup_ratio = 2.0;
-        t.timing.abandon_reps = 1;
-        double full_start = bt_now();
-        for (int64_t i = 0; i < out->space_size; i++) {
-            bt_config c;
-            bt_space_config(&t.space, i, &c);
-            bt_tuner_evaluate_config(&t, &c);
-        }
-        out->covered = 1;
-        out->best_index = best_record(&out->records, 0);
-        out->full_best_index = best_record(&out->records, 1);
-        paired_retime(&t);
-        out->full_seconds = bt_now() - full_start;
         size_t n = strlen(out->search);
         snprintf(out->search + n, sizeof out->search - n, "+full");
+    }
+    if (o->exhaustive && o->exhaustive != BT_TUNE_FULL_LATER && !out->covered) {
+        double full_start = bt_now();
+        full_range(&t, 0, out->space_size);
+        out->covered = 1;
+        bt_record paired;
+        if (bt_tune_paired(p, threads, buffers, out->records.items, out->records.count, &paired) ==
+            BT_OK) {
+            out->paired_tuned_s = paired.paired_tuned_s, out->paired_full_s = paired.paired_full_s;
+            bt_tuner_push_record(&t, &paired);
+        }
+        out->full_seconds = bt_now() - full_start;
     }
     for (int i = 0; i < out->records.count; i++) {
         bt_record *r = &out->records.items[i];
         snprintf(r->search, sizeof r->search, "%s", out->search);
         r->space_size = out->space_size;
     }
-    out->best_index = best_record(&out->records, 0);
-    out->full_best_index = best_record(&out->records, 1);
-done:
-    free(t.variant_best);
-    free(t.variant_config);
-    free(t.seen);
-    bt_check_case_free(t.check_case[0]);
-    bt_check_case_free(t.check_case[1]);
-    for (int i = 0; i < t.have_probe; i++) bt_buffers_free(&t.probe_buffers[i]);
-    bt_space_free(&t.space);
-    return st;
+    out->best_index = best_record(out->records.items, out->records.count, 0);
+    out->full_best_index = best_record(out->records.items, out->records.count, 1);
+    tuner_close(&t);
+    return BT_OK;
 }

@@ -25,9 +25,13 @@
  *    the best of the space matters there, so a candidate is abandoned after its warm-up at
  *    2x the best so far or after one timed run at 1.3x, and of its records only the invalid
  *    ones and each new best are kept (a ResNet-50 space is ~10^4 configurations per key).
- *    Then the tuned choice and the exhaustive best are re-timed in alternation (paired
- *    medians of PAIRED_ROUNDS rounds of min-of-5) so that the comparison does not favour the
- * maximum of 10^4 noisy timings. Every candidate is checked against the reference (exact mode)
+ *    A marker record (stage "slice", records.h) says which configurations it covered. Then
+ *    the tuned choice and the exhaustive best are re-timed in alternation (paired medians of
+ *    PAIRED_ROUNDS rounds of min-of-5; a marker record of stage "paired" keeps them) so that
+ *    the comparison does not favour the maximum of 10^4 noisy timings. A campaign splits the
+ *    full stage into slices of the space evaluated on several ranks (bt_tune_full_slice) and
+ *    re-times the pair once all are in (bt_tune_paired), tune/campaign.h.
+ * Every candidate is checked against the reference (exact mode)
  * before it is timed: on the problem itself when its FLOP count is at most check_max_flops, else on
  * a reduced copy with the same channels, kernel, stride, padding, dilation and layout (measure.h);
  * a wrong one is recorded invalid and never chosen. On a problem whose default run takes 4 ms or
@@ -61,7 +65,8 @@ typedef struct bt_tune_progress {
 typedef struct bt_tune_options {
     double seconds; /* budget of the key; the default dispatch is measured regardless */
     int max_evals;  /* timed candidates (checked and timed), default included; 1024 */
-    int exhaustive; /* then evaluate the rest of the space too */
+    int exhaustive; /* then evaluate the rest of the space too; BT_TUNE_FULL_LATER: only
+                       name the search "+full", the caller runs the full stage in slices */
     double check_max_flops;
     uint64_t seed;
     int screen; /* search big problems on a smaller minibatch first (above); default 1 */
@@ -70,6 +75,8 @@ typedef struct bt_tune_options {
     void (*progress)(void *ctx, const bt_tune_progress *p);
     void *progress_ctx;
 } bt_tune_options;
+
+#define BT_TUNE_FULL_LATER 2
 
 void bt_tune_defaults(bt_tune_options *o);
 
@@ -93,5 +100,23 @@ typedef struct bt_tune_result {
 bt_status bt_tune_key(const bt_problem *p, int threads, const bt_buffers *buffers,
                       const bt_tune_options *o, bt_tune_result *out);
 void bt_tune_result_free(bt_tune_result *r);
+
+/* The full stage of key (p, threads) over configurations [begin, end) of its space only, as
+ * bt_tune_key runs it over the whole space: `known` holds the key's records so far (its
+ * budgeted search, made with BT_TUNE_FULL_LATER, and slices done), whose candidates are not
+ * evaluated again and whose best is the best so far that candidates are abandoned against
+ * (o->seconds: the search's budget, which sets the timing options). out->records: the
+ * slice's records (the invalid ones and each new best), then its marker (stage "slice");
+ * out->full_evals, out->full_seconds; out->full_best_index its best record, -1 if none
+ * beat the known ones. */
+bt_status bt_tune_full_slice(const bt_problem *p, int threads, const bt_buffers *buffers,
+                             const bt_tune_options *o, const bt_record *known, int nknown,
+                             int64_t begin, int64_t end, bt_tune_result *out);
+
+/* The paired re-timing of key (p, threads) from its records (`known`: the budgeted search's
+ * and every slice's): the tuned choice against the exhaustive best. Fills *marker (stage
+ * "paired"); BT_EINVAL if the records hold no tuned choice, or a re-timing failed. */
+bt_status bt_tune_paired(const bt_problem *p, int threads, const bt_buffers *buffers,
+                         const bt_record *known, int nknown, bt_record *marker);
 
 #endif

@@ -80,7 +80,11 @@ static const char tune_help[] =
     "Under mpirun or srun (several ranks): ranks of one machine share the campaign, rank 0\n"
     "hands the keys out one at a time and commits each key's records as it finishes; ranks\n"
     "of other machines tune for theirs, into results/<their machine-id>/ on rank 0's file\n"
-    "system (or all into --out DIR); --time-limit is then the campaign's wall time.\n"
+    "system (or all into --out DIR); --time-limit is then the campaign's wall time. With\n"
+    "--exhaustive, the rest of each key's space is cut into slices of minutes that rank 0\n"
+    "hands out like keys (slices of keys already searched first), and one rank re-times the\n"
+    "tuned choice against the exhaustive best once every slice is in; records of stage\n"
+    "'slice' say which configurations were done, so a rerun does only the rest.\n"
     "\n"
     "Progress goes to stderr, one line per key as it ends ('[i/N, time so far, ETA]', the ETA\n"
     "from the keys tuned before it), and on a terminal a live line while it is tuned; --quiet\n"
@@ -162,18 +166,28 @@ static int collect_keys(key_list *l, const options *o) {
     return rc;
 }
 
+/* Whether a record counts for this build: made with its registry, or (registries, from the
+ * folder's records; may be NULL) with a variant unchanged since, as resuming counts it. */
+static int record_counts(const bt_record *r, const json_t *registries) {
+    if (!strcmp(r->registry_hash, bt_registry_hash())) return 1;
+    int v = bt_variant_find(r->variant);
+    return registries && v >= 0 && bt_registry_had_variant(registries, r->registry_hash, v) == 1;
+}
+
 /* Default, tuned and exhaustive results of a key from its records. */
-static void summarize(tune_key *k, const bt_record *recs, int n) {
+static void summarize(tune_key *k, const bt_record *recs, int n, const json_t *registries) {
     const bt_fingerprint *fp = bt_fingerprint_get();
     const bt_record *def = NULL, *tuned = NULL, *full = NULL;
     int exhaustive = 0;
     for (int i = 0; i < n; i++) {
         const bt_record *r = &recs[i];
         if (r->threads != k->threads || strcmp(r->problem, k->text) ||
-            strcmp(r->hardware, fp->hardware) || strcmp(r->registry_hash, bt_registry_hash()))
+            strcmp(r->hardware, fp->hardware) || !record_counts(r, registries))
             continue;
         if (!strcmp(r->search, "exhaustive") || strstr(r->search, "+full")) exhaustive = 1;
-        if (r->status != BT_RECORD_OK || !(r->min_s > 0)) continue;
+        if (!strcmp(r->stage, "paired") && r->paired_tuned_s > 0 && r->paired_full_s > 0)
+            k->paired_ratio = r->paired_full_s / r->paired_tuned_s;
+        if (r->status != BT_RECORD_OK || !(r->min_s > 0) || bt_record_is_marker(r)) continue;
         if (!strcmp(r->stage, "default") && (!def || r->min_s < def->min_s)) def = r;
         if (strcmp(r->stage, "full") && (!tuned || r->min_s < tuned->min_s)) tuned = r;
         if (!full || r->min_s < full->min_s) full = r;
@@ -235,17 +249,16 @@ static int print_interference(const key_list *keys, int strict) {
     return suspect;
 }
 
-/* Judges the interference over a key's tuning (samples before and after); when there was
- * some, the key and its records say so. */
-static void judge_key(tune_key *k, const bt_load_sample *before, const bt_load_sample *after,
-                      bt_tune_result *res) {
+/* Judges the interference over the making of records (samples before and after, threads
+ * of the key); when there was some, the records say so. Returns what was seen, "" if none. */
+static const char *judge(int threads, const bt_load_sample *before, const bt_load_sample *after,
+                         bt_record_list *records, char *seen, size_t size) {
     bt_interference v;
-    bt_interference_between(before, after, k->threads, &v);
-    if (!v.detected) return;
-    snprintf(k->interference, sizeof k->interference, "%.159s", v.reasons);
-    for (int i = 0; i < res->records.count; i++)
-        snprintf(res->records.items[i].interference, sizeof res->records.items[i].interference,
-                 "%.159s", v.reasons);
+    bt_interference_between(before, after, threads, &v);
+    snprintf(seen, size, "%.159s", v.detected ? v.reasons : "");
+    for (int i = 0; v.detected && i < records->count; i++)
+        snprintf(records->items[i].interference, sizeof records->items[i].interference, "%s", seen);
+    return seen;
 }
 
 static void print_summary(const key_list *keys, const run_times *times, double budget) {
@@ -317,6 +330,7 @@ typedef struct key_source {
     bt_status (*save)(void *ctx, const char *dir, int key, const bt_record *records, int count,
                       double seconds, bt_commit_info *info);
     void *ctx;
+    int full_later; /* with --exhaustive, the keys' full stages run elsewhere (campaign.h) */
 } key_source;
 
 typedef struct alone_state {
@@ -373,7 +387,7 @@ static int tune_keys(key_list *keys, const options *o, const char *dir, double b
         to.seconds = seconds;
         if (to.seconds < 0.5) to.seconds = 0.5;
         to.max_evals = o->max_evals;
-        to.exhaustive = o->exhaustive;
+        to.exhaustive = o->exhaustive ? src->full_later ? BT_TUNE_FULL_LATER : 1 : 0;
         to.screen = !o->no_screen;
         progress_ctx pc = {.live = !o->quiet && isatty(2), .key = k};
         bt_cli_progress_text(index, todo, bt_now() - start, bt_now() - start,
@@ -395,11 +409,11 @@ static int tune_keys(key_list *keys, const options *o, const char *dir, double b
             failures++;
             continue;
         }
-        summarize(k, res.records.items, res.records.count);
+        summarize(k, res.records.items, res.records.count, NULL);
         if (res.paired_tuned_s > 0 && res.paired_full_s > 0)
             k->paired_ratio = res.paired_full_s / res.paired_tuned_s;
         times->full += res.full_seconds;
-        judge_key(k, &before, &after, &res);
+        judge(k->threads, &before, &after, &res.records, k->interference, sizeof k->interference);
         bt_commit_info info = {0};
         int withheld = o->strict && k->interference[0];
         st = src->save(src->ctx, dir, i, res.records.items, withheld ? 0 : res.records.count,
@@ -412,7 +426,7 @@ static int tune_keys(key_list *keys, const options *o, const char *dir, double b
                     k->default_gflops, res.search, (long long)res.space_size, res.evals,
                     bt_now() - t0 - res.full_seconds,
                     fmax(0, budget - (bt_now() - start - times->full)));
-        if (o->exhaustive && !o->quiet)
+        if (o->exhaustive && !src->full_later && !o->quiet)
             fprintf(stderr,
                     "        exhaustive: %d more timed in %.1f s, best %.2f GFLOP/s; paired "
                     "re-timing: tuned at %.3f of it\n",
@@ -448,8 +462,12 @@ static void print_results(key_list *keys, const char *dir, const run_times *time
     int bad = 0;
     bt_records_load(dir, &existing, &bad);
     if (drop_suspect) bt_record_list_drop_suspect(&existing);
+    json_t *registries = NULL;
+    if (bt_records_registries(dir, &registries) != BT_OK) registries = NULL;
     for (int i = 0; i < keys->count; i++)
-        if (keys->items[i].done) summarize(&keys->items[i], existing.items, existing.count);
+        if (keys->items[i].done)
+            summarize(&keys->items[i], existing.items, existing.count, registries);
+    json_decref(registries);
     bt_record_list_free(&existing);
     print_summary(keys, times, budget);
     char table[1100];
@@ -458,17 +476,102 @@ static void print_results(key_list *keys, const char *dir, const run_times *time
 }
 
 #ifdef BT_HAVE_MPI
+/* This rank's side of a campaign: the key job it tunes, and the buffers of the problem of its
+ * last slice or re-timing. */
+typedef struct campaign_run {
+    bt_campaign *c;
+    const options *o;
+    bt_campaign_job job;
+    int unsaved; /* the key job ended without records (it failed): rank 0 is told so */
+    bt_buffers buffers;
+    int buffers_for; /* problem id, -1 none */
+} campaign_run;
+
+/* A slice of a key's full stage or its paired re-timing (campaign.h); the records go to rank
+ * 0 at once, none if it failed. 0 if they could not be sent. */
+static int run_full_job(campaign_run *run, const tune_key *k) {
+    const bt_campaign_job *job = &run->job;
+    const options *o = run->o;
+    bt_record_list records = {0};
+    bt_status st = BT_OK;
+    if (run->buffers_for != k->problem_id) {
+        bt_buffers_free(&run->buffers);
+        run->buffers_for = -1;
+        st = bt_buffers_alloc(&run->buffers, &k->problem);
+        if (st == BT_OK) run->buffers_for = k->problem_id;
+    }
+    double t0 = bt_now();
+    bt_load_sample before, after;
+    bt_load_sample_take(&before);
+    bt_tune_result res = {0};
+    if (st == BT_OK && job->kind == BT_CAMPAIGN_SLICE) {
+        bt_tune_options to;
+        bt_tune_defaults(&to);
+        to.seconds = job->seconds < 0.5 ? 0.5 : job->seconds;
+        to.max_evals = o->max_evals;
+        st = bt_tune_full_slice(&k->problem, k->threads, &run->buffers, &to, job->known.items,
+                                job->known.count, job->begin, job->end, &res);
+        records = res.records;
+    } else if (st == BT_OK) {
+        bt_record marker;
+        st = bt_tune_paired(&k->problem, k->threads, &run->buffers, job->known.items,
+                            job->known.count, &marker);
+        if (st == BT_OK) st = bt_record_list_push(&records, &marker);
+    }
+    bt_load_sample_end(&after, &before, INTERFERENCE_MIN_SECONDS);
+    char seen[160];
+    judge(k->threads, &before, &after, &records, seen, sizeof seen);
+    int withheld = o->strict && seen[0];
+    const char *what = job->kind == BT_CAMPAIGN_SLICE ? "slice" : "paired";
+    if (st != BT_OK)
+        fprintf(stderr, "[%s] %s t%d: %s\n", what, k->text, k->threads, bt_last_error());
+    else if (!o->quiet && job->kind == BT_CAMPAIGN_SLICE)
+        fprintf(stderr,
+                "[slice] %s t%d: configurations %lld..%lld of %lld, %d timed in %.1f s%s%s\n",
+                k->text, k->threads, (long long)job->begin, (long long)job->end - 1,
+                (long long)res.space_size, res.full_evals, bt_now() - t0,
+                res.full_best_index >= 0 ? ", a new best: " : "",
+                res.full_best_index >= 0 ? records.items[res.full_best_index].variant : "");
+    else if (!o->quiet)
+        fprintf(stderr, "[paired] %s t%d: tuned choice at %.3f of the exhaustive best\n", k->text,
+                k->threads, records.items[0].paired_full_s / records.items[0].paired_tuned_s);
+    if (seen[0] && !o->quiet)
+        fprintf(stderr, "        interference: %s; records %s\n", seen,
+                withheld ? "not saved (--strict)" : "marked");
+    int count = st != BT_OK || withheld ? 0 : records.count;
+    st = bt_campaign_save(run->c, job, records.items, count, bt_now() - t0);
+    bt_record_list_free(&records);
+    if (st != BT_OK) fprintf(stderr, "backtune tune: %s\n", bt_last_error());
+    return st == BT_OK;
+}
+
 static int next_in_campaign(void *ctx, const key_list *keys, double budget_left, double *seconds,
                             int *ordinal, int *todo) {
-    (void)keys, (void)budget_left; /* rank 0 shares the campaign's budget out */
-    return bt_campaign_next(ctx, seconds, ordinal, todo);
+    (void)budget_left; /* rank 0 shares the campaign's budget out */
+    campaign_run *run = ctx;
+    if (run->unsaved && bt_campaign_save(run->c, &run->job, NULL, 0, 0) != BT_OK) return -2;
+    run->unsaved = 0;
+    for (;;) {
+        int k = bt_campaign_next(run->c, &run->job);
+        if (k < 0) return k;
+        if (run->job.kind == BT_CAMPAIGN_KEY) {
+            *seconds = run->job.seconds, *ordinal = run->job.ordinal, *todo = run->job.todo;
+            run->unsaved = 1;
+            return k;
+        }
+        int sent = run_full_job(run, &keys->items[k]);
+        bt_record_list_free(&run->job.known);
+        if (!sent) return -2;
+    }
 }
 
 static bt_status save_in_campaign(void *ctx, const char *dir, int key, const bt_record *records,
                                   int count, double seconds, bt_commit_info *info) {
-    (void)dir;
+    (void)dir, (void)key;
+    campaign_run *run = ctx;
     memset(info, 0, sizeof *info);
-    return bt_campaign_save(ctx, key, records, count, seconds);
+    run->unsaved = 0;
+    return bt_campaign_save(run->c, &run->job, records, count, seconds);
 }
 
 /* The keys tuned by the ranks of an MPI job (campaign.h); rank 0 then prints the summary of
@@ -483,16 +586,20 @@ static int tune_campaign(key_list *keys, const options *o, const bt_world *w) {
                               .count = keys->count,
                               .out = o->out_given ? o->out : NULL,
                               .time_limit = o->time_limit,
-                              .retune = o->retune};
+                              .retune = o->retune,
+                              .exhaustive = o->exhaustive};
     bt_campaign *c = bt_campaign_start(w, &cfg);
     if (!c) {
         free(ck);
         return 2;
     }
     run_times times = {0};
-    key_source src = {.next = next_in_campaign, .save = save_in_campaign, .ctx = c};
+    campaign_run run = {.c = c, .o = o, .buffers_for = -1};
+    key_source src = {
+        .next = next_in_campaign, .save = save_in_campaign, .ctx = &run, .full_later = 1};
     double budget = o->time_limit > 0 ? o->time_limit : 0;
     int failures = tune_keys(keys, o, o->out, budget, &times, &src);
+    bt_buffers_free(&run.buffers);
     int saved = bt_campaign_finish(c) == 0, suspect = 0;
     free(ck);
     for (int i = 0; i < keys->count; i++) suspect += keys->items[i].interference[0] != 0;
