@@ -48,6 +48,7 @@ static inline bt_vmask_t bt_vmask(int n) {
 #define bt_vstore_mask(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
 #define bt_vfmadd(a, b, c) _mm512_fmadd_ps((a), (b), (c))
 #define bt_vadd(a, b) _mm512_add_ps((a), (b))
+#define bt_vsub(a, b) _mm512_sub_ps((a), (b))
 #define bt_vmul(a, b) _mm512_mul_ps((a), (b))
 #define bt_vhsum(v) _mm512_reduce_add_ps(v)
 #define bt_vstream(p, v) _mm512_stream_ps((p), (v))
@@ -73,6 +74,7 @@ static inline bt_vmask_t bt_vmask(int n) {
 #define bt_vstore_mask(p, m, v) _mm256_mask_storeu_ps((p), (m), (v))
 #define bt_vfmadd(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define bt_vadd(a, b) _mm256_add_ps((a), (b))
+#define bt_vsub(a, b) _mm256_sub_ps((a), (b))
 #define bt_vmul(a, b) _mm256_mul_ps((a), (b))
 #define bt_vstream(p, v) _mm256_stream_ps((p), (v))
 
@@ -98,6 +100,7 @@ static inline bt_vmask_t bt_vmask(int n) {
 #define bt_vstore_mask(p, m, v) _mm256_maskstore_ps((p), (m), (v))
 #define bt_vfmadd(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define bt_vadd(a, b) _mm256_add_ps((a), (b))
+#define bt_vsub(a, b) _mm256_sub_ps((a), (b))
 #define bt_vmul(a, b) _mm256_mul_ps((a), (b))
 #define bt_vstream(p, v) _mm256_stream_ps((p), (v))
 
@@ -121,6 +124,7 @@ static inline bt_vmask_t bt_vmask(int n) {
 #define bt_vstore_mask(p, m, v) ((m) ? (void)(*(p) = (v)) : (void)0)
 #define bt_vfmadd(a, b, c) ((a) * (b) + (c))
 #define bt_vadd(a, b) ((a) + (b))
+#define bt_vsub(a, b) ((a) - (b))
 #define bt_vmul(a, b) ((a) * (b))
 #define bt_vhsum(v) (v)
 #define bt_vstream(p, v) bt_vstore((p), (v))
@@ -138,6 +142,84 @@ static inline float bt_vhsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 #endif
+
+/* Transposes the registers of a BT_VLEN x BT_VLEN block: r[j] lane i <- r[i] lane j. */
+#if BT_VLEN == 16
+static inline void bt_vtranspose_regs(bt_vf r[16]) {
+    bt_vf t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    /* r[4a + b] holds rows 4a..4a+3 at column b + 4m of each 128-bit lane m. */
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0x88);
+        t[4 + i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0xDD);
+        t[8 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0x88);
+        t[12 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0xDD);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
+        r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xDD);
+        r[4 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0x88);
+        r[12 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0xDD);
+    }
+}
+#elif BT_VLEN == 8
+static inline void bt_vtranspose_regs(bt_vf r[8]) {
+    bt_vf t[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+        r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm256_permute2f128_ps(r[i], r[4 + i], 0x20);
+        t[4 + i] = _mm256_permute2f128_ps(r[i], r[4 + i], 0x31);
+    }
+    for (int i = 0; i < 8; i++) r[i] = t[i];
+}
+#endif
+
+/* dst[j * ds + i] = src[i * ss + j] (or += when add) for i < rows, j < cols, rows and cols
+ * in [0, BT_VLEN]: one register transpose; nothing else is read or written. */
+static inline void bt_vtranspose(const float *src, int64_t ss, float *dst, int64_t ds, int rows,
+                                 int cols, int add) {
+#if BT_VLEN == 1
+    (void)ss, (void)ds;
+    if (rows > 0 && cols > 0) *dst = add ? *dst + *src : *src;
+#else
+    bt_vf r[BT_VLEN];
+    const bt_vmask_t col_mask = bt_vmask(cols), row_mask = bt_vmask(rows);
+#pragma GCC unroll 16
+    for (int i = 0; i < BT_VLEN; i++)
+        r[i] = i >= rows         ? bt_vzero()
+               : cols == BT_VLEN ? bt_vload(src + i * ss)
+                                 : bt_vload_mask(src + i * ss, col_mask);
+    bt_vtranspose_regs(r);
+#pragma GCC unroll 16
+    for (int j = 0; j < BT_VLEN; j++) {
+        if (j >= cols) break;
+        float *d = dst + j * ds;
+        if (rows == BT_VLEN) {
+            bt_vstore(d, add ? bt_vadd(bt_vload(d), r[j]) : r[j]);
+        } else {
+            bt_vstore_mask(d, row_mask, add ? bt_vadd(bt_vload_mask(d, row_mask), r[j]) : r[j]);
+        }
+    }
+#endif
+}
 
 #define BT_SIMD_CAT_(a, b) a##_##b
 #define BT_SIMD_CAT(a, b) BT_SIMD_CAT_(a, b)

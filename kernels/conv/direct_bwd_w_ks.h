@@ -14,9 +14,9 @@ static void direct_bwd_w_transpose_any(const float *src, int64_t ss, float *dst,
     for (; i + BT_VLEN <= rows; i += BT_VLEN) {
         int64_t j = 0;
         for (; j + BT_VLEN <= cols; j += BT_VLEN)
-            direct_bwd_w_transpose(src + i * ss + j, ss, dst + j * ds + i, ds, BT_VLEN);
+            bt_vtranspose(src + i * ss + j, ss, dst + j * ds + i, ds, BT_VLEN, BT_VLEN, 0);
         if (j < cols)
-            direct_bwd_w_transpose(src + i * ss + j, ss, dst + j * ds + i, ds, (int)(cols - j));
+            bt_vtranspose(src + i * ss + j, ss, dst + j * ds + i, ds, BT_VLEN, (int)(cols - j), 0);
     }
     for (; i < rows; i++)
         for (int64_t j = 0; j < cols; j++) dst[j * ds + i] = src[i * ss + j];

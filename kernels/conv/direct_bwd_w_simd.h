@@ -1,5 +1,5 @@
 /* Direct conv bwd_weights (direct_bwd_w_impl.h): the ISA details the shared vector layer
- * (common/simd.h) does not offer: mask bits, four horizontal sums at once, a register transpose.
+ * (common/simd.h) does not offer: mask bits, four horizontal sums at once.
  * Part of the template, included once per ISA build; no include guard. */
 
 #if defined(BT_SIMD_AVX512)
@@ -24,37 +24,6 @@ static inline void direct_bwd_w_hsum4(bt_vf v0, bt_vf v1, bt_vf v2, bt_vf v3, fl
     const __m512i lane_firsts = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     _mm_storeu_ps(out, _mm512_castps512_ps128(_mm512_permutexvar_ps(lane_firsts, c)));
 }
-/* dst[j * ds + i] = src[i * ss + j] for a 16 x 16 block, columns j < n. */
-static inline void direct_bwd_w_transpose(const float *src, int64_t ss, float *dst, int64_t ds,
-                                          int n) {
-    __m512 r[16], t[16];
-    const __mmask16 m = (__mmask16)((1u << n) - 1);
-    for (int i = 0; i < 16; i++) r[i] = _mm512_maskz_loadu_ps(m, src + i * ss);
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) {
-        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
-        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-    }
-    /* r[4a + b] holds rows 4a..4a+3 at column b + 4m of each 128-bit lane m. */
-    for (int i = 0; i < 4; i++) {
-        t[i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0x88);
-        t[4 + i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0xDD);
-        t[8 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0x88);
-        t[12 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0xDD);
-    }
-    for (int i = 0; i < 4; i++) {
-        r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
-        r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xDD);
-        r[4 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0x88);
-        r[12 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0xDD);
-    }
-    for (int j = 0; j < n; j++) _mm512_storeu_ps(dst + j * ds, r[j]);
-}
 #elif defined(BT_SIMD_AVX2)
 static inline bt_vmask_t direct_bwd_w_mask_and(bt_vmask_t a, bt_vmask_t b) {
     return _mm256_and_si256(a, b);
@@ -69,37 +38,9 @@ static inline void direct_bwd_w_hsum4(bt_vf v0, bt_vf v1, bt_vf v2, bt_vf v3, fl
     __m256 c = _mm256_hadd_ps(_mm256_hadd_ps(v0, v1), _mm256_hadd_ps(v2, v3));
     _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(c), _mm256_extractf128_ps(c, 1)));
 }
-/* dst[j * ds + i] = src[i * ss + j] for an 8 x 8 block, columns j < n. */
-static inline void direct_bwd_w_transpose(const float *src, int64_t ss, float *dst, int64_t ds,
-                                          int n) {
-    __m256 r[8], t[8];
-    const __m256i m =
-        _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    for (int i = 0; i < 8; i++) r[i] = _mm256_maskload_ps(src + i * ss, m);
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 8; i += 4) {
-        r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-        r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
-        r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-        r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-    }
-    for (int i = 0; i < 4; i++) {
-        t[i] = _mm256_permute2f128_ps(r[i], r[4 + i], 0x20);
-        t[4 + i] = _mm256_permute2f128_ps(r[i], r[4 + i], 0x31);
-    }
-    for (int j = 0; j < n; j++) _mm256_storeu_ps(dst + j * ds, t[j]);
-}
 #else
 static inline bt_vmask_t direct_bwd_w_mask_and(bt_vmask_t a, bt_vmask_t b) {
     return a & b;
-}
-static inline void direct_bwd_w_transpose(const float *src, int64_t ss, float *dst, int64_t ds,
-                                          int n) {
-    (void)ss, (void)ds, (void)n;
-    *dst = *src;
 }
 static inline bt_vmask_t direct_bwd_w_mask_bits(uint32_t bits) {
     return (bt_vmask_t)(bits & 1u);

@@ -216,21 +216,6 @@ static void im2col_gemm_bwd_w_unpermute(const bt_shape *s, const float *slots, i
             }
 }
 
-/* db[k0, k1) (+)= sums of dy over every position. */
-static void im2col_gemm_conv_bias(const bt_shape *s, const float *dy, int64_t k0, int64_t k1,
-                                  float *db) {
-    int64_t pq = s->p * s->q;
-    if (s->layout == BT_NHWC) {
-        gemm_sums_columns(dy, s->n * pq, s->k, k0, k1, s->accumulate, db);
-        return;
-    }
-    for (int64_t k = k0; k < k1; k++) {
-        float sum = 0.0f;
-        for (int64_t n = 0; n < s->n; n++) sum += gemm_sums_run(dy + (n * s->k + k) * pq, pq);
-        db[k] = s->accumulate ? db[k] + sum : sum;
-    }
-}
-
 static void im2col_gemm_bwd_w_run(const bt_plan *plan, const bt_tensors *t, int tid, int nthr) {
     const bt_shape *s = &plan->shape;
     const bt_conv_gemm_plan *cp = plan->priv;
@@ -276,7 +261,7 @@ static void im2col_gemm_bwd_w_run(const bt_plan *plan, const bt_tensors *t, int 
     } else if (cp->permuted) {
         im2col_gemm_bwd_w_unpermute(s, slots, cp->slot, 1, k0, k1, t->dw);
     }
-    if (t->db) im2col_gemm_conv_bias(s, t->dy, k0, k1, t->db);
+    if (t->db) gemm_sums_conv_bias(s, t->dy, k0, k1, t->db);
 }
 
 /* ---- bwd_data ---- */

@@ -55,23 +55,3 @@ double bt_winograd_error_factor(const struct bt_plan *plan) {
         return 512;
     }
 }
-
-void bt_wino_bias_nchw(const bt_shape *s, const float *dy, float *db, int64_t k0, int64_t k1) {
-    int64_t pq = s->p * s->q;
-    for (int64_t k = k0; k < k1; k++) {
-        float sum = 0;
-        for (int64_t n = 0; n < s->n; n++) {
-            const float *plane = dy + (n * s->k + k) * pq;
-            for (int64_t i = 0; i < pq; i++) sum += plane[i];
-        }
-        db[k] = s->accumulate ? db[k] + sum : sum;
-    }
-}
-
-void bt_wino_bias_rows(const bt_shape *s, const float *dy, float *part, int64_t r0, int64_t r1) {
-    for (int64_t k = 0; k < s->k; k++) part[k] = 0;
-    for (int64_t r = r0; r < r1; r++) {
-        const float *row = dy + r * s->k;
-        for (int64_t k = 0; k < s->k; k++) part[k] += row[k];
-    }
-}

@@ -110,13 +110,14 @@ extern const char *const bt_wino_w_par_choices[];
 typedef struct wino_geom {
     int m, alpha;
     int64_t th, tw, tiles; /* tiles per column, per row, in the whole batch */
-    int64_t tb, nblocks;   /* tiles per block (a whole number of register tiles), blocks */
+    int64_t tb, nblocks;   /* tiles per block, blocks */
     int64_t kpad, cpad;    /* the reduction / output channels of a group, padded */
     int64_t cbk;           /* bwd_data: output channels per block (multiple of the tile's) */
+    int stream_u;          /* bwd_data: U written with streaming stores */
     /* bwd_data: transformed weights (all groups), then per thread (or shared, par=c) the
      * dy transforms of a block, then per thread the products of a channel block and the
-     * tile buffers. bwd_weights: per thread the private transform-domain dw (all groups),
-     * the x and dy transforms of a block and the tile buffers. */
+     * staging area. bwd_weights: per thread the private transform-domain dw (all groups),
+     * the x and dy transforms of a block and the staging area. */
     int64_t u_floats, v_floats, m_floats, buf_floats, acc_floats, per_thread;
 } wino_geom;
 
@@ -137,11 +138,5 @@ int bt_wino_supports(const bt_shape *s, char *why, size_t size);
 /* The factor by which the plan's error bound exceeds the direct summation bound of
  * kernels/check/check.h (per m, measured; docs/winograd.md). */
 double bt_winograd_error_factor(const struct bt_plan *plan);
-
-/* NCHW: db[k] (+)= sum of dy[n, k, p, q] for k in [k0, k1) (each plane read once). */
-void bt_wino_bias_nchw(const bt_shape *s, const float *dy, float *db, int64_t k0, int64_t k1);
-/* NHWC: part[k] = the sum of dy over the positions [r0, r1) of the flattened n, p, q, every
- * k (threads split the positions, so dy is read once, and sum their parts in order). */
-void bt_wino_bias_rows(const bt_shape *s, const float *dy, float *part, int64_t r0, int64_t r1);
 
 #endif

@@ -1,4 +1,4 @@
-/* Vector sums shared by the GEMM-based variants: bias gradients and the reduction of
+/* Vector sums shared by the GEMM-based and Winograd variants: bias gradients and the reduction of
  * per-thread partial weight gradients. A template (see common/simd.h): included once per
  * ISA instance after common/simd.h, its functions are static to that instance.
  * Every sum runs in a fixed order, so results are identical from run to run. */
@@ -41,6 +41,21 @@ static inline float gemm_sums_run(const float *a, int64_t n) {
         acc[0] = bt_vadd(acc[0], bt_vload_mask(a + i, bt_vmask((int)bt_min64(BT_VLEN, n - i))));
     for (int u = 1; u < GEMM_SUMS_UNROLL; u++) acc[0] = bt_vadd(acc[0], acc[u]);
     return bt_vhsum(acc[0]);
+}
+
+/* db[k0, k1) (+)= sums of a convolution's dy over every position. */
+static inline void gemm_sums_conv_bias(const bt_shape *s, const float *dy, int64_t k0, int64_t k1,
+                                       float *db) {
+    int64_t pq = s->p * s->q;
+    if (s->layout == BT_NHWC) {
+        gemm_sums_columns(dy, s->n * pq, s->k, k0, k1, s->accumulate, db);
+        return;
+    }
+    for (int64_t k = k0; k < k1; k++) {
+        float sum = 0.0f;
+        for (int64_t n = 0; n < s->n; n++) sum += gemm_sums_run(dy + (n * s->k + k) * pq, pq);
+        db[k] = s->accumulate ? db[k] + sum : sum;
+    }
 }
 
 /* dst[e] += sum over slots t < nslots of src[t * slot_stride + e], e in [0, count): adds the
