@@ -576,7 +576,7 @@ static void heuristic_families(void) {
         {"conv_bwd_w_nhwc mb2ic64ih7oc128kh3sh2ph1", "conv_bwd_w__direct_nhwc_"},
         {"conv_bwd_d mb2ic64ih7oc128kh3ph1", "conv_bwd_d__winograd_"},
         {"conv_bwd_w_nhwc mb2ic64ih56oc64kh3ph1", "conv_bwd_w__winograd_"},
-        {"conv_bwd_w mb2ic64ih56oc64kh3ph1", "conv_bwd_w__direct_nchw_"},
+        {"conv_bwd_w mb2ic64ih56oc64kh3ph1", "conv_bwd_w__winograd_"},
         {"conv_bwd_d mb2ic64ih7oc128kh5ph2", "conv_bwd_d__relayout_nhwc_"},
         {"conv_bwd_w mb2ic64ih14oc128oh7kh3sh2ph1", "conv_bwd_w__relayout_nhwc_"},
         {"conv_bwd_d mb2ic64ih28oc128kh5ph2", "conv_bwd_d__direct_nchw_"},

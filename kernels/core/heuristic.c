@@ -16,19 +16,12 @@ typedef struct heuristic_entry {
 } heuristic_entry;
 
 /* Dense 3x3 stride-1 layers with 64 channels or more run faster as Winograd F(4x4, 3x3)
- * (winograd, an approximate algorithm: BACKTUNE_ALGORITHMS=direct turns it off): bwd_data
- * 1.3-2.7x the direct families on ResNet-50's 3x3 layers, both layouts; bwd_weights 1.0-2.6x
- * in NHWC and on NCHW outputs up to 28x28, 0.89x on NCHW 56x56
- * (results/amd-epyc-zen4-2c-avx512/winograd.txt). */
+ * (winograd, an approximate algorithm: BACKTUNE_ALGORITHMS=direct turns it off): at its
+ * default parameters bwd_data 2.0-3.3x the direct families on ResNet-50's 3x3 layers and
+ * bwd_weights 1.8-2.9x, both layouts (results/amd-epyc-zen4-2c-avx512/winograd.txt). */
 static int winograd_shape(const bt_shape *s) {
     return s->g == 1 && s->r == 3 && s->s == 3 && s->sh == 1 && s->sw == 1 && s->dh == 1 &&
            s->dw == 1 && s->c >= 64 && s->k >= 64;
-}
-static int winograd_leads_bwd_d(const bt_shape *s) {
-    return winograd_shape(s);
-}
-static int winograd_leads_bwd_w(const bt_shape *s) {
-    return winograd_shape(s) && (s->layout == BT_NHWC || s->p * s->q <= 784);
 }
 
 /* NCHW layers with a kernel larger than 1x1 on a small output (14x14 or less), without
@@ -60,7 +53,7 @@ static int as_fc_leads(const bt_shape *s) {
 }
 static const heuristic_entry conv_bwd_data[] = {
     {"as_fc", as_fc_leads},
-    {"winograd", winograd_leads_bwd_d},
+    {"winograd", winograd_shape},
     {"relayout_nhwc", relayout_leads},
     {"gemm_col2im", bt_conv_gemm_leads},
     {"depthwise_nhwc", NULL},
@@ -72,7 +65,7 @@ static const heuristic_entry conv_bwd_data[] = {
 };
 static const heuristic_entry conv_bwd_weights[] = {
     {"as_fc", as_fc_leads},
-    {"winograd", winograd_leads_bwd_w},
+    {"winograd", winograd_shape},
     {"relayout_nhwc", relayout_leads},
     {"im2col_gemm", bt_conv_gemm_leads},
     {"depthwise_nhwc", NULL},
