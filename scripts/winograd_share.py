@@ -4,32 +4,16 @@ tuned dispatch (`backtune bench --suite S --variants dispatch`, Winograd where t
 chose it) and a run of the layers Winograd takes on a table tuned without approximate
 algorithms (BACKTUNE_ALGORITHMS=direct). Model total with Winograd: the suite's layers
 weighed by their `# xN` counts. Without: the same, those layers' times replaced by the
-direct run's. Times come from the medians' GFLOP/s and the problems' FLOP counts, which
-cancel in the ratios.
+direct run's. Times come from the medians' GFLOP/s and the problems' FLOP counts
+(model_table.problem_flops, as the bench counts them).
 
 usage: scripts/winograd_share.py SUITE_RUN.json DIRECT_RUN.json SUITE.txt [THREADS]
 """
-import re
 import sys
 from collections import defaultdict
 
 import bench_medians
-from model_table import count_of, suite_counts
-
-
-def flops(problem):
-    """FLOPs of a conv problem (2 * mb * oc * ic/g * oh * ow * kh * kw), as the bench counts."""
-    f = dict((k, int(v)) for k, v in re.findall(r"([a-z]+)(\d+)", problem))
-    g = f.get("g", 1)
-    ih = f.get("ih", 1)
-    iw = f.get("iw", ih)
-    kh = f.get("kh", 1)
-    kw = f.get("kw", kh)
-    sh, sw = f.get("sh", 1), f.get("sw", f.get("sh", 1))
-    ph = f.get("ph", 0)
-    oh = f.get("oh", (ih + 2 * ph - kh) // sh + 1)
-    ow = f.get("ow", oh if "iw" not in f else (iw + 2 * f.get("pw", ph) - kw) // sw + 1)
-    return 2.0 * f["mb"] * f["oc"] * (f["ic"] // g) * oh * ow * kh * kw
+from model_table import count_of, problem_flops, suite_counts
 
 
 def main():
@@ -45,11 +29,11 @@ def main():
         if "dispatch" not in row or (want and threads != want):
             continue
         n = count_of(counts, problem)
-        t = n * flops(problem) / (row["dispatch"] * 1e9)
+        t = n * problem_flops(op, problem) / (row["dispatch"] * 1e9)
         with_w[op] += t
         d = direct.get((op, problem, threads), {}).get("dispatch")
         if d:
-            t_direct = n * flops(problem) / (d * 1e9)
+            t_direct = n * problem_flops(op, problem) / (d * 1e9)
             without[op] += t_direct
             taken[op] += t_direct
         else:
