@@ -66,11 +66,17 @@ static size_t depthwise_bwd_d_nchw_stage_bytes(const bt_shape *s, int64_t cb, in
                : 0;
 }
 
+/* The rows' tap lists, made once per call: per row, kg*R*S slots each of the dy offset, the
+ * weight offset and the mask row, then per row its tap count and phase-0 tap count. */
+static size_t depthwise_bwd_d_nchw_list_floats(const bt_shape *s) {
+    return (size_t)((3 * s->kg * s->r * s->s + 2) * s->h);
+}
+
 static size_t depthwise_bwd_d_nchw_thread_bytes(const bt_shape *s, int64_t cb, int nt) {
     depthwise_bwd_d_nchw_u_geom g = depthwise_bwd_d_nchw_u_geometry(s);
     return depthwise_align((size_t)(cb * s->kg * g.plane) * sizeof(float)) +
            depthwise_align((size_t)(cb * s->kg * s->r * s->s) * sizeof(float)) +
-           depthwise_align((size_t)(3 * s->kg * s->r * s->s) * sizeof(int64_t)) +
+           depthwise_align(depthwise_bwd_d_nchw_list_floats(s) * sizeof(int64_t)) +
            depthwise_align((size_t)(s->s * bt_div_up(s->w, DEPTHWISE_NCHW_V)) * sizeof(uint32_t)) +
            depthwise_align((size_t)depthwise_nchw_flat_masks(s) * sizeof(uint32_t)) +
            depthwise_bwd_d_nchw_stage_bytes(s, cb, nt);
@@ -600,9 +606,11 @@ static void BT_SIMD_NAME(depthwise_bwd_d_nchw_run)(const bt_plan *plan, const bt
     float *wg = (float *)(mine + depthwise_align((size_t)(cb * s->kg * g.plane) * sizeof(float)));
     int64_t *uoff =
         (int64_t *)((char *)wg + depthwise_align((size_t)(cb * s->kg * taps) * sizeof(float)));
-    int64_t *woff = uoff + s->kg * taps, *moff = woff + s->kg * taps;
+    const int64_t slots = s->kg * taps; /* a row's list: at most every tap */
+    int64_t *woff = uoff + s->h * slots, *moff = woff + s->h * slots, *counts = moff + s->h * slots;
     uint32_t *masks =
-        (uint32_t *)((char *)uoff + depthwise_align((size_t)(3 * s->kg * taps) * sizeof(int64_t)));
+        (uint32_t *)((char *)uoff +
+                     depthwise_align(depthwise_bwd_d_nchw_list_floats(s) * sizeof(int64_t)));
     float *stage = (float *)((char *)masks +
                              depthwise_align((size_t)(s->s * bt_div_up(s->w, DEPTHWISE_NCHW_V)) *
                                              sizeof(uint32_t)));
@@ -625,9 +633,6 @@ static void BT_SIMD_NAME(depthwise_bwd_d_nchw_run)(const bt_plan *plan, const bt
     depthwise_bwd_d_nchw_args a = {.u = u,
                                    .u_chan = s->kg * g.plane,
                                    .wg = wg,
-                                   .uoff = uoff,
-                                   .woff = woff,
-                                   .moff = moff,
                                    .masks = masks,
                                    .direct = direct,
                                    .dx_chan = s->h * s->w,
@@ -655,6 +660,31 @@ static void BT_SIMD_NAME(depthwise_bwd_d_nchw_run)(const bt_plan *plan, const bt
                 masks[ks * a.nvec + v] = bits;
             }
     }
+    /* Taps reaching row i: (m, r, s) with p = (i + ph - r*dh) / sh exact; phased: those of
+     * phase 0 first. The weights of a tile are [m][r][s][channel], cb channels a tap. */
+    for (int64_t i = 0; i < s->h; i++) {
+        int64_t ntaps = 0, *uo = uoff + i * slots, *wo = woff + i * slots, *mo = moff + i * slots;
+        for (int pass = 0; pass < 1 + phased; pass++) {
+            for (int64_t m = 0; m < s->kg; m++)
+                for (int64_t kr = 0; kr < s->r; kr++) {
+                    int64_t num = i + s->ph - kr * s->dh;
+                    if (num < 0 || num % s->sh || num / s->sh >= s->p) continue;
+                    int64_t row = m * s->p + num / s->sh;
+                    for (int64_t ks = 0; ks < s->s; ks++) {
+                        int64_t phase = phased ? depthwise_bwd_d_nchw_phase(s, ks) : 0;
+                        if (phase != pass) continue;
+                        uo[ntaps] = phased   ? row * s->q + depthwise_bwd_d_nchw_qoff(s, ks, phase)
+                                    : direct ? row * s->q + s->pw - ks * s->dw
+                                             : row * g.width + s->pw + g.lead - ks * s->dw;
+                        mo[ntaps] = ks * a.nvec;
+                        wo[ntaps] = (m * taps + kr * s->s + ks) * cb;
+                        ntaps++;
+                    }
+                }
+            if (pass == 0) counts[2 * i + 1] = ntaps;
+        }
+        counts[2 * i] = ntaps;
+    }
     depthwise_range r =
         depthwise_thread_range((int)plan->param[DEPTHWISE_BWD_D_NCHW_PAR], tid, nthr, s->n, s->c);
     for (int64_t n = r.u0; n < r.u1; n++)
@@ -668,34 +698,11 @@ static void BT_SIMD_NAME(depthwise_bwd_d_nchw_run)(const bt_plan *plan, const bt
             int64_t nn = c + cb < r.c1 ? n : n + 1, nxc = c + cb < r.c1 ? c + cb : r.c0;
             const float *next = nn < r.u1 ? t->dy + (nn * s->k + nxc * s->kg) * s->p * s->q : NULL;
             int64_t next_bytes = bt_min64(cb, r.c1 - nxc) * s->kg * pq_bytes;
-            for (int64_t tap = 0; tap < s->kg * taps; tap++)
-                for (int cl = 0; cl < nc; cl++)
-                    wg[tap * nc + cl] = t->w[(c + cl) * s->kg * taps + tap];
+            for (int64_t tap = 0; tap < slots; tap++)
+                for (int cl = 0; cl < nc; cl++) wg[tap * cb + cl] = t->w[(c + cl) * slots + tap];
             for (int64_t i = 0; i < s->h; i++) {
-                /* Taps reaching row i: (m, r, s) with p = (i + ph - r*dh) / sh exact;
-                 * phased: those of phase 0 first. */
-                int ntaps = 0;
-                for (int pass = 0; pass < 1 + phased; pass++) {
-                    for (int64_t m = 0; m < s->kg; m++)
-                        for (int64_t kr = 0; kr < s->r; kr++) {
-                            int64_t num = i + s->ph - kr * s->dh;
-                            if (num < 0 || num % s->sh || num / s->sh >= s->p) continue;
-                            int64_t row = m * s->p + num / s->sh;
-                            for (int64_t ks = 0; ks < s->s; ks++) {
-                                int64_t phase = phased ? depthwise_bwd_d_nchw_phase(s, ks) : 0;
-                                if (phase != pass) continue;
-                                uoff[ntaps] =
-                                    phased   ? row * s->q + depthwise_bwd_d_nchw_qoff(s, ks, phase)
-                                    : direct ? row * s->q + s->pw - ks * s->dw
-                                             : row * g.width + s->pw + g.lead - ks * s->dw;
-                                moff[ntaps] = ks * a.nvec;
-                                woff[ntaps] = (m * taps + kr * s->s + ks) * nc;
-                                ntaps++;
-                            }
-                        }
-                    if (pass == 0) a.ntaps0 = ntaps;
-                }
-                a.ntaps = ntaps;
+                a.uoff = uoff + i * slots, a.woff = woff + i * slots, a.moff = moff + i * slots;
+                a.ntaps = (int)counts[2 * i], a.ntaps0 = (int)counts[2 * i + 1];
                 float *cur = stage + (size_t)which * stage_floats;
                 a.dx = (nt ? cur : t->dx + (n * s->c + c) * hw) + i * s->w;
                 depthwise_prefetch_slice(next, next_bytes, i, s->h);
