@@ -218,24 +218,39 @@ DEPTHWISE_NCHW_INLINE void depthwise_bwd_d_nchw_row_cb(const depthwise_bwd_d_nch
     }
 }
 
+/* fn(a, jb, CB) with the run-time cb as the compile-time CB its tile code is made for. */
+#define DEPTHWISE_BWD_D_NCHW_BY_CB(cb, fn, a, jb)                                                  \
+    switch (cb) {                                                                                  \
+    case 1:                                                                                        \
+        fn(a, jb, 1);                                                                              \
+        break;                                                                                     \
+    case 2:                                                                                        \
+        fn(a, jb, 2);                                                                              \
+        break;                                                                                     \
+    case 3:                                                                                        \
+        fn(a, jb, 3);                                                                              \
+        break;                                                                                     \
+    case 4:                                                                                        \
+        fn(a, jb, 4);                                                                              \
+        break;                                                                                     \
+    case 5:                                                                                        \
+        fn(a, jb, 5);                                                                              \
+        break;                                                                                     \
+    case 6:                                                                                        \
+        fn(a, jb, 6);                                                                              \
+        break;                                                                                     \
+    case 7:                                                                                        \
+        fn(a, jb, 7);                                                                              \
+        break;                                                                                     \
+    default:                                                                                       \
+        fn(a, jb, 8);                                                                              \
+        break;                                                                                     \
+    }
+
 /* One dx row of cb channels. */
 static void BT_SIMD_NAME(depthwise_bwd_d_nchw_row)(const depthwise_bwd_d_nchw_args *a, int jb,
                                                    int cb) {
-    switch (cb) {
-#define DEPTHWISE_BWD_D_NCHW_CASE(C)                                                               \
-    case C:                                                                                        \
-        depthwise_bwd_d_nchw_row_cb(a, jb, C);                                                     \
-        break;
-        DEPTHWISE_BWD_D_NCHW_CASE(1)
-        DEPTHWISE_BWD_D_NCHW_CASE(2)
-        DEPTHWISE_BWD_D_NCHW_CASE(3)
-        DEPTHWISE_BWD_D_NCHW_CASE(4)
-        DEPTHWISE_BWD_D_NCHW_CASE(5)
-        DEPTHWISE_BWD_D_NCHW_CASE(6)
-        DEPTHWISE_BWD_D_NCHW_CASE(7)
-        DEPTHWISE_BWD_D_NCHW_CASE(8)
-#undef DEPTHWISE_BWD_D_NCHW_CASE
-    }
+    DEPTHWISE_BWD_D_NCHW_BY_CB(cb, depthwise_bwd_d_nchw_row_cb, a, jb);
 }
 
 #if DEPTHWISE_NCHW_DIRECT
@@ -324,21 +339,7 @@ DEPTHWISE_NCHW_INLINE void depthwise_bwd_d_nchw_phase_row_cb(const depthwise_bwd
 static void BT_SIMD_NAME(depthwise_bwd_d_nchw_phase_row)(const depthwise_bwd_d_nchw_args *a, int jb,
                                                          int cb) {
     jb = jb >= 4 ? 2 : 1;
-    switch (cb) {
-#define DEPTHWISE_BWD_D_NCHW_CASE(C)                                                               \
-    case C:                                                                                        \
-        depthwise_bwd_d_nchw_phase_row_cb(a, jb, C);                                               \
-        break;
-        DEPTHWISE_BWD_D_NCHW_CASE(1)
-        DEPTHWISE_BWD_D_NCHW_CASE(2)
-        DEPTHWISE_BWD_D_NCHW_CASE(3)
-        DEPTHWISE_BWD_D_NCHW_CASE(4)
-        DEPTHWISE_BWD_D_NCHW_CASE(5)
-        DEPTHWISE_BWD_D_NCHW_CASE(6)
-        DEPTHWISE_BWD_D_NCHW_CASE(7)
-        DEPTHWISE_BWD_D_NCHW_CASE(8)
-#undef DEPTHWISE_BWD_D_NCHW_CASE
-    }
+    DEPTHWISE_BWD_D_NCHW_BY_CB(cb, depthwise_bwd_d_nchw_phase_row_cb, a, jb);
 }
 
 typedef struct depthwise_bwd_d_nchw_flat_args {
@@ -430,21 +431,7 @@ DEPTHWISE_NCHW_INLINE void depthwise_bwd_d_nchw_flat_cb(depthwise_bwd_d_nchw_fla
 /* All planes of cb channels. */
 static void BT_SIMD_NAME(depthwise_bwd_d_nchw_flat_planes)(depthwise_bwd_d_nchw_flat_args *a,
                                                            int jb, int cb) {
-    switch (cb) {
-#define DEPTHWISE_BWD_D_NCHW_FLAT_CASE(C)                                                          \
-    case C:                                                                                        \
-        depthwise_bwd_d_nchw_flat_cb(a, jb, C);                                                    \
-        break;
-        DEPTHWISE_BWD_D_NCHW_FLAT_CASE(1)
-        DEPTHWISE_BWD_D_NCHW_FLAT_CASE(2)
-        DEPTHWISE_BWD_D_NCHW_FLAT_CASE(3)
-        DEPTHWISE_BWD_D_NCHW_FLAT_CASE(4)
-        DEPTHWISE_BWD_D_NCHW_FLAT_CASE(5)
-        DEPTHWISE_BWD_D_NCHW_FLAT_CASE(6)
-        DEPTHWISE_BWD_D_NCHW_FLAT_CASE(7)
-        DEPTHWISE_BWD_D_NCHW_FLAT_CASE(8)
-#undef DEPTHWISE_BWD_D_NCHW_FLAT_CASE
-    }
+    DEPTHWISE_BWD_D_NCHW_BY_CB(cb, depthwise_bwd_d_nchw_flat_cb, a, jb);
 }
 
 static void BT_SIMD_NAME(depthwise_bwd_d_nchw_flat_run)(const bt_plan *plan, const bt_tensors *t,
