@@ -14,7 +14,7 @@ static bt_status BT_SIMD_NAME(as_fc_prepare)(bt_plan *plan) {
 static void BT_SIMD_NAME(as_fc_run)(const bt_plan *plan, const bt_tensors *t, int tid, int nthr) {
     const bt_plan *inner = plan->priv;
     const bt_shape *s = &plan->shape;
-    if (!bt_as_fc_transposes(s)) {
+    if (!plan->scratch_bytes) { /* only the transposing form has scratch: its NCHW copy */
         inner->variant->run(inner, t, tid, nthr);
         return;
     }

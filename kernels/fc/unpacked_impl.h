@@ -95,8 +95,8 @@ UNPACKED_INLINE void unp_strip(const unpacked_gemm *g, int64_t i0, int64_t i1, i
  * at a time: the strip of B (k x the strip's width) is read from memory once and from the
  * cache by the strip's other row tiles, while A, m x k, is the smaller operand on the shapes
  * this family runs (few rows: the batch of bwd_data, or a short sum: bwd_weights). */
-static void unp_block(const unpacked_gemm *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1,
-                      int accumulate) {
+UNPACKED_INLINE void unp_block(const unpacked_gemm *g, int64_t i0, int64_t i1, int64_t j0,
+                               int64_t j1, int accumulate) {
     int64_t j = j0, width = UNPACKED_NV * BT_VLEN;
     for (; j + width <= j1; j += width)
         unp_strip(g, i0, i1, j, UNPACKED_NV, bt_vmask(BT_VLEN), accumulate);
