@@ -573,6 +573,8 @@ static void heuristic_families(void) {
         {"conv_bwd_w mb2ic64ih7oc64kh1", "conv_bwd_w__direct_nchw_"},
         {"conv_bwd_d_nhwc mb2ic64ih7oc128kh1", "conv_bwd_d__as_fc_"},
         {"conv_bwd_w_nhwc mb2ic64ih7oc64kh1", "conv_bwd_w__as_fc_"},
+        {"conv_bwd_d_nhwc mb2ic128ih5oc96kh5", "conv_bwd_d__as_fc_"},
+        {"conv_bwd_w_nhwc mb2ic128ih5oc96kh5", "conv_bwd_w__as_fc_"},
         {"conv_bwd_d_nhwc mb2ic64ih8oc128oh4kh1sh2", "conv_bwd_d__direct_nhwc_"},
         {"conv_bwd_w_nhwc mb2ic64ih7oc128kh3sh2ph1", "conv_bwd_w__direct_nhwc_"},
         {"conv_bwd_d mb2ic64ih7oc128kh3ph1", "conv_bwd_d__winograd_"},
@@ -720,13 +722,20 @@ static void small_problems_fewer_threads(void) {
 }
 
 /* A convolution whose kernel covers its whole unpadded image is dispatched to the FC it is
- * (the as_fc family);
+ * (the as_fc family; in NHWC through an NCHW copy of x or dx), accumulating or not;
  * checked against the convolution's own reference (not the FC's): integer inputs, exact. */
 static void conv_as_fc(void) {
     static const char *const problems[] = {
-        "conv_bwd_d mb3ic5ih3iw2oc7kh3kw2", "conv_bwd_w mb3ic5ih3iw2oc7kh3kw2",
-        "conv_bwd_d_nhwc mb8ic32ih1oc8kh1", "conv_bwd_w_nhwc mb8ic32ih1oc8kh1 accumulate",
-        "conv_bwd_w mb2ic4ih5oc3kh5sh2",    "conv_bwd_d_nhwc mb2ic4ih3oc3kh3", /* not FC */
+        "conv_bwd_d mb3ic5ih3iw2oc7kh3kw2",
+        "conv_bwd_w mb3ic5ih3iw2oc7kh3kw2",
+        "conv_bwd_d_nhwc mb8ic32ih1oc8kh1",
+        "conv_bwd_w_nhwc mb8ic32ih1oc8kh1 accumulate",
+        "conv_bwd_d_nhwc mb3ic5ih3iw2oc7kh3kw2",
+        "conv_bwd_d_nhwc mb3ic5ih3iw2oc7kh3kw2 accumulate",
+        "conv_bwd_w_nhwc mb5ic33ih2iw3oc17kh2kw3",
+        "conv_bwd_w_nhwc mb5ic33ih2iw3oc17kh2kw3 accumulate",
+        "conv_bwd_w mb2ic4ih5oc3kh5sh2",
+        "conv_bwd_d_nhwc mb2ic4ih3oc3kh3ph1", /* not FC */
     };
     for (size_t i = 0; i < sizeof problems / sizeof problems[0]; i++) {
         bt_problem p = tl_parse(problems[i]);

@@ -5,8 +5,11 @@
 
 int bt_conv_kernel_covers_image(const bt_shape *s) {
     return s->g == 1 && s->r == s->h && s->s == s->w && s->p == 1 && s->q == 1 &&
-           bt_shape_unpadded(s) && s->dh == 1 && s->dw == 1 &&
-           (s->layout == BT_NCHW || s->h * s->w == 1);
+           bt_shape_unpadded(s) && s->dh == 1 && s->dw == 1;
+}
+
+int bt_as_fc_transposes(const bt_shape *s) {
+    return bt_conv_kernel_covers_image(s) && s->layout == BT_NHWC && s->h * s->w > 1 && s->c > 1;
 }
 
 int bt_conv_pointwise_nhwc(const bt_shape *s) {
@@ -23,15 +26,16 @@ int bt_conv_fc_form(const bt_problem *conv, bt_problem *fc) {
                     .n = covers ? s.n : s.n * s.h * s.w,
                     .c = covers ? s.c * s.h * s.w : s.c,
                     .k = s.k,
-                    .accumulate = s.accumulate};
+                    .accumulate =
+                        s.accumulate && !(bt_as_fc_transposes(&s) && s.op == BT_CONV_BWD_DATA)};
     return bt_problem_normalize(&f, fc) == BT_OK;
 }
 
 int bt_as_fc_supports(const bt_shape *s, char *why, size_t size) {
     if (bt_conv_kernel_covers_image(s) || bt_conv_pointwise_nhwc(s)) return 1;
     snprintf(why, size,
-             "is not an FC: takes a kernel over the whole unpadded image (NCHW, or a "
-             "1x1 image) or an unpadded stride-1 1x1 NHWC convolution, no groups");
+             "is not an FC: takes a kernel over the whole unpadded image or an unpadded "
+             "stride-1 1x1 NHWC convolution, no groups");
     return 0;
 }
 
@@ -50,6 +54,8 @@ bt_status bt_as_fc_prepare(bt_plan *plan, bt_isa isa) {
     if (bt_plan_threads(inner) != plan->threads)
         return bt_fail(BT_EUNSUPPORTED, "as_fc: the FC plan runs %d threads, not %d",
                        bt_plan_threads(inner), plan->threads);
+    if (bt_as_fc_transposes(&plan->shape)) /* the NCHW copy of x or dx */
+        plan->scratch_bytes = bt_shape_x_elems(&plan->shape) * sizeof(float);
     return BT_OK;
 }
 

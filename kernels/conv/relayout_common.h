@@ -33,7 +33,7 @@ typedef struct relayout_state {
 #define RELAYOUT_PIXELS 32
 #define RELAYOUT_CHANNELS 32
 
-enum { RELAYOUT_TO_NHWC, RELAYOUT_TO_NCHW, RELAYOUT_ADD_TO_NCHW };
+enum { RELAYOUT_TO_NHWC, RELAYOUT_ADD_TO_NHWC, RELAYOUT_TO_NCHW, RELAYOUT_ADD_TO_NCHW };
 
 /* One tile, pixels [j0, j1) x channels [c0, c1), of one image from src to dst: from the
  * NCHW form (channels x pixels) to the NHWC form (pixels x channels), or back (= or +=).
@@ -57,6 +57,9 @@ static inline void bt_relayout_tile(const float *restrict src, float *restrict d
     if (to == RELAYOUT_TO_NHWC)
         for (int64_t j = j0; j < j1; j++)
             for (int64_t c = c0; c < c1; c++) dst[j * channels + c] = src[c * pixels + j];
+    else if (to == RELAYOUT_ADD_TO_NHWC)
+        for (int64_t j = j0; j < j1; j++)
+            for (int64_t c = c0; c < c1; c++) dst[j * channels + c] += src[c * pixels + j];
     else if (to == RELAYOUT_TO_NCHW)
         for (int64_t c = c0; c < c1; c++)
             for (int64_t j = j0; j < j1; j++) dst[c * pixels + j] = src[j * channels + c];

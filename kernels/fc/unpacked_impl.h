@@ -7,11 +7,13 @@
  *
  * read in place: a tile of UNPACKED_MR rows x UNPACKED_NV vectors of C accumulates in registers
  * over the sum, each step one broadcast element of A per row and UNPACKED_NV vector loads of a row
- * of B. B is reread once per row tile, from the cache when it fits there, which is where this
- * family is meant to run (the heuristic's rule). Threads split the rows of C in whole tiles;
- * no scratch, no barrier.
+ * of B. A strip of B's columns is read once from memory and reread from the cache by each row
+ * tile; A is reread once per strip, from the cache when it fits there, which is where this
+ * family is meant to run (the heuristic's rule). Threads split C in whole tiles; no scratch,
+ * no barrier.
  */
 #include "common/simd.h"
+#include "fc/gemm_common.h"
 #include "fc/gemm_sums_impl.h"
 
 #if defined(BT_SIMD_AVX512)
@@ -67,28 +69,54 @@ UNPACKED_INLINE void unp_tile(const unpacked_gemm *g, int64_t i0, int mr, int64_
         }
 }
 
-/* One row tile of mr rows across all columns; mr and nv are constants at each call. */
-UNPACKED_INLINE void unp_rows(const unpacked_gemm *g, int64_t i0, int mr, int accumulate) {
-    int64_t j = 0, width = UNPACKED_NV * BT_VLEN;
-    for (; j + width <= g->n; j += width)
-        unp_tile(g, i0, mr, j, UNPACKED_NV, bt_vmask(BT_VLEN), accumulate);
-    int64_t left = g->n - j;
+/* Rows [i0, i1) of the columns [j, j + nv vectors), a row tile at a time; nv is a constant
+ * at each call. */
+UNPACKED_INLINE void unp_strip(const unpacked_gemm *g, int64_t i0, int64_t i1, int64_t j, int nv,
+                               bt_vmask_t last, int accumulate) {
+    int64_t i = i0;
+    for (; i + UNPACKED_MR <= i1; i += UNPACKED_MR)
+        unp_tile(g, i, UNPACKED_MR, j, nv, last, accumulate);
+    switch (i1 - i) {
+    case 3:
+        unp_tile(g, i, 3, j, nv, last, accumulate);
+        break;
+    case 2:
+        unp_tile(g, i, 2, j, nv, last, accumulate);
+        break;
+    case 1:
+        unp_tile(g, i, 1, j, nv, last, accumulate);
+        break;
+    default:
+        break;
+    }
+}
+
+/* The block rows [i0, i1) x columns [j0, j1) of C, a strip of UNPACKED_NV vectors of columns
+ * at a time: the strip of B (k x the strip's width) is read from memory once and from the
+ * cache by the strip's other row tiles, while A, m x k, is the smaller operand on the shapes
+ * this family runs (few rows: the batch of bwd_data, or a short sum: bwd_weights). */
+UNPACKED_INLINE void unp_block(const unpacked_gemm *g, int64_t i0, int64_t i1, int64_t j0,
+                               int64_t j1, int accumulate) {
+    int64_t j = j0, width = UNPACKED_NV * BT_VLEN;
+    for (; j + width <= j1; j += width)
+        unp_strip(g, i0, i1, j, UNPACKED_NV, bt_vmask(BT_VLEN), accumulate);
+    int64_t left = j1 - j;
     if (left <= 0) return;
     int nv = (int)bt_div_up(left, BT_VLEN);
     bt_vmask_t last = bt_vmask((int)(left - (nv - 1) * BT_VLEN));
     switch (nv) {
 #if UNPACKED_NV > 3
     case 3:
-        unp_tile(g, i0, mr, j, 3, last, accumulate);
+        unp_strip(g, i0, i1, j, 3, last, accumulate);
         break;
 #endif
 #if UNPACKED_NV > 2
     case 2:
-        unp_tile(g, i0, mr, j, 2, last, accumulate);
+        unp_strip(g, i0, i1, j, 2, last, accumulate);
         break;
 #endif
     default:
-        unp_tile(g, i0, mr, j, nv, last, accumulate);
+        unp_strip(g, i0, i1, j, nv, last, accumulate);
         break;
     }
 }
@@ -101,25 +129,16 @@ static void BT_SIMD_NAME(unpacked_run)(const bt_plan *plan, const bt_tensors *t,
     g.m = data ? s->n : s->k, g.n = s->c, g.k = data ? s->k : s->n;
     g.b = data ? t->w : t->x;
     g.c = data ? t->dx : t->dw;
-    int64_t tiles = bt_div_up(g.m, UNPACKED_MR), t0, t1;
-    bt_split(tiles, tid, nthr, &t0, &t1);
-    for (int64_t tile = t0; tile < t1; tile++) {
-        int64_t i0 = tile * UNPACKED_MR;
-        switch (bt_min64(UNPACKED_MR, g.m - i0)) {
-        case UNPACKED_MR:
-            unp_rows(&g, i0, UNPACKED_MR, s->accumulate);
-            break;
-        case 3:
-            unp_rows(&g, i0, 3, s->accumulate);
-            break;
-        case 2:
-            unp_rows(&g, i0, 2, s->accumulate);
-            break;
-        default:
-            unp_rows(&g, i0, 1, s->accumulate);
-            break;
-        }
+    /* Threads own blocks of C on whole tiles, in the grid that reads the least of A and B
+     * per thread: by columns where C has few rows (bwd_data at a small batch), so that each
+     * thread reads its part of W once rather than all of it. */
+    bt_gemm_block b = {0, g.m, 0, g.n};
+    if (nthr > 1) { /* one thread, on problems of a few KFLOP: no grid arithmetic */
+        int tr, tc;
+        bt_gemm_grid(g.m, g.n, nthr, &tr, &tc);
+        bt_gemm_grid_block(g.m, g.n, UNPACKED_MR, UNPACKED_NV * BT_VLEN, tr, tc, tid, &b);
     }
+    if (b.m1 > b.m0 && b.n1 > b.n0) unp_block(&g, b.m0, b.m1, b.n0, b.n1, s->accumulate);
     if (!data && t->db) {
         int64_t k0, k1;
         bt_split(s->k, tid, nthr, &k0, &k1);
