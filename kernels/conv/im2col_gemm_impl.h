@@ -155,6 +155,98 @@ static im2col_gemm_area im2col_gemm_thread_area(const bt_plan *plan, int tid) {
 
 /* ---- bwd_weights ---- */
 
+/* The dot kernel (cp->dot: NCHW, 1x1, stride 1, unpadded): dW_g[k x c] = sum over positions
+ * of dy[n, k, pos] x[n, c, pos], both operands read in place along the positions, which run
+ * contiguously through a whole sample (no packing: the transposing pack of the GEMM costs as
+ * much as the FMAs its floats feed when dW has few filters). A register tile holds
+ * DOT_RK x DOT_RC vector accumulators, each summed across its lanes once per column block. */
+#if BT_VREGS >= 32
+#define DOT_RK 4
+#define DOT_RC 6
+#else
+#define DOT_RK 2
+#define DOT_RC 4
+#endif
+
+/* The tile of filters [k, k + rk) x channels [c, c + rc) of group-local rows: dst (+)= the sum
+ * over positions [m, me) of the batch; rows past rk / rc repeat the last one, unstored. */
+static void im2col_gemm_dot_tile(const bt_shape *s, const float *dy, const float *x, int64_t m,
+                                 int64_t me, int rk, int rc, float beta, float *dst, int64_t ldd) {
+    int64_t pq = s->p * s->q;
+    bt_vf acc[DOT_RK][DOT_RC];
+#pragma GCC unroll 8
+    for (int i = 0; i < DOT_RK; i++)
+#pragma GCC unroll 8
+        for (int j = 0; j < DOT_RC; j++) acc[i][j] = bt_vzero();
+    while (m < me) {
+        int64_t n = m / pq, off = m % pq, len = bt_min64(pq - off, me - m);
+        const float *a[DOT_RK], *b[DOT_RC];
+#pragma GCC unroll 8
+        for (int i = 0; i < DOT_RK; i++) a[i] = dy + (n * s->k + (i < rk ? i : rk - 1)) * pq + off;
+#pragma GCC unroll 8
+        for (int j = 0; j < DOT_RC; j++) b[j] = x + (n * s->c + (j < rc ? j : rc - 1)) * pq + off;
+        int64_t t = 0;
+        for (; t + BT_VLEN <= len; t += BT_VLEN) {
+            bt_vf av[DOT_RK];
+#pragma GCC unroll 8
+            for (int i = 0; i < DOT_RK; i++) av[i] = bt_vload(a[i] + t);
+#pragma GCC unroll 8
+            for (int j = 0; j < DOT_RC; j++) {
+                bt_vf bv = bt_vload(b[j] + t);
+#pragma GCC unroll 8
+                for (int i = 0; i < DOT_RK; i++) acc[i][j] = bt_vfmadd(av[i], bv, acc[i][j]);
+            }
+        }
+        if (t < len) { /* zeros past the run in both operands */
+            bt_vmask_t mask = bt_vmask((int)(len - t));
+            bt_vf av[DOT_RK];
+#pragma GCC unroll 8
+            for (int i = 0; i < DOT_RK; i++) av[i] = bt_vload_mask(a[i] + t, mask);
+#pragma GCC unroll 8
+            for (int j = 0; j < DOT_RC; j++) {
+                bt_vf bv = bt_vload_mask(b[j] + t, mask);
+#pragma GCC unroll 8
+                for (int i = 0; i < DOT_RK; i++) acc[i][j] = bt_vfmadd(av[i], bv, acc[i][j]);
+            }
+        }
+        m += len;
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < DOT_RK; i++) {
+        if (i >= rk) break;
+#pragma GCC unroll 8
+        for (int j = 0; j < DOT_RC; j++) {
+            if (j >= rc) break;
+            float *o = dst + i * ldd + j, v = bt_vhsum(acc[i][j]);
+            *o = beta == 0.0f ? v : beta * *o + v;
+        }
+    }
+}
+
+/* dst rows [ka, kb) x the channels of group g (+)= the sum over positions [m, me): tiles
+ * over the operand with more rows outer, so the other (read once per outer tile) is the
+ * smaller stream. */
+static void im2col_gemm_dot_block(const bt_shape *s, const float *dy, const float *x, int64_t g,
+                                  int64_t ka, int64_t kb, int64_t m, int64_t me, float beta,
+                                  float *dst) {
+    int64_t pq = s->p * s->q, ldd = s->cg;
+    const float *dyg = dy + (g * s->kg) * pq, *xg = x + (g * s->cg) * pq;
+    float *dg = dst + g * s->kg * ldd;
+    if (s->cg >= kb - ka) {
+        for (int64_t c = 0; c < s->cg; c += DOT_RC)
+            for (int64_t k = ka; k < kb; k += DOT_RK)
+                im2col_gemm_dot_tile(s, dyg + k * pq, xg + c * pq, m, me,
+                                     (int)bt_min64(DOT_RK, kb - k),
+                                     (int)bt_min64(DOT_RC, s->cg - c), beta, dg + k * ldd + c, ldd);
+    } else {
+        for (int64_t k = ka; k < kb; k += DOT_RK)
+            for (int64_t c = 0; c < s->cg; c += DOT_RC)
+                im2col_gemm_dot_tile(s, dyg + k * pq, xg + c * pq, m, me,
+                                     (int)bt_min64(DOT_RK, kb - k),
+                                     (int)bt_min64(DOT_RC, s->cg - c), beta, dg + k * ldd + c, ldd);
+    }
+}
+
 /* dst rows [ka, kb) of group g (IM2COL_GEMM_GEMM column order) (+)= the product over positions
  * [m, me) (inside one sample in NCHW). */
 static void im2col_gemm_bwd_w_block(const bt_plan *plan, const bt_tensors *t,
@@ -166,6 +258,10 @@ static void im2col_gemm_bwd_w_block(const bt_plan *plan, const bt_tensors *t,
     const float *dy, *b;
     int64_t lda, ldb;
     int nchw = s->layout == BT_NCHW;
+    if (cp->dot) {
+        im2col_gemm_dot_block(s, t->dy, t->x, g, ka, kb, m, me, beta, dst);
+        return;
+    }
     if (cp->batched) {
         /* dy_g[k x pos] x[c x pos]^T with pos running over samples: both read mapped. */
         bt_gemm_map dy_map = im2col_gemm_map(s, m, s->k * pq, s->q, 1),
@@ -241,7 +337,8 @@ static void im2col_gemm_bwd_w_run(const bt_plan *plan, const bt_tensors *t, int 
     if (k1 > k0)
         for (int64_t m = m0; m < m1;) {
             int64_t me = bt_min64(m1, m + cp->cols);
-            if (s->layout == BT_NCHW && !cp->batched) me = bt_min64(me, (m / pq + 1) * pq);
+            if (s->layout == BT_NCHW && !cp->batched && !cp->dot)
+                me = bt_min64(me, (m / pq + 1) * pq);
             for (int64_t g = k0 / s->kg; g * s->kg < k1; g++)
                 im2col_gemm_bwd_w_block(plan, t, &a, g, bt_max64(k0 - g * s->kg, 0),
                                         bt_min64(k1 - g * s->kg, s->kg), m, me, beta, dst);
