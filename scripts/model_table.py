@@ -7,7 +7,10 @@ ratio is dispatch GFLOP/s over the best peer's; the model total weighs each shap
 we are faster). Also the geomean of the per-layer ratios and the worst layer, and, when the
 file has every variant, the best of ours per layer (what a perfect dispatch would reach).
 
-usage: scripts/model_table.py BENCH.json SUITE.txt [THREADS]
+With --below R, also lists every layer whose ratio is under R (ours and the best peer's
+GFLOP/s), worst first.
+
+usage: scripts/model_table.py BENCH.json SUITE.txt [THREADS] [--below R]
 """
 import math
 import re
@@ -44,11 +47,19 @@ def count_of(counts, problem):
 
 
 def main():
-    if len(sys.argv) not in (3, 4):
+    args = sys.argv[1:]
+    below = None
+    if "--below" in args:
+        i = args.index("--below")
+        if i + 1 >= len(args):
+            sys.exit(__doc__.strip())
+        below = float(args[i + 1])
+        del args[i:i + 2]
+    if len(args) not in (2, 3):
         sys.exit(__doc__.strip())
-    _, gflops, have_median = bench_medians.load(sys.argv[1])
-    counts = suite_counts(sys.argv[2])
-    want_threads = int(sys.argv[3]) if len(sys.argv) == 4 else None
+    _, gflops, have_median = bench_medians.load(args[0])
+    counts = suite_counts(args[1])
+    want_threads = int(args[2]) if len(args) == 3 else None
     groups = defaultdict(list)
     for (op, problem, threads), row in gflops.items():
         if want_threads is not None and threads != want_threads:
@@ -66,6 +77,7 @@ def main():
         print("note: no repetitions in this file: best single runs, not medians")
     print("| op | T | layers | model total vs best peer | geomean | worst layer | best of ours, total |")
     print("|---|---|---|---|---|---|---|")
+    slow = []
     for (op, threads), rows in sorted(groups.items()):
         tot_ours = tot_peer = tot_best = 0.0
         ratios = []
@@ -75,10 +87,20 @@ def main():
             tot_peer += n * flops / p
             tot_best += n * flops / (max(best, d) if best else d)
             ratios.append((d / p, problem))
+            if below is not None and d / p < below:
+                slow.append((d / p, op, problem, d, p, rows_peer_name(rows, problem)))
         geo = math.exp(sum(math.log(r) for r, _ in ratios) / len(ratios))
         worst = min(ratios)
         print(f"| {op} | {threads} | {len(rows)} | {tot_peer / tot_ours:.2f} | {geo:.2f} | "
               f"{worst[0]:.2f} {worst[1]} | {tot_peer / tot_best:.2f} |")
+    if below is not None:
+        print(f"\nLayers below {below:g} of the best peer ({len(slow)}):")
+        for r, op, problem, d, p, peer in sorted(slow):
+            print(f"  {r:.2f} {op} {problem}: {d:.1f} GFLOP/s, {peer} {p:.1f}")
+
+
+def rows_peer_name(rows, problem):
+    return next(r[4] for r in rows if r[0] == problem)
 
 
 def problem_flops(op, problem):
