@@ -33,34 +33,21 @@
 
 #if BT_VLEN > 1
 /* One panel of gemm_pack_steps from lines that are contiguous along the steps: element p of
- * line l at src[l * line_stride + p], to dst[p * W + l]; lines [lines, W) are zeros. A block
- * of BT_VLEN lines x BT_VLEN steps is loaded (masked at the last steps), transposed in
- * registers and stored a step at a time (masked to the panel's width). */
+ * line l at src[l * line_stride + p], to dst[p * W + l]; lines [lines, W) are zeros. Blocks of
+ * BT_VLEN lines x BT_VLEN steps go through register transposes (bt_vtranspose). */
 GEMM_ALWAYS_INLINE void gemm_pack_transposed(const float *src, int64_t line_stride, int64_t lines,
                                              int64_t steps, const int W, float *dst) {
     for (int64_t p0 = 0; p0 < steps; p0 += BT_VLEN) {
         int cols = (int)bt_min64(BT_VLEN, steps - p0);
-        const bt_vmask_t col_mask = bt_vmask(cols);
         for (int h = 0; h < W; h += BT_VLEN) {
-            const int width = W - h < BT_VLEN ? W - h : BT_VLEN; /* lanes of the panel */
-            int64_t valid = bt_min64(bt_max64(lines - h, 0), width);
-            const float *s = src + h * line_stride + p0;
-            bt_vf r[BT_VLEN];
-#pragma GCC unroll 16
-            for (int i = 0; i < BT_VLEN; i++)
-                r[i] = i >= valid        ? bt_vzero()
-                       : cols == BT_VLEN ? bt_vload(s + i * line_stride)
-                                         : bt_vload_mask(s + i * line_stride, col_mask);
-            bt_vtranspose_regs(r);
+            int width = W - h < BT_VLEN ? W - h : BT_VLEN; /* lanes of the panel */
+            int valid = (int)bt_min64(bt_max64(lines - h, 0), width);
             float *d = dst + p0 * W + h;
-#pragma GCC unroll 16
-            for (int j = 0; j < BT_VLEN; j++) {
-                if (j >= cols) break;
-                if (width == BT_VLEN)
-                    bt_vstore(d + j * W, r[j]);
-                else
-                    bt_vstore_mask(d + j * W, bt_vmask(width), r[j]);
-            }
+            if (valid > 0)
+                bt_vtranspose(src + h * line_stride + p0, line_stride, d, W, valid, cols, 0);
+            if (valid < width)
+                for (int j = 0; j < cols; j++)
+                    memset(d + j * W + valid, 0, (size_t)(width - valid) * sizeof(float));
         }
     }
 }
