@@ -206,8 +206,8 @@ int bt_conv_gemm_leads(const bt_shape *s) {
     if (s->g != 1 || s->r != 1 || s->s != 1 || !bt_shape_unpadded(s)) return 0;
     if (s->op == BT_CONV_BWD_DATA) return s->layout == BT_NCHW;
     /* NCHW bwd_w with fewer filters: since the dot kernel (samples of 512 positions or more)
-     * and the vectorised transposing pack (smaller samples, batched), single-thread best of 9
-     * on a loaded machine: 1.2-1.9x the direct default on MobileNet-v2 / EfficientNet-B0 /
+     * and the vectorised transposing pack (smaller samples, batched), single-thread best of 9-15
+     * on a loaded machine: 1.15-1.9x the direct default on MobileNet-v2 / EfficientNet-B0 /
      * Inception-v3 1x1 layers at batch 8 (28x28 to 112x112: dot, 14x14: packed) and
      * 1.1-1.2x on ResNet-50's 56x56 64-filter layers at batch 32. */
     return 1;
