@@ -168,10 +168,19 @@ static im2col_gemm_area im2col_gemm_thread_area(const bt_plan *plan, int tid) {
 #define DOT_RC 4
 #endif
 
-/* The tile of filters [k, k + rk) x channels [c, c + rc) of group-local rows: dst (+)= the sum
- * over positions [m, me) of the batch; rows past rk / rc repeat the last one, unstored. */
-static void im2col_gemm_dot_tile(const bt_shape *s, const float *dy, const float *x, int64_t m,
-                                 int64_t me, int rk, int rc, float beta, float *dst, int64_t ldd) {
+/* One operand of a dot tile: rows P*Q floats apart within a sample, samples `sample` floats
+ * apart (dy: K * P*Q, x: C * H*W), and the distance in dW between the results of two rows
+ * (`out`: a filter's row of dW, or 1 between channels). */
+typedef struct im2col_gemm_dot_rows {
+    const float *at;
+    int64_t sample, out;
+    int count; /* valid rows; the rest repeat the last one and are not stored */
+} im2col_gemm_dot_rows;
+
+/* dst (+)= the sum over positions [m, me) of the batch of DOT_RK rows of u times DOT_RC rows
+ * of v: element (i, j) at dst[i * u.out + j * v.out]. */
+static void im2col_gemm_dot_tile(const bt_shape *s, im2col_gemm_dot_rows u, im2col_gemm_dot_rows v,
+                                 int64_t m, int64_t me, float beta, float *dst) {
     int64_t pq = s->p * s->q;
     bt_vf acc[DOT_RK][DOT_RC];
 #pragma GCC unroll 8
@@ -182,9 +191,11 @@ static void im2col_gemm_dot_tile(const bt_shape *s, const float *dy, const float
         int64_t n = m / pq, off = m % pq, len = bt_min64(pq - off, me - m);
         const float *a[DOT_RK], *b[DOT_RC];
 #pragma GCC unroll 8
-        for (int i = 0; i < DOT_RK; i++) a[i] = dy + (n * s->k + (i < rk ? i : rk - 1)) * pq + off;
+        for (int i = 0; i < DOT_RK; i++)
+            a[i] = u.at + n * u.sample + (i < u.count ? i : u.count - 1) * pq + off;
 #pragma GCC unroll 8
-        for (int j = 0; j < DOT_RC; j++) b[j] = x + (n * s->c + (j < rc ? j : rc - 1)) * pq + off;
+        for (int j = 0; j < DOT_RC; j++)
+            b[j] = v.at + n * v.sample + (j < v.count ? j : v.count - 1) * pq + off;
         int64_t t = 0;
         for (; t + BT_VLEN <= len; t += BT_VLEN) {
             bt_vf av[DOT_RK];
@@ -213,38 +224,48 @@ static void im2col_gemm_dot_tile(const bt_shape *s, const float *dy, const float
     }
 #pragma GCC unroll 8
     for (int i = 0; i < DOT_RK; i++) {
-        if (i >= rk) break;
+        if (i >= u.count) break;
 #pragma GCC unroll 8
         for (int j = 0; j < DOT_RC; j++) {
-            if (j >= rc) break;
-            float *o = dst + i * ldd + j, v = bt_vhsum(acc[i][j]);
-            *o = beta == 0.0f ? v : beta * *o + v;
+            if (j >= v.count) break;
+            float *o = dst + i * u.out + j * v.out, r = bt_vhsum(acc[i][j]);
+            *o = beta == 0.0f ? r : beta * *o + r;
         }
     }
 }
 
-/* dst rows [ka, kb) x the channels of group g (+)= the sum over positions [m, me): tiles
- * over the operand with more rows outer, so the other (read once per outer tile) is the
- * smaller stream. */
+/* Rows the tiles compute for `rows` rows cut into tiles of `tile`. */
+static int64_t im2col_gemm_dot_cover(int64_t rows, int64_t tile) {
+    return bt_div_up(rows, tile) * tile;
+}
+
+/* dst rows [ka, kb) x the channels of group g (+)= the sum over positions [m, me). The
+ * DOT_RC-row side of the tile takes the filters or the channels, whichever leaves fewer rows
+ * computed in vain (32 channels on 6-row tiles: 36); the operand with more rows is the outer
+ * loop, so the other (read once per outer tile) is the smaller stream. */
 static void im2col_gemm_dot_block(const bt_shape *s, const float *dy, const float *x, int64_t g,
                                   int64_t ka, int64_t kb, int64_t m, int64_t me, float beta,
                                   float *dst) {
-    int64_t pq = s->p * s->q, ldd = s->cg;
-    const float *dyg = dy + (g * s->kg) * pq, *xg = x + (g * s->cg) * pq;
-    float *dg = dst + g * s->kg * ldd;
-    if (s->cg >= kb - ka) {
-        for (int64_t c = 0; c < s->cg; c += DOT_RC)
-            for (int64_t k = ka; k < kb; k += DOT_RK)
-                im2col_gemm_dot_tile(s, dyg + k * pq, xg + c * pq, m, me,
-                                     (int)bt_min64(DOT_RK, kb - k),
-                                     (int)bt_min64(DOT_RC, s->cg - c), beta, dg + k * ldd + c, ldd);
-    } else {
-        for (int64_t k = ka; k < kb; k += DOT_RK)
-            for (int64_t c = 0; c < s->cg; c += DOT_RC)
-                im2col_gemm_dot_tile(s, dyg + k * pq, xg + c * pq, m, me,
-                                     (int)bt_min64(DOT_RK, kb - k),
-                                     (int)bt_min64(DOT_RC, s->cg - c), beta, dg + k * ldd + c, ldd);
-    }
+    int64_t pq = s->p * s->q, nk = kb - ka, nc = s->cg;
+    im2col_gemm_dot_rows filters = {
+        .at = dy + (g * s->kg + ka) * pq, .sample = s->k * pq, .out = nc};
+    im2col_gemm_dot_rows channels = {.at = x + g * s->cg * pq, .sample = s->c * pq, .out = 1};
+    int k_wide = im2col_gemm_dot_cover(nk, DOT_RC) * im2col_gemm_dot_cover(nc, DOT_RK) <
+                 im2col_gemm_dot_cover(nk, DOT_RK) * im2col_gemm_dot_cover(nc, DOT_RC);
+    im2col_gemm_dot_rows u0 = k_wide ? channels : filters, v0 = k_wide ? filters : channels;
+    int64_t un = k_wide ? nc : nk, vn = k_wide ? nk : nc;
+    float *dk = dst + (g * s->kg + ka) * nc;
+    int u_outer = un >= vn;
+    int64_t outer = u_outer ? un : vn, inner = u_outer ? vn : un;
+    int64_t ostep = u_outer ? DOT_RK : DOT_RC, istep = u_outer ? DOT_RC : DOT_RK;
+    for (int64_t o = 0; o < outer; o += ostep)
+        for (int64_t i = 0; i < inner; i += istep) {
+            int64_t ui = u_outer ? o : i, vi = u_outer ? i : o;
+            im2col_gemm_dot_rows u = u0, v = v0;
+            u.at += ui * pq, u.count = (int)bt_min64(DOT_RK, un - ui);
+            v.at += vi * pq, v.count = (int)bt_min64(DOT_RC, vn - vi);
+            im2col_gemm_dot_tile(s, u, v, m, me, beta, dk + ui * u.out + vi * v.out);
+        }
 }
 
 /* dst rows [ka, kb) of group g (IM2COL_GEMM_GEMM column order) (+)= the product over positions
