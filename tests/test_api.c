@@ -657,7 +657,8 @@ static void tuning_load(void) {
 }
 
 /* A plan takes fewer threads than asked where each would get little work (by default under
- * 256 KFLOP a thread), says so in its parameters, and computes the same. */
+ * 256 KFLOP a thread, a byte of the tensors counting 4 FLOPs when that is more), says so in
+ * its parameters, and computes the same. */
 static void small_problems_fewer_threads(void) {
     char keep[32] = "", keep_wait[32] = "";
     const char *saved = getenv("BACKTUNE_THREAD_MIN_FLOPS"), *wait = getenv("OMP_WAIT_POLICY");
@@ -669,12 +670,12 @@ static void small_problems_fewer_threads(void) {
     static const struct {
         const char *problem;
         int threads, threads_passive;
-    } cases[] = {
-        {"conv_bwd_d mb8ic32ih1oc8kh1", 1, 1},     /* 4 KFLOP */
-        {"fc_bwd_w mb8ic256oc256", 4, 1},          /* 1 MFLOP */
-        {"fc_bwd_w mb64ic512oc256", 8, 2},         /* 16.8 MFLOP */
-        {"conv_bwd_w mb2ic64ih28oc64kh3ph1", 8, 8} /* 116 MFLOP */
-    };
+    } cases[] = {{"conv_bwd_d mb8ic32ih1oc8kh1", 1, 1},      /* 4 KFLOP */
+                 {"fc_bwd_w mb8ic256oc256", 4, 1},           /* 1 MFLOP */
+                 {"fc_bwd_w mb64ic512oc256", 8, 2},          /* 16.8 MFLOP */
+                 {"conv_bwd_w mb2ic64ih28oc64kh3ph1", 8, 8}, /* 116 MFLOP */
+                 /* 6.8 MFLOP, but 3 MB of tensors at 4 FLOPs a byte: memory-bound work counts */
+                 {"conv_bwd_d g960mb8ic960ih7oc960oh7kh3ph1", 8, 2}};
     for (int passive = 0; passive < 2; passive++) {
         if (passive)
             setenv("OMP_WAIT_POLICY", "passive", 1);

@@ -169,6 +169,7 @@ static const char *const conv_shapes[] = {
     "mb2ic16iw33oc16kw3pw1",       /* 1-D 'same' */
     "mb1ic15iw40oc17kw5sw2pw2",    /* 1-D stride 2 */
     "g16mb2ic16iw20oc16kw3pw2dw1", /* 1-D depthwise dilated (WaveNet-style) */
+    "g3mb2ic3iw70oc6kw5sw2pw2",    /* 1-D depthwise, multiplier 2, stride 2, rows of 70 */
     "mb2ic3iw17oc16ow9kw4sw2",     /* 1-D uneven: 1 before, 2 after */
 };
 enum { CONV_SHAPES = (int)(sizeof conv_shapes / sizeof conv_shapes[0]) };

@@ -6,8 +6,10 @@
  * zero-upsampled by the stride: U[p][L + q*sw] = dy[p][q], zero elsewhere. Then
  * dx[i][j..j+V) = sum over rows r with an exact p, and all s, of w[r,s] * U[p][j + pw + L -
  * s*dw ..], shifted loads with a broadcast weight (a stride > 1 multiplies some zeros in the
- * width direction: simpler than phase bookkeeping, and the stride-2 layers are few). A tile
- * of cb channels x jb vectors accumulates in registers over the tap list.
+ * width direction). A tile of cb channels x jb vectors accumulates in registers over the tap
+ * list. With AVX-512 masks, stride 1 and 2 in width read dy in place instead (no U): stride 1
+ * with lane masks at the row ends, stride 2 per phase of the dx column
+ * (depthwise_bwd_d_nchw_phase_tile), and a plane as large as its dy plane as one flat run.
  */
 #include "conv/depthwise_nchw_common.h"
 
@@ -53,17 +55,28 @@ static depthwise_bwd_d_nchw_u_geom depthwise_bwd_d_nchw_u_geometry(const bt_shap
     return g;
 }
 
+/* Flat planes of whole vectors stream in place; other planes go through the stage. */
+static int depthwise_bwd_d_nchw_staged(const bt_shape *s, int nt) {
+    return nt && !(depthwise_nchw_flat(s) && (s->h * s->w) % DEPTHWISE_NCHW_V == 0);
+}
+
 static size_t depthwise_bwd_d_nchw_stage_bytes(const bt_shape *s, int64_t cb, int nt) {
-    return nt && !depthwise_nchw_flat(s)
+    return depthwise_bwd_d_nchw_staged(s, nt)
                ? 2 * depthwise_align((size_t)(cb * s->h * s->w) * sizeof(float))
                : 0;
+}
+
+/* The rows' tap lists, made once per call: per row, kg*R*S slots each of the dy offset, the
+ * weight offset and the mask row, then per row its tap count and phase-0 tap count. */
+static size_t depthwise_bwd_d_nchw_list_floats(const bt_shape *s) {
+    return (size_t)((3 * s->kg * s->r * s->s + 2) * s->h);
 }
 
 static size_t depthwise_bwd_d_nchw_thread_bytes(const bt_shape *s, int64_t cb, int nt) {
     depthwise_bwd_d_nchw_u_geom g = depthwise_bwd_d_nchw_u_geometry(s);
     return depthwise_align((size_t)(cb * s->kg * g.plane) * sizeof(float)) +
            depthwise_align((size_t)(cb * s->kg * s->r * s->s) * sizeof(float)) +
-           depthwise_align((size_t)(3 * s->kg * s->r * s->s) * sizeof(int64_t)) +
+           depthwise_align(depthwise_bwd_d_nchw_list_floats(s) * sizeof(int64_t)) +
            depthwise_align((size_t)(s->s * bt_div_up(s->w, DEPTHWISE_NCHW_V)) * sizeof(uint32_t)) +
            depthwise_align((size_t)depthwise_nchw_flat_masks(s) * sizeof(uint32_t)) +
            depthwise_bwd_d_nchw_stage_bytes(s, cb, nt);
@@ -106,6 +119,8 @@ typedef struct depthwise_bwd_d_nchw_args {
     const int64_t *moff;        /* direct, per tap: its row of masks, s * nvec */
     const uint32_t *masks;      /* direct: [s][vector] lanes of dy inside the row */
     int ntaps, direct;
+    int ntaps0;      /* phased: the taps of phase 0 (even dx columns) come first */
+    int64_t width;   /* phased: W, the dx row's columns */
     float *dx;       /* dx row i of the tile's first channel */
     int64_t dx_chan; /* H * W */
     int64_t nvec;    /* vectors per row; the last is masked when W % V != 0 */
@@ -203,27 +218,130 @@ DEPTHWISE_NCHW_INLINE void depthwise_bwd_d_nchw_row_cb(const depthwise_bwd_d_nch
     }
 }
 
+/* fn(a, jb, CB) with the run-time cb as the compile-time CB its tile code is made for. */
+#define DEPTHWISE_BWD_D_NCHW_BY_CB(cb, fn, a, jb)                                                  \
+    switch (cb) {                                                                                  \
+    case 1:                                                                                        \
+        fn(a, jb, 1);                                                                              \
+        break;                                                                                     \
+    case 2:                                                                                        \
+        fn(a, jb, 2);                                                                              \
+        break;                                                                                     \
+    case 3:                                                                                        \
+        fn(a, jb, 3);                                                                              \
+        break;                                                                                     \
+    case 4:                                                                                        \
+        fn(a, jb, 4);                                                                              \
+        break;                                                                                     \
+    case 5:                                                                                        \
+        fn(a, jb, 5);                                                                              \
+        break;                                                                                     \
+    case 6:                                                                                        \
+        fn(a, jb, 6);                                                                              \
+        break;                                                                                     \
+    case 7:                                                                                        \
+        fn(a, jb, 7);                                                                              \
+        break;                                                                                     \
+    default:                                                                                       \
+        fn(a, jb, 8);                                                                              \
+        break;                                                                                     \
+    }
+
 /* One dx row of cb channels. */
 static void BT_SIMD_NAME(depthwise_bwd_d_nchw_row)(const depthwise_bwd_d_nchw_args *a, int jb,
                                                    int cb) {
-    switch (cb) {
-#define DEPTHWISE_BWD_D_NCHW_CASE(C)                                                               \
-    case C:                                                                                        \
-        depthwise_bwd_d_nchw_row_cb(a, jb, C);                                                     \
-        break;
-        DEPTHWISE_BWD_D_NCHW_CASE(1)
-        DEPTHWISE_BWD_D_NCHW_CASE(2)
-        DEPTHWISE_BWD_D_NCHW_CASE(3)
-        DEPTHWISE_BWD_D_NCHW_CASE(4)
-        DEPTHWISE_BWD_D_NCHW_CASE(5)
-        DEPTHWISE_BWD_D_NCHW_CASE(6)
-        DEPTHWISE_BWD_D_NCHW_CASE(7)
-        DEPTHWISE_BWD_D_NCHW_CASE(8)
-#undef DEPTHWISE_BWD_D_NCHW_CASE
-    }
+    DEPTHWISE_BWD_D_NCHW_BY_CB(cb, depthwise_bwd_d_nchw_row_cb, a, jb);
 }
 
 #if DEPTHWISE_NCHW_DIRECT
+/* acc[c][j] += the taps [t0, t1) over CB channels x JB vectors from vector j0, read in place
+ * with each tap's lane masks. */
+DEPTHWISE_NCHW_INLINE void depthwise_bwd_d_nchw_taps(const depthwise_bwd_d_nchw_args *a,
+                                                     bt_vf acc[][DEPTHWISE_NCHW_JB_MAX],
+                                                     const float *const *pos, int t0, int t1,
+                                                     int64_t j0, const int CB, const int JB) {
+    for (int tap = t0; tap < t1; tap++) {
+        const int64_t uo = a->uoff[tap];
+        const float *w = a->wg + a->woff[tap];
+        __mmask16 m[DEPTHWISE_NCHW_JB_MAX];
+#pragma GCC unroll 4
+        for (int j = 0; j < JB; j++) m[j] = (__mmask16)a->masks[a->moff[tap] + j0 + j];
+#pragma GCC unroll 8
+        for (int c = 0; c < CB; c++) {
+            bt_vf wv = bt_vbcast(w + c);
+#pragma GCC unroll 4
+            for (int j = 0; j < JB; j++)
+                acc[c][j] = bt_vfmadd(
+                    wv, _mm512_maskz_loadu_ps(m[j], pos[c] + uo + j * DEPTHWISE_NCHW_V), acc[c][j]);
+        }
+    }
+}
+
+/* dst[0, n) (+)= v, n clamped to [0, V]. */
+DEPTHWISE_NCHW_INLINE void depthwise_bwd_d_nchw_store_n(float *dst, bt_vf v, int64_t n,
+                                                        int accumulate) {
+    if (n >= DEPTHWISE_NCHW_V) {
+        bt_vstore(dst, accumulate ? bt_vadd(bt_vload(dst), v) : v);
+    } else if (n > 0) {
+        bt_vmask_t m = bt_vmask((int)n);
+        bt_vstore_mask(dst, m, accumulate ? bt_vadd(bt_vload_mask(dst, m), v) : v);
+    }
+}
+
+/* Stride 2 in width, phased: dx column j = 2t + phase gets the taps s whose s*dw - pw has the
+ * parity of the phase, at dy column q = t + (phase + pw - s*dw) / 2. So each phase is a
+ * stride-1 sum over vectors of t, read from dy in place with lane masks (no zero-upsampled
+ * copy, no products with its zeros), and the two phases' accumulators are interleaved into
+ * dx columns at the store. A tile of JB vectors of t covers 2 * JB dx vectors. */
+DEPTHWISE_NCHW_INLINE void depthwise_bwd_d_nchw_phase_tile(const depthwise_bwd_d_nchw_args *a,
+                                                           int64_t j0, const int CB, const int JB) {
+    if (2 * CB * JB > DEPTHWISE_NCHW_ACC_MAX) return; /* prepare() never asks: no code for it */
+    bt_vf even[DEPTHWISE_NCHW_CB_MAX][DEPTHWISE_NCHW_JB_MAX],
+        odd[DEPTHWISE_NCHW_CB_MAX][DEPTHWISE_NCHW_JB_MAX];
+#pragma GCC unroll 8
+    for (int c = 0; c < CB; c++)
+#pragma GCC unroll 4
+        for (int j = 0; j < JB; j++) even[c][j] = odd[c][j] = bt_vzero();
+    const float *pos[DEPTHWISE_NCHW_CB_MAX];
+#pragma GCC unroll 8
+    for (int c = 0; c < CB; c++) pos[c] = a->u + c * a->u_chan + j0 * DEPTHWISE_NCHW_V;
+    depthwise_bwd_d_nchw_taps(a, even, pos, 0, a->ntaps0, j0, CB, JB);
+    depthwise_bwd_d_nchw_taps(a, odd, pos, a->ntaps0, a->ntaps, j0, CB, JB);
+    const __m512i lo_idx =
+        _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi_idx =
+        _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+#pragma GCC unroll 8
+    for (int c = 0; c < CB; c++)
+#pragma GCC unroll 4
+        for (int j = 0; j < JB; j++) {
+            int64_t col = (j0 + j) * 2 * DEPTHWISE_NCHW_V, left = a->width - col;
+            float *dst = a->dx + c * a->dx_chan + col;
+            depthwise_bwd_d_nchw_store_n(dst, _mm512_permutex2var_ps(even[c][j], lo_idx, odd[c][j]),
+                                         left, a->accumulate);
+            depthwise_bwd_d_nchw_store_n(dst + DEPTHWISE_NCHW_V,
+                                         _mm512_permutex2var_ps(even[c][j], hi_idx, odd[c][j]),
+                                         left - DEPTHWISE_NCHW_V, a->accumulate);
+        }
+}
+
+DEPTHWISE_NCHW_INLINE void depthwise_bwd_d_nchw_phase_row_cb(const depthwise_bwd_d_nchw_args *a,
+                                                             int jb, const int CB) {
+    for (int64_t j = 0; j < a->nvec; j += jb) {
+        if (jb >= 2 && j + 2 <= a->nvec)
+            depthwise_bwd_d_nchw_phase_tile(a, j, CB, 2);
+        else
+            depthwise_bwd_d_nchw_phase_tile(a, j, CB, 1);
+    }
+}
+
+/* One dx row of cb channels, phased; jb vectors of dx are jb / 2 vectors of t. */
+static void BT_SIMD_NAME(depthwise_bwd_d_nchw_phase_row)(const depthwise_bwd_d_nchw_args *a, int jb,
+                                                         int cb) {
+    jb = jb >= 4 ? 2 : 1;
+    DEPTHWISE_BWD_D_NCHW_BY_CB(cb, depthwise_bwd_d_nchw_phase_row_cb, a, jb);
+}
+
 typedef struct depthwise_bwd_d_nchw_flat_args {
     const float *dy; /* dy plane of the tile's first channel */
     float *dx;       /* dx plane of the tile's first channel */
@@ -235,6 +353,9 @@ typedef struct depthwise_bwd_d_nchw_flat_args {
     bt_vmask_t tail; /* lanes of the plane's last vector */
     int accumulate, stream;
     depthwise_pf pf;
+    /* Staged (nt on planes not of whole vectors): dx is a stage and the previous tile's
+     * stage is written out, a part per tile of vectors. */
+    depthwise_bwd_d_nchw_pending pend;
 } depthwise_bwd_d_nchw_flat_args;
 
 /* dx[CB channels][JB flat vectors from v0] (+)= sum over taps of w * masked shifted dy. */
@@ -289,6 +410,7 @@ DEPTHWISE_NCHW_INLINE void depthwise_bwd_d_nchw_flat_cb(depthwise_bwd_d_nchw_fla
                                                         const int CB) {
     for (int64_t v = 0; v < a->nvec; v += jb) {
         depthwise_pf_next(&a->pf);
+        BT_SIMD_NAME(depthwise_bwd_d_nchw_stream_part)(&a->pend, v / jb, bt_div_up(a->nvec, jb));
         switch ((int)bt_min64(jb, a->nvec - v)) {
         case 1:
             depthwise_bwd_d_nchw_flat_tile(a, v, CB, 1);
@@ -309,26 +431,12 @@ DEPTHWISE_NCHW_INLINE void depthwise_bwd_d_nchw_flat_cb(depthwise_bwd_d_nchw_fla
 /* All planes of cb channels. */
 static void BT_SIMD_NAME(depthwise_bwd_d_nchw_flat_planes)(depthwise_bwd_d_nchw_flat_args *a,
                                                            int jb, int cb) {
-    switch (cb) {
-#define DEPTHWISE_BWD_D_NCHW_FLAT_CASE(C)                                                          \
-    case C:                                                                                        \
-        depthwise_bwd_d_nchw_flat_cb(a, jb, C);                                                    \
-        break;
-        DEPTHWISE_BWD_D_NCHW_FLAT_CASE(1)
-        DEPTHWISE_BWD_D_NCHW_FLAT_CASE(2)
-        DEPTHWISE_BWD_D_NCHW_FLAT_CASE(3)
-        DEPTHWISE_BWD_D_NCHW_FLAT_CASE(4)
-        DEPTHWISE_BWD_D_NCHW_FLAT_CASE(5)
-        DEPTHWISE_BWD_D_NCHW_FLAT_CASE(6)
-        DEPTHWISE_BWD_D_NCHW_FLAT_CASE(7)
-        DEPTHWISE_BWD_D_NCHW_FLAT_CASE(8)
-#undef DEPTHWISE_BWD_D_NCHW_FLAT_CASE
-    }
+    DEPTHWISE_BWD_D_NCHW_BY_CB(cb, depthwise_bwd_d_nchw_flat_cb, a, jb);
 }
 
 static void BT_SIMD_NAME(depthwise_bwd_d_nchw_flat_run)(const bt_plan *plan, const bt_tensors *t,
                                                         float *wg, int64_t *off, uint32_t *masks,
-                                                        int tid, int nthr) {
+                                                        float *stage, int tid, int nthr) {
     const bt_shape *s = &plan->shape;
     const int64_t taps = s->r * s->s, hw = s->h * s->w;
     const int jb = (int)plan->param[DEPTHWISE_BWD_D_NCHW_JB],
@@ -338,9 +446,11 @@ static void BT_SIMD_NAME(depthwise_bwd_d_nchw_flat_run)(const bt_plan *plan, con
     a.nvec = bt_div_up(hw, DEPTHWISE_NCHW_V);
     a.tail = bt_vmask((int)(hw - (a.nvec - 1) * DEPTHWISE_NCHW_V));
     a.accumulate = s->accumulate;
-    a.stream = plan->param[DEPTHWISE_BWD_D_NCHW_NT] && !s->accumulate &&
-               hw % DEPTHWISE_NCHW_V == 0 &&
-               (uintptr_t)t->dx % (DEPTHWISE_NCHW_V * sizeof(float)) == 0;
+    const int nt = (int)plan->param[DEPTHWISE_BWD_D_NCHW_NT] && !s->accumulate,
+              staged = depthwise_bwd_d_nchw_staged(s, nt);
+    const size_t stage_floats = depthwise_bwd_d_nchw_stage_bytes(s, cb, nt) / 2 / sizeof(float);
+    int which = 0;
+    a.stream = nt && !staged && (uintptr_t)t->dx % (DEPTHWISE_NCHW_V * sizeof(float)) == 0;
     for (int64_t r = 0; r < s->r; r++)
         for (int64_t ks = 0; ks < s->s; ks++)
             off[r * s->s + ks] = (s->ph - r * s->dh) * s->w + s->pw - ks * s->dw;
@@ -367,14 +477,33 @@ static void BT_SIMD_NAME(depthwise_bwd_d_nchw_flat_run)(const bt_plan *plan, con
             a.pf = depthwise_pf_make(nn < g.u1 ? t->dy + (nn * s->k + nxc) * hw : NULL,
                                      bt_min64(cb, g.c1 - nxc) * hw * (int64_t)sizeof(float),
                                      bt_div_up(a.nvec, jb));
+            float *cur = stage + (size_t)which * stage_floats;
             a.dy = t->dy + (n * s->k + c) * hw;
-            a.dx = t->dx + (n * s->c + c) * hw;
+            a.dx = staged ? cur : t->dx + (n * s->c + c) * hw;
             a.nc = nc;
             BT_SIMD_NAME(depthwise_bwd_d_nchw_flat_planes)(&a, jb, nc);
+            if (staged) {
+                a.pend = (depthwise_bwd_d_nchw_pending){t->dx + (n * s->c + c) * hw, cur, nc * hw};
+                which ^= 1;
+            }
         }
-    if (a.stream) _mm_sfence();
+    BT_SIMD_NAME(depthwise_bwd_d_nchw_stream_part)(&a.pend, 0, 1);
+    if (a.stream || staged) _mm_sfence();
 }
 #endif
+
+/* Stride 2 in width runs phased (depthwise_bwd_d_nchw_phase_tile) where AVX-512 masks read
+ * dy in place; elsewhere through U. */
+static inline int depthwise_bwd_d_nchw_phased(const bt_shape *s) {
+    return DEPTHWISE_NCHW_DIRECT && s->sw == 2;
+}
+/* Phased: the phase (0: even dx columns) tap s feeds, and its dy column offset q - t. */
+static inline int64_t depthwise_bwd_d_nchw_phase(const bt_shape *s, int64_t ks) {
+    return ((ks * s->dw - s->pw) % 2 + 2) % 2;
+}
+static inline int64_t depthwise_bwd_d_nchw_qoff(const bt_shape *s, int64_t ks, int64_t phase) {
+    return (phase + s->pw - ks * s->dw) / 2; /* exact: the numerator is even */
+}
 
 static bt_status BT_SIMD_NAME(depthwise_bwd_d_nchw_prepare)(bt_plan *plan) {
     const bt_shape *s = &plan->shape;
@@ -385,13 +514,12 @@ static bt_status BT_SIMD_NAME(depthwise_bwd_d_nchw_prepare)(bt_plan *plan) {
             bt_min64(DEPTHWISE_NCHW_JB_MAX,
                      bt_div_up(depthwise_nchw_flat(s) ? s->h * s->w : s->w, DEPTHWISE_NCHW_V));
 #if DEPTHWISE_NCHW_STREAM
-    /* Flat planes stream in place: on when dx cannot stay in cache. Otherwise off by default:
-     * on Zen 5 (g128mb32ic128ih56, 51 MB dx) the staging copy cost more than the
-     * read-for-ownership it saves (~10% slower); left to the tuner. */
+    /* Flat planes of whole vectors stream in place: on when dx cannot stay in cache.
+     * Otherwise (a staging copy) off by default: on Zen 5 (g128mb32ic128ih56, 51 MB dx) the
+     * copy cost more than the read-for-ownership it saves (~10% slower); left to the tuner. */
     if (!plan->param_given[DEPTHWISE_BWD_D_NCHW_NT])
         plan->param[DEPTHWISE_BWD_D_NCHW_NT] =
-            depthwise_nchw_flat(s) && !s->accumulate &&
-            (int64_t)(bt_shape_x_elems(s) * sizeof(float)) > depthwise_l3_bytes();
+            !depthwise_bwd_d_nchw_staged(s, 1) && depthwise_dx_streams(s, plan->threads);
     const int nt = (int)plan->param[DEPTHWISE_BWD_D_NCHW_NT] && !s->accumulate;
 #else
     const int nt = 0;
@@ -465,20 +593,22 @@ static void BT_SIMD_NAME(depthwise_bwd_d_nchw_run)(const bt_plan *plan, const bt
     float *wg = (float *)(mine + depthwise_align((size_t)(cb * s->kg * g.plane) * sizeof(float)));
     int64_t *uoff =
         (int64_t *)((char *)wg + depthwise_align((size_t)(cb * s->kg * taps) * sizeof(float)));
-    int64_t *woff = uoff + s->kg * taps, *moff = woff + s->kg * taps;
+    const int64_t slots = s->kg * taps; /* a row's list: at most every tap */
+    int64_t *woff = uoff + s->h * slots, *moff = woff + s->h * slots, *counts = moff + s->h * slots;
     uint32_t *masks =
-        (uint32_t *)((char *)uoff + depthwise_align((size_t)(3 * s->kg * taps) * sizeof(int64_t)));
+        (uint32_t *)((char *)uoff +
+                     depthwise_align(depthwise_bwd_d_nchw_list_floats(s) * sizeof(int64_t)));
     float *stage = (float *)((char *)masks +
                              depthwise_align((size_t)(s->s * bt_div_up(s->w, DEPTHWISE_NCHW_V)) *
                                              sizeof(uint32_t)));
-    const int direct = DEPTHWISE_NCHW_DIRECT && s->sw == 1;
+    const int direct = DEPTHWISE_NCHW_DIRECT && s->sw == 1, phased = depthwise_bwd_d_nchw_phased(s);
 #if DEPTHWISE_NCHW_DIRECT
     if (depthwise_nchw_flat(s)) {
-        uint32_t *fmasks =
-            (uint32_t *)((char *)masks +
-                         depthwise_align((size_t)(s->s * bt_div_up(s->w, DEPTHWISE_NCHW_V)) *
-                                         sizeof(uint32_t)));
-        BT_SIMD_NAME(depthwise_bwd_d_nchw_flat_run)(plan, t, wg, uoff, fmasks, tid, nthr);
+        uint32_t *fmasks = (uint32_t *)stage;
+        float *fstage =
+            (float *)((char *)stage +
+                      depthwise_align((size_t)depthwise_nchw_flat_masks(s) * sizeof(uint32_t)));
+        BT_SIMD_NAME(depthwise_bwd_d_nchw_flat_run)(plan, t, wg, uoff, fmasks, fstage, tid, nthr);
         return;
     }
 #endif
@@ -490,9 +620,6 @@ static void BT_SIMD_NAME(depthwise_bwd_d_nchw_run)(const bt_plan *plan, const bt
     depthwise_bwd_d_nchw_args a = {.u = u,
                                    .u_chan = s->kg * g.plane,
                                    .wg = wg,
-                                   .uoff = uoff,
-                                   .woff = woff,
-                                   .moff = moff,
                                    .masks = masks,
                                    .direct = direct,
                                    .dx_chan = s->h * s->w,
@@ -500,25 +627,57 @@ static void BT_SIMD_NAME(depthwise_bwd_d_nchw_run)(const bt_plan *plan, const bt
                                    .accumulate = s->accumulate};
     a.partial = s->w % DEPTHWISE_NCHW_V != 0;
     a.mask = bt_vmask((int)(s->w - (a.nvec - 1) * DEPTHWISE_NCHW_V));
-    if (direct) {
+    if (phased) a.nvec = bt_div_up(bt_div_up(s->w, 2), DEPTHWISE_NCHW_V); /* vectors of t */
+    a.width = s->w;
+    if (direct || phased) {
         a.u_chan = s->kg * s->p * s->q;
-        /* Tap s reads q = j + pw - s*dw for output column j: lanes with j < W and q in dy. */
+        /* Tap s reads q = j + pw - s*dw for output column j (phased: q = t + qoff(s) for
+         * column j = 2t + phase(s)): lanes with j < W and q in dy. */
         for (int64_t ks = 0; ks < s->s; ks++)
             for (int64_t v = 0; v < a.nvec; v++) {
                 uint32_t bits = 0;
                 for (int l = 0; l < DEPTHWISE_NCHW_V; l++) {
                     int64_t j = v * DEPTHWISE_NCHW_V + l, q = j + s->pw - ks * s->dw;
+                    if (phased) {
+                        int64_t phase = depthwise_bwd_d_nchw_phase(s, ks);
+                        q = j + depthwise_bwd_d_nchw_qoff(s, ks, phase), j = 2 * j + phase;
+                    }
                     if (j < s->w && q >= 0 && q < s->q) bits |= 1u << l;
                 }
                 masks[ks * a.nvec + v] = bits;
             }
+    }
+    /* Taps reaching row i: (m, r, s) with p = (i + ph - r*dh) / sh exact; phased: those of
+     * phase 0 first. The weights of a tile are [m][r][s][channel], cb channels a tap. */
+    for (int64_t i = 0; i < s->h; i++) {
+        int64_t ntaps = 0, *uo = uoff + i * slots, *wo = woff + i * slots, *mo = moff + i * slots;
+        for (int pass = 0; pass < 1 + phased; pass++) {
+            for (int64_t m = 0; m < s->kg; m++)
+                for (int64_t kr = 0; kr < s->r; kr++) {
+                    int64_t num = i + s->ph - kr * s->dh;
+                    if (num < 0 || num % s->sh || num / s->sh >= s->p) continue;
+                    int64_t row = m * s->p + num / s->sh;
+                    for (int64_t ks = 0; ks < s->s; ks++) {
+                        int64_t phase = phased ? depthwise_bwd_d_nchw_phase(s, ks) : 0;
+                        if (phase != pass) continue;
+                        uo[ntaps] = phased   ? row * s->q + depthwise_bwd_d_nchw_qoff(s, ks, phase)
+                                    : direct ? row * s->q + s->pw - ks * s->dw
+                                             : row * g.width + s->pw + g.lead - ks * s->dw;
+                        mo[ntaps] = ks * a.nvec;
+                        wo[ntaps] = (m * taps + kr * s->s + ks) * cb;
+                        ntaps++;
+                    }
+                }
+            if (pass == 0) counts[2 * i + 1] = ntaps;
+        }
+        counts[2 * i] = ntaps;
     }
     depthwise_range r =
         depthwise_thread_range((int)plan->param[DEPTHWISE_BWD_D_NCHW_PAR], tid, nthr, s->n, s->c);
     for (int64_t n = r.u0; n < r.u1; n++)
         for (int64_t c = r.c0; c < r.c1; c += cb) {
             int nc = (int)bt_min64(cb, r.c1 - c);
-            if (direct)
+            if (direct || phased)
                 a.u = t->dy + (n * s->k + c * s->kg) * s->p * s->q;
             else
                 BT_SIMD_NAME(depthwise_bwd_d_nchw_fill_u)(s, &g, t->dy, u, n, c, nc);
@@ -526,31 +685,20 @@ static void BT_SIMD_NAME(depthwise_bwd_d_nchw_run)(const bt_plan *plan, const bt
             int64_t nn = c + cb < r.c1 ? n : n + 1, nxc = c + cb < r.c1 ? c + cb : r.c0;
             const float *next = nn < r.u1 ? t->dy + (nn * s->k + nxc * s->kg) * s->p * s->q : NULL;
             int64_t next_bytes = bt_min64(cb, r.c1 - nxc) * s->kg * pq_bytes;
-            for (int64_t tap = 0; tap < s->kg * taps; tap++)
-                for (int cl = 0; cl < nc; cl++)
-                    wg[tap * nc + cl] = t->w[(c + cl) * s->kg * taps + tap];
+            for (int64_t tap = 0; tap < slots; tap++)
+                for (int cl = 0; cl < nc; cl++) wg[tap * cb + cl] = t->w[(c + cl) * slots + tap];
             for (int64_t i = 0; i < s->h; i++) {
-                /* Taps reaching row i: (m, r, s) with p = (i + ph - r*dh) / sh exact. */
-                int ntaps = 0;
-                for (int64_t m = 0; m < s->kg; m++)
-                    for (int64_t kr = 0; kr < s->r; kr++) {
-                        int64_t num = i + s->ph - kr * s->dh;
-                        if (num < 0 || num % s->sh || num / s->sh >= s->p) continue;
-                        for (int64_t ks = 0; ks < s->s; ks++) {
-                            uoff[ntaps] = direct
-                                              ? (m * s->p + num / s->sh) * s->q + s->pw - ks * s->dw
-                                              : (m * s->p + num / s->sh) * g.width + s->pw +
-                                                    g.lead - ks * s->dw;
-                            moff[ntaps] = ks * a.nvec;
-                            woff[ntaps] = (m * taps + kr * s->s + ks) * nc;
-                            ntaps++;
-                        }
-                    }
-                a.ntaps = ntaps;
+                a.uoff = uoff + i * slots, a.woff = woff + i * slots, a.moff = moff + i * slots;
+                a.ntaps = (int)counts[2 * i], a.ntaps0 = (int)counts[2 * i + 1];
                 float *cur = stage + (size_t)which * stage_floats;
                 a.dx = (nt ? cur : t->dx + (n * s->c + c) * hw) + i * s->w;
                 depthwise_prefetch_slice(next, next_bytes, i, s->h);
-                BT_SIMD_NAME(depthwise_bwd_d_nchw_row)(&a, jb, nc);
+#if DEPTHWISE_NCHW_DIRECT
+                if (phased)
+                    BT_SIMD_NAME(depthwise_bwd_d_nchw_phase_row)(&a, jb, nc);
+                else
+#endif
+                    BT_SIMD_NAME(depthwise_bwd_d_nchw_row)(&a, jb, nc);
                 BT_SIMD_NAME(depthwise_bwd_d_nchw_stream_part)(&pend, i, s->h);
             }
             if (nt) {

@@ -172,8 +172,7 @@ static bt_status BT_SIMD_NAME(depthwise_bwd_d_nhwc_prepare)(bt_plan *plan) {
 #if DEPTHWISE_NHWC_STREAM
     /* Streaming stores skip the read-for-ownership of dx when it cannot stay in cache. */
     if (!plan->param_given[DEPTHWISE_BWD_D_NHWC_NT])
-        plan->param[DEPTHWISE_BWD_D_NHWC_NT] =
-            !s->accumulate && (int64_t)(bt_shape_x_elems(s) * sizeof(float)) > depthwise_l3_bytes();
+        plan->param[DEPTHWISE_BWD_D_NHWC_NT] = depthwise_dx_streams(s, plan->threads);
 #endif
     if (plan->param[DEPTHWISE_BWD_D_NHWC_JB] * plan->param[DEPTHWISE_BWD_D_NHWC_CB] >
         DEPTHWISE_NHWC_ACC_MAX)

@@ -293,12 +293,28 @@ static double thread_min_flops(void) {
     return wait && !strcasecmp(wait, "passive") ? THREAD_MIN_FLOPS_PASSIVE : THREAD_MIN_FLOPS;
 }
 
+/* A memory-bound problem's work, in FLOPs of equal time: each byte of its tensors (read or
+ * written once) counts this many FLOPs. Depthwise layers of a few MFLOP move megabytes, at
+ * 1-2 FLOP per byte, and take hundreds of microseconds on one thread (bench/suites/
+ * mobilenet_v2.txt at batch 8: g960 7x7, g576 14->7, 6 MFLOP, 3-4.5 MB), where a second
+ * thread pays even under OMP_WAIT_POLICY=passive. */
+#define THREAD_FLOPS_PER_BYTE 4.0
+
+static double thread_work(const bt_problem *norm) {
+    double bytes =
+        (double)sizeof(float) *
+        (double)(bt_problem_x_elems(norm) + bt_problem_w_elems(norm) + bt_problem_dy_elems(norm));
+    double flops = bt_problem_flops(norm);
+    return flops > THREAD_FLOPS_PER_BYTE * bytes ? flops : THREAD_FLOPS_PER_BYTE * bytes;
+}
+
 /* The threads a plan runs with: those asked for (threads=N or OpenMP's), fewer on a problem
- * too small to give each thread_min_flops() of work; bt_plan_params reports the number. */
+ * too small to give each thread_min_flops() of work (thread_work); bt_plan_params reports the
+ * number. */
 static int useful_threads(const bt_problem *norm, int threads) {
     double min_flops = thread_min_flops();
     if (!(min_flops > 0) || threads <= 1) return threads;
-    double useful = bt_problem_flops(norm) / min_flops;
+    double useful = thread_work(norm) / min_flops;
     return useful >= threads ? threads : useful < 1 ? 1 : (int)useful;
 }
 

@@ -85,7 +85,8 @@ double bt_problem_flops(const bt_problem *p);
  * derived from this machine's caches; values larger than the problem can use are clamped
  * (bt_plan_params reports them as clamped); so is threads=N on a problem too small to give
  * each thread 256 KFLOP, or 6 MFLOP under OMP_WAIT_POLICY=passive (BACKTUNE_THREAD_MIN_FLOPS
- * sets that amount, 0 takes every thread).
+ * sets that amount, 0 takes every thread), its work being its FLOPs or, when more, 4 per
+ * byte of its tensors (memory-bound problems).
  * Scratch is bounded by the problem's tensors. */
 bt_status bt_plan_create(bt_plan **plan, const bt_problem *p, const char *variant,
                          const char *params);
