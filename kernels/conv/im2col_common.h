@@ -18,6 +18,9 @@
  * sums over, or has as columns, a thread's whole share of the batch; per sample, 7x7 or
  * 14x14 positions leave packing and tiling overhead dominant), and strided x / dx are
  * gathered / scattered by the GEMM's packing and tile stores instead of im2col / col2im.
+ * bwd_w on a direct NCHW convolution that is not batched (512 positions a sample or more) is
+ * "dot": no GEMM, dW's elements are dot products along the positions of dy's and x's rows,
+ * read in place across the samples of a column block.
  */
 #ifndef BT_IM2COL_COMMON_H
 #define BT_IM2COL_COMMON_H
