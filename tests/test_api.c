@@ -556,9 +556,10 @@ static void dispatch_fits(void) {
 
 /* The heuristic's family per shape: as_fc where the kernel covers the image, winograd on dense
  * 3x3 stride-1 layers of 64 channels or more (bwd_w: NHWC, or NCHW up to 28x28), relayout_nhwc for
- * NCHW kernels larger than 1x1 on outputs of 14x14 or less without groups, the GEMM family on
- * unpadded 1x1 convolutions without groups (bt_conv_gemm_leads: bwd_d in NCHW only, bwd_w in
- * both layouts), the direct family elsewhere, the unpacked FC up to 2^25 FLOP;
+ * NCHW kernels larger than 1x1 on outputs of 14x14 or less without groups (1xk and kx1: 17x17
+ * or less), the GEMM family on unpadded 1x1 convolutions without groups (bt_conv_gemm_leads:
+ * bwd_d in NCHW only, bwd_w in both layouts), the direct family elsewhere, the unpacked FC up
+ * to 2^25 FLOP;
  * never the naive loops, uneven padding and 1-D included. Whatever the ISA: the names are
  * matched without their suffix. */
 static void heuristic_families(void) {
@@ -580,6 +581,9 @@ static void heuristic_families(void) {
         {"conv_bwd_d mb2ic64ih7oc128kh5ph2", "conv_bwd_d__relayout_nhwc_"},
         {"conv_bwd_w mb2ic64ih14oc128oh7kh3sh2ph1", "conv_bwd_w__relayout_nhwc_"},
         {"conv_bwd_d mb2ic64ih28oc128kh5ph2", "conv_bwd_d__direct_nchw_"},
+        {"conv_bwd_d mb2ic64ih17iw17oc96kh1kw7ph0pw3", "conv_bwd_d__relayout_nhwc_"},
+        {"conv_bwd_w mb2ic64ih17iw17oc96kh7kw1ph3pw0", "conv_bwd_w__relayout_nhwc_"},
+        {"conv_bwd_d mb2ic64ih28iw28oc96kh1kw7ph0pw3", "conv_bwd_d__direct_nchw_"},
         {"conv_bwd_d g2mb2ic64ih7oc128kh5ph2", "conv_bwd_d__direct_nchw_"},
         {"fc_bwd_d mb32ic128oc128", "fc_bwd_d__unpacked_"},
         {"fc_bwd_w mb64ic1024oc1024", "fc_bwd_w__gemm_"},

@@ -131,6 +131,7 @@ static const char *const conv_shapes[] = {
     "mb3ic3ih11iw9oc17kh7kw7sh2sw2ph3pw3",      /* 7x7 stride 2, the first-layer shape */
     "mb2ic1ih7iw11oc15kh1kw7ph0pw3",            /* 1x7 */
     "mb1ic15ih11iw7oc15kh7kw1ph3pw0",           /* 7x1 */
+    "mb2ic17ih9iw7oc33kh1kw5ph0pw2",            /* 1x5 on a tall image (walked as 5x1) */
     "mb2ic16ih9oc16kh3ph2dh1",                  /* dilation 2 */
     "mb3ic3ih9iw11oc3kh3kw3sh2sw2ph1pw1dh1dw1", /* dilation 2 with stride 2 */
     "mb1ic17ih12iw12oc16kh3kw5sh3sw3ph2pw1dh2dw2", /* 3x5, stride 3, dilation 3, even input */

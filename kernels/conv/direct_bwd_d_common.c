@@ -150,9 +150,9 @@ int bt_bwdd_taps(const bt_shape *s, int64_t i, int64_t rows, int64_t jph, int64_
     return n;
 }
 
-void bt_bwdd_run_items(const bt_plan *plan, const bt_tensors *t, int par, int tid, int nthr,
-                       float *area, direct_bwd_d_copy_fn copy, direct_bwd_d_block_fn block) {
-    const bt_shape *s = &plan->shape;
+void bt_bwdd_run_items(const bt_plan *plan, const bt_shape *s, const bt_tensors *t, int par,
+                       int tid, int nthr, float *area, direct_bwd_d_copy_fn copy,
+                       direct_bwd_d_block_fn block) {
     const direct_bwd_d_geom *g = plan->priv;
     int64_t a, b, gc0, gc1, copied = -1;
     bt_bwdd_thread_items(par, s->n, g->nrb, g->ngc, tid, nthr, &a, &b, &gc0, &gc1);

@@ -100,16 +100,17 @@ void bt_bwdd_thread_items(int par, int64_t n, int64_t nrb, int64_t ngc, int tid,
                           int64_t *a, int64_t *b, int64_t *gc0, int64_t *gc1);
 
 /* The item loop every direct bwd_data variant runs after packing its weights: thread tid's
- * items (see bt_bwdd_thread_items) in order, copying the dy window when (sample, row
- * block, group) changes, then computing dx rows [i0, i1) of c-tile ct from it. `area` is
- * the thread's part of the scratch (window first). */
+ * items of shape s (the plan's, or the one its kernels walk; see bt_bwdd_thread_items) in order,
+ * copying the dy window when (sample, row block, group) changes, then computing dx rows [i0, i1) of
+ * c-tile ct from it. `area` is the thread's part of the scratch (window first). */
 typedef void (*direct_bwd_d_copy_fn)(const struct bt_plan *plan, const float *dy, int64_t n,
                                      int64_t grp, int64_t pmin, int64_t pmax, float *win);
 typedef void (*direct_bwd_d_block_fn)(const struct bt_plan *plan, const bt_tensors *t, float *area,
                                       int64_t n, int64_t grp, int64_t ct, int64_t i0, int64_t i1,
                                       int64_t pbase);
-void bt_bwdd_run_items(const struct bt_plan *plan, const bt_tensors *t, int par, int tid, int nthr,
-                       float *area, direct_bwd_d_copy_fn copy, direct_bwd_d_block_fn block);
+void bt_bwdd_run_items(const struct bt_plan *plan, const bt_shape *s, const bt_tensors *t, int par,
+                       int tid, int nthr, float *area, direct_bwd_d_copy_fn copy,
+                       direct_bwd_d_block_fn block);
 
 /* Fills the taps of dx rows i + m*sh (m < rows, see bt_bwdd_row_taps), phase jph; w
  * offsets are tap index x wtap. posstride: floats between consecutive window positions;

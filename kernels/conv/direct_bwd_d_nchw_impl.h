@@ -384,7 +384,7 @@ static void direct_bwd_d_nchw_run(const bt_plan *plan, const bt_tensors *t, int 
     bt_split(g->ngc, tid, nthr, &b0, &b1);
     direct_bwd_d_nchw_pack(s, g, t->w, packed, b0, b1);
 #pragma omp barrier
-    bt_bwdd_run_items(plan, t, (int)plan->param[DIRECT_BWD_D_NCHW_P_PAR], tid, nthr,
+    bt_bwdd_run_items(plan, s, t, (int)plan->param[DIRECT_BWD_D_NCHW_P_PAR], tid, nthr,
                       packed + g->packed + tid * g->per_thread, direct_bwd_d_nchw_copy_window,
                       direct_bwd_d_nchw_block);
 }

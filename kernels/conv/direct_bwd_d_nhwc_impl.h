@@ -222,6 +222,36 @@ static int64_t direct_bwd_d_nhwc_packed_block(const bt_shape *s, int vec, int64_
            direct_bwd_d_nhwc_packed_row(s, vec, cb);
 }
 
+/* The plan's state: the geometry, and the shape the kernels walk with the strides that
+ * address its rows and positions in dy and dx (in floats). A 1xk kernel padded along the
+ * width is walked with rows and columns swapped, as the kx1 kernel of the transposed image:
+ * taps are clipped per dx row, so the taps whose dy lies wholly in the padding are left out
+ * (rows and columns are not: a tile's positions share their taps). */
+typedef struct direct_bwd_d_nhwc_state {
+    direct_bwd_d_geom g; /* first: bt_bwdd_run_items reads plan->priv as the geometry */
+    bt_shape ws;         /* the walked shape */
+    int swapped;
+    int64_t dy_row, dy_pos, dx_row, dx_pos;
+} direct_bwd_d_nhwc_state;
+
+static int direct_bwd_d_nhwc_swaps(const bt_shape *s) {
+    return s->r == 1 && s->s > 1 && s->pw > 0 && s->p > 1 && s->p >= s->q;
+}
+
+static void direct_bwd_d_nhwc_walk(const bt_shape *s, direct_bwd_d_nhwc_state *st) {
+    bt_shape t = *s;
+    st->swapped = direct_bwd_d_nhwc_swaps(s);
+    if (st->swapped) {
+        t.h = s->w, t.w = s->h, t.r = s->s, t.s = s->r, t.p = s->q, t.q = s->p;
+        t.sh = s->sw, t.sw = s->sh, t.ph = s->pw, t.pw = s->ph, t.dh = s->dw, t.dw = s->dh;
+    }
+    st->ws = t;
+    st->dy_row = st->swapped ? s->k : s->q * s->k;
+    st->dy_pos = st->swapped ? s->q * s->k : s->k;
+    st->dx_row = st->swapped ? s->c : s->w * s->c;
+    st->dx_pos = st->swapped ? s->w * s->c : s->c;
+}
+
 static int direct_bwd_d_nhwc_supports(const bt_shape *s, char *why, size_t size) {
     if (s->layout != BT_NHWC) {
         snprintf(why, size, "NHWC only");
@@ -231,7 +261,12 @@ static int direct_bwd_d_nhwc_supports(const bt_shape *s, char *why, size_t size)
 }
 
 static bt_status direct_bwd_d_nhwc_prepare(bt_plan *plan) {
-    const bt_shape *s = &plan->shape;
+    direct_bwd_d_nhwc_state *st = calloc(1, sizeof *st);
+    if (!st) return bt_fail(BT_ENOMEM, "out of memory");
+    plan->priv = st; /* freed with the plan, also on failure */
+    direct_bwd_d_nhwc_walk(&plan->shape, st);
+    const bt_shape *s = &st->ws;
+    direct_bwd_d_geom *g = &st->g;
     int64_t *prm = plan->param;
     const int *given = plan->param_given;
     if (!given[DIRECT_BWD_D_NHWC_P_PAR]) prm[DIRECT_BWD_D_NHWC_P_PAR] = DIRECT_BWD_D_PAR_2D;
@@ -277,8 +312,6 @@ static bt_status direct_bwd_d_nhwc_prepare(bt_plan *plan) {
     if (!given[DIRECT_BWD_D_NHWC_P_RB])
         prm[DIRECT_BWD_D_NHWC_P_RB] =
             bt_bwdd_default_rb(s, 0, floats_q, block, s->g * bt_div_up(cb_need, cb), plan->threads);
-    direct_bwd_d_geom *g = calloc(1, sizeof *g);
-    if (!g) return bt_fail(BT_ENOMEM, "out of memory");
     bt_bwdd_window_geom(s, bt_bwdd_fit_rb(s, 0, floats_q, prm[DIRECT_BWD_D_NHWC_P_RB]), g);
     prm[DIRECT_BWD_D_NHWC_P_RB] = g->rb;
     g->ctile = vec == DIRECT_BWD_D_NHWC_VEC_K ? cb : cb * BT_VLEN;
@@ -293,31 +326,33 @@ static bt_status direct_bwd_d_nhwc_prepare(bt_plan *plan) {
                                    sizeof(float));
     g->pbuf_off = g->taps_off + tap_floats;
     g->per_thread = direct_bwd_d_round_up(g->pbuf_off, 16);
-    plan->priv = g;
     plan->scratch_bytes = (size_t)(g->packed + plan->threads * g->per_thread) * sizeof(float);
     return BT_OK;
 }
 
-/* Packs the weights of (group, c-tile) blocks [b0, b1). */
-static void direct_bwd_d_nhwc_pack(const bt_shape *s, const direct_bwd_d_geom *g, int vec,
+/* Packs the weights of (group, c-tile) blocks [b0, b1), in the walked tap order. */
+static void direct_bwd_d_nhwc_pack(const bt_shape *o, const direct_bwd_d_nhwc_state *st, int vec,
                                    int64_t cb, const float *w, float *packed, int64_t b0,
                                    int64_t b1) {
+    const bt_shape *s = &st->ws;
+    const direct_bwd_d_geom *g = &st->g;
     int64_t row = direct_bwd_d_nhwc_packed_row(s, vec, cb);
     for (int64_t b = b0; b < b1; b++) {
         int64_t grp = b / g->nct, c0 = (b % g->nct) * g->ctile;
         int64_t nc = bt_min64(g->ctile, s->cg - c0);
         float *dst = packed + b * g->block;
-        for (int64_t r = 0; r < s->r; r++)
-            for (int64_t ss = 0; ss < s->s; ss++) {
+        for (int64_t wr = 0; wr < s->r; wr++)
+            for (int64_t ws = 0; ws < s->s; ws++) {
+                const int64_t r = st->swapped ? ws : wr, ss = st->swapped ? wr : ws;
                 if (vec == DIRECT_BWD_D_NHWC_VEC_C) {
                     for (int64_t k = 0; k < s->kg; k++, dst += row)
                         for (int64_t c = 0; c < row; c++)
-                            dst[c] = c < nc ? w[bt_w_off(s, grp * s->kg + k, c0 + c, r, ss)] : 0;
+                            dst[c] = c < nc ? w[bt_w_off(o, grp * s->kg + k, c0 + c, r, ss)] : 0;
                 } else {
                     for (int64_t c = 0; c < cb; c++, dst += row)
                         for (int64_t k = 0; k < row; k++)
                             dst[k] = c < nc && k < s->kg
-                                         ? w[bt_w_off(s, grp * s->kg + k, c0 + c, r, ss)]
+                                         ? w[bt_w_off(o, grp * s->kg + k, c0 + c, r, ss)]
                                          : 0;
                 }
             }
@@ -327,19 +362,20 @@ static void direct_bwd_d_nhwc_pack(const bt_shape *s, const direct_bwd_d_geom *g
 /* Copies dy rows [pmin, pmax] of sample n, group grp into the window, zero-padded. */
 static void direct_bwd_d_nhwc_copy_window(const bt_plan *plan, const float *dy, int64_t n,
                                           int64_t grp, int64_t pmin, int64_t pmax, float *win) {
-    const bt_shape *s = &plan->shape;
-    const direct_bwd_d_geom *g = plan->priv;
+    const direct_bwd_d_nhwc_state *st = plan->priv;
+    const bt_shape *s = &st->ws;
+    const direct_bwd_d_geom *g = &st->g;
     int64_t nkb = bt_div_up(s->kg, DIRECT_BWD_D_NHWC_KB), kblk = g->qpad * DIRECT_BWD_D_NHWC_KB;
     for (int64_t p = pmin; p <= pmax; p++) {
         float *row = win + (p - pmin) * nkb * kblk;
-        const float *src = dy + (n * s->p + p) * s->q * s->k + grp * s->kg;
+        const float *src = dy + n * s->p * s->q * s->k + p * st->dy_row + grp * s->kg;
         for (int64_t kb = 0; kb < nkb; kb++) {
             float *blk = row + kb * kblk;
             memset(blk, 0, (size_t)(g->lp * DIRECT_BWD_D_NHWC_KB) * sizeof(float));
             memset(blk + (g->lp + s->q) * DIRECT_BWD_D_NHWC_KB, 0,
                    (size_t)(kblk - (g->lp + s->q) * DIRECT_BWD_D_NHWC_KB) * sizeof(float));
         }
-        for (int64_t q = 0; q < s->q; q++, src += s->k) {
+        for (int64_t q = 0; q < s->q; q++, src += st->dy_pos) {
             float *dst = row + (g->lp + q) * DIRECT_BWD_D_NHWC_KB;
             for (int64_t kb = 0; kb < nkb; kb++, dst += kblk) {
                 int64_t lanes = bt_min64(DIRECT_BWD_D_NHWC_KB, s->kg - kb * DIRECT_BWD_D_NHWC_KB);
@@ -358,8 +394,9 @@ static void direct_bwd_d_nhwc_copy_window(const bt_plan *plan, const float *dy, 
 static void direct_bwd_d_nhwc_block(const bt_plan *plan, const bt_tensors *t, float *win, int64_t n,
                                     int64_t grp, int64_t ct, int64_t i0, int64_t i1,
                                     int64_t pbase) {
-    const bt_shape *s = &plan->shape;
-    const direct_bwd_d_geom *g = plan->priv;
+    const direct_bwd_d_nhwc_state *st = plan->priv;
+    const bt_shape *s = &st->ws;
+    const direct_bwd_d_geom *g = &st->g;
     const float *packed = plan->scratch;
     direct_bwd_d_tap *taps = (direct_bwd_d_tap *)(win + g->taps_off);
     int64_t *tap_scratch = (int64_t *)(taps + s->r * s->s);
@@ -377,7 +414,7 @@ static void direct_bwd_d_nhwc_block(const bt_plan *plan, const bt_tensors *t, fl
         .nk = vec == DIRECT_BWD_D_NHWC_VEC_K ? nkb : s->kg,
         .kblk = kblk,
         .wk = direct_bwd_d_nhwc_packed_row(s, vec, cb),
-        .dx_pos = s->sw * s->c,
+        .dx_pos = s->sw * st->dx_pos,
     };
     int64_t wtap = vec == DIRECT_BWD_D_NHWC_VEC_K
                        ? cb * direct_bwd_d_nhwc_packed_row(s, vec, cb)
@@ -387,7 +424,8 @@ static void direct_bwd_d_nhwc_block(const bt_plan *plan, const bt_tensors *t, fl
             int64_t nt = direct_bwd_d_phase_len(s, jph);
             tile.ntaps = bt_bwdd_taps(s, i, 1, jph, pbase, g->lp, nkb * kblk, DIRECT_BWD_D_NHWC_KB,
                                       wtap, tap_scratch, taps);
-            float *dx = t->dx + bt_x_off(s, n, grp * s->cg + c0, i, jph);
+            float *dx = t->dx + n * s->h * s->w * s->c + i * st->dx_row + jph * st->dx_pos +
+                        grp * s->cg + c0;
             for (int64_t t0 = 0; t0 < nt; t0 += jt) {
                 tile.win = win + t0 * DIRECT_BWD_D_NHWC_KB;
                 tile.dx = dx + t0 * tile.dx_pos;
@@ -397,15 +435,15 @@ static void direct_bwd_d_nhwc_block(const bt_plan *plan, const bt_tensors *t, fl
 }
 
 static void direct_bwd_d_nhwc_run(const bt_plan *plan, const bt_tensors *t, int tid, int nthr) {
-    const bt_shape *s = &plan->shape;
-    const direct_bwd_d_geom *g = plan->priv;
+    const direct_bwd_d_nhwc_state *st = plan->priv;
+    const direct_bwd_d_geom *g = &st->g;
     float *packed = plan->scratch;
     int64_t b0, b1;
     bt_split(g->ngc, tid, nthr, &b0, &b1);
-    direct_bwd_d_nhwc_pack(s, g, (int)plan->param[DIRECT_BWD_D_NHWC_P_VEC],
+    direct_bwd_d_nhwc_pack(&plan->shape, st, (int)plan->param[DIRECT_BWD_D_NHWC_P_VEC],
                            plan->param[DIRECT_BWD_D_NHWC_P_CB], t->w, packed, b0, b1);
 #pragma omp barrier
-    bt_bwdd_run_items(plan, t, (int)plan->param[DIRECT_BWD_D_NHWC_P_PAR], tid, nthr,
+    bt_bwdd_run_items(plan, &st->ws, t, (int)plan->param[DIRECT_BWD_D_NHWC_P_PAR], tid, nthr,
                       packed + g->packed + tid * g->per_thread, direct_bwd_d_nhwc_copy_window,
                       direct_bwd_d_nhwc_block);
 }

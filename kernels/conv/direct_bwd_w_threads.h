@@ -115,16 +115,21 @@ static void direct_bwd_w_reduce(const bt_plan *plan, const bt_tensors *t, int ti
     const int64_t stride_rs = ks ? cg * kg : in->vec_k ? kg : cg;
     int64_t k0, k1;
     bt_split(s->k, tid, nthr, &k0, &k1);
-    for (int64_t k = k0; k < k1; k++) {
-        const float *pk = scratch + k / kg * kg * cg * rs_n + k % kg * stride_k;
+    /* Filters in runs of up to 16 within a group: where they are contiguous in the partials
+     * (stride_k 1), each (channel, tap) reads one line of them rather than one line per
+     * filter; dw's rows of the run are written in step. */
+    for (int64_t ka = k0, kz; ka < k1; ka = kz) {
+        kz = bt_min64(k1, bt_min64(ka + (stride_k == 1 ? 16 : 1), (ka / kg + 1) * kg));
+        const float *pk = scratch + ka / kg * kg * cg * rs_n + ka % kg * stride_k;
         for (int64_t c = 0; c < cg; c++)
-            for (int64_t rs = 0; rs < rs_n; rs++) {
-                const float *p = pk + c * stride_c + rs * stride_rs;
-                float sum = p[0];
-                for (int64_t j = 1; j < partials; j++) sum += p[j * (int64_t)in->part_floats];
-                float *o = t->dw + (k * cg + c) * rs_n + rs;
-                *o = s->accumulate ? *o + sum : sum;
-            }
+            for (int64_t rs = 0; rs < rs_n; rs++)
+                for (int64_t k = ka; k < kz; k++) {
+                    const float *p = pk + c * stride_c + rs * stride_rs + (k - ka) * stride_k;
+                    float sum = p[0];
+                    for (int64_t j = 1; j < partials; j++) sum += p[j * (int64_t)in->part_floats];
+                    float *o = t->dw + (k * cg + c) * rs_n + rs;
+                    *o = s->accumulate ? *o + sum : sum;
+                }
     }
     if (!t->db) return;
     for (int64_t k = k0; k < k1; k++) {

@@ -37,10 +37,23 @@ enum { RELAYOUT_TO_NHWC, RELAYOUT_TO_NCHW, RELAYOUT_ADD_TO_NCHW };
 
 /* One tile, pixels [j0, j1) x channels [c0, c1), of one image from src to dst: from the
  * NCHW form (channels x pixels) to the NHWC form (pixels x channels), or back (= or +=).
- * The loops walk the destination contiguously. */
+ * In an ISA build (common/simd.h included first) by register transposes of up to
+ * BT_VLEN x BT_VLEN; else the loops walk the destination contiguously. */
 static inline void bt_relayout_tile(const float *restrict src, float *restrict dst,
                                     int64_t channels, int64_t pixels, int64_t j0, int64_t j1,
                                     int64_t c0, int64_t c1, int to) {
+#if defined(BT_VLEN) && BT_VLEN > 1
+    for (int64_t c = c0; c < c1; c += BT_VLEN)
+        for (int64_t j = j0; j < j1; j += BT_VLEN) {
+            const int nc = (int)bt_min64(BT_VLEN, c1 - c), nj = (int)bt_min64(BT_VLEN, j1 - j);
+            if (to == RELAYOUT_TO_NHWC)
+                bt_vtranspose(src + c * pixels + j, pixels, dst + j * channels + c, channels, nc,
+                              nj, 0);
+            else
+                bt_vtranspose(src + j * channels + c, channels, dst + c * pixels + j, pixels, nj,
+                              nc, to == RELAYOUT_ADD_TO_NCHW);
+        }
+#else
     if (to == RELAYOUT_TO_NHWC)
         for (int64_t j = j0; j < j1; j++)
             for (int64_t c = c0; c < c1; c++) dst[j * channels + c] = src[c * pixels + j];
@@ -50,6 +63,7 @@ static inline void bt_relayout_tile(const float *restrict src, float *restrict d
     else
         for (int64_t c = c0; c < c1; c++)
             for (int64_t j = j0; j < j1; j++) dst[c * pixels + j] += src[j * channels + c];
+#endif
 }
 
 /* src to dst, tensors of `images` x `channels` x `pixels`, in direction `to`: this thread's

@@ -28,10 +28,14 @@ static int winograd_shape(const bt_shape *s) {
  * groups, run faster on the NHWC kernels with their activations transposed in the call
  * (relayout_nhwc): 1.05-1.42x the NCHW families on ResNet-50's 3x3 layers at 14x14 and 7x7
  * (results/amd-epyc-zen4-2c-avx512/relayout.txt); on 1x1 layers and larger images the
- * transposes cost more than the layout saves. */
+ * transposes cost more than the layout saves. Factorised 1xk and kx1 kernels lead up to
+ * 17x17: in development timings relayout_nhwc ran ahead of direct_nchw on each of Inception-v3's
+ * 1x7 and 7x1 layers at 17x17, both ops (kx1 bwd_weights the most: direct_nchw's vec=q mode
+ * sums horizontally, and 1xk bwd_data's flat windows compute the pad columns). */
 static int relayout_leads(const bt_shape *s) {
-    return s->layout == BT_NCHW && s->g == 1 && s->r * s->s > 1 && s->p * s->q <= 196 &&
-           s->c >= 64 && s->k >= 64;
+    const int factorised = s->p > 1 && s->q > 1 && (s->r == 1) != (s->s == 1);
+    return s->layout == BT_NCHW && s->g == 1 && s->r * s->s > 1 &&
+           s->p * s->q <= (factorised ? 17 * 17 : 196) && s->c >= 64 && s->k >= 64;
 }
 
 /* FC GEMMs up to 2^25 FLOP run faster on unpacked operands than packed (unpacked): 1.0-1.8x
