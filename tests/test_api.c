@@ -557,9 +557,9 @@ static void dispatch_fits(void) {
 /* The heuristic's family per shape: as_fc where the kernel covers the image, winograd on dense
  * 3x3 stride-1 layers of 64 channels or more (bwd_w: NHWC, or NCHW up to 28x28), relayout_nhwc for
  * NCHW kernels larger than 1x1 on outputs of 14x14 or less without groups (1xk and kx1: 17x17
- * or less), the GEMM family on
- * unpadded 1x1 convolutions without groups (bt_conv_gemm_leads: bwd_d in NCHW only, NCHW bwd_w
- * with 128 filters or more), the direct family elsewhere, the unpacked FC up to 2^25 FLOP;
+ * or less), the GEMM family on unpadded 1x1 convolutions without groups (bt_conv_gemm_leads:
+ * bwd_d in NCHW only, bwd_w in both layouts), the direct family elsewhere, the unpacked FC up
+ * to 2^25 FLOP;
  * never the naive loops, uneven padding and 1-D included. Whatever the ISA: the names are
  * matched without their suffix. */
 static void heuristic_families(void) {
@@ -570,7 +570,7 @@ static void heuristic_families(void) {
         {"conv_bwd_d mb2ic64ih8oc128oh4kh1sh2", "conv_bwd_d__gemm_col2im_"},
         {"conv_bwd_w mb2ic64ih7oc128kh1", "conv_bwd_w__im2col_gemm_"},
         {"conv_bwd_w mb2ic64ih8oc128oh4kh1sh2", "conv_bwd_w__im2col_gemm_"},
-        {"conv_bwd_w mb2ic64ih7oc64kh1", "conv_bwd_w__direct_nchw_"},
+        {"conv_bwd_w mb2ic64ih7oc64kh1", "conv_bwd_w__im2col_gemm_"},
         {"conv_bwd_d_nhwc mb2ic64ih7oc128kh1", "conv_bwd_d__as_fc_"},
         {"conv_bwd_w_nhwc mb2ic64ih7oc64kh1", "conv_bwd_w__as_fc_"},
         {"conv_bwd_d_nhwc mb2ic128ih5oc96kh5", "conv_bwd_d__as_fc_"},

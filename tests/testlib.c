@@ -114,12 +114,12 @@ int tl_threads(int index) {
 
 /* Conv geometries (benchdnn descriptors). Between them every value the matrix needs
  * appears: batch 1, 2, 3; C and K of 1, 3, 15, 16, 17, 33; odd, even and non-square H/W
- * (1 to 12); kernels 1x1, 2x2, 3x3, 5x5, 7x7, 1x7, 7x1, 3x5; stride 2, 3 and asymmetric;
- * padding 0, kernel/2, larger than kernel/2 and larger than the kernel; uneven padding (end
- * padding from a given output size, larger or smaller than the begin padding); dilation 2,
- * 3, 4; groups 2 and 3, depthwise (g = C = K) and depthwise with a channel multiplier; 1-D
- * convolutions (width fields only). Sizes stay
- * small so the whole matrix runs fast under sanitizers with many variants. */
+ * (1 to 12, and 23 for a 1x1 layer over more than 512 positions); kernels 1x1, 2x2, 3x3, 5x5, 7x7,
+ * 1x7, 7x1, 3x5; stride 2, 3 and asymmetric; padding 0, kernel/2, larger than kernel/2 and larger
+ * than the kernel; uneven padding (end padding from a given output size, larger or smaller than the
+ * begin padding); dilation 2, 3, 4; groups 2 and 3, depthwise (g = C = K) and depthwise with a
+ * channel multiplier; 1-D convolutions (width fields only). Sizes stay small so the whole matrix
+ * runs fast under sanitizers with many variants. */
 static const char *const conv_shapes[] = {
     "mb1ic1ih5oc1kh1",                          /* everything 1 */
     "mb3ic3ih7iw9oc16kh3kw3ph1pw1",             /* typical 3x3 'same', non-square */
@@ -162,6 +162,7 @@ static const char *const conv_shapes[] = {
     "g16mb2ic16ih8oc16oh4kh3sh2",                 /* depthwise 'SAME' stride 2 */
     "g17mb1ic17ih10oc17oh5kh5sh2", /* depthwise 5x5 'SAME' stride 2: 1 before, 2 after */
     "mb2ic16ih4oc8oh5kh1ph0",      /* 1x1 with end padding only */
+    "g2mb3ic14ih23oc18kh1",        /* 1x1 on 529 positions (NCHW bwd_w sums them in place) */
     "mb1ic3ih3oc4oh6kh3ph0",       /* end padding past the kernel: padding-only rows */
     "mb2ic16ih9oc16oh9kh3dh1ph1",  /* dilated: 1 before, 3 after */
     "g2mb2ic16ih7oc16oh7kh2",      /* groups, even kernel 'SAME' */

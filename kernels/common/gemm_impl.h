@@ -31,6 +31,28 @@
 
 #define GEMM_ALWAYS_INLINE static inline __attribute__((always_inline))
 
+#if BT_VLEN > 1
+/* One panel of gemm_pack_steps from lines that are contiguous along the steps: element p of
+ * line l at src[l * line_stride + p], to dst[p * W + l]; lines [lines, W) are zeros. Blocks of
+ * BT_VLEN lines x BT_VLEN steps go through register transposes (bt_vtranspose). */
+GEMM_ALWAYS_INLINE void gemm_pack_transposed(const float *src, int64_t line_stride, int64_t lines,
+                                             int64_t steps, const int W, float *dst) {
+    for (int64_t p0 = 0; p0 < steps; p0 += BT_VLEN) {
+        int cols = (int)bt_min64(BT_VLEN, steps - p0);
+        for (int h = 0; h < W; h += BT_VLEN) {
+            int width = W - h < BT_VLEN ? W - h : BT_VLEN; /* lanes of the panel */
+            int valid = (int)bt_min64(bt_max64(lines - h, 0), width);
+            float *d = dst + p0 * W + h;
+            if (valid > 0)
+                bt_vtranspose(src + h * line_stride + p0, line_stride, d, W, valid, cols, 0);
+            if (valid < width)
+                for (int j = 0; j < cols; j++)
+                    memset(d + j * W + valid, 0, (size_t)(width - valid) * sizeof(float));
+        }
+    }
+}
+#endif
+
 /* Pack steps [0, steps) of `count` lines of a strided matrix into panels of W lines each
  * (W = MR for A, NR for B), panels kc steps apart: element p of line l is
  * src[l * line_stride + p * step_stride], and goes to dst[(l / W) * kc * W + p * W + l % W].
@@ -47,7 +69,17 @@ GEMM_ALWAYS_INLINE void gemm_pack_steps(const float *src, int64_t line_stride, i
             for (int64_t p = 0; p < steps; p++)
 #pragma GCC unroll 32
                 for (int l = 0; l < W; l++) dst[p * W + l] = s[p * step_stride + l];
-        } else if (lines == W) {
+        }
+#if BT_VLEN > 1
+        else if (step_stride == 1) {
+            /* Lines contiguous along the steps (a transposed operand: the rows of A, or of b
+             * with trans_b, run along the sum): BT_VLEN x BT_VLEN register transposes, where
+             * a value at a time costs a load and a store per float, more than the FMAs a
+             * packed float feeds in the NCHW bwd_w GEMMs (dy x^T, 32-160 filters). */
+            gemm_pack_transposed(s, line_stride, lines, steps, W, dst);
+        }
+#endif
+        else if (lines == W) {
             /* One value from each of W lines per step; each line is read sequentially. */
             for (int64_t p = 0; p < steps; p++)
 #pragma GCC unroll 32
@@ -132,13 +164,25 @@ GEMM_ALWAYS_INLINE void gemm_tile(const int ROWS, const int NV, const int A_INPL
 #pragma GCC unroll 8
         for (int v = 0; v < NV; v++) acc[i][v] = bt_vzero();
 
-            /* Start fetching the C tile now so its (read or write) misses overlap the sum. */
+    /* Start fetching the C tile now so its (read or write) misses overlap the sum. */
+    /* A whole tile (every row and column valid) takes branch-free prologue and epilogue: with
+     * a short sum (1x1 convs with 16-64 channels: kc = k) the per-row tests cost a tenth of the
+     * tile's instructions. */
+    const int whole = mr == ROWS && nr == NV * BT_VLEN;
+    if (whole) {
 #pragma GCC unroll 32
-    for (int i = 0; i < ROWS; i++)
-        if (i < mr) {
+        for (int i = 0; i < ROWS; i++) {
             __builtin_prefetch(c + i * ldc, 1);
-            __builtin_prefetch(c + i * ldc + nr - 1, 1);
+            __builtin_prefetch(c + i * ldc + NV * BT_VLEN - 1, 1);
         }
+    } else {
+#pragma GCC unroll 32
+        for (int i = 0; i < ROWS; i++)
+            if (i < mr) {
+                __builtin_prefetch(c + i * ldc, 1);
+                __builtin_prefetch(c + i * ldc + nr - 1, 1);
+            }
+    }
 
     /* In place, rows apart (not transposed): row i at base i / 7 (pa, pa + 7 rows) plus one of
      * l1 * {0, 1, 2, 4}, l3 * {1, 2} and l5, offsets x86 addressing takes with three index
@@ -187,6 +231,23 @@ GEMM_ALWAYS_INLINE void gemm_tile(const int ROWS, const int NV, const int A_INPL
     }
 
     const bt_vf beta_v = bt_vset1(beta);
+    if (whole && beta == 0.0f) {
+#pragma GCC unroll 32
+        for (int i = 0; i < ROWS; i++)
+#pragma GCC unroll 8
+            for (int v = 0; v < NV; v++) bt_vstore(c + i * ldc + v * BT_VLEN, acc[i][v]);
+        return;
+    }
+    if (whole) {
+#pragma GCC unroll 32
+        for (int i = 0; i < ROWS; i++)
+#pragma GCC unroll 8
+            for (int v = 0; v < NV; v++) {
+                float *o = c + i * ldc + v * BT_VLEN;
+                bt_vstore(o, bt_vfmadd(beta_v, bt_vload(o), acc[i][v]));
+            }
+        return;
+    }
 #pragma GCC unroll 32
     for (int i = 0; i < ROWS; i++) {
         if (i >= mr) break;
@@ -223,7 +284,8 @@ typedef void gemm_tile_fn(int64_t kc, const float *pa, int64_t a_row, int64_t a_
     }
 #define GEMM_TILE_FNS(R)                                                                           \
     GEMM_TILE_DEFINE(gemm_tile_##R##_0_0, R, GEMM_NV, 0, 0)                                        \
-    GEMM_TILE_DEFINE(gemm_tile_##R##_0_1, R, GEMM_NV, 0, 1)
+    GEMM_TILE_DEFINE(gemm_tile_##R##_0_1, R, GEMM_NV, 0, 1)                                        \
+    GEMM_TILE_DEFINE(gemm_tile_##R##_half, R, GEMM_NV / 2, 0, 0)
 
 /* Row counts with a kernel: every even count up to MR (MR is even). */
 #if BT_GEMM_MR % 2 != 0 || BT_GEMM_MR > 14 || GEMM_NV % 2 != 0
@@ -253,38 +315,38 @@ GEMM_TILE_DEFINE(gemm_tile_inplace, BT_GEMM_MR, GEMM_NV, 1, 0)
 GEMM_TILE_DEFINE(gemm_tile_inplace_copy_b, BT_GEMM_MR, GEMM_NV, 1, 1)
 GEMM_TILE_DEFINE(gemm_tile_inplace_half, BT_GEMM_MR, GEMM_NV / 2, 1, 0)
 
-/* The kernel for mr rows (1 <= mr <= MR) of a packed A panel: the fewest even rows >= mr. */
-static gemm_tile_fn *gemm_tile_for(int64_t mr, int copy_b) {
+/* The kernel for mr rows (1 <= mr <= MR) of a packed A panel: the fewest even rows >= mr,
+ * and half the vectors of a row for a last column panel of at most NR / 2 columns (nr; B
+ * packed): 196 positions of a 7x7 batch on 32-column tiles would otherwise compute 224. */
+static gemm_tile_fn *gemm_tile_for(int64_t mr, int copy_b, int64_t nr) {
+    int half = !copy_b && 2 * nr <= BT_GEMM_NR;
+#define GEMM_TILE_CASE(R)                                                                          \
+    case R / 2:                                                                                    \
+        return half ? gemm_tile_##R##_half : copy_b ? gemm_tile_##R##_0_1 : gemm_tile_##R##_0_0;
     switch ((mr + 1) / 2) {
-    case 1:
-        return copy_b ? gemm_tile_2_0_1 : gemm_tile_2_0_0;
+        GEMM_TILE_CASE(2)
 #if BT_GEMM_MR >= 4
-    case 2:
-        return copy_b ? gemm_tile_4_0_1 : gemm_tile_4_0_0;
+        GEMM_TILE_CASE(4)
 #endif
 #if BT_GEMM_MR >= 6
-    case 3:
-        return copy_b ? gemm_tile_6_0_1 : gemm_tile_6_0_0;
+        GEMM_TILE_CASE(6)
 #endif
 #if BT_GEMM_MR >= 8
-    case 4:
-        return copy_b ? gemm_tile_8_0_1 : gemm_tile_8_0_0;
+        GEMM_TILE_CASE(8)
 #endif
 #if BT_GEMM_MR >= 10
-    case 5:
-        return copy_b ? gemm_tile_10_0_1 : gemm_tile_10_0_0;
+        GEMM_TILE_CASE(10)
 #endif
 #if BT_GEMM_MR >= 12
-    case 6:
-        return copy_b ? gemm_tile_12_0_1 : gemm_tile_12_0_0;
+        GEMM_TILE_CASE(12)
 #endif
 #if BT_GEMM_MR >= 14
-    case 7:
-        return copy_b ? gemm_tile_14_0_1 : gemm_tile_14_0_0;
+        GEMM_TILE_CASE(14)
 #endif
     default:
         break;
     }
+#undef GEMM_TILE_CASE
     return NULL; /* mr > MR: not reached */
 }
 
@@ -318,8 +380,8 @@ static void gemm_skinny_block(int trans_a, int fused_b, const float *a, int64_t 
                                                           : gemm_tile_inplace;
                 fn(kc, asrc, a_row, a_step, src, stride, pb, next, beta, cc, ldc, mr, nr);
             } else
-                gemm_tile_for(mr, copy)(kc, pack_a, 0, 0, src, stride, pb, next, beta, cc, ldc, mr,
-                                        nr);
+                gemm_tile_for(mr, copy, nr)(kc, pack_a, 0, 0, src, stride, pb, next, beta, cc, ldc,
+                                            mr, nr);
         }
     }
 }
@@ -362,16 +424,16 @@ void BT_SIMD_NAME(bt_sgemm)(int trans_a, int trans_b, int64_t m, int64_t n, int6
                         /* Prefetch runs on into the next panel, or back to this one's start. */
                         const float *next = jr + 2 * BT_GEMM_NR <= nc ? src + BT_GEMM_NR : src;
                         int64_t mr = bt_min64(BT_GEMM_MR, mc);
-                        gemm_tile_for(mr, 1)(kc, pack_a, 0, 0, src, ldb, pb, next, beta_slice, cc,
-                                             ldc, mr, nr);
+                        gemm_tile_for(mr, 1, nr)(kc, pack_a, 0, 0, src, ldb, pb, next, beta_slice,
+                                                 cc, ldc, mr, nr);
                         ir = BT_GEMM_MR;
                     } else if (fused_b && ic == 0) { /* ragged last panel: pack it, zero-padded */
                         gemm_pack_b(0, b, ldb, jc + jr, nr, pc, kc, pb);
                     }
                     for (; ir < mc; ir += BT_GEMM_MR) {
                         int64_t mr = bt_min64(BT_GEMM_MR, mc - ir);
-                        gemm_tile_for(mr, 0)(kc, pack_a + ir * kc, 0, 0, pb, BT_GEMM_NR, NULL, NULL,
-                                             beta_slice, cc + ir * ldc, ldc, mr, nr);
+                        gemm_tile_for(mr, 0, nr)(kc, pack_a + ir * kc, 0, 0, pb, BT_GEMM_NR, NULL,
+                                                 NULL, beta_slice, cc + ir * ldc, ldc, mr, nr);
                     }
                 }
             }
@@ -531,7 +593,7 @@ void BT_SIMD_NAME(bt_sgemm_map)(int trans_a, int trans_b, int64_t m, int64_t n, 
                     const float *pb = pack_b + jr * kc;
                     for (int64_t ir = 0; ir < mc; ir += BT_GEMM_MR) {
                         int64_t mr = bt_min64(BT_GEMM_MR, mc - ir);
-                        gemm_tile_fn *fn = gemm_tile_for(mr, 0);
+                        gemm_tile_fn *fn = gemm_tile_for(mr, 0, nr);
                         if (!cm) {
                             fn(kc, pack_a + ir * kc, 0, 0, pb, BT_GEMM_NR, NULL, NULL, beta_slice,
                                c + (ic + ir) * ldc + jc + jr, ldc, mr, nr);

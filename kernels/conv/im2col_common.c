@@ -77,8 +77,16 @@ static void bwd_w_blocks(bt_plan *plan, bt_conv_gemm_plan *cp, const bt_gemm_blo
     int64_t taps = s->r * s->s, pq = s->p * s->q, npos = s->n * pq;
     /* Positions one thread's blocks range over (NCHW blocks stop at the end of a sample). */
     int64_t span = cp->par == BT_CONVG_PAR_MB ? share(npos, plan->threads) : npos;
-    if (s->layout == BT_NCHW && !cp->batched) span = bt_min64(span, pq);
-    if (!plan->param_given[BT_CONVG_COLS]) {
+    if (s->layout == BT_NCHW && !cp->batched && !cp->dot) span = bt_min64(span, pq);
+    int64_t filters =
+        cp->par == BT_CONVG_PAR_CH ? bt_min64(s->kg, share(s->k, plan->threads)) : s->kg;
+    if (cp->dot && !plan->param_given[BT_CONVG_COLS]) {
+        /* The dot kernel streams the smaller operand's block once per tile of the larger:
+         * that block stays in half of L2; each block then sums its tiles across lanes. */
+        int64_t rows = bt_min64(filters, s->cg);
+        int64_t fit_l2 = bt_machine_get()->l2_bytes / 2 / (rows * (int64_t)sizeof(float));
+        plan->param[BT_CONVG_COLS] = bt_max64(fit_l2, 1024);
+    } else if (!plan->param_given[BT_CONVG_COLS]) {
         int64_t fit_l2 = bt_machine_get()->l2_bytes / 2 / (s->cg * taps * (int64_t)sizeof(float));
         /* direct: no column buffer, the GEMM blocks the whole span itself; otherwise a block
          * stays in L2 between im2col and packing, and is at least one kc slice of the sum */
@@ -90,7 +98,7 @@ static void bwd_w_blocks(bt_plan *plan, bt_conv_gemm_plan *cp, const bt_gemm_blo
     if (!cp->direct && !cp->batched) cp->cols = capped_cols(s, cp->cols, s->cg * taps);
     plan->param[BT_CONVG_COLS] = cp->cols;
     cp->col = cp->direct || cp->batched ? 0 : bt_floats_aligned(cp->cols * s->cg * taps);
-    *m = cp->par == BT_CONVG_PAR_CH ? bt_min64(s->kg, share(s->k, plan->threads)) : s->kg;
+    *m = filters;
     *n = s->cg * taps;
     *k = cp->cols;
 }
@@ -154,6 +162,10 @@ bt_status bt_conv_gemm_prepare(bt_plan *plan) {
         plan->param[BT_CONVG_PAR] =
             data ? bwd_d_default_par(s, threads) : bwd_w_default_par(s, threads);
     cp->par = (int)plan->param[BT_CONVG_PAR];
+    /* bwd_w on a direct NCHW sample of 512 positions or more sums in place (the dot kernel of
+     * im2col_gemm_impl.h); smaller samples leave too many lanes idle at each sample's end (7x7:
+     * 49 positions in 4 vectors) and run batched on the packed GEMM. */
+    cp->dot = !data && s->layout == BT_NCHW && cp->direct && !cp->batched;
 
     bt_gemm_blocking cache_blk;
     bt_gemm_default_blocking(isa, mach->l1d_bytes, mach->l2_bytes,
@@ -165,8 +177,8 @@ bt_status bt_conv_gemm_prepare(bt_plan *plan) {
         bwd_w_blocks(plan, cp, &cache_blk, &m, &n, &k);
     bt_gemm_blocking_params(plan, BT_CONVG_MC, m, n, k, &cp->blk);
 
-    cp->pack_a = (int64_t)bt_sgemm_pack_a_floats(&cp->blk, isa);
-    cp->pack_b = (int64_t)bt_sgemm_pack_b_floats(&cp->blk, isa);
+    cp->pack_a = cp->dot ? 0 : (int64_t)bt_sgemm_pack_a_floats(&cp->blk, isa);
+    cp->pack_b = cp->dot ? 0 : (int64_t)bt_sgemm_pack_b_floats(&cp->blk, isa);
     /* A thread may run with a smaller team than planned and then owns more channels: the
      * reordered weights (bwd_d) are sized for all of them. */
     int64_t wsize = bt_floats_aligned((int64_t)bt_shape_w_elems(s));
@@ -186,12 +198,17 @@ bt_status bt_conv_gemm_prepare(bt_plan *plan) {
  * 2 threads, medians of 5 interleaved repetitions (results/intel-xeon-emeraldrapids-2c-avx512/
  * heuristic_1x1_avx512.txt; two benchmarks of one plan differed by 0.73-1.33x there: a noisy VM):
  * the direct default's GFLOP/s over this choice's, NCHW bwd_d 0.37-0.87 on every layer; NCHW
- * bwd_w 0.55 in geomean, down to 0.16 on strided layers, while with 64 filters the GEMM is not
- * ahead (0.91x and 0.99x the direct); NHWC bwd_w 0.80 in geomean; NHWC bwd_d even (left to the
+ * bwd_w 0.55 in geomean, down to 0.16 on strided layers (with 64 filters the GEMM of then was
+ * not ahead: 0.91x and 0.99x the direct); NHWC bwd_w 0.80 in geomean; NHWC bwd_d even (left to the
  * direct family). Capped at AVX2 the same (heuristic_1x1_avx2.txt), and the tuned winners on
  * Zen 4 and Zen 5 agree (tune_resnet50.txt). */
 int bt_conv_gemm_leads(const bt_shape *s) {
     if (s->g != 1 || s->r != 1 || s->s != 1 || !bt_shape_unpadded(s)) return 0;
     if (s->op == BT_CONV_BWD_DATA) return s->layout == BT_NCHW;
-    return s->layout == BT_NHWC || s->k >= 128;
+    /* NCHW bwd_w with fewer filters: since the dot kernel (samples of 512 positions or more)
+     * and the vectorised transposing pack (smaller samples, batched), single-thread best of 9-15
+     * on a loaded machine: 1.15-1.9x the direct default on MobileNet-v2 / EfficientNet-B0 /
+     * Inception-v3 1x1 layers at batch 8 (28x28 to 112x112: dot, 14x14: packed) and
+     * 1.1-1.2x on ResNet-50's 56x56 64-filter layers at batch 32. */
+    return 1;
 }

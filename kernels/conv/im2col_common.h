@@ -18,6 +18,9 @@
  * sums over, or has as columns, a thread's whole share of the batch; per sample, 7x7 or
  * 14x14 positions leave packing and tiling overhead dominant), and strided x / dx are
  * gathered / scattered by the GEMM's packing and tile stores instead of im2col / col2im.
+ * bwd_w on a direct NCHW convolution that is not batched (512 positions a sample or more) is
+ * "dot": no GEMM, dW's elements are dot products along the positions of dy's and x's rows,
+ * read in place across the samples of a column block.
  */
 #ifndef BT_IM2COL_COMMON_H
 #define BT_IM2COL_COMMON_H
@@ -37,7 +40,7 @@ extern const bt_param_spec bt_conv_gemm_bwd_d_params[];
  * pack B | permuted weights (bwd_d)], then `nslots` shared slots of one dW each (bwd_w). */
 typedef struct bt_conv_gemm_plan {
     bt_gemm_blocking blk;
-    int par, direct, permuted, batched;
+    int par, direct, permuted, batched, dot;
     int64_t cols, chb;                       /* positions and (bwd_d) channels per column block */
     int64_t col, pack_a, pack_b, wperm;      /* one thread's buffers */
     int64_t per_thread, slots, slot, nslots; /* area per thread, slots' offset and size */
@@ -46,8 +49,8 @@ typedef struct bt_conv_gemm_plan {
 bt_status bt_conv_gemm_prepare(bt_plan *plan);
 
 /* Whether the heuristic puts this family ahead of the direct one (core/heuristic.c): on unpadded
- * 1x1 convolutions without groups (one GEMM over the batch), for bwd_d in NCHW only and for
- * NCHW bwd_w with 128 filters or more. */
+ * 1x1 convolutions without groups (one GEMM over the batch), for bwd_d in NCHW only, for bwd_w
+ * in both layouts. */
 int bt_conv_gemm_leads(const bt_shape *s);
 
 /* The output positions t in [0, count) with 0 <= t * stride + base < extent: [*lo, *hi). */

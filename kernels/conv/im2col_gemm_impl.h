@@ -155,6 +155,119 @@ static im2col_gemm_area im2col_gemm_thread_area(const bt_plan *plan, int tid) {
 
 /* ---- bwd_weights ---- */
 
+/* The dot kernel (cp->dot: NCHW, 1x1, stride 1, unpadded): dW_g[k x c] = sum over positions
+ * of dy[n, k, pos] x[n, c, pos], both operands read in place along the positions, which run
+ * contiguously through a whole sample (no packing: the transposing pack of the GEMM costs as
+ * much as the FMAs its floats feed when dW has few filters). A register tile holds
+ * DOT_RK x DOT_RC vector accumulators, each summed across its lanes once per column block. */
+#if BT_VREGS >= 32
+#define DOT_RK 4
+#define DOT_RC 6
+#else
+#define DOT_RK 2
+#define DOT_RC 4
+#endif
+
+/* One operand of a dot tile: rows P*Q floats apart within a sample, samples `sample` floats
+ * apart (dy: K * P*Q, x: C * H*W), and the distance in dW between the results of two rows
+ * (`out`: a filter's row of dW, or 1 between channels). */
+typedef struct im2col_gemm_dot_rows {
+    const float *at;
+    int64_t sample, out;
+    int count; /* valid rows; the rest repeat the last one and are not stored */
+} im2col_gemm_dot_rows;
+
+/* dst (+)= the sum over positions [m, me) of the batch of DOT_RK rows of u times DOT_RC rows
+ * of v: element (i, j) at dst[i * u.out + j * v.out]. */
+static void im2col_gemm_dot_tile(const bt_shape *s, im2col_gemm_dot_rows u, im2col_gemm_dot_rows v,
+                                 int64_t m, int64_t me, float beta, float *dst) {
+    int64_t pq = s->p * s->q;
+    bt_vf acc[DOT_RK][DOT_RC];
+#pragma GCC unroll 8
+    for (int i = 0; i < DOT_RK; i++)
+#pragma GCC unroll 8
+        for (int j = 0; j < DOT_RC; j++) acc[i][j] = bt_vzero();
+    while (m < me) {
+        int64_t n = m / pq, off = m % pq, len = bt_min64(pq - off, me - m);
+        const float *a[DOT_RK], *b[DOT_RC];
+#pragma GCC unroll 8
+        for (int i = 0; i < DOT_RK; i++)
+            a[i] = u.at + n * u.sample + (i < u.count ? i : u.count - 1) * pq + off;
+#pragma GCC unroll 8
+        for (int j = 0; j < DOT_RC; j++)
+            b[j] = v.at + n * v.sample + (j < v.count ? j : v.count - 1) * pq + off;
+        int64_t t = 0;
+        for (; t + BT_VLEN <= len; t += BT_VLEN) {
+            bt_vf av[DOT_RK];
+#pragma GCC unroll 8
+            for (int i = 0; i < DOT_RK; i++) av[i] = bt_vload(a[i] + t);
+#pragma GCC unroll 8
+            for (int j = 0; j < DOT_RC; j++) {
+                bt_vf bv = bt_vload(b[j] + t);
+#pragma GCC unroll 8
+                for (int i = 0; i < DOT_RK; i++) acc[i][j] = bt_vfmadd(av[i], bv, acc[i][j]);
+            }
+        }
+        if (t < len) { /* zeros past the run in both operands */
+            bt_vmask_t mask = bt_vmask((int)(len - t));
+            bt_vf av[DOT_RK];
+#pragma GCC unroll 8
+            for (int i = 0; i < DOT_RK; i++) av[i] = bt_vload_mask(a[i] + t, mask);
+#pragma GCC unroll 8
+            for (int j = 0; j < DOT_RC; j++) {
+                bt_vf bv = bt_vload_mask(b[j] + t, mask);
+#pragma GCC unroll 8
+                for (int i = 0; i < DOT_RK; i++) acc[i][j] = bt_vfmadd(av[i], bv, acc[i][j]);
+            }
+        }
+        m += len;
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < DOT_RK; i++) {
+        if (i >= u.count) break;
+#pragma GCC unroll 8
+        for (int j = 0; j < DOT_RC; j++) {
+            if (j >= v.count) break;
+            float *o = dst + i * u.out + j * v.out, r = bt_vhsum(acc[i][j]);
+            *o = beta == 0.0f ? r : beta * *o + r;
+        }
+    }
+}
+
+/* Rows the tiles compute for `rows` rows cut into tiles of `tile`. */
+static int64_t im2col_gemm_dot_cover(int64_t rows, int64_t tile) {
+    return bt_div_up(rows, tile) * tile;
+}
+
+/* dst rows [ka, kb) x the channels of group g (+)= the sum over positions [m, me). The
+ * DOT_RC-row side of the tile takes the filters or the channels, whichever leaves fewer rows
+ * computed in vain (32 channels on 6-row tiles: 36); the operand with more rows is the outer
+ * loop, so the other (read once per outer tile) is the smaller stream. */
+static void im2col_gemm_dot_block(const bt_shape *s, const float *dy, const float *x, int64_t g,
+                                  int64_t ka, int64_t kb, int64_t m, int64_t me, float beta,
+                                  float *dst) {
+    int64_t pq = s->p * s->q, nk = kb - ka, nc = s->cg;
+    im2col_gemm_dot_rows filters = {
+        .at = dy + (g * s->kg + ka) * pq, .sample = s->k * pq, .out = nc};
+    im2col_gemm_dot_rows channels = {.at = x + g * s->cg * pq, .sample = s->c * pq, .out = 1};
+    int k_wide = im2col_gemm_dot_cover(nk, DOT_RC) * im2col_gemm_dot_cover(nc, DOT_RK) <
+                 im2col_gemm_dot_cover(nk, DOT_RK) * im2col_gemm_dot_cover(nc, DOT_RC);
+    im2col_gemm_dot_rows u0 = k_wide ? channels : filters, v0 = k_wide ? filters : channels;
+    int64_t un = k_wide ? nc : nk, vn = k_wide ? nk : nc;
+    float *dk = dst + (g * s->kg + ka) * nc;
+    int u_outer = un >= vn;
+    int64_t outer = u_outer ? un : vn, inner = u_outer ? vn : un;
+    int64_t ostep = u_outer ? DOT_RK : DOT_RC, istep = u_outer ? DOT_RC : DOT_RK;
+    for (int64_t o = 0; o < outer; o += ostep)
+        for (int64_t i = 0; i < inner; i += istep) {
+            int64_t ui = u_outer ? o : i, vi = u_outer ? i : o;
+            im2col_gemm_dot_rows u = u0, v = v0;
+            u.at += ui * pq, u.count = (int)bt_min64(DOT_RK, un - ui);
+            v.at += vi * pq, v.count = (int)bt_min64(DOT_RC, vn - vi);
+            im2col_gemm_dot_tile(s, u, v, m, me, beta, dk + ui * u.out + vi * v.out);
+        }
+}
+
 /* dst rows [ka, kb) of group g (IM2COL_GEMM_GEMM column order) (+)= the product over positions
  * [m, me) (inside one sample in NCHW). */
 static void im2col_gemm_bwd_w_block(const bt_plan *plan, const bt_tensors *t,
@@ -166,6 +279,10 @@ static void im2col_gemm_bwd_w_block(const bt_plan *plan, const bt_tensors *t,
     const float *dy, *b;
     int64_t lda, ldb;
     int nchw = s->layout == BT_NCHW;
+    if (cp->dot) {
+        im2col_gemm_dot_block(s, t->dy, t->x, g, ka, kb, m, me, beta, dst);
+        return;
+    }
     if (cp->batched) {
         /* dy_g[k x pos] x[c x pos]^T with pos running over samples: both read mapped. */
         bt_gemm_map dy_map = im2col_gemm_map(s, m, s->k * pq, s->q, 1),
@@ -241,7 +358,8 @@ static void im2col_gemm_bwd_w_run(const bt_plan *plan, const bt_tensors *t, int 
     if (k1 > k0)
         for (int64_t m = m0; m < m1;) {
             int64_t me = bt_min64(m1, m + cp->cols);
-            if (s->layout == BT_NCHW && !cp->batched) me = bt_min64(me, (m / pq + 1) * pq);
+            if (s->layout == BT_NCHW && !cp->batched && !cp->dot)
+                me = bt_min64(me, (m / pq + 1) * pq);
             for (int64_t g = k0 / s->kg; g * s->kg < k1; g++)
                 im2col_gemm_bwd_w_block(plan, t, &a, g, bt_max64(k0 - g * s->kg, 0),
                                         bt_min64(k1 - g * s->kg, s->kg), m, me, beta, dst);
