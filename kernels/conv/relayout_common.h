@@ -46,9 +46,9 @@ static inline void bt_relayout_tile(const float *restrict src, float *restrict d
     for (int64_t c = c0; c < c1; c += BT_VLEN)
         for (int64_t j = j0; j < j1; j += BT_VLEN) {
             const int nc = (int)bt_min64(BT_VLEN, c1 - c), nj = (int)bt_min64(BT_VLEN, j1 - j);
-            if (to == RELAYOUT_TO_NHWC)
+            if (to == RELAYOUT_TO_NHWC || to == RELAYOUT_ADD_TO_NHWC)
                 bt_vtranspose(src + c * pixels + j, pixels, dst + j * channels + c, channels, nc,
-                              nj, 0);
+                              nj, to == RELAYOUT_ADD_TO_NHWC);
             else
                 bt_vtranspose(src + j * channels + c, channels, dst + c * pixels + j, pixels, nj,
                               nc, to == RELAYOUT_ADD_TO_NCHW);
