@@ -7,13 +7,98 @@
  * X_phase(s)[p*sh + r*dh][q + (s*dw)/sw ..]. Chunks of up to 9 taps (+ db) accumulate in
  * registers over the plane, are summed across lanes, and added to this thread's partial dW;
  * after a barrier the partials are summed in thread order.
+ *
+ * vec=c instead transposes blocks of cb channel vectors into position-major tiles and
+ * vectorises over channels (depthwise_bwd_w_common.h): no lanes lost on narrow rows or to
+ * stride, no sum across lanes; channel multiplier 1 only.
  */
 #include "conv/depthwise_nchw_common.h"
+#include "conv/depthwise_bwd_w_common.h"
 
-enum { DEPTHWISE_BWD_W_NCHW_PAR };
+enum { DEPTHWISE_BWD_W_NCHW_PAR, DEPTHWISE_BWD_W_NCHW_VEC, DEPTHWISE_BWD_W_NCHW_CB };
+enum { DEPTHWISE_BWD_W_NCHW_VEC_W, DEPTHWISE_BWD_W_NCHW_VEC_C };
+static const char *const depthwise_bwd_w_nchw_vecs[] = {"w", "c", NULL};
 
 static const bt_param_spec BT_SIMD_NAME(depthwise_bwd_w_nchw_params)[] = {
-    {.key = "par", .choices = depthwise_par_choices, .doc = DEPTHWISE_PAR_DOC}, {0}};
+    {.key = "par", .choices = depthwise_par_choices, .doc = DEPTHWISE_PAR_DOC},
+    {.key = "vec",
+     .choices = depthwise_bwd_w_nchw_vecs,
+     .doc = "w: vectors over each plane's width; c: over channels, on transposed tiles"},
+    {.key = "cb",
+     .min = 1,
+     .max = DEPTHWISE_BWD_W_TILE_CB_MAX,
+     .tune = "1|2",
+     .doc = "vec=c: channel vectors per register tile"},
+    {0}};
+
+/* Transposes nch (<= V) channel rows of nf (<= V) floats, src + l * ss, into per-position
+ * vectors dst[j] (lanes past nch zero). */
+DEPTHWISE_NCHW_INLINE void depthwise_bwd_w_nchw_transpose(const float *src, int64_t ss, int nch,
+                                                          int nf, float *const *dst) {
+#if DEPTHWISE_NCHW_V == 1
+    (void)ss;
+    if (nf > 0) *dst[0] = nch > 0 ? *src : 0.0f;
+#else
+    bt_vf r[DEPTHWISE_NCHW_V];
+    const bt_vmask_t m = bt_vmask(nf);
+#pragma GCC unroll 16
+    for (int l = 0; l < DEPTHWISE_NCHW_V; l++)
+        r[l] = l >= nch                 ? bt_vzero()
+               : nf == DEPTHWISE_NCHW_V ? bt_vload(src + l * ss)
+                                        : bt_vload_mask(src + l * ss, m);
+    bt_vtranspose_regs(r);
+#pragma GCC unroll 16
+    for (int j = 0; j < DEPTHWISE_NCHW_V; j++)
+        if (j < nf) bt_vstore(dst[j], r[j]);
+#endif
+}
+
+/* vec=c's x (depthwise_bwd_w_tile_fill_x_fn), written now: each channel vector's image rows
+ * of the band, V flat positions of V planes per transpose (rows of any width fill them). */
+static void BT_SIMD_NAME(depthwise_bwd_w_nchw_tile_fill_x)(
+    const bt_shape *s, const depthwise_bwd_w_tile_geom *g, const bt_tensors *t, int64_t n,
+    int64_t p0, int64_t np, int64_t v0, int cbv, float *xt, depthwise_bwd_w_tile_copy *copy) {
+    const int64_t hw = s->h * s->w;
+    int64_t ia, ib;
+    const int64_t i0 = depthwise_bwd_w_tile_rows(s, g, p0, np, xt, &ia, &ib);
+    float *dst[DEPTHWISE_NCHW_V];
+    copy->count = 0;
+    for (int gi = 0; gi < cbv; gi++) {
+        const int64_t c0 = (v0 + gi) * DEPTHWISE_NCHW_V;
+        const int nch = (int)bt_min64(DEPTHWISE_NCHW_V, s->c - c0);
+        const float *xs = t->x + (n * s->c + c0) * hw;
+        int64_t i = ia, j = 0;
+        for (int64_t f = ia * s->w; f < ib * s->w; f += DEPTHWISE_NCHW_V) {
+            int nf = (int)bt_min64(DEPTHWISE_NCHW_V, ib * s->w - f);
+            for (int l = 0; l < nf; l++) {
+                dst[l] = xt + ((i - i0) * g->tw + s->pw + j) * g->vb + gi * DEPTHWISE_NCHW_V;
+                if (++j == s->w) j = 0, i++;
+            }
+            depthwise_bwd_w_nchw_transpose(xs + f, hw, nch, nf, dst);
+        }
+    }
+}
+
+/* vec=c's dy (depthwise_bwd_w_tile_dy_fn): the band's positions transposed into dt. */
+static void BT_SIMD_NAME(depthwise_bwd_w_nchw_tile_dy)(const bt_shape *s,
+                                                       const depthwise_bwd_w_tile_geom *g,
+                                                       const bt_tensors *t, int64_t n, int64_t p0,
+                                                       int64_t np, int64_t v0, int cbv, float *dt,
+                                                       const float **d, int64_t *d_step) {
+    const int64_t pq = s->p * s->q;
+    float *dst[DEPTHWISE_NCHW_V];
+    for (int gi = 0; gi < cbv; gi++) {
+        const int64_t c0 = (v0 + gi) * DEPTHWISE_NCHW_V;
+        const int nch = (int)bt_min64(DEPTHWISE_NCHW_V, s->c - c0);
+        const float *ds = t->dy + (n * s->k + c0) * pq + p0 * s->q;
+        for (int64_t f = 0; f < np * s->q; f += DEPTHWISE_NCHW_V) {
+            int nf = (int)bt_min64(DEPTHWISE_NCHW_V, np * s->q - f);
+            for (int l = 0; l < nf; l++) dst[l] = dt + (f + l) * g->vb + gi * DEPTHWISE_NCHW_V;
+            depthwise_bwd_w_nchw_transpose(ds + f, pq, nch, nf, dst);
+        }
+    }
+    *d = dt, *d_step = g->vb;
+}
 
 /* Geometry of X: rows p*sh + r*dh (row i + ph of the padded plane), sw phase planes of
  * `width` columns each, wide enough for whole vectors of q. */
@@ -252,6 +337,31 @@ static bt_status BT_SIMD_NAME(depthwise_bwd_w_nchw_prepare)(bt_plan *plan) {
     const bt_shape *s = &plan->shape;
     if (!plan->param_given[DEPTHWISE_BWD_W_NCHW_PAR])
         plan->param[DEPTHWISE_BWD_W_NCHW_PAR] = DEPTHWISE_PAR_2D;
+    const int64_t cvecs = depthwise_bwd_w_tile_vectors(s);
+    if (!plan->param_given[DEPTHWISE_BWD_W_NCHW_CB])
+        plan->param[DEPTHWISE_BWD_W_NCHW_CB] =
+            cvecs >= 2 && DEPTHWISE_BWD_W_TILE_TMAX(2) >= bt_min64(s->r * s->s, 9) ? 2 : 1;
+    const int64_t cb = plan->param[DEPTHWISE_BWD_W_NCHW_CB];
+    const int tile_ok = s->kg == 1 && depthwise_bwd_w_tile_fits(s, cb);
+    /* Width vectors only where they are full and every lane counts: stride 1, rows of 28 or
+     * more, up to 9 taps (MobileNet-v2 and EfficientNet-B0's 3x3 stride-1 layers at 28x28 and
+     * wider, 1.04-1.6x vec=c); elsewhere vec=c, 1.02-7.1x vec=w (stride 2, 5x5, 14x14, 7x7;
+     * one thread, AVX-512, CPU time). */
+    const int width_leads = s->sh == 1 && s->sw == 1 && s->r * s->s <= 9 && s->w >= 28;
+    if (!plan->param_given[DEPTHWISE_BWD_W_NCHW_VEC])
+        plan->param[DEPTHWISE_BWD_W_NCHW_VEC] =
+            tile_ok && !width_leads ? DEPTHWISE_BWD_W_NCHW_VEC_C : DEPTHWISE_BWD_W_NCHW_VEC_W;
+    if (plan->param[DEPTHWISE_BWD_W_NCHW_VEC] == DEPTHWISE_BWD_W_NCHW_VEC_C) {
+        if (!tile_ok)
+            return bt_fail(BT_EUNSUPPORTED, "vec=c: %s",
+                           s->kg != 1 ? "channel multiplier 1 only (K = C)"
+                                      : "a tile row of this shape would exceed the "
+                                        "scratch block bound (padding or dilation "
+                                        "much wider than the image)");
+        depthwise_bwd_w_tile_geom g = depthwise_bwd_w_tile_geometry(s, cb);
+        plan->scratch_bytes = (size_t)plan->threads * depthwise_bwd_w_tile_thread_bytes(s, &g);
+        return BT_OK;
+    }
     plan->scratch_bytes =
         (size_t)plan->threads * (depthwise_bwd_w_nchw_part_floats(s) * sizeof(float) +
                                  depthwise_bwd_w_nchw_thread_bytes(s));
@@ -260,6 +370,13 @@ static bt_status BT_SIMD_NAME(depthwise_bwd_w_nchw_prepare)(bt_plan *plan) {
 
 static void BT_SIMD_NAME(depthwise_bwd_w_nchw_run)(const bt_plan *plan, const bt_tensors *t,
                                                    int tid, int nthr) {
+    if (plan->param[DEPTHWISE_BWD_W_NCHW_VEC] == DEPTHWISE_BWD_W_NCHW_VEC_C) {
+        BT_SIMD_NAME(depthwise_bwd_w_tile_run)
+        (plan, t, (int)plan->param[DEPTHWISE_BWD_W_NCHW_PAR], plan->param[DEPTHWISE_BWD_W_NCHW_CB],
+         BT_SIMD_NAME(depthwise_bwd_w_nchw_tile_fill_x), BT_SIMD_NAME(depthwise_bwd_w_nchw_tile_dy),
+         tid, nthr);
+        return;
+    }
     const bt_shape *s = &plan->shape;
     const int64_t taps = s->r * s->s;
     const depthwise_bwd_w_nchw_x_geom g = depthwise_bwd_w_nchw_x_geometry(s);
