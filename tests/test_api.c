@@ -555,7 +555,7 @@ static void dispatch_fits(void) {
 }
 
 /* The heuristic's family per shape: as_fc where the kernel covers the image, winograd on dense
- * 3x3 stride-1 layers of 64 channels or more (bwd_w: NHWC, or NCHW up to 28x28), relayout_nhwc for
+ * 3x3 stride-1 layers of 64 input channels and 32 filters or more, relayout_nhwc for
  * NCHW kernels larger than 1x1 on outputs of 14x14 or less without groups (1xk and kx1: 17x17
  * or less), the GEMM family on unpadded 1x1 convolutions without groups (bt_conv_gemm_leads:
  * bwd_d in NCHW only, bwd_w in both layouts), the direct family elsewhere, the unpacked FC up
@@ -580,6 +580,9 @@ static void heuristic_families(void) {
         {"conv_bwd_d mb2ic64ih7oc128kh3ph1", "conv_bwd_d__winograd_"},
         {"conv_bwd_w_nhwc mb2ic64ih56oc64kh3ph1", "conv_bwd_w__winograd_"},
         {"conv_bwd_w mb2ic64ih56oc64kh3ph1", "conv_bwd_w__winograd_"},
+        {"conv_bwd_d mb2ic128ih7oc32kh3ph1", "conv_bwd_d__winograd_"},
+        {"conv_bwd_w_nhwc mb2ic128ih14oc32kh3ph1", "conv_bwd_w__winograd_"},
+        {"conv_bwd_d mb2ic128ih28oc16kh3ph1", "conv_bwd_d__direct_nchw_"},
         {"conv_bwd_d mb2ic64ih7oc128kh5ph2", "conv_bwd_d__relayout_nhwc_"},
         {"conv_bwd_w mb2ic64ih14oc128oh7kh3sh2ph1", "conv_bwd_w__relayout_nhwc_"},
         {"conv_bwd_d mb2ic64ih28oc128kh5ph2", "conv_bwd_d__direct_nchw_"},
