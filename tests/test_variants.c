@@ -9,9 +9,37 @@
  *   restricts the variants. */
 #include "testlib.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* The case being run, with its repro command: a variant that touches memory past a tensor
+ * (its guard page) ends the process, and the output would otherwise stop at an earlier case. */
+static char running_case[1200];
+
+static void report_crash(int sig) {
+    static const char head[] = "CRASH (fatal signal) while running: ";
+    size_t n = 0;
+    while (n < sizeof running_case && running_case[n]) n++;
+    if (write(STDERR_FILENO, head, sizeof head - 1) < 0 ||
+        write(STDERR_FILENO, running_case, n) < 0 || write(STDERR_FILENO, "\n", 1) < 0) {
+        /* nothing more can be said */
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* AddressSanitizer's own handler reports more; elsewhere ours names the case. */
+static void catch_crashes(void) {
+#if !defined(__SANITIZE_ADDRESS__)
+    signal(SIGSEGV, report_crash);
+    signal(SIGBUS, report_crash);
+    signal(SIGFPE, report_crash);
+    signal(SIGILL, report_crash);
+#endif
+}
 
 /* What an approximate algorithm's line says about its check: the exact comparison does
  * not apply to it, so both modes compare with its wider bound. */
@@ -36,6 +64,9 @@ static void run_case(int vi, const tl_case *c, const char *extra_params) {
         snprintf(what + strlen(what), sizeof what - strlen(what), " [%s]", extra_params);
     bt_plan *plan;
     if (tl_plan(&plan, &c->problem, variant, params, what) <= 0) return;
+    char repro[700];
+    tl_case_repro(c, variant, bt_plan_params(plan), repro, sizeof repro);
+    snprintf(running_case, sizeof running_case, "%s %s; repro: %s", variant, what, repro);
 
     bt_check_options opt = {.mode = c->mode, .seed = c->seed, .with_bias = c->with_bias};
     bt_check_result res;
@@ -51,11 +82,10 @@ static void run_case(int vi, const tl_case *c, const char *extra_params) {
                           identical ? "" : " (rerun check failed)")) {
         if (!res.pass) tl_note("%s (%lld outputs wrong)", res.detail, (long long)res.bad_count);
         if (!identical) tl_note("%s", rerun);
-        char repro[700];
-        tl_case_repro(c, variant, bt_plan_params(plan), repro, sizeof repro);
         tl_note("repro: %s", repro);
     }
     bt_plan_destroy(plan);
+    running_case[0] = '\0';
 }
 
 static void run_matrix(int vi, bt_op op, int layout_mask) {
@@ -103,6 +133,7 @@ static int usage(void) {
 }
 
 int main(int argc, char **argv) {
+    catch_crashes();
     int ops = 0, layout_mask = 3;
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--layout") && a + 1 < argc) {
