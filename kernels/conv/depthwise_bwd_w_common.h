@@ -72,6 +72,12 @@ static inline size_t depthwise_bwd_w_tile_thread_bytes(const bt_shape *s,
            depthwise_align((size_t)(s->r * s->s) * sizeof(int64_t));
 }
 
+/* 3x3 taps at column stride and dilation 1: one channel vector per tile (cb = 1) takes the
+ * chunk that loads each x column once per tap row (depthwise_bwd_w_tile_chunk_3x3). */
+static inline int depthwise_bwd_w_tile_rows3(const bt_shape *s) {
+    return s->r == 3 && s->s == 3 && s->sw == 1 && s->dw == 1;
+}
+
 /* Whether a tile fits a cache-sized block of scratch: not when padding or dilation makes
  * the rows far wider than the image (sizes in double: their products can overflow there). */
 static inline int depthwise_bwd_w_tile_fits(const bt_shape *s, int64_t cb) {
@@ -120,6 +126,7 @@ typedef struct depthwise_bwd_w_tile_args {
     float *part;          /* this thread's partial at the block's first vector */
     int64_t part_block;   /* floats per vector in part: (taps + 1) * V */
     int64_t taps;
+    int rows3; /* 3x3 taps at column stride and dilation 1: depthwise_bwd_w_tile_chunk_3x3 */
     /* The next unit's x, copied a slice per output row while this one computes (count 0:
      * none): its loads overlap the FMAs instead of stalling a fill of their own. */
     depthwise_bwd_w_tile_copy copy;
@@ -176,6 +183,52 @@ DEPTHWISE_BWD_W_TILE_INLINE void depthwise_bwd_w_tile_chunk(const depthwise_bwd_
             bt_vstore(part + v * pb + a->taps * DEPTHWISE_BWD_W_TILE_V, dbv[v]);
 }
 
+/* The 9 taps of a 3x3 kernel at column stride and dilation 1 for one channel vector: tap (r, s)
+ * at position q reads x column q + s of tap row r, so each column is loaded once per tap row
+ * and kept in registers for the three positions that read it: 3 x loads per position for 9
+ * FMAs, where the general chunk makes 9. */
+DEPTHWISE_BWD_W_TILE_INLINE void depthwise_bwd_w_tile_chunk_3x3(const depthwise_bwd_w_tile_args *a,
+                                                                const int DB) {
+    bt_vf acc[3][3], win[3][3];
+    float *part = a->part;
+    const int64_t vb = a->vb, col = a->x_pos, q_end = a->q;
+#pragma GCC unroll 3
+    for (int r = 0; r < 3; r++)
+#pragma GCC unroll 3
+        for (int c = 0; c < 3; c++)
+            acc[r][c] = bt_vload(part + (r * 3 + c) * DEPTHWISE_BWD_W_TILE_V);
+    bt_vf dbv = DB ? bt_vload(part + 9 * DEPTHWISE_BWD_W_TILE_V) : bt_vzero();
+    const float *d = a->dt;
+    for (int64_t p = 0; p < a->rows; p++) {
+        if (a->copy.count) depthwise_bwd_w_tile_copy_slice(&a->copy, p, a->rows);
+        const float *xr[3];
+#pragma GCC unroll 3
+        for (int r = 0; r < 3; r++) {
+            xr[r] = a->xt + p * a->x_row + a->toff[r * 3];
+            win[r][0] = bt_vload(xr[r]);
+            win[r][1] = bt_vload(xr[r] + col);
+        }
+        for (int64_t q = 0; q < q_end; q++, d += vb) {
+            const bt_vf dv = bt_vload(d);
+            if (DB) dbv = bt_vadd(dbv, dv);
+#pragma GCC unroll 3
+            for (int r = 0; r < 3; r++) {
+                win[r][2] = bt_vload(xr[r] + (q + 2) * col);
+#pragma GCC unroll 3
+                for (int c = 0; c < 3; c++) acc[r][c] = bt_vfmadd(win[r][c], dv, acc[r][c]);
+                win[r][0] = win[r][1];
+                win[r][1] = win[r][2];
+            }
+        }
+    }
+#pragma GCC unroll 3
+    for (int r = 0; r < 3; r++)
+#pragma GCC unroll 3
+        for (int c = 0; c < 3; c++)
+            bt_vstore(part + (r * 3 + c) * DEPTHWISE_BWD_W_TILE_V, acc[r][c]);
+    if (DB) bt_vstore(part + 9 * DEPTHWISE_BWD_W_TILE_V, dbv);
+}
+
 DEPTHWISE_BWD_W_TILE_INLINE void depthwise_bwd_w_tile_chunk_any(const depthwise_bwd_w_tile_args *a,
                                                                 int64_t k0, int ntaps, int db,
                                                                 const int CB) {
@@ -204,6 +257,14 @@ DEPTHWISE_BWD_W_TILE_INLINE void depthwise_bwd_w_tile_chunk_any(const depthwise_
  * first. */
 static void BT_SIMD_NAME(depthwise_bwd_w_tile_band)(depthwise_bwd_w_tile_args *a, int cbv,
                                                     int with_db) {
+    if (a->rows3 && cbv == 1) {
+        if (with_db)
+            depthwise_bwd_w_tile_chunk_3x3(a, 1);
+        else
+            depthwise_bwd_w_tile_chunk_3x3(a, 0);
+        a->copy.count = 0;
+        return;
+    }
     const int tmax = cbv == 2 ? DEPTHWISE_BWD_W_TILE_TMAX(2) : DEPTHWISE_BWD_W_TILE_TMAX(1);
     for (int64_t k0 = 0; k0 < a->taps; k0 += tmax) {
         int n = (int)bt_min64(tmax, a->taps - k0), db = with_db && k0 == 0;
@@ -325,6 +386,7 @@ static void BT_SIMD_NAME(depthwise_bwd_w_tile_run)(const bt_plan *plan, const bt
     depthwise_bwd_w_tile_offsets(s, &g, toff);
 
     depthwise_bwd_w_tile_args a = {.toff = toff, .q = s->q, .taps = taps};
+    a.rows3 = depthwise_bwd_w_tile_rows3(s);
     a.x_row = s->sh * g.tw * g.vb;
     a.x_pos = s->sw * g.vb;
     a.part_block = (taps + 1) * DEPTHWISE_BWD_W_TILE_V;

@@ -352,13 +352,17 @@ static bt_status BT_SIMD_NAME(depthwise_bwd_w_nchw_prepare)(bt_plan *plan) {
         plan->param[DEPTHWISE_BWD_W_NCHW_VEC] =
             tile_ok && !width_leads ? DEPTHWISE_BWD_W_NCHW_VEC_C : DEPTHWISE_BWD_W_NCHW_VEC_W;
     if (plan->param[DEPTHWISE_BWD_W_NCHW_VEC] == DEPTHWISE_BWD_W_NCHW_VEC_C) {
+        /* One vector per tile where the 3x3 chunk applies: it loads a third of the x. */
+        if (!plan->param_given[DEPTHWISE_BWD_W_NCHW_CB] && depthwise_bwd_w_tile_rows3(s))
+            plan->param[DEPTHWISE_BWD_W_NCHW_CB] = 1;
         if (!tile_ok)
             return bt_fail(BT_EUNSUPPORTED, "vec=c: %s",
                            s->kg != 1 ? "channel multiplier 1 only (K = C)"
                                       : "a tile row of this shape would exceed the "
                                         "scratch block bound (padding or dilation "
                                         "much wider than the image)");
-        depthwise_bwd_w_tile_geom g = depthwise_bwd_w_tile_geometry(s, cb);
+        depthwise_bwd_w_tile_geom g =
+            depthwise_bwd_w_tile_geometry(s, plan->param[DEPTHWISE_BWD_W_NCHW_CB]);
         plan->scratch_bytes = (size_t)plan->threads * depthwise_bwd_w_tile_thread_bytes(s, &g);
         return BT_OK;
     }

@@ -229,11 +229,15 @@ static bt_status BT_SIMD_NAME(depthwise_bwd_w_nhwc_prepare)(bt_plan *plan) {
         plan->param[DEPTHWISE_BWD_W_NHWC_WALK] =
             tile_fits && s->w <= 16 ? DEPTHWISE_BWD_W_NHWC_TILE : DEPTHWISE_BWD_W_NHWC_ROWS;
     if (plan->param[DEPTHWISE_BWD_W_NHWC_WALK] == DEPTHWISE_BWD_W_NHWC_TILE) {
+        /* One vector per tile where the 3x3 chunk applies: it loads a third of the x. */
+        if (!plan->param_given[DEPTHWISE_BWD_W_NHWC_CB] && depthwise_bwd_w_tile_rows3(s))
+            plan->param[DEPTHWISE_BWD_W_NHWC_CB] = 1;
         if (!tile_fits)
             return bt_fail(BT_EUNSUPPORTED, "walk=tile: a tile row of this shape would exceed "
                                             "the scratch block bound (padding or dilation much "
                                             "wider than the image)");
-        depthwise_bwd_w_tile_geom g = depthwise_bwd_w_tile_geometry(s, cb);
+        depthwise_bwd_w_tile_geom g =
+            depthwise_bwd_w_tile_geometry(s, plan->param[DEPTHWISE_BWD_W_NHWC_CB]);
         plan->scratch_bytes = (size_t)plan->threads * depthwise_bwd_w_tile_thread_bytes(s, &g);
         return BT_OK;
     }
