@@ -19,6 +19,8 @@
  * (its guard page) ends the process, and the output would otherwise stop at an earlier case. */
 static char running_case[1200];
 
+/* AddressSanitizer's own handler reports more; elsewhere ours names the case. */
+#if !defined(__SANITIZE_ADDRESS__)
 static void report_crash(int sig) {
     static const char head[] = "CRASH (fatal signal) while running: ";
     size_t n = 0;
@@ -31,15 +33,15 @@ static void report_crash(int sig) {
     raise(sig);
 }
 
-/* AddressSanitizer's own handler reports more; elsewhere ours names the case. */
 static void catch_crashes(void) {
-#if !defined(__SANITIZE_ADDRESS__)
     signal(SIGSEGV, report_crash);
     signal(SIGBUS, report_crash);
     signal(SIGFPE, report_crash);
     signal(SIGILL, report_crash);
-#endif
 }
+#else
+static void catch_crashes(void) {}
+#endif
 
 /* What an approximate algorithm's line says about its check: the exact comparison does
  * not apply to it, so both modes compare with its wider bound. */
