@@ -8,7 +8,8 @@
  * par=mb splits the dy rows of the whole batch (so batch 1 still splits); par=c splits
  * channels (the partials of other threads are zero there).
  * walk=tile instead copies each block of channels into zero-padded tiles and keeps the
- * accumulators in registers over whole bands of rows (depthwise_bwd_w_common.h).
+ * accumulators in registers over whole bands of rows (depthwise_bwd_w_common.h); walk=direct
+ * keeps them there over bands of rows read in place (depthwise_bwd_w_nhwc_direct.h).
  */
 #include "conv/depthwise_nhwc_common.h"
 #include "conv/depthwise_bwd_w_common.h"
@@ -19,8 +20,8 @@ enum {
     DEPTHWISE_BWD_W_NHWC_CC,
     DEPTHWISE_BWD_W_NHWC_WALK
 };
-enum { DEPTHWISE_BWD_W_NHWC_ROWS, DEPTHWISE_BWD_W_NHWC_TILE };
-static const char *const depthwise_bwd_w_nhwc_walks[] = {"rows", "tile", NULL};
+enum { DEPTHWISE_BWD_W_NHWC_ROWS, DEPTHWISE_BWD_W_NHWC_TILE, DEPTHWISE_BWD_W_NHWC_DIRECT };
+static const char *const depthwise_bwd_w_nhwc_walks[] = {"rows", "tile", "direct", NULL};
 
 static const bt_param_spec BT_SIMD_NAME(depthwise_bwd_w_nhwc_params)[] = {
     {.key = "par",
@@ -30,7 +31,8 @@ static const bt_param_spec BT_SIMD_NAME(depthwise_bwd_w_nhwc_params)[] = {
     {.key = "walk",
      .choices = depthwise_bwd_w_nhwc_walks,
      .doc = "rows: dy rows in place, segment by segment; tile: channel blocks copied into padded "
-            "tiles, accumulators in registers over bands of rows (cc unused)"},
+            "tiles, accumulators in registers over bands of rows (cc unused); direct (3x3, 5x5): "
+            "x and dy in place, accumulators in registers over the thread's rows (cc unused)"},
     {0}};
 
 /* walk=tile's x (depthwise_bwd_w_tile_fill_x_fn): the image rows of the band, left to the copy
@@ -207,6 +209,8 @@ static size_t depthwise_bwd_w_nhwc_part_floats(const bt_shape *s) {
            sizeof(float);
 }
 
+#include "conv/depthwise_bwd_w_nhwc_direct.h"
+
 static bt_status BT_SIMD_NAME(depthwise_bwd_w_nhwc_prepare)(bt_plan *plan) {
     const bt_shape *s = &plan->shape;
     if (!plan->param_given[DEPTHWISE_BWD_W_NHWC_PAR])
@@ -222,12 +226,31 @@ static bt_status BT_SIMD_NAME(depthwise_bwd_w_nhwc_prepare)(bt_plan *plan) {
         plan->param[DEPTHWISE_BWD_W_NHWC_CC] = depthwise_nhwc_default_cc(s);
     const int64_t cb = plan->param[DEPTHWISE_BWD_W_NHWC_CB];
     const int tile_fits = depthwise_bwd_w_tile_fits(s, cb);
-    /* Tiles on images up to 16 wide, where the row walk's segments are a few positions long:
-     * on MobileNet-v2 and EfficientNet-B0's 7x7 and 14x14 layers 0.98-2.0x the row walk, on
-     * their 28 and wider ones 0.4-1.03x (one thread, AVX-512, CPU time). */
+    /* In place wherever the taps fit the registers: on the 19 depthwise layers of
+     * MobileNet-v2 and EfficientNet-B0 (3x3 and 5x5, 7x7 to 112x112, batch 8, 2 threads)
+     * 1.10-2.02x the row and tile walks' best default, AVX2 cb=1 1.0-1.8x. Elsewhere tiles on
+     * images up to 16 wide, where the row walk's segments are a few positions long (on those
+     * layers' 7x7 and 14x14 ones 0.98-2.0x the row walk, on 28 and wider 0.4-1.03x). */
     if (!plan->param_given[DEPTHWISE_BWD_W_NHWC_WALK])
         plan->param[DEPTHWISE_BWD_W_NHWC_WALK] =
-            tile_fits && s->w <= 16 ? DEPTHWISE_BWD_W_NHWC_TILE : DEPTHWISE_BWD_W_NHWC_ROWS;
+            depthwise_bwd_w_direct_fits(s, 1) ? DEPTHWISE_BWD_W_NHWC_DIRECT
+            : tile_fits && s->w <= 16         ? DEPTHWISE_BWD_W_NHWC_TILE
+                                              : DEPTHWISE_BWD_W_NHWC_ROWS;
+    if (plan->param[DEPTHWISE_BWD_W_NHWC_WALK] == DEPTHWISE_BWD_W_NHWC_DIRECT) {
+        /* Two vectors per block where their taps fit the registers (3x3 on AVX-512). */
+        if (!plan->param_given[DEPTHWISE_BWD_W_NHWC_CB])
+            plan->param[DEPTHWISE_BWD_W_NHWC_CB] =
+                depthwise_nhwc_vectors(s) >= 2 && depthwise_bwd_w_direct_fits(s, 2) ? 2 : 1;
+        const int64_t direct_cb = plan->param[DEPTHWISE_BWD_W_NHWC_CB];
+        if (!depthwise_bwd_w_direct_fits(s, direct_cb))
+            return bt_fail(BT_EUNSUPPORTED,
+                           "walk=direct: 3x3 or 5x5 taps whose cb=%lld register "
+                           "tile fits the registers only",
+                           (long long)direct_cb);
+        plan->scratch_bytes =
+            (size_t)plan->threads * depthwise_bwd_w_direct_thread_floats(s) * sizeof(float);
+        return BT_OK;
+    }
     if (plan->param[DEPTHWISE_BWD_W_NHWC_WALK] == DEPTHWISE_BWD_W_NHWC_TILE) {
         /* One vector per tile where the 3x3 chunk applies: it loads a third of the x. */
         if (!plan->param_given[DEPTHWISE_BWD_W_NHWC_CB] && depthwise_bwd_w_tile_rows3(s))
@@ -250,6 +273,12 @@ static bt_status BT_SIMD_NAME(depthwise_bwd_w_nhwc_prepare)(bt_plan *plan) {
 
 static void BT_SIMD_NAME(depthwise_bwd_w_nhwc_run)(const bt_plan *plan, const bt_tensors *t,
                                                    int tid, int nthr) {
+    if (plan->param[DEPTHWISE_BWD_W_NHWC_WALK] == DEPTHWISE_BWD_W_NHWC_DIRECT) {
+        BT_SIMD_NAME(depthwise_bwd_w_direct_run)
+        (plan, t, (int)plan->param[DEPTHWISE_BWD_W_NHWC_PAR], plan->param[DEPTHWISE_BWD_W_NHWC_CB],
+         tid, nthr);
+        return;
+    }
     if (plan->param[DEPTHWISE_BWD_W_NHWC_WALK] == DEPTHWISE_BWD_W_NHWC_TILE) {
         BT_SIMD_NAME(depthwise_bwd_w_tile_run)
         (plan, t, (int)plan->param[DEPTHWISE_BWD_W_NHWC_PAR], plan->param[DEPTHWISE_BWD_W_NHWC_CB],
@@ -286,16 +315,17 @@ static void BT_SIMD_NAME(depthwise_bwd_w_nhwc_run)(const bt_plan *plan, const bt
         for (int64_t u = g.u0; u < g.u1; u++) {
             int64_t n = u / s->p, p = u % s->p;
             {
-                /* The next dy row and its newest x row (last kernel row), this chunk's
-                 * channels, spread over this row's positions of every channel block. */
+                /* The next dy row and the x rows it adds (the last sh kernel rows), this
+                 * chunk's channels, spread over this row's positions of every channel block. */
                 int64_t nn = (u + 1) / s->p, pn = (u + 1) % s->p, more = u + 1 < g.u1;
-                int64_t in =
-                    bt_max64(0, bt_min64(s->h - 1, pn * s->sh - s->ph + (s->r - 1) * s->dh));
+                int64_t last = pn * s->sh - s->ph + (s->r - 1) * s->dh;
+                int64_t in = bt_max64(0, bt_min64(s->h - 1, last - s->sh + 1));
+                int64_t nrows = bt_max64(1, bt_min64(s->h - 1, last) - in + 1);
                 int64_t steps = (cc1 - cc0 + cb - 1) / cb * s->q,
                         span = (cc1 - cc0) * DEPTHWISE_NHWC_V;
                 pf_x = depthwise_pf_make(
                     more ? t->x + ((nn * s->h + in) * s->w) * s->c + cc0 * DEPTHWISE_NHWC_V : NULL,
-                    ((s->w - 1) * s->c + span) * (int64_t)sizeof(float), steps);
+                    ((nrows * s->w - 1) * s->c + span) * (int64_t)sizeof(float), steps);
                 pf_dy = depthwise_pf_make(
                     more ? t->dy + ((nn * s->p + pn) * s->q) * s->c + cc0 * DEPTHWISE_NHWC_V : NULL,
                     ((s->q - 1) * s->c + span) * (int64_t)sizeof(float), steps);
