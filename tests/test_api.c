@@ -603,6 +603,10 @@ static void heuristic_families(void) {
         {"conv_bwd_d mb2ic64iw400oc64kw3pw1", "conv_bwd_d__direct_nchw_"},
         {"conv_bwd_w_nhwc mb2ic64iw1000oc128ow1000kw2pw32dw31", "conv_bwd_w__direct_nhwc_"},
         {"conv_bwd_d g256mb2ic256iw400oc256kw33pw16", "conv_bwd_d__depthwise_nchw_"},
+        /* One input channel, no groups: bwd_data direct, bwd_weights depthwise. */
+        {"conv_bwd_d mb1ic1ih20oc64kh3", "conv_bwd_d__direct_nchw_"},
+        {"conv_bwd_w mb1ic1ih20oc64kh3", "conv_bwd_w__depthwise_nchw_"},
+        {"conv_bwd_d g3mb1ic3ih6oc6kh3ph1", "conv_bwd_d__depthwise_nchw_"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         bt_problem p = tl_parse(cases[i].problem);
