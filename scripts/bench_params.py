@@ -13,7 +13,8 @@ usage: scripts/bench_params.py [--runs N] [--peers] [--threads T] [--grep REGEX]
   PROBLEMS   descriptors one a line (suite files: their names and '#' comments are skipped;
              a descriptor in several files counts once); --grep keeps those it matches
   PARAMS     'key=value,...' for VARIANT; 'BIN::key=value,...' times another build of backtune
-             with them; 'BIN::default' another build's default dispatch
+             with them; 'BIN::default' another build's default dispatch; 'table=DIR|FILE'
+             dispatch following a tuning table as it is (VARIANT unused), e.g. the tuner's
   --peers    also the oneDNN peers, the best of them per problem
 """
 import argparse
@@ -120,8 +121,12 @@ def main():
     for spec in a.params:
         binary, _, params = spec.rpartition("::")
         binary = binary or a.binary
-        table = None if params == "default" else table_for(binary, a.op, a.variant, problems,
-                                                           params, a.threads)
+        if params.startswith("table="):
+            table = params[len("table="):]
+        elif params == "default":
+            table = None
+        else:
+            table = table_for(binary, a.op, a.variant, problems, params, a.threads)
         configs.append((spec, binary, table))
     samples = {name: [] for name, _, _ in configs}
     if a.peers:
