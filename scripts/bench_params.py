@@ -104,7 +104,7 @@ def bench(binary, op, problems, variants, table, threads):
 
 
 def main():
-    ap = argparse.ArgumentParser(usage=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--peers", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
