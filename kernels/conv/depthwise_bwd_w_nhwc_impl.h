@@ -228,7 +228,8 @@ static bt_status BT_SIMD_NAME(depthwise_bwd_w_nhwc_prepare)(bt_plan *plan) {
     const int tile_fits = depthwise_bwd_w_tile_fits(s, cb);
     /* In place wherever the taps fit the registers: on the 19 depthwise layers of
      * MobileNet-v2 and EfficientNet-B0 (3x3 and 5x5, 7x7 to 112x112, batch 8, 2 threads)
-     * 1.10-2.02x the row and tile walks' best default, AVX2 cb=1 1.0-1.8x. Elsewhere tiles on
+     * 1.09-2.25x the previous default (results/.../depthwise_bwd_w_nhwc_direct.txt); AVX2,
+     * cb=1, 0.99-1.57x the better of the row and tile walks on 7 of them. Elsewhere tiles on
      * images up to 16 wide, where the row walk's segments are a few positions long (on those
      * layers' 7x7 and 14x14 ones 0.98-2.0x the row walk, on 28 and wider 0.4-1.03x). */
     if (!plan->param_given[DEPTHWISE_BWD_W_NHWC_WALK])
