@@ -223,7 +223,7 @@ static void BT_SIMD_NAME(depthwise_bwd_w_direct_run)(const bt_plan *plan, const 
     const int64_t band = depthwise_bwd_w_direct_band(s);
     /* Only where x and dy exceed half the L3: smaller ones were still in L3 from the last call
      * and the hardware's own fetch served them better (MobileNet-v2 at batch 8: 28x28 and 14x14
-     * layers of 3.6-9.6 MB 0.86-0.93x with it, 56x56 and 112x112 ones of 18-48 MB 1.03-1.9x). */
+     * layers of 3.6-9.6 MB 0.91-0.93x with it, 56x56 and 112x112 ones of 18-48 MB 1.03-1.9x). */
     const int prefetch = (int64_t)((bt_shape_x_elems(s) + bt_shape_dy_elems(s)) * sizeof(float)) >
                          bt_machine_get()->l3_bytes / 2;
     for (a.u0 = g.u0; a.u0 < g.u1; a.u0 = a.u1) {
