@@ -2,8 +2,8 @@
  * ISA build after depthwise_bwd_w_common.h, so no include guard).
  *
  * x and dy are read in place. For a block of cb channel vectors, the K x K taps (3x3 or 5x5)
- * x cb accumulators, and db, stay in registers over every output row of the thread's range:
- * the partial is loaded and stored once per block, not once per row segment, and no tile
+ * x cb accumulators, and db, stay in registers over a band of output rows (sized to stay in
+ * L2): the partial is loaded and stored once per block and band, not per row segment, and no tile
  * copy adds to the traffic of x (four times dy's at stride 2). A tap row outside the image
  * reads a row of zeros; an output column whose taps leave the image checks tap by tap, the
  * others run unchecked.
@@ -11,10 +11,12 @@
 
 #define DEPTHWISE_BWD_W_DIRECT_KMAX 5
 
-/* The register tile: K x K x cb accumulators, cb dy, cb db and one spare. */
+/* Whether the register tile fits: K x K x cb accumulators, cb dy, cb db and one spare. */
+#define DEPTHWISE_BWD_W_DIRECT_FITS(K, CB) (((K) * (K) + 2) * (CB) + 1 <= BT_VREGS)
+
 static inline int depthwise_bwd_w_direct_fits(const bt_shape *s, int64_t cb) {
     const int square = (s->r == 3 && s->s == 3) || (s->r == 5 && s->s == 5);
-    return square && (s->r * s->s + 2) * cb + 1 <= BT_VREGS;
+    return square && DEPTHWISE_BWD_W_DIRECT_FITS(s->r, cb);
 }
 
 /* Floats of the zero row: an x row, and a block's vectors past its last position. */
@@ -51,6 +53,18 @@ DEPTHWISE_NHWC_INLINE bt_vf depthwise_bwd_w_direct_load(const float *p, bt_vmask
     return masked ? bt_vload_mask(p, m) : bt_vload(p);
 }
 
+/* dv = the CB vectors of dy at d (and db += them). */
+DEPTHWISE_NHWC_INLINE void depthwise_bwd_w_direct_dy(const depthwise_bwd_w_direct_args *a,
+                                                     const float *d, bt_vf *dv, bt_vf *dbv,
+                                                     const int CB, const int MASKED, const int DB) {
+#pragma GCC unroll 2
+    for (int v = 0; v < CB; v++) {
+        dv[v] =
+            depthwise_bwd_w_direct_load(d + v * DEPTHWISE_NHWC_V, a->mask, MASKED && v == CB - 1);
+        if (DB) dbv[v] = bt_vadd(dbv[v], dv[v]);
+    }
+}
+
 /* acc[tap][v] += x * dy at output column q (and db += dy): x row r at xr[r], column j at
  * xr[r] + j * C; CHECK skips the taps whose column leaves the image. */
 DEPTHWISE_NHWC_INLINE void depthwise_bwd_w_direct_position(const depthwise_bwd_w_direct_args *a,
@@ -60,12 +74,7 @@ DEPTHWISE_NHWC_INLINE void depthwise_bwd_w_direct_position(const depthwise_bwd_w
                                                            const int MASKED, const int DB) {
     const bt_shape *s = a->s;
     bt_vf dv[DEPTHWISE_NHWC_CB_MAX];
-#pragma GCC unroll 2
-    for (int v = 0; v < CB; v++) {
-        dv[v] = depthwise_bwd_w_direct_load(d + q * s->c + v * DEPTHWISE_NHWC_V, a->mask,
-                                            MASKED && v == CB - 1);
-        if (DB) dbv[v] = bt_vadd(dbv[v], dv[v]);
-    }
+    depthwise_bwd_w_direct_dy(a, d + q * s->c, dv, dbv, CB, MASKED, DB);
 #pragma GCC unroll 5
     for (int ks = 0; ks < K; ks++) {
         const int64_t j = q * s->sw - s->pw + ks * s->dw;
@@ -99,12 +108,7 @@ DEPTHWISE_NHWC_INLINE void depthwise_bwd_w_direct_row(depthwise_bwd_w_direct_arg
         depthwise_pf_next(&a->pf_x);
         depthwise_pf_next(&a->pf_dy);
         bt_vf dv[DEPTHWISE_NHWC_CB_MAX];
-#pragma GCC unroll 2
-        for (int v = 0; v < CB; v++) {
-            dv[v] = depthwise_bwd_w_direct_load(dq + v * DEPTHWISE_NHWC_V, a->mask,
-                                                MASKED && v == CB - 1);
-            if (DB) dbv[v] = bt_vadd(dbv[v], dv[v]);
-        }
+        depthwise_bwd_w_direct_dy(a, dq, dv, dbv, CB, MASKED, DB);
 #pragma GCC unroll 5
         for (int r = 0; r < K; r++) {
 #pragma GCC unroll 5
@@ -158,43 +162,31 @@ DEPTHWISE_NHWC_INLINE void depthwise_bwd_w_direct_block(depthwise_bwd_w_direct_a
         for (int v = 0; v < CB; v++) bt_vstore(a->part + v * pb + taps * DEPTHWISE_NHWC_V, dbv[v]);
 }
 
-#define DEPTHWISE_BWD_W_DIRECT_CASES(K)                                                            \
-    case K * 8 + 0:                                                                                \
-        depthwise_bwd_w_direct_block(a, K, 1, 0, 0);                                               \
-        break;                                                                                     \
-    case K * 8 + 1:                                                                                \
-        depthwise_bwd_w_direct_block(a, K, 1, 0, 1);                                               \
-        break;                                                                                     \
-    case K * 8 + 2:                                                                                \
-        depthwise_bwd_w_direct_block(a, K, 1, 1, 0);                                               \
-        break;                                                                                     \
-    case K * 8 + 3:                                                                                \
-        depthwise_bwd_w_direct_block(a, K, 1, 1, 1);                                               \
-        break;                                                                                     \
-    case K * 8 + 4:                                                                                \
-        if (DEPTHWISE_BWD_W_DIRECT_PAIRS(K)) depthwise_bwd_w_direct_block(a, K, 2, 0, 0);          \
-        break;                                                                                     \
-    case K * 8 + 5:                                                                                \
-        if (DEPTHWISE_BWD_W_DIRECT_PAIRS(K)) depthwise_bwd_w_direct_block(a, K, 2, 0, 1);          \
-        break;                                                                                     \
-    case K * 8 + 6:                                                                                \
-        if (DEPTHWISE_BWD_W_DIRECT_PAIRS(K)) depthwise_bwd_w_direct_block(a, K, 2, 1, 0);          \
-        break;                                                                                     \
-    case K * 8 + 7:                                                                                \
-        if (DEPTHWISE_BWD_W_DIRECT_PAIRS(K)) depthwise_bwd_w_direct_block(a, K, 2, 1, 1);          \
-        break;
+/* The block's masked and db cases for one K and CB. */
+DEPTHWISE_NHWC_INLINE void depthwise_bwd_w_direct_block_flags(depthwise_bwd_w_direct_args *a,
+                                                              const int K, const int CB, int masked,
+                                                              int db) {
+    if (masked)
+        db ? depthwise_bwd_w_direct_block(a, K, CB, 1, 1)
+           : depthwise_bwd_w_direct_block(a, K, CB, 1, 0);
+    else
+        db ? depthwise_bwd_w_direct_block(a, K, CB, 0, 1)
+           : depthwise_bwd_w_direct_block(a, K, CB, 0, 0);
+}
 
-/* Blocks of two vectors where their taps fit the registers (the prepare checks it too). */
-#define DEPTHWISE_BWD_W_DIRECT_PAIRS(K) (((K) * (K) + 2) * 2 + 1 <= BT_VREGS)
-
+/* A block of cbv vectors, for the tiles that fit this build's registers: prepare asks for no
+ * other, and no code is made for them. */
 static void BT_SIMD_NAME(depthwise_bwd_w_direct_block_any)(depthwise_bwd_w_direct_args *a, int cbv,
                                                            int masked, int db) {
-    switch ((int)a->s->r * 8 + (cbv == 2) * 4 + masked * 2 + db) {
-        DEPTHWISE_BWD_W_DIRECT_CASES(3)
-        DEPTHWISE_BWD_W_DIRECT_CASES(5)
-    }
+    if (a->s->r == 3 && cbv == 1 && DEPTHWISE_BWD_W_DIRECT_FITS(3, 1))
+        depthwise_bwd_w_direct_block_flags(a, 3, 1, masked, db);
+    else if (a->s->r == 3 && cbv == 2 && DEPTHWISE_BWD_W_DIRECT_FITS(3, 2))
+        depthwise_bwd_w_direct_block_flags(a, 3, 2, masked, db);
+    else if (a->s->r == 5 && cbv == 1 && DEPTHWISE_BWD_W_DIRECT_FITS(5, 1))
+        depthwise_bwd_w_direct_block_flags(a, 5, 1, masked, db);
+    else if (a->s->r == 5 && cbv == 2 && DEPTHWISE_BWD_W_DIRECT_FITS(5, 2))
+        depthwise_bwd_w_direct_block_flags(a, 5, 2, masked, db);
 }
-#undef DEPTHWISE_BWD_W_DIRECT_CASES
 
 static size_t depthwise_bwd_w_direct_thread_floats(const bt_shape *s) {
     return depthwise_bwd_w_nhwc_part_floats(s) + depthwise_bwd_w_direct_zero_floats(s);

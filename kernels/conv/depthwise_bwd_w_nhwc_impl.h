@@ -32,7 +32,7 @@ static const bt_param_spec BT_SIMD_NAME(depthwise_bwd_w_nhwc_params)[] = {
      .choices = depthwise_bwd_w_nhwc_walks,
      .doc = "rows: dy rows in place, segment by segment; tile: channel blocks copied into padded "
             "tiles, accumulators in registers over bands of rows (cc unused); direct (3x3, 5x5): "
-            "x and dy in place, accumulators in registers over the thread's rows (cc unused)"},
+            "x and dy in place, accumulators in registers over bands of rows (cc unused)"},
     {0}};
 
 /* walk=tile's x (depthwise_bwd_w_tile_fill_x_fn): the image rows of the band, left to the copy
