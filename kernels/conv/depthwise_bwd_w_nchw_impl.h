@@ -16,14 +16,15 @@
 #include "conv/depthwise_bwd_w_common.h"
 
 enum { DEPTHWISE_BWD_W_NCHW_PAR, DEPTHWISE_BWD_W_NCHW_VEC, DEPTHWISE_BWD_W_NCHW_CB };
-enum { DEPTHWISE_BWD_W_NCHW_VEC_W, DEPTHWISE_BWD_W_NCHW_VEC_C };
-static const char *const depthwise_bwd_w_nchw_vecs[] = {"w", "c", NULL};
+enum { DEPTHWISE_BWD_W_NCHW_VEC_W, DEPTHWISE_BWD_W_NCHW_VEC_C, DEPTHWISE_BWD_W_NCHW_VEC_ROWS };
+static const char *const depthwise_bwd_w_nchw_vecs[] = {"w", "c", "rows", NULL};
 
 static const bt_param_spec BT_SIMD_NAME(depthwise_bwd_w_nchw_params)[] = {
     {.key = "par", .choices = depthwise_par_choices, .doc = DEPTHWISE_PAR_DOC},
     {.key = "vec",
      .choices = depthwise_bwd_w_nchw_vecs,
-     .doc = "w: vectors over each plane's width; c: over channels, on transposed tiles"},
+     .doc = "w: vectors over each plane's width; c: over channels, on transposed tiles; "
+            "rows: over width, x and dy read in place (AVX-512; 3x3, stride 1 or 2)"},
     {.key = "cb",
      .min = 1,
      .max = DEPTHWISE_BWD_W_TILE_CB_MAX,
@@ -236,6 +237,7 @@ static void BT_SIMD_NAME(depthwise_bwd_w_nchw_flat_run)(const bt_plan *plan, con
             BT_SIMD_NAME(depthwise_bwd_w_nchw_flat_any)(&a, with_db);
         }
 }
+#include "conv/depthwise_bwd_w_nchw_rows.h"
 #endif
 
 typedef struct depthwise_bwd_w_nchw_args {
@@ -348,9 +350,36 @@ static bt_status BT_SIMD_NAME(depthwise_bwd_w_nchw_prepare)(bt_plan *plan) {
      * wider, 1.04-1.6x vec=c); elsewhere vec=c, 1.02-7.1x vec=w (stride 2, 5x5, 14x14, 7x7;
      * one thread, AVX-512, CPU time). */
     const int width_leads = s->sh == 1 && s->sw == 1 && s->r * s->s <= 9 && s->w >= 28;
+    /* vec=rows, channels split between threads, where it led: 3x3 at stride 2 with outputs 28
+     * or more wide (1.3-1.75x; MobileNet-v2, MnasNet, MobileNet-v3, ShuffleNet, EfficientNet's
+     * layers) and at stride 1 from 112 wide (1.4-1.7x); behind at stride 1 below that
+     * (0.6-0.9x at 28 and 56) and on narrower stride 2 outputs (2 threads, AVX-512, medians of
+     * 3 interleaved runs). */
+#if DEPTHWISE_NCHW_DIRECT
+    const int rows_leads = depthwise_bwd_w_rows_fits(s) && s->q >= (s->sw == 2 ? 28 : 112);
+#else
+    const int rows_leads = 0;
+#endif
     if (!plan->param_given[DEPTHWISE_BWD_W_NCHW_VEC])
-        plan->param[DEPTHWISE_BWD_W_NCHW_VEC] =
-            tile_ok && !width_leads ? DEPTHWISE_BWD_W_NCHW_VEC_C : DEPTHWISE_BWD_W_NCHW_VEC_W;
+        plan->param[DEPTHWISE_BWD_W_NCHW_VEC] = rows_leads ? DEPTHWISE_BWD_W_NCHW_VEC_ROWS
+                                                : tile_ok && !width_leads
+                                                    ? DEPTHWISE_BWD_W_NCHW_VEC_C
+                                                    : DEPTHWISE_BWD_W_NCHW_VEC_W;
+    if (!plan->param_given[DEPTHWISE_BWD_W_NCHW_PAR] &&
+        plan->param[DEPTHWISE_BWD_W_NCHW_VEC] == DEPTHWISE_BWD_W_NCHW_VEC_ROWS)
+        plan->param[DEPTHWISE_BWD_W_NCHW_PAR] = DEPTHWISE_PAR_C;
+    if (plan->param[DEPTHWISE_BWD_W_NCHW_VEC] == DEPTHWISE_BWD_W_NCHW_VEC_ROWS) {
+#if DEPTHWISE_NCHW_DIRECT
+        if (depthwise_bwd_w_rows_fits(s)) {
+            plan->scratch_bytes =
+                (size_t)plan->threads * depthwise_bwd_w_nchw_part_floats(s) * sizeof(float);
+            return BT_OK;
+        }
+#endif
+        return bt_fail(BT_EUNSUPPORTED,
+                       "vec=rows: AVX-512 builds, 3x3 taps without dilation, stride 1 or 2 in "
+                       "both directions, outputs up to 128 wide");
+    }
     if (plan->param[DEPTHWISE_BWD_W_NCHW_VEC] == DEPTHWISE_BWD_W_NCHW_VEC_C) {
         /* One vector per tile where the 3x3 chunk applies: it loads a third of the x. */
         if (!plan->param_given[DEPTHWISE_BWD_W_NCHW_CB] && depthwise_bwd_w_tile_rows3(s))
@@ -386,6 +415,16 @@ static void BT_SIMD_NAME(depthwise_bwd_w_nchw_run)(const bt_plan *plan, const bt
     const depthwise_bwd_w_nchw_x_geom g = depthwise_bwd_w_nchw_x_geometry(s);
     const size_t part_floats = depthwise_bwd_w_nchw_part_floats(s);
     float *parts = (float *)plan->scratch, *part = parts + (size_t)tid * part_floats;
+#if DEPTHWISE_NCHW_DIRECT
+    if (plan->param[DEPTHWISE_BWD_W_NCHW_VEC] == DEPTHWISE_BWD_W_NCHW_VEC_ROWS) {
+        memset(part, 0, part_floats * sizeof(float));
+        BT_SIMD_NAME(depthwise_bwd_w_rows_run)
+        (plan, t, (int)plan->param[DEPTHWISE_BWD_W_NCHW_PAR], part, tid, nthr);
+        depthwise_barrier(nthr);
+        depthwise_reduce_partials(s, t, parts, part_floats, 1, tid, nthr);
+        return;
+    }
+#endif
     char *mine = (char *)plan->scratch + (size_t)plan->threads * part_floats * sizeof(float) +
                  (size_t)tid * depthwise_bwd_w_nchw_thread_bytes(s);
     float *xb = (float *)mine;
