@@ -20,14 +20,11 @@ static inline int depthwise_bwd_w_rows_fits(const bt_shape *s) {
            s->q <= DEPTHWISE_BWD_W_ROWS_QV * (int64_t)DEPTHWISE_NCHW_V;
 }
 
-/* Lanes j of a load at column base + j that fall inside [0, w) (and, with q_end, lanes whose
- * output column q0 + j is below q_end). */
-static inline uint32_t depthwise_bwd_w_rows_mask(int64_t base, int64_t w, int64_t q0,
-                                                 int64_t q_end) {
-    int64_t lo = bt_max64(0, -base),
-            hi = bt_min64(bt_min64(DEPTHWISE_NCHW_V, w - base), q_end - q0);
+/* Lanes j < lanes of a load at column base + j that fall inside [0, w). */
+static inline uint16_t depthwise_bwd_w_rows_mask(int64_t base, int64_t w, int64_t lanes) {
+    int64_t lo = bt_max64(0, -base), hi = bt_min64(bt_min64(DEPTHWISE_NCHW_V, w - base), lanes);
     if (hi <= lo) return 0;
-    return (uint32_t)((1u << hi) - 1) & ~(uint32_t)((1u << lo) - 1);
+    return (uint16_t)(((1u << hi) - 1) & ~((1u << lo) - 1));
 }
 
 typedef struct depthwise_bwd_w_rows_args {
@@ -131,17 +128,18 @@ static void BT_SIMD_NAME(depthwise_bwd_w_rows_run)(const bt_plan *plan, const bt
     a.nqv = bt_div_up(s->q, DEPTHWISE_NCHW_V);
     for (int64_t qv = 0; qv < a.nqv; qv++) {
         const int64_t q0 = qv * DEPTHWISE_NCHW_V;
-        a.mq[qv] = (uint16_t)depthwise_bwd_w_rows_mask(q0, s->q, q0, s->q);
+        a.mq[qv] = depthwise_bwd_w_rows_mask(q0, s->q, DEPTHWISE_NCHW_V);
         for (int ks = 0; ks < 3; ks++)
-            a.m1[qv][ks] = (uint16_t)depthwise_bwd_w_rows_mask(q0 + ks - s->pw, s->w, q0, s->q);
+            a.m1[qv][ks] = depthwise_bwd_w_rows_mask(q0 + ks - s->pw, s->w, s->q - q0);
         for (int o = 0; o < 2; o++) {
             const int64_t base = 2 * q0 - s->pw + 2 * o;
-            a.m2[qv][o][0] = (uint16_t)depthwise_bwd_w_rows_mask(base, s->w, 0, INT64_MAX / 2);
-            a.m2[qv][o][1] = (uint16_t)depthwise_bwd_w_rows_mask(base + DEPTHWISE_NCHW_V, s->w, 0,
-                                                                 INT64_MAX / 2);
+            a.m2[qv][o][0] = depthwise_bwd_w_rows_mask(base, s->w, DEPTHWISE_NCHW_V);
+            a.m2[qv][o][1] =
+                depthwise_bwd_w_rows_mask(base + DEPTHWISE_NCHW_V, s->w, DEPTHWISE_NCHW_V);
         }
     }
-    /* Plane bytes and a line more: planes need not start on one. */
+    /* A plane's whole lines and two more: planes need not start on a line, and the cursors
+     * are made here, not by depthwise_pf_make, to keep its division out of every plane. */
     a.x_lines = hw * (int64_t)sizeof(float) / BT_ALIGN + 2;
     a.dy_lines = pq * (int64_t)sizeof(float) / BT_ALIGN + 2;
     a.x_step_lines = bt_div_up(a.x_lines, s->p * a.nqv);
