@@ -126,20 +126,33 @@ static int depthwise_bwd_w_nchw_flat(const bt_shape *s) {
     return depthwise_nchw_flat(s) && s->r * s->s <= DEPTHWISE_NCHW_TMAX;
 }
 
+/* The window kernel (depthwise_bwd_w_nchw_window.h): the flat case with 3x3 taps, no dilation,
+ * padding 1. */
+static inline int depthwise_bwd_w_window_fits(const bt_shape *s) {
+    return depthwise_bwd_w_nchw_flat(s) && s->r == 3 && s->s == 3 && s->dh == 1 && s->dw == 1 &&
+           s->ph == 1 && s->pw == 1;
+}
+
+/* Its lane masks: six per vector and one more. */
+static inline int64_t depthwise_bwd_w_window_masks(const bt_shape *s) {
+    return bt_div_up(s->h * s->w, DEPTHWISE_NCHW_V) * 6 + 1;
+}
+
 static size_t depthwise_bwd_w_nchw_thread_bytes(const bt_shape *s) {
     depthwise_bwd_w_nchw_x_geom g = depthwise_bwd_w_nchw_x_geometry(s);
+    const int64_t masks = depthwise_bwd_w_window_fits(s) ? bt_max64(depthwise_nchw_flat_masks(s),
+                                                                    depthwise_bwd_w_window_masks(s))
+                                                         : depthwise_nchw_flat_masks(s);
     return depthwise_align((size_t)(s->sw * g.plane) * sizeof(float)) +
            depthwise_align((size_t)(s->r * s->s) * sizeof(int64_t)) +
-           (depthwise_bwd_w_nchw_flat(s)
-                ? depthwise_align((size_t)depthwise_nchw_flat_masks(s) * sizeof(uint32_t))
-                : 0);
+           (depthwise_bwd_w_nchw_flat(s) ? depthwise_align((size_t)masks * sizeof(uint16_t)) : 0);
 }
 
 #if DEPTHWISE_NCHW_DIRECT
 typedef struct depthwise_bwd_w_nchw_flat_args {
     const float *x, *dy;   /* planes (n, c) and (n, k) */
     const int64_t *off;    /* per tap: flat shift from the dy position to its x */
-    const uint32_t *masks; /* [vector][tap] */
+    const uint16_t *masks; /* [vector][tap] */
     int64_t nvec, taps;
     __mmask16 tail; /* lanes of the plane's last vector */
     float *part;    /* this thread's partial for channel k: [taps + 1] */
@@ -161,7 +174,7 @@ DEPTHWISE_NCHW_INLINE void depthwise_bwd_w_nchw_flat_plane(const depthwise_bwd_w
         const float *d = a->dy + v * DEPTHWISE_NCHW_V;
         bt_vf dv = v + 1 < nvec ? bt_vload(d) : _mm512_maskz_loadu_ps(a->tail, d);
         if (DB) dbv = bt_vadd(dbv, dv);
-        const uint32_t *m = a->masks + v * taps;
+        const uint16_t *m = a->masks + v * taps;
 #pragma GCC unroll 9
         for (int k = 0; k < T; k++)
             acc[k] = bt_vfmadd(_mm512_maskz_loadu_ps((__mmask16)m[k], xo[k] + v * DEPTHWISE_NCHW_V),
@@ -195,8 +208,23 @@ static void BT_SIMD_NAME(depthwise_bwd_w_nchw_flat_any)(const depthwise_bwd_w_nc
     }
 }
 
+/* The flat case's lane masks, [vector][tap]: the lanes whose x at the tap's shift lies inside
+ * the image, in the same row (counted along the plane: no division per lane). */
+static void depthwise_bwd_w_nchw_flat_fill_masks(const bt_shape *s, uint16_t *masks) {
+    const int64_t taps = s->r * s->s, nvec = bt_div_up(s->h * s->w, DEPTHWISE_NCHW_V);
+    memset(masks, 0, (size_t)(nvec * taps) * sizeof(uint16_t));
+    for (int64_t f = 0, i = 0, j = 0; i < s->h; f++) { /* position f = (i, j) */
+        for (int64_t tap = 0; tap < taps; tap++) {
+            const int64_t ti = i + tap / s->s * s->dh - s->ph, tj = j + tap % s->s * s->dw - s->pw;
+            if (ti >= 0 && ti < s->h && tj >= 0 && tj < s->w)
+                masks[f / DEPTHWISE_NCHW_V * taps + tap] |= (uint16_t)(1u << f % DEPTHWISE_NCHW_V);
+        }
+        if (++j == s->w) j = 0, i++;
+    }
+}
+
 static void BT_SIMD_NAME(depthwise_bwd_w_nchw_flat_run)(const bt_plan *plan, const bt_tensors *t,
-                                                        float *part, int64_t *off, uint32_t *masks,
+                                                        float *part, int64_t *off, uint16_t *masks,
                                                         int tid, int nthr) {
     const bt_shape *s = &plan->shape;
     const int64_t taps = s->r * s->s, hw = s->h * s->w;
@@ -206,17 +234,7 @@ static void BT_SIMD_NAME(depthwise_bwd_w_nchw_flat_run)(const bt_plan *plan, con
     for (int64_t r = 0; r < s->r; r++)
         for (int64_t ks = 0; ks < s->s; ks++)
             off[r * s->s + ks] = (r * s->dh - s->ph) * s->w + ks * s->dw - s->pw;
-    for (int64_t v = 0; v < a.nvec; v++)
-        for (int64_t tap = 0; tap < taps; tap++) {
-            int64_t r = tap / s->s, ks = tap % s->s;
-            uint32_t bits = 0;
-            for (int l = 0; l < DEPTHWISE_NCHW_V; l++) {
-                int64_t f = v * DEPTHWISE_NCHW_V + l;
-                int64_t i = f / s->w + r * s->dh - s->ph, j = f % s->w + ks * s->dw - s->pw;
-                if (f < hw && i >= 0 && i < s->h && j >= 0 && j < s->w) bits |= 1u << l;
-            }
-            masks[v * taps + tap] = bits;
-        }
+    depthwise_bwd_w_nchw_flat_fill_masks(s, masks);
     depthwise_pf pf_x, pf_dy;
     a.pf_x = &pf_x;
     a.pf_dy = &pf_dy;
@@ -238,6 +256,7 @@ static void BT_SIMD_NAME(depthwise_bwd_w_nchw_flat_run)(const bt_plan *plan, con
         }
 }
 #include "conv/depthwise_bwd_w_nchw_rows.h"
+#include "conv/depthwise_bwd_w_nchw_window.h"
 #endif
 
 typedef struct depthwise_bwd_w_nchw_args {
@@ -345,18 +364,19 @@ static bt_status BT_SIMD_NAME(depthwise_bwd_w_nchw_prepare)(bt_plan *plan) {
             cvecs >= 2 && DEPTHWISE_BWD_W_TILE_TMAX(2) >= bt_min64(s->r * s->s, 9) ? 2 : 1;
     const int64_t cb = plan->param[DEPTHWISE_BWD_W_NCHW_CB];
     const int tile_ok = s->kg == 1 && depthwise_bwd_w_tile_fits(s, cb);
-    /* Width vectors only where they are full and every lane counts: stride 1, rows of 28 or
-     * more, up to 9 taps (MobileNet-v2 and EfficientNet-B0's 3x3 stride-1 layers at 28x28 and
-     * wider, 1.04-1.6x vec=c); elsewhere vec=c, 1.02-7.1x vec=w (stride 2, 5x5, 14x14, 7x7;
-     * one thread, AVX-512, CPU time). */
-    const int width_leads = s->sh == 1 && s->sw == 1 && s->r * s->s <= 9 && s->w >= 28;
+    /* Width vectors where every lane counts: stride 1, rows of 28 or more, up to 9 taps
+     * (1.04-1.6x vec=c; one thread, CPU time); and 3x3 flat planes from 7 wide, where the
+     * window kernel runs, with channels split between threads (1.1-1.9x vec=c from 7x7 to
+     * 56x56, 1.5-2x vec=rows at 112x112; 2 threads, medians of 3 interleaved runs).
+     * Elsewhere vec=c, 1.02-7.1x vec=w (stride 2, 5x5, smaller planes). */
+    const int window_leads = depthwise_bwd_w_window_fits(s) && s->w >= 7;
+    const int width_leads =
+        window_leads || (s->sh == 1 && s->sw == 1 && s->r * s->s <= 9 && s->w >= 28);
     /* vec=rows, channels split between threads, where it led: 3x3 at stride 2 with outputs 28
      * or more wide (1.3-1.75x; MobileNet-v2, MnasNet, MobileNet-v3, ShuffleNet, EfficientNet's
-     * layers) and at stride 1 from 112 wide (1.4-1.7x); behind at stride 1 below that
-     * (0.6-0.9x at 28 and 56) and on narrower stride 2 outputs (2 threads, AVX-512, medians of
-     * 3 interleaved runs). */
+     * layers); behind on narrower outputs (2 threads, AVX-512, medians of 3 interleaved runs). */
 #if DEPTHWISE_NCHW_DIRECT
-    const int rows_leads = depthwise_bwd_w_rows_fits(s) && s->q >= (s->sw == 2 ? 28 : 112);
+    const int rows_leads = depthwise_bwd_w_rows_fits(s) && s->sw == 2 && s->q >= 28;
 #else
     const int rows_leads = 0;
 #endif
@@ -366,7 +386,8 @@ static bt_status BT_SIMD_NAME(depthwise_bwd_w_nchw_prepare)(bt_plan *plan) {
                                                     ? DEPTHWISE_BWD_W_NCHW_VEC_C
                                                     : DEPTHWISE_BWD_W_NCHW_VEC_W;
     if (!plan->param_given[DEPTHWISE_BWD_W_NCHW_PAR] &&
-        plan->param[DEPTHWISE_BWD_W_NCHW_VEC] == DEPTHWISE_BWD_W_NCHW_VEC_ROWS)
+        (plan->param[DEPTHWISE_BWD_W_NCHW_VEC] == DEPTHWISE_BWD_W_NCHW_VEC_ROWS ||
+         (plan->param[DEPTHWISE_BWD_W_NCHW_VEC] == DEPTHWISE_BWD_W_NCHW_VEC_W && window_leads)))
         plan->param[DEPTHWISE_BWD_W_NCHW_PAR] = DEPTHWISE_PAR_C;
     if (plan->param[DEPTHWISE_BWD_W_NCHW_VEC] == DEPTHWISE_BWD_W_NCHW_VEC_ROWS) {
 #if DEPTHWISE_NCHW_DIRECT
@@ -432,9 +453,14 @@ static void BT_SIMD_NAME(depthwise_bwd_w_nchw_run)(const bt_plan *plan, const bt
     memset(part, 0, part_floats * sizeof(float));
 #if DEPTHWISE_NCHW_DIRECT
     if (depthwise_bwd_w_nchw_flat(s)) {
-        uint32_t *fmasks =
-            (uint32_t *)((char *)toff + depthwise_align((size_t)taps * sizeof(int64_t)));
-        BT_SIMD_NAME(depthwise_bwd_w_nchw_flat_run)(plan, t, part, toff, fmasks, tid, nthr);
+        uint16_t *fmasks =
+            (uint16_t *)((char *)toff + depthwise_align((size_t)taps * sizeof(int64_t)));
+        if (depthwise_bwd_w_window_fits(s)) {
+            BT_SIMD_NAME(depthwise_bwd_w_window_run)
+            (plan, t, (int)plan->param[DEPTHWISE_BWD_W_NCHW_PAR], part, fmasks, tid, nthr);
+        } else {
+            BT_SIMD_NAME(depthwise_bwd_w_nchw_flat_run)(plan, t, part, toff, fmasks, tid, nthr);
+        }
         depthwise_barrier(nthr);
         depthwise_reduce_partials(s, t, parts, part_floats, 1, tid, nthr);
         return;

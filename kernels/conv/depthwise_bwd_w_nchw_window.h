@@ -1,0 +1,126 @@
+/* vec=w of depthwise bwd_weights in NCHW, 3x3 flat planes (depthwise_bwd_w_nchw_impl.h, AVX-512
+ * builds; included once per ISA build, so no include guard).
+ *
+ * The flat case (stride 1, output plane = input plane) with 3x3 taps, no dilation, padding 1.
+ * Tap (r, s) pairs dy at flat position f with x at f + (r - 1) * w + (s - 1); equally, x at
+ * g + (r - 1) * w with dy at g - (s - 1), where g - (s - 1) lies in g's row. So each vector of
+ * positions g loads three x vectors, one per tap row, and cuts the two shifted dy vectors, one
+ * per outer tap column, from a sliding window of dy vectors with a masked valignd (the mask
+ * drops the pairs that would cross a row end): nine FMAs on four loads and two shuffles, where
+ * the masked-load flat kernel (which other taps keep) needs nine unaligned loads, which split
+ * cache lines and leave the load port, not the FMAs, setting the pace. Loads reaching outside
+ * the plane are masked to zero (the padding rows). The accumulators stay in registers over a
+ * channel's samples and are summed across lanes once per channel.
+ */
+
+typedef struct depthwise_bwd_w_window_args {
+    const float *x, *dy; /* planes (first sample, channel k) */
+    int64_t x_sample;    /* floats between samples, in x and dy alike (C = K) */
+    int64_t n0, n1;      /* samples */
+    int64_t hw, w, nvec; /* plane, row, vectors per plane */
+    /* Lane masks (depthwise_bwd_w_window_masks) per vector v of positions: col[v][2], the
+     * lanes whose column plus one, and minus one, lies in the row; inside[v][3], those of tap
+     * row r's x load, at v * V + (r - 1) * w, inside the plane; dy_inside[v], those of dy's
+     * vector v inside the plane (v up to nvec: past it, none). */
+    const uint16_t *col, *inside, *dy_inside;
+    float *sums; /* the nine taps' lane sums; db after them */
+} depthwise_bwd_w_window_args;
+
+/* A vector of x under a mask of its lanes inside the plane. */
+DEPTHWISE_NCHW_INLINE bt_vf depthwise_bwd_w_window_load(const float *x, const uint16_t *inside) {
+    return _mm512_maskz_loadu_ps(_load_mask16((__mmask16 *)inside), x);
+}
+
+/* acc[r][s] += tap (r, s)'s x times dy over the thread's samples of one channel (+ db). */
+DEPTHWISE_NCHW_INLINE void depthwise_bwd_w_window_channel(const depthwise_bwd_w_window_args *a,
+                                                          const int DB) {
+    bt_vf acc[3][3], dbv = bt_vzero();
+    for (int r = 0; r < 3; r++)
+        for (int s = 0; s < 3; s++) acc[r][s] = bt_vzero();
+    const int64_t nvec = a->nvec, w = a->w;
+    for (int64_t n = a->n0; n < a->n1; n++) {
+        const float *x = a->x + n * a->x_sample, *dy = a->dy + n * a->x_sample;
+        const int64_t ahead = n + 1 < a->n1 ? a->x_sample : 0;
+        const float *pfx = x + ahead, *pfd = dy + ahead;
+        const uint16_t *in = a->inside, *col = a->col;
+        __m512i dprev = _mm512_setzero_si512(),
+                dcur = _mm512_castps_si512(depthwise_bwd_w_window_load(dy, &a->dy_inside[0]));
+        for (int64_t v = 0; v < nvec; v++, col += 2, in += 3) {
+            const int64_t f = v * DEPTHWISE_NCHW_V;
+            __builtin_prefetch(pfx + f, 0, 2);
+            __builtin_prefetch(pfd + f, 0, 2);
+            const __m512i dnext = _mm512_castps_si512(
+                depthwise_bwd_w_window_load(dy + f + DEPTHWISE_NCHW_V, &a->dy_inside[v + 1]));
+            /* Tap column s pairs x at g + s - 1 with dy at g; equally, x at g with dy at
+             * g - (s - 1), in the same row. */
+            const bt_vf d[3] = {_mm512_castsi512_ps(_mm512_maskz_alignr_epi32(
+                                    _load_mask16((__mmask16 *)&col[0]), dnext, dcur, 1)),
+                                _mm512_castsi512_ps(dcur),
+                                _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(
+                                    _load_mask16((__mmask16 *)&col[1]), dcur, dprev, 15))};
+            if (DB) dbv = bt_vadd(dbv, d[1]);
+#pragma GCC unroll 3
+            for (int r = 0; r < 3; r++) {
+                const bt_vf xr = depthwise_bwd_w_window_load(x + (r - 1) * w + f, in + r);
+#pragma GCC unroll 3
+                for (int s = 0; s < 3; s++) acc[r][s] = bt_vfmadd(xr, d[s], acc[r][s]);
+            }
+            dprev = dcur, dcur = dnext;
+        }
+    }
+    for (int r = 0; r < 3; r++)
+        for (int s = 0; s < 3; s++) a->sums[r * 3 + s] = bt_vhsum(acc[r][s]);
+    if (DB) a->sums[9] = bt_vhsum(dbv);
+}
+
+/* Lanes of the vector at flat position f0 whose column j has j + shift inside the row. */
+static inline uint16_t depthwise_bwd_w_window_col_mask(int64_t f0, int64_t w, int64_t shift) {
+    uint16_t bits = 0;
+    for (int64_t l = 0, j = f0 % w; l < DEPTHWISE_NCHW_V; l++, j = j + 1 == w ? 0 : j + 1)
+        if (j + shift >= 0 && j + shift < w) bits |= (uint16_t)(1u << l);
+    return bits;
+}
+
+/* Lanes of the vector at flat position b inside [0, hw). */
+static inline uint16_t depthwise_bwd_w_window_inside(int64_t b, int64_t hw) {
+    const int64_t lo = bt_max64(0, -b), hi = bt_min64(DEPTHWISE_NCHW_V, hw - b);
+    return hi <= lo ? 0 : (uint16_t)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+
+/* The thread's channels one at a time, each over the thread's samples; part[k][tap] += sums.
+ * masks: scratch of depthwise_bwd_w_window_masks. */
+static void BT_SIMD_NAME(depthwise_bwd_w_window_run)(const bt_plan *plan, const bt_tensors *t,
+                                                     int par, float *part, uint16_t *masks, int tid,
+                                                     int nthr) {
+    const bt_shape *s = &plan->shape;
+    const int64_t hw = s->h * s->w, nvec = bt_div_up(hw, DEPTHWISE_NCHW_V);
+    uint16_t *col = masks, *inside = col + 2 * nvec, *dy_inside = inside + 3 * nvec;
+    for (int64_t v = 0; v <= nvec; v++) {
+        const int64_t f0 = v * DEPTHWISE_NCHW_V;
+        dy_inside[v] = depthwise_bwd_w_window_inside(f0, hw);
+        if (v == nvec) break;
+        col[2 * v] = depthwise_bwd_w_window_col_mask(f0, s->w, 1);
+        col[2 * v + 1] = depthwise_bwd_w_window_col_mask(f0, s->w, -1);
+        for (int64_t r = 0; r < 3; r++)
+            inside[3 * v + r] = depthwise_bwd_w_window_inside(f0 + (r - 1) * s->w, hw);
+    }
+    depthwise_range g = depthwise_thread_range(par, tid, nthr, s->n, s->k);
+    float sums[10];
+    depthwise_bwd_w_window_args a = {.x_sample = s->c * hw,
+                                     .n0 = g.u0,
+                                     .n1 = g.u1,
+                                     .hw = hw,
+                                     .w = s->w,
+                                     .nvec = nvec,
+                                     .col = col,
+                                     .inside = inside,
+                                     .dy_inside = dy_inside,
+                                     .sums = sums};
+    const int with_db = t->db != NULL;
+    for (int64_t k = g.c0; k < g.c1; k++) {
+        a.x = t->x + k * hw, a.dy = t->dy + k * hw;
+        with_db ? depthwise_bwd_w_window_channel(&a, 1) : depthwise_bwd_w_window_channel(&a, 0);
+        float *pk = part + k * 10;
+        for (int j = 0; j < 9 + with_db; j++) pk[j] += sums[j];
+    }
+}
