@@ -17,7 +17,8 @@ enum {
     DEPTHWISE_BWD_D_NCHW_PAR,
     DEPTHWISE_BWD_D_NCHW_JB,
     DEPTHWISE_BWD_D_NCHW_CB,
-    DEPTHWISE_BWD_D_NCHW_NT
+    DEPTHWISE_BWD_D_NCHW_NT,
+    DEPTHWISE_BWD_D_NCHW_WINDOW
 };
 
 /* nt: rows go to a per-thread staging copy of the tile's dx planes (contiguous, like dx), which
@@ -40,6 +41,15 @@ static const bt_param_spec BT_SIMD_NAME(depthwise_bwd_d_nchw_params)[] = {
 #if DEPTHWISE_NCHW_STREAM
     {.key = "nt", .min = 0, .max = 1, .tune = "0|1", .doc = DEPTHWISE_NT_DOC},
 #endif
+#if DEPTHWISE_NCHW_DIRECT
+    {.key = "window",
+     .min = 0,
+     .max = 1,
+     .tune = "0|1",
+     .doc = "3x3 flat planes (stride 1, padding 1, no dilation): 1 runs the window kernel "
+            "(dy loaded once per tap row, shifted sums by valignd; jb and cb unused), 0 the "
+            "masked-load one"},
+#endif
     {0}};
 
 /* Geometry of U: left pad L so that every read index is >= 0, width covering whole vectors. */
@@ -58,6 +68,13 @@ static depthwise_bwd_d_nchw_u_geom depthwise_bwd_d_nchw_u_geometry(const bt_shap
 /* Flat planes of whole vectors stream in place; other planes go through the stage. */
 static int depthwise_bwd_d_nchw_staged(const bt_shape *s, int nt) {
     return nt && !(depthwise_nchw_flat(s) && (s->h * s->w) % DEPTHWISE_NCHW_V == 0);
+}
+
+/* The window kernel (depthwise_bwd_d_nchw_window.h): the flat case with 3x3 taps, padding 1, no
+ * dilation, channel multiplier 1; with nt, on planes of whole vectors only (no stage). */
+static inline int depthwise_bwd_d_window_fits(const bt_shape *s, int nt) {
+    return depthwise_nchw_flat(s) && s->r == 3 && s->s == 3 && s->ph == 1 && s->pw == 1 &&
+           s->dh == 1 && s->dw == 1 && !depthwise_bwd_d_nchw_staged(s, nt);
 }
 
 static size_t depthwise_bwd_d_nchw_stage_bytes(const bt_shape *s, int64_t cb, int nt) {
@@ -490,6 +507,7 @@ static void BT_SIMD_NAME(depthwise_bwd_d_nchw_flat_run)(const bt_plan *plan, con
     BT_SIMD_NAME(depthwise_bwd_d_nchw_stream_part)(&a.pend, 0, 1);
     if (a.stream || staged) _mm_sfence();
 }
+#include "conv/depthwise_bwd_d_nchw_window.h"
 #endif
 
 /* Stride 2 in width runs phased (depthwise_bwd_d_nchw_phase_tile) where AVX-512 masks read
@@ -513,16 +531,36 @@ static bt_status BT_SIMD_NAME(depthwise_bwd_d_nchw_prepare)(bt_plan *plan) {
         plan->param[DEPTHWISE_BWD_D_NCHW_JB] =
             bt_min64(DEPTHWISE_NCHW_JB_MAX,
                      bt_div_up(depthwise_nchw_flat(s) ? s->h * s->w : s->w, DEPTHWISE_NCHW_V));
+#if DEPTHWISE_NCHW_DIRECT
+    /* The window kernel by default where it fits, without streaming stores: on MobileNet-v2
+     * and EfficientNet-B0's 3x3 layers with whole-vector planes it wrote dx in place 0.6-1.1x
+     * as fast with them (g192 28x28: 0.6x; 2 threads, Zen 4). */
+    const int window = plan->param_given[DEPTHWISE_BWD_D_NCHW_WINDOW]
+                           ? (int)plan->param[DEPTHWISE_BWD_D_NCHW_WINDOW]
+                           : depthwise_bwd_d_window_fits(s, 0);
+#else
+    const int window = 0;
+#endif
 #if DEPTHWISE_NCHW_STREAM
     /* Flat planes of whole vectors stream in place: on when dx cannot stay in cache.
      * Otherwise (a staging copy) off by default: on Zen 5 (g128mb32ic128ih56, 51 MB dx) the
      * copy cost more than the read-for-ownership it saves (~10% slower); left to the tuner. */
     if (!plan->param_given[DEPTHWISE_BWD_D_NCHW_NT])
         plan->param[DEPTHWISE_BWD_D_NCHW_NT] =
-            !depthwise_bwd_d_nchw_staged(s, 1) && depthwise_dx_streams(s, plan->threads);
+            !window && !depthwise_bwd_d_nchw_staged(s, 1) && depthwise_dx_streams(s, plan->threads);
     const int nt = (int)plan->param[DEPTHWISE_BWD_D_NCHW_NT] && !s->accumulate;
 #else
     const int nt = 0;
+#endif
+#if DEPTHWISE_NCHW_DIRECT
+    plan->param[DEPTHWISE_BWD_D_NCHW_WINDOW] = window;
+    if (window && !depthwise_bwd_d_window_fits(s, nt))
+        return bt_fail(BT_EUNSUPPORTED,
+                       "window=1: 3x3 taps, stride 1, padding 1, no dilation, dx as large as "
+                       "dy, one filter per channel%s",
+                       nt ? "; with nt=1, planes of whole vectors" : "");
+#else
+    (void)window;
 #endif
     if (!plan->param_given[DEPTHWISE_BWD_D_NCHW_CB]) {
         /* Fill the accumulator registers, keeping the tile's U planes within half of L2. */
@@ -603,6 +641,12 @@ static void BT_SIMD_NAME(depthwise_bwd_d_nchw_run)(const bt_plan *plan, const bt
                                              sizeof(uint32_t)));
     const int direct = DEPTHWISE_NCHW_DIRECT && s->sw == 1, phased = depthwise_bwd_d_nchw_phased(s);
 #if DEPTHWISE_NCHW_DIRECT
+    if (plan->param[DEPTHWISE_BWD_D_NCHW_WINDOW]) {
+        BT_SIMD_NAME(depthwise_bwd_d_window_run)
+        (plan, t, nt && (uintptr_t)t->dx % (DEPTHWISE_NCHW_V * sizeof(float)) == 0,
+         (uint16_t *)stage, tid, nthr);
+        return;
+    }
     if (depthwise_nchw_flat(s)) {
         uint32_t *fmasks = (uint32_t *)stage;
         float *fstage =
