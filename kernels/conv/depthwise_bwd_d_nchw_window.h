@@ -14,20 +14,6 @@
  * the load port, not the FMAs, setting the pace.
  */
 
-/* Lanes of the vector at flat position b inside [0, hw). */
-static inline uint16_t depthwise_bwd_d_window_inside(int64_t b, int64_t hw) {
-    const int64_t lo = bt_max64(0, -b), hi = bt_min64(DEPTHWISE_NCHW_V, hw - b);
-    return hi <= lo ? 0 : (uint16_t)(((1u << hi) - 1) & ~((1u << lo) - 1));
-}
-
-/* Lanes of the vector at flat position f0 whose column j has j + shift inside the row. */
-static inline uint16_t depthwise_bwd_d_window_col(int64_t f0, int64_t w, int64_t shift) {
-    uint16_t bits = 0;
-    for (int64_t l = 0, j = f0 % w; l < DEPTHWISE_NCHW_V; l++, j = j + 1 == w ? 0 : j + 1)
-        if (j + shift >= 0 && j + shift < w) bits |= (uint16_t)(1u << l);
-    return bits;
-}
-
 typedef struct depthwise_bwd_d_window_args {
     int64_t hw, w, nvec; /* plane, row, vectors per plane */
     /* Lane masks per vector v: col[v][2], the lanes whose column plus one, and minus one, lies
@@ -100,10 +86,10 @@ static void BT_SIMD_NAME(depthwise_bwd_d_window_run)(const bt_plan *plan, const 
     for (int64_t v = 0; v <= nvec; v++) {
         const int64_t f0 = v * DEPTHWISE_NCHW_V;
         for (int64_t r = 0; r < 3; r++)
-            inside[3 * v + r] = depthwise_bwd_d_window_inside(f0 + (1 - r) * s->w, hw);
+            inside[3 * v + r] = depthwise_nchw_lanes_inside(f0 + (1 - r) * s->w, hw);
         if (v == nvec) break;
-        col[2 * v] = depthwise_bwd_d_window_col(f0, s->w, 1);
-        col[2 * v + 1] = depthwise_bwd_d_window_col(f0, s->w, -1);
+        col[2 * v] = depthwise_nchw_lanes_in_row(f0, s->w, 1);
+        col[2 * v + 1] = depthwise_nchw_lanes_in_row(f0, s->w, -1);
     }
     const depthwise_bwd_d_window_args a = {.hw = hw,
                                            .w = s->w,

@@ -73,20 +73,6 @@ DEPTHWISE_NCHW_INLINE void depthwise_bwd_w_window_channel(const depthwise_bwd_w_
     if (DB) a->sums[9] = bt_vhsum(dbv);
 }
 
-/* Lanes of the vector at flat position f0 whose column j has j + shift inside the row. */
-static inline uint16_t depthwise_bwd_w_window_col_mask(int64_t f0, int64_t w, int64_t shift) {
-    uint16_t bits = 0;
-    for (int64_t l = 0, j = f0 % w; l < DEPTHWISE_NCHW_V; l++, j = j + 1 == w ? 0 : j + 1)
-        if (j + shift >= 0 && j + shift < w) bits |= (uint16_t)(1u << l);
-    return bits;
-}
-
-/* Lanes of the vector at flat position b inside [0, hw). */
-static inline uint16_t depthwise_bwd_w_window_inside(int64_t b, int64_t hw) {
-    const int64_t lo = bt_max64(0, -b), hi = bt_min64(DEPTHWISE_NCHW_V, hw - b);
-    return hi <= lo ? 0 : (uint16_t)(((1u << hi) - 1) & ~((1u << lo) - 1));
-}
-
 /* The thread's channels one at a time, each over the thread's samples; part[k][tap] += sums.
  * masks: scratch of depthwise_bwd_w_window_masks. */
 static void BT_SIMD_NAME(depthwise_bwd_w_window_run)(const bt_plan *plan, const bt_tensors *t,
@@ -97,12 +83,12 @@ static void BT_SIMD_NAME(depthwise_bwd_w_window_run)(const bt_plan *plan, const 
     uint16_t *col = masks, *inside = col + 2 * nvec, *dy_inside = inside + 3 * nvec;
     for (int64_t v = 0; v <= nvec; v++) {
         const int64_t f0 = v * DEPTHWISE_NCHW_V;
-        dy_inside[v] = depthwise_bwd_w_window_inside(f0, hw);
+        dy_inside[v] = depthwise_nchw_lanes_inside(f0, hw);
         if (v == nvec) break;
-        col[2 * v] = depthwise_bwd_w_window_col_mask(f0, s->w, 1);
-        col[2 * v + 1] = depthwise_bwd_w_window_col_mask(f0, s->w, -1);
+        col[2 * v] = depthwise_nchw_lanes_in_row(f0, s->w, 1);
+        col[2 * v + 1] = depthwise_nchw_lanes_in_row(f0, s->w, -1);
         for (int64_t r = 0; r < 3; r++)
-            inside[3 * v + r] = depthwise_bwd_w_window_inside(f0 + (r - 1) * s->w, hw);
+            inside[3 * v + r] = depthwise_nchw_lanes_inside(f0 + (r - 1) * s->w, hw);
     }
     depthwise_range g = depthwise_thread_range(par, tid, nthr, s->n, s->k);
     float sums[10];

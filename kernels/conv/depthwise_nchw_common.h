@@ -71,6 +71,21 @@ static inline int depthwise_nchw_flat(const bt_shape *s) {
            s->kg == 1;
 }
 
+/* Lane masks of the window kernels (depthwise_bwd_{d,w}_nchw_window.h): the lanes of the
+ * vector at flat position b inside [0, hw); those of the vector at f0 whose column j (in rows
+ * of w) has j + shift inside the row. */
+static inline uint16_t depthwise_nchw_lanes_inside(int64_t b, int64_t hw) {
+    const int64_t lo = bt_max64(0, -b), hi = bt_min64(DEPTHWISE_NCHW_V, hw - b);
+    return hi <= lo ? 0 : (uint16_t)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+
+static inline uint16_t depthwise_nchw_lanes_in_row(int64_t f0, int64_t w, int64_t shift) {
+    uint16_t bits = 0;
+    for (int64_t l = 0, j = f0 % w; l < DEPTHWISE_NCHW_V; l++, j = j + 1 == w ? 0 : j + 1)
+        if (j + shift >= 0 && j + shift < w) bits |= (uint16_t)(1u << l);
+    return bits;
+}
+
 static inline int64_t depthwise_nchw_flat_masks(const bt_shape *s) {
     return depthwise_nchw_flat(s) ? bt_div_up(s->h * s->w, DEPTHWISE_NCHW_V) * s->r * s->s : 0;
 }
