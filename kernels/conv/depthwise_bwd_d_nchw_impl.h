@@ -46,7 +46,8 @@ static const bt_param_spec BT_SIMD_NAME(depthwise_bwd_d_nchw_params)[] = {
      .min = 0,
      .max = 1,
      .tune = "0|1",
-     .doc = "3x3 flat planes (stride 1, padding 1, no dilation): 1 runs the window kernel "
+     .doc = "3x3 and 5x5 flat planes (stride 1, 'same' padding, no dilation): 1 runs the "
+            "window kernel "
             "(dy loaded once per tap row, shifted sums by valignd; jb and cb unused), 0 the "
             "masked-load one"},
 #endif
@@ -70,11 +71,13 @@ static int depthwise_bwd_d_nchw_staged(const bt_shape *s, int nt) {
     return nt && !(depthwise_nchw_flat(s) && (s->h * s->w) % DEPTHWISE_NCHW_V == 0);
 }
 
-/* The window kernel (depthwise_bwd_d_nchw_window.h): the flat case with 3x3 taps, padding 1, no
- * dilation, channel multiplier 1; with nt, on planes of whole vectors only (no stage). */
+/* The window kernel (depthwise_bwd_d_nchw_window.h): the flat case with 3x3 or 5x5 taps,
+ * "same" padding, no dilation, channel multiplier 1; with nt, on planes of whole vectors only
+ * (no stage). */
 static inline int depthwise_bwd_d_window_fits(const bt_shape *s, int nt) {
-    return depthwise_nchw_flat(s) && s->r == 3 && s->s == 3 && s->ph == 1 && s->pw == 1 &&
-           s->dh == 1 && s->dw == 1 && !depthwise_bwd_d_nchw_staged(s, nt);
+    return depthwise_nchw_flat(s) && s->r == s->s && (s->r == 3 || s->r == 5) &&
+           s->ph == s->r / 2 && s->pw == s->s / 2 && s->dh == 1 && s->dw == 1 &&
+           !depthwise_bwd_d_nchw_staged(s, nt);
 }
 
 static size_t depthwise_bwd_d_nchw_stage_bytes(const bt_shape *s, int64_t cb, int nt) {
@@ -532,9 +535,10 @@ static bt_status BT_SIMD_NAME(depthwise_bwd_d_nchw_prepare)(bt_plan *plan) {
             bt_min64(DEPTHWISE_NCHW_JB_MAX,
                      bt_div_up(depthwise_nchw_flat(s) ? s->h * s->w : s->w, DEPTHWISE_NCHW_V));
 #if DEPTHWISE_NCHW_DIRECT
-    /* The window kernel by default where it fits, without streaming stores: on MobileNet-v2
-     * and EfficientNet-B0's 3x3 layers with whole-vector planes it wrote dx in place 0.6-1.1x
-     * as fast with them (g192 28x28: 0.6x; 2 threads, Zen 4). */
+    /* The window kernel by default where it fits (1.2-2.3x the masked-load kernel on the
+     * model suites' 3x3 layers from 7x7 to 112x112, 1.1-1.5x on their 5x5 ones), without
+     * streaming stores: on the 3x3 layers with whole-vector planes it wrote dx 0.6-1.1x as fast
+     * with them (g192 28x28: 0.6x). 2 threads, Zen 4, medians of 3 interleaved runs. */
     const int window = plan->param_given[DEPTHWISE_BWD_D_NCHW_WINDOW]
                            ? (int)plan->param[DEPTHWISE_BWD_D_NCHW_WINDOW]
                            : depthwise_bwd_d_window_fits(s, 0);
@@ -556,8 +560,8 @@ static bt_status BT_SIMD_NAME(depthwise_bwd_d_nchw_prepare)(bt_plan *plan) {
     plan->param[DEPTHWISE_BWD_D_NCHW_WINDOW] = window;
     if (window && !depthwise_bwd_d_window_fits(s, nt))
         return bt_fail(BT_EUNSUPPORTED,
-                       "window=1: 3x3 taps, stride 1, padding 1, no dilation, dx as large as "
-                       "dy, one filter per channel%s",
+                       "window=1: 3x3 or 5x5 taps, stride 1, 'same' padding, no dilation, dx "
+                       "as large as dy, one filter per channel%s",
                        nt ? "; with nt=1, planes of whole vectors" : "");
 #else
     (void)window;

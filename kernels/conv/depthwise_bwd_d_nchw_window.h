@@ -16,49 +16,73 @@
 
 typedef struct depthwise_bwd_d_window_args {
     int64_t hw, w, nvec; /* plane, row, vectors per plane */
-    /* Lane masks per vector v: col[v][2], the lanes whose column plus one, and minus one, lies
-     * in the row; inside[v][3] (v up to nvec), those of tap row r's dy load, at
-     * v * V + (1 - r) * w, inside the plane. */
+    /* Lane masks per vector v (K = 3 or 5 taps a side, P = K / 2): col[v][K - 1], for tap
+     * column s != P, the lanes whose column plus P - s lies in the row; inside[v][K] (v up to
+     * nvec), those of tap row r's dy load, at v * V + (P - r) * w, inside the plane. */
     const uint16_t *col, *inside;
     int accumulate, stream;
 } depthwise_bwd_d_window_args;
 
-/* T_0, T_1, T_2 of vector v: the three dy loads of its tap rows times the weights. */
+/* T_s of vector v for the K tap columns: the K dy loads of its tap rows times the weights. */
 DEPTHWISE_NCHW_INLINE void depthwise_bwd_d_window_sums(const depthwise_bwd_d_window_args *a,
-                                                       const float *dy, const bt_vf *wv, int64_t v,
-                                                       bt_vf *t) {
-    const uint16_t *in = a->inside + 3 * v;
-    bt_vf d[3];
-#pragma GCC unroll 3
-    for (int r = 0; r < 3; r++)
+                                                       const float *dy, const float *w, int64_t v,
+                                                       bt_vf *t, const int K) {
+    const uint16_t *in = a->inside + K * v;
+    bt_vf d[5];
+#pragma GCC unroll 5
+    for (int r = 0; r < K; r++)
         d[r] = _mm512_maskz_loadu_ps(_load_mask16((__mmask16 *)&in[r]),
-                                     dy + v * DEPTHWISE_NCHW_V + (1 - r) * a->w);
-#pragma GCC unroll 3
-    for (int s = 0; s < 3; s++)
-        t[s] = bt_vfmadd(wv[6 + s], d[2], bt_vfmadd(wv[3 + s], d[1], bt_vmul(wv[s], d[0])));
+                                     dy + v * DEPTHWISE_NCHW_V + (K / 2 - r) * a->w);
+#pragma GCC unroll 5
+    for (int s = 0; s < K; s++) {
+        t[s] = bt_vmul(bt_vbcast(w + s), d[0]);
+#pragma GCC unroll 5
+        for (int r = 1; r < K; r++) t[s] = bt_vfmadd(bt_vbcast(w + r * K + s), d[r], t[s]);
+    }
 }
 
-/* dx plane (+)= the transposed 3x3 convolution of dy plane with weights w[9]. */
+/* T at flat shift o (-2..2) from vector v, out of T at v - 1, v, v + 1. */
+DEPTHWISE_NCHW_INLINE bt_vf depthwise_bwd_d_window_cut(bt_vf prev, bt_vf cur, bt_vf next,
+                                                       const int o) {
+    const __m512i p = _mm512_castps_si512(prev), c = _mm512_castps_si512(cur),
+                  n = _mm512_castps_si512(next);
+    switch (o) {
+    case -2:
+        return _mm512_castsi512_ps(_mm512_alignr_epi32(c, p, 14));
+    case -1:
+        return _mm512_castsi512_ps(_mm512_alignr_epi32(c, p, 15));
+    case 1:
+        return _mm512_castsi512_ps(_mm512_alignr_epi32(n, c, 1));
+    case 2:
+        return _mm512_castsi512_ps(_mm512_alignr_epi32(n, c, 2));
+    default:
+        return cur;
+    }
+}
+
+/* dx plane (+)= the transposed KxK convolution of dy plane with weights w[K * K]. */
 DEPTHWISE_NCHW_INLINE void depthwise_bwd_d_window_plane(const depthwise_bwd_d_window_args *a,
                                                         const float *dy, const float *w, float *dx,
-                                                        const float *pf) {
-    bt_vf wv[9];
-#pragma GCC unroll 9
-    for (int k = 0; k < 9; k++) wv[k] = bt_vbcast(w + k);
+                                                        const float *pf, const int K) {
+    const int P = K / 2;
     const int64_t nvec = a->nvec, last = nvec - 1;
     const __mmask16 tail = bt_vmask((int)(a->hw - last * DEPTHWISE_NCHW_V));
-    bt_vf cur[3], next[3], t2prev = bt_vzero();
-    depthwise_bwd_d_window_sums(a, dy, wv, 0, cur);
+    bt_vf prev[5], cur[5], next[5];
+#pragma GCC unroll 5
+    for (int s = 0; s < K; s++) prev[s] = bt_vzero();
+    depthwise_bwd_d_window_sums(a, dy, w, 0, cur, K);
     const uint16_t *col = a->col;
-    for (int64_t v = 0; v < nvec; v++, col += 2) {
+    for (int64_t v = 0; v < nvec; v++, col += K - 1) {
         __builtin_prefetch(pf + v * DEPTHWISE_NCHW_V, 0, 2);
-        depthwise_bwd_d_window_sums(a, dy, wv, v + 1, next);
-        const __m512i t0c = _mm512_castps_si512(cur[0]), t0n = _mm512_castps_si512(next[0]),
-                      t2p = _mm512_castps_si512(t2prev), t2c = _mm512_castps_si512(cur[2]);
-        bt_vf out = _mm512_mask_add_ps(cur[1], _load_mask16((__mmask16 *)&col[0]), cur[1],
-                                       _mm512_castsi512_ps(_mm512_alignr_epi32(t0n, t0c, 1)));
-        out = _mm512_mask_add_ps(out, _load_mask16((__mmask16 *)&col[1]), out,
-                                 _mm512_castsi512_ps(_mm512_alignr_epi32(t2c, t2p, 15)));
+        depthwise_bwd_d_window_sums(a, dy, w, v + 1, next, K);
+        /* dx[f] = sum over s of T_s[f + P - s], in f's row. */
+        bt_vf out = cur[P];
+#pragma GCC unroll 5
+        for (int s = 0; s < K; s++)
+            if (s != P)
+                out =
+                    _mm512_mask_add_ps(out, _load_mask16((__mmask16 *)&col[s < P ? s : s - 1]), out,
+                                       depthwise_bwd_d_window_cut(prev[s], cur[s], next[s], P - s));
         float *o = dx + v * DEPTHWISE_NCHW_V;
         if (v == last && tail != (__mmask16)0xffff) {
             if (a->accumulate) out = bt_vadd(out, _mm512_maskz_loadu_ps(tail, o));
@@ -70,8 +94,8 @@ DEPTHWISE_NCHW_INLINE void depthwise_bwd_d_window_plane(const depthwise_bwd_d_wi
         } else {
             bt_vstore(o, out);
         }
-        t2prev = cur[2];
-        cur[0] = next[0], cur[1] = next[1], cur[2] = next[2];
+#pragma GCC unroll 5
+        for (int s = 0; s < K; s++) prev[s] = cur[s], cur[s] = next[s];
     }
 }
 
@@ -82,14 +106,15 @@ static void BT_SIMD_NAME(depthwise_bwd_d_window_run)(const bt_plan *plan, const 
                                                      int nthr) {
     const bt_shape *s = &plan->shape;
     const int64_t hw = s->h * s->w, nvec = bt_div_up(hw, DEPTHWISE_NCHW_V);
-    uint16_t *col = masks, *inside = masks + 2 * nvec;
+    const int64_t K = s->r, P = K / 2;
+    uint16_t *col = masks, *inside = masks + (K - 1) * nvec;
     for (int64_t v = 0; v <= nvec; v++) {
         const int64_t f0 = v * DEPTHWISE_NCHW_V;
-        for (int64_t r = 0; r < 3; r++)
-            inside[3 * v + r] = depthwise_nchw_lanes_inside(f0 + (1 - r) * s->w, hw);
+        for (int64_t r = 0; r < K; r++)
+            inside[K * v + r] = depthwise_nchw_lanes_inside(f0 + (P - r) * s->w, hw);
         if (v == nvec) break;
-        col[2 * v] = depthwise_nchw_lanes_in_row(f0, s->w, 1);
-        col[2 * v + 1] = depthwise_nchw_lanes_in_row(f0, s->w, -1);
+        for (int64_t ks = 0, m = 0; ks < K; ks++)
+            if (ks != P) col[(K - 1) * v + m++] = depthwise_nchw_lanes_in_row(f0, s->w, P - ks);
     }
     const depthwise_bwd_d_window_args a = {.hw = hw,
                                            .w = s->w,
@@ -107,8 +132,11 @@ static void BT_SIMD_NAME(depthwise_bwd_d_window_run)(const bt_plan *plan, const 
                                   : n + 1 < g.u1 ? (s->c - (g.c1 - g.c0) + 1) * hw
                                                  : 0;
             const float *dy = t->dy + (n * s->k + c) * hw;
-            depthwise_bwd_d_window_plane(&a, dy, t->w + c * 9, t->dx + (n * s->c + c) * hw,
-                                         dy + ahead);
+            float *dx = t->dx + (n * s->c + c) * hw;
+            if (K == 3)
+                depthwise_bwd_d_window_plane(&a, dy, t->w + c * 9, dx, dy + ahead, 3);
+            else
+                depthwise_bwd_d_window_plane(&a, dy, t->w + c * 25, dx, dy + ahead, 5);
         }
     if (stream) _mm_sfence();
 }
