@@ -143,6 +143,7 @@ static const char *const conv_shapes[] = {
     "g18mb3ic18ih17iw3oc18kh3kw3ph1pw1",           /* depthwise 3x3, rows of 3 */
     "g5mb3ic5ih3iw5oc5kh3kw3ph1pw1",               /* depthwise 3x3, a plane under a vector */
     "g20mb2ic20ih9iw6oc20kh5kw5ph2pw2",            /* depthwise 5x5, output as large */
+    "g19mb2ic19ih10iw6oc19kh3kw3sh2sw2ph1pw1",     /* depthwise 3x3 stride 2, even image */
     "g17mb3ic17ih9iw5oc17kh5kw5sh2sw2ph2pw2",      /* depthwise 5x5 stride 2 */
     "g33mb1ic33ih11oc33kh3ph2dh1",                 /* depthwise dilated */
     "g3mb2ic3ih7oc3kh7ph3",                        /* depthwise 7x7 */

@@ -138,8 +138,28 @@ static inline int64_t depthwise_bwd_w_window_masks(const bt_shape *s) {
     return bt_div_up(s->h * s->w, DEPTHWISE_NCHW_V) * 6 + 1;
 }
 
+/* The phase kernel (depthwise_bwd_w_nchw_window.h): 3x3 at stride 2, padding 1, no dilation, an
+ * even image of twice the output, one filter per channel; AVX-512. Its scratch: two staged
+ * planes of four phases, and three lane masks per vector and one more. */
+static inline int depthwise_bwd_w_phases_fits(const bt_shape *s) {
+    return DEPTHWISE_NCHW_DIRECT && s->kg == 1 && s->r == 3 && s->s == 3 && s->sh == 2 &&
+           s->sw == 2 && s->ph == 1 && s->pw == 1 && s->dh == 1 && s->dw == 1 && s->h == 2 * s->p &&
+           s->w == 2 * s->q;
+}
+
+static inline int64_t depthwise_bwd_w_phases_floats(const bt_shape *s) {
+    return 8 * s->p * s->q;
+}
+
+static inline int64_t depthwise_bwd_w_phases_masks(const bt_shape *s) {
+    return 3 * bt_div_up(s->p * s->q, DEPTHWISE_NCHW_V) + 1;
+}
+
 static size_t depthwise_bwd_w_nchw_thread_bytes(const bt_shape *s) {
     depthwise_bwd_w_nchw_x_geom g = depthwise_bwd_w_nchw_x_geometry(s);
+    if (depthwise_bwd_w_phases_fits(s))
+        return depthwise_align((size_t)depthwise_bwd_w_phases_floats(s) * sizeof(float)) +
+               depthwise_align((size_t)depthwise_bwd_w_phases_masks(s) * sizeof(uint16_t));
     const int64_t masks = depthwise_bwd_w_window_fits(s) ? bt_max64(depthwise_nchw_flat_masks(s),
                                                                     depthwise_bwd_w_window_masks(s))
                                                          : depthwise_nchw_flat_masks(s);
@@ -369,7 +389,10 @@ static bt_status BT_SIMD_NAME(depthwise_bwd_w_nchw_prepare)(bt_plan *plan) {
      * window kernel runs, with channels split between threads (1.1-1.9x vec=c from 7x7 to
      * 56x56, 1.5-2x vec=rows at 112x112; 2 threads, medians of 3 interleaved runs).
      * Elsewhere vec=c, 1.02-7.1x vec=w (stride 2, 5x5, smaller planes). */
-    const int window_leads = depthwise_bwd_w_window_fits(s) && s->w >= 7;
+    /* Likewise the phase kernel at stride 2 below 28 outputs wide (1.1-1.5x vec=c on the model
+     * suites' 14 and 7 wide outputs; behind vec=rows from 28 on g144). */
+    const int window_leads = (depthwise_bwd_w_window_fits(s) && s->w >= 7) ||
+                             (depthwise_bwd_w_phases_fits(s) && s->q < 28);
     const int width_leads =
         window_leads || (s->sh == 1 && s->sw == 1 && s->r * s->s <= 9 && s->w >= 28);
     /* vec=rows, channels split between threads, where it led: 3x3 at stride 2 with outputs 28
@@ -449,6 +472,19 @@ static void BT_SIMD_NAME(depthwise_bwd_w_nchw_run)(const bt_plan *plan, const bt
     char *mine = (char *)plan->scratch + (size_t)plan->threads * part_floats * sizeof(float) +
                  (size_t)tid * depthwise_bwd_w_nchw_thread_bytes(s);
     float *xb = (float *)mine;
+#if DEPTHWISE_NCHW_DIRECT
+    if (depthwise_bwd_w_phases_fits(s)) {
+        memset(part, 0, part_floats * sizeof(float));
+        BT_SIMD_NAME(depthwise_bwd_w_phases_run)
+        (plan, t, (int)plan->param[DEPTHWISE_BWD_W_NCHW_PAR], part, xb,
+         (uint16_t *)(mine +
+                      depthwise_align((size_t)depthwise_bwd_w_phases_floats(s) * sizeof(float))),
+         tid, nthr);
+        depthwise_barrier(nthr);
+        depthwise_reduce_partials(s, t, parts, part_floats, 1, tid, nthr);
+        return;
+    }
+#endif
     int64_t *toff = (int64_t *)(mine + depthwise_align((size_t)(s->sw * g.plane) * sizeof(float)));
     memset(part, 0, part_floats * sizeof(float));
 #if DEPTHWISE_NCHW_DIRECT

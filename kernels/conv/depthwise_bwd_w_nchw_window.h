@@ -1,6 +1,6 @@
-/* vec=w of depthwise bwd_weights in NCHW, 3x3 flat planes (depthwise_bwd_w_nchw_impl.h, AVX-512
- * builds; included once per ISA build, so no include guard).
- *
+/* vec=w of depthwise bwd_weights in NCHW for 3x3 taps: flat planes at stride 1, and phase planes
+ * at stride 2 (below) (depthwise_bwd_w_nchw_impl.h, AVX-512 builds; included once per ISA
+ * build, so no include guard). *
  * The flat case (stride 1, output plane = input plane) with 3x3 taps, no dilation, padding 1.
  * Tap (r, s) pairs dy at flat position f with x at f + (r - 1) * w + (s - 1); equally, x at
  * g + (r - 1) * w with dy at g - (s - 1), where g - (s - 1) lies in g's row. So each vector of
@@ -108,5 +108,125 @@ static void BT_SIMD_NAME(depthwise_bwd_w_window_run)(const bt_plan *plan, const 
         with_db ? depthwise_bwd_w_window_channel(&a, 1) : depthwise_bwd_w_window_channel(&a, 0);
         float *pk = part + k * 10;
         for (int j = 0; j < 9 + with_db; j++) pk[j] += sums[j];
+    }
+}
+
+/* Stride 2 (3x3, padding 1, no dilation, even image: H = 2P, W = 2Q): the x plane is staged as
+ * four phase planes X_ab[i][j] = x[2i + a][2j + b], each P x Q like dy. Tap (r, s) reads
+ * X_{a(r) b(s)} at the output position shifted by (d(r), d(s)): r = 0 reads phase 1 one row
+ * up, r = 1 phase 0, r = 2 phase 1 in place (likewise s in columns). That is the flat case
+ * again, with the window kernel's dy shift for s = 0 and six x loads per vector of positions.
+ * Each plane is staged while the previous one computes (two stages), so its loads never wait
+ * on the stores just made. */
+
+/* Stages x plane (h = 2p rows of w = 2q) into x4[a][b][p][q]. */
+static inline void depthwise_bwd_w_phases_stage(const float *x, int64_t h, int64_t p, int64_t q,
+                                                float *x4) {
+    int32_t even[DEPTHWISE_NCHW_V], odd[DEPTHWISE_NCHW_V];
+    for (int l = 0; l < DEPTHWISE_NCHW_V; l++) even[l] = 2 * l, odd[l] = 2 * l + 1;
+    const __m512i ev = _mm512_loadu_si512(even), od = _mm512_loadu_si512(odd);
+    const int64_t pq = p * q;
+    for (int64_t j = 0; j < q; j += DEPTHWISE_NCHW_V) {
+        const int n = (int)bt_min64(DEPTHWISE_NCHW_V, q - j);
+        const __mmask16 mlo = bt_vmask((int)bt_min64(2 * n, DEPTHWISE_NCHW_V)),
+                        mhi = bt_vmask((int)bt_max64(0, 2 * n - DEPTHWISE_NCHW_V)),
+                        mout = bt_vmask(n);
+        for (int64_t i = 0; i < h; i++) {
+            float *d0 = x4 + (i & 1) * 2 * pq + (i >> 1) * q + j;
+            const float *src = x + i * 2 * q + 2 * j;
+            const bt_vf lo = _mm512_maskz_loadu_ps(mlo, src),
+                        hi = _mm512_maskz_loadu_ps(mhi, src + DEPTHWISE_NCHW_V);
+            _mm512_mask_storeu_ps(d0, mout, _mm512_permutex2var_ps(lo, ev, hi));
+            _mm512_mask_storeu_ps(d0 + pq, mout, _mm512_permutex2var_ps(lo, od, hi));
+        }
+    }
+}
+
+typedef struct depthwise_bwd_w_phases_args {
+    int64_t pq, q, nvec; /* output plane, row, vectors per plane */
+    /* Per vector v: col[v], the lanes whose column plus one lies in the row; up[v] and in[v],
+     * those of the loads at v * V - q and v * V inside the plane (v up to nvec for in). */
+    const uint16_t *col, *up, *in;
+} depthwise_bwd_w_phases_args;
+
+/* acc[3 r + s] += tap (r, s) over one staged plane x4 and its dy (acc[9]: db). */
+DEPTHWISE_NCHW_INLINE void depthwise_bwd_w_phases_plane(const depthwise_bwd_w_phases_args *a,
+                                                        const float *x4, const float *dy,
+                                                        bt_vf *accmem, const int DB) {
+    const int64_t pq = a->pq, q = a->q;
+    bt_vf acc[10]; /* locals, so they stay in registers */
+#pragma GCC unroll 10
+    for (int j = 0; j < 9 + DB; j++) acc[j] = accmem[j];
+    const float *x1 = x4 + 2 * pq; /* phase rows a = 1 */
+    __m512i dcur = _mm512_castps_si512(_mm512_maskz_loadu_ps(_load_mask16((__mmask16 *)a->in), dy));
+    for (int64_t v = 0; v < a->nvec; v++) {
+        const int64_t f = v * DEPTHWISE_NCHW_V;
+        const __m512i dnext = _mm512_castps_si512(_mm512_maskz_loadu_ps(
+            _load_mask16((__mmask16 *)&a->in[v + 1]), dy + f + DEPTHWISE_NCHW_V));
+        const bt_vf d0 = _mm512_castsi512_ps(dcur),
+                    d1 = _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(
+                        _load_mask16((__mmask16 *)&a->col[v]), dnext, dcur, 1));
+        if (DB) acc[9] = bt_vadd(acc[9], d0);
+        const __mmask16 mup = _load_mask16((__mmask16 *)&a->up[v]),
+                        min = _load_mask16((__mmask16 *)&a->in[v]);
+        /* Tap rows: 0 reads phase 1 a row up, 1 phase 0, 2 phase 1; columns likewise, s = 0
+         * through the dy shift (d1). */
+        const float *row[3] = {x1 + f - q, x4 + f, x1 + f};
+#pragma GCC unroll 3
+        for (int r = 0; r < 3; r++) {
+            const __mmask16 m = r == 0 ? mup : min;
+            const bt_vf xe = _mm512_maskz_loadu_ps(m, row[r]),
+                        xo = _mm512_maskz_loadu_ps(m, row[r] + pq);
+            acc[3 * r] = bt_vfmadd(xo, d1, acc[3 * r]);
+            acc[3 * r + 1] = bt_vfmadd(xe, d0, acc[3 * r + 1]);
+            acc[3 * r + 2] = bt_vfmadd(xo, d0, acc[3 * r + 2]);
+        }
+        dcur = dnext;
+    }
+#pragma GCC unroll 10
+    for (int j = 0; j < 9 + DB; j++) accmem[j] = acc[j];
+}
+
+/* The thread's channels one at a time, each over the thread's samples, accumulators in
+ * registers; part[k][tap] += sums. stage: two staged planes (8 p q floats); masks: scratch of
+ * depthwise_bwd_w_phases_masks. */
+static void BT_SIMD_NAME(depthwise_bwd_w_phases_run)(const bt_plan *plan, const bt_tensors *t,
+                                                     int par, float *part, float *stage,
+                                                     uint16_t *masks, int tid, int nthr) {
+    const bt_shape *s = &plan->shape;
+    const int64_t pq = s->p * s->q, hw = s->h * s->w, nvec = bt_div_up(pq, DEPTHWISE_NCHW_V);
+    uint16_t *col = masks, *up = col + nvec, *in = up + nvec;
+    for (int64_t v = 0; v <= nvec; v++) {
+        const int64_t f0 = v * DEPTHWISE_NCHW_V;
+        in[v] = depthwise_nchw_lanes_inside(f0, pq);
+        if (v == nvec) break;
+        up[v] = depthwise_nchw_lanes_inside(f0 - s->q, pq);
+        col[v] = depthwise_nchw_lanes_in_row(f0, s->q, 1);
+    }
+    const depthwise_bwd_w_phases_args a = {
+        .pq = pq, .q = s->q, .nvec = nvec, .col = col, .up = up, .in = in};
+    depthwise_range g = depthwise_thread_range(par, tid, nthr, s->n, s->k);
+    if (g.u0 >= g.u1 || g.c0 >= g.c1) return;
+    const int with_db = t->db != NULL;
+    int which = 0;
+    depthwise_bwd_w_phases_stage(t->x + (g.u0 * s->c + g.c0) * hw, s->h, s->p, s->q, stage);
+    for (int64_t k = g.c0; k < g.c1; k++) {
+        bt_vf acc[10];
+        for (int j = 0; j < 10; j++) acc[j] = bt_vzero();
+        for (int64_t n = g.u0; n < g.u1; n++) {
+            /* Next in this order: sample n + 1, or the next channel's first. */
+            const int64_t nn = n + 1 < g.u1 ? n + 1 : g.u0, nk = n + 1 < g.u1 ? k : k + 1;
+            if (nk < g.c1)
+                depthwise_bwd_w_phases_stage(t->x + (nn * s->c + nk) * hw, s->h, s->p, s->q,
+                                             stage + (which ^ 1) * 4 * pq);
+            const float *x4 = stage + which * 4 * pq, *dy = t->dy + (n * s->k + k) * pq;
+            if (with_db)
+                depthwise_bwd_w_phases_plane(&a, x4, dy, acc, 1);
+            else
+                depthwise_bwd_w_phases_plane(&a, x4, dy, acc, 0);
+            which ^= 1;
+        }
+        float *pk = part + k * 10;
+        for (int j = 0; j < 9 + with_db; j++) pk[j] += bt_vhsum(acc[j]);
     }
 }
