@@ -1,6 +1,7 @@
 /* vec=w of depthwise bwd_weights in NCHW for 3x3 taps: flat planes at stride 1, and phase planes
  * at stride 2 (below) (depthwise_bwd_w_nchw_impl.h, AVX-512 builds; included once per ISA
- * build, so no include guard). *
+ * build, so no include guard).
+ *
  * The flat case (stride 1, output plane = input plane) with 3x3 taps, no dilation, padding 1.
  * Tap (r, s) pairs dy at flat position f with x at f + (r - 1) * w + (s - 1); equally, x at
  * g + (r - 1) * w with dy at g - (s - 1), where g - (s - 1) lies in g's row. So each vector of
