@@ -536,7 +536,7 @@ static bt_status BT_SIMD_NAME(depthwise_bwd_d_nchw_prepare)(bt_plan *plan) {
                      bt_div_up(depthwise_nchw_flat(s) ? s->h * s->w : s->w, DEPTHWISE_NCHW_V));
 #if DEPTHWISE_NCHW_DIRECT
     /* The window kernel by default where it fits (1.2-2.3x the masked-load kernel on the
-     * model suites' 3x3 layers from 7x7 to 112x112, 1.1-1.5x on their 5x5 ones), without
+     * model suites' 3x3 layers from 7x7 to 112x112, 1.05-1.5x on their 5x5 ones), without
      * streaming stores: on the 3x3 layers with whole-vector planes it wrote dx 0.6-1.1x as fast
      * with them (g192 28x28: 0.6x). 2 threads, Zen 4, medians of 3 interleaved runs. */
     const int window = plan->param_given[DEPTHWISE_BWD_D_NCHW_WINDOW]
@@ -646,6 +646,8 @@ static void BT_SIMD_NAME(depthwise_bwd_d_nchw_run)(const bt_plan *plan, const bt
     const int direct = DEPTHWISE_NCHW_DIRECT && s->sw == 1, phased = depthwise_bwd_d_nchw_phased(s);
 #if DEPTHWISE_NCHW_DIRECT
     if (plan->param[DEPTHWISE_BWD_D_NCHW_WINDOW]) {
+        /* Its masks ((2K - 1) per vector and K more, uint16) fit where the flat kernel's
+         * (K * K per vector, uint32) go. */
         BT_SIMD_NAME(depthwise_bwd_d_window_run)
         (plan, t, nt && (uintptr_t)t->dx % (DEPTHWISE_NCHW_V * sizeof(float)) == 0,
          (uint16_t *)stage, tid, nthr);

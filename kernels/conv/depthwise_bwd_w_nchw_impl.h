@@ -385,12 +385,11 @@ static bt_status BT_SIMD_NAME(depthwise_bwd_w_nchw_prepare)(bt_plan *plan) {
     const int64_t cb = plan->param[DEPTHWISE_BWD_W_NCHW_CB];
     const int tile_ok = s->kg == 1 && depthwise_bwd_w_tile_fits(s, cb);
     /* Width vectors where every lane counts: stride 1, rows of 28 or more, up to 9 taps
-     * (1.04-1.6x vec=c; one thread, CPU time); and 3x3 flat planes from 7 wide, where the
-     * window kernel runs, with channels split between threads (1.1-1.9x vec=c from 7x7 to
-     * 56x56, 1.5-2x vec=rows at 112x112; 2 threads, medians of 3 interleaved runs).
-     * Elsewhere vec=c, 1.02-7.1x vec=w (stride 2, 5x5, smaller planes). */
-    /* Likewise the phase kernel at stride 2 below 28 outputs wide (1.1-1.5x vec=c on the model
-     * suites' 14 and 7 wide outputs; behind vec=rows from 28 on g144). */
+     * (1.04-1.6x vec=c; one thread, CPU time); 3x3 flat planes from 7 wide, where the window
+     * kernel runs (1.2-1.9x vec=c from 7x7 to 56x56, 1.6-1.8x vec=rows at 112x112); and 3x3
+     * at stride 2 below 28 outputs wide, where the phase kernel runs (1.1-1.5x vec=c; behind
+     * vec=rows from 28 on g144). Both with channels split between threads; 2 threads, medians
+     * of 3 interleaved runs. Elsewhere vec=c, 1.02-7.1x vec=w (5x5, smaller planes). */
     const int window_leads = (depthwise_bwd_w_window_fits(s) && s->w >= 7) ||
                              (depthwise_bwd_w_phases_fits(s) && s->q < 28);
     const int width_leads =

@@ -18,7 +18,7 @@ typedef struct depthwise_bwd_w_window_args {
     const float *x, *dy; /* planes (first sample, channel k) */
     int64_t x_sample;    /* floats between samples, in x and dy alike (C = K) */
     int64_t n0, n1;      /* samples */
-    int64_t hw, w, nvec; /* plane, row, vectors per plane */
+    int64_t w, nvec;     /* row, vectors per plane */
     /* Lane masks (depthwise_bwd_w_window_masks) per vector v of positions: col[v][2], the
      * lanes whose column plus one, and minus one, lies in the row; inside[v][3], those of tap
      * row r's x load, at v * V + (r - 1) * w, inside the plane; dy_inside[v], those of dy's
@@ -96,7 +96,6 @@ static void BT_SIMD_NAME(depthwise_bwd_w_window_run)(const bt_plan *plan, const 
     depthwise_bwd_w_window_args a = {.x_sample = s->c * hw,
                                      .n0 = g.u0,
                                      .n1 = g.u1,
-                                     .hw = hw,
                                      .w = s->w,
                                      .nvec = nvec,
                                      .col = col,
@@ -123,9 +122,8 @@ static void BT_SIMD_NAME(depthwise_bwd_w_window_run)(const bt_plan *plan, const 
 /* Stages x plane (h = 2p rows of w = 2q) into x4[a][b][p][q]. */
 static inline void depthwise_bwd_w_phases_stage(const float *x, int64_t h, int64_t p, int64_t q,
                                                 float *x4) {
-    int32_t even[DEPTHWISE_NCHW_V], odd[DEPTHWISE_NCHW_V];
-    for (int l = 0; l < DEPTHWISE_NCHW_V; l++) even[l] = 2 * l, odd[l] = 2 * l + 1;
-    const __m512i ev = _mm512_loadu_si512(even), od = _mm512_loadu_si512(odd);
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30),
+                  od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
     const int64_t pq = p * q;
     for (int64_t j = 0; j < q; j += DEPTHWISE_NCHW_V) {
         const int n = (int)bt_min64(DEPTHWISE_NCHW_V, q - j);
