@@ -168,6 +168,7 @@ static const char *const conv_shapes[] = {
     "g17mb1ic17ih10oc17oh5kh5sh2", /* depthwise 5x5 'SAME' stride 2: 1 before, 2 after */
     "mb2ic16ih4oc8oh5kh1ph0",      /* 1x1 with end padding only */
     "g2mb3ic14ih23oc18kh1",        /* 1x1 on 529 positions (NCHW bwd_w sums them in place) */
+    "mb2ic33ih24oc5kh1",           /* 1x1, few filters, many planes: NCHW bwd_d's store order */
     "mb1ic3ih3oc4oh6kh3ph0",       /* end padding past the kernel: padding-only rows */
     "mb2ic16ih9oc16oh9kh3dh1ph1",  /* dilated: 1 before, 3 after */
     "g2mb2ic16ih7oc16oh7kh2",      /* groups, even kernel 'SAME' */
