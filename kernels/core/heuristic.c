@@ -5,6 +5,7 @@
  * a predicate (where it was measured ahead of the families below it). */
 #include "internal.h"
 
+#include "common/gemm.h"
 #include "conv/as_fc_common.h"
 #include "conv/im2col_common.h"
 
@@ -46,6 +47,26 @@ static int fc_unpacked_leads(const bt_shape *s) {
     return 2.0 * (double)s->n * (double)s->c * (double)s->k <= (double)(1 << 25);
 }
 
+/* NHWC 1x1 bwd_weights on images of 28x28 or more is one GEMM dW (K x C) = dy^T x whose sum
+ * runs over the batch's positions; with few filters or channels its AVX-512 register tiles
+ * (14 filters x 32 channels, or 16 channels in a half panel) are partly empty, and below 3/4
+ * full the direct NHWC family's default ran ahead: on MobileNet-v2 / MnasNet / MobileNet-v3
+ * layers at batch 8 (C 16-72 with K 16-240) 1.04-2.05x the GEMM; where the rule keeps the
+ * GEMM (tiles 3/4 full or more: C 16 with K 48-96, C 96-144 with K 24, ResNet-50's 56x56
+ * layers at batch 32) 0.72-1.14x (results/amd-epyc-zen4-2c-avx512/pointwise_bwd_w_nhwc.txt).
+ * The tiles are AVX-512's; AVX2 machines follow the same choice, unmeasured there. */
+#define FILL_MIN_POSITIONS (28 * 28)
+static int gemm_fills_tiles(const bt_shape *s) {
+    if (s->op != BT_CONV_BWD_WEIGHTS || !bt_conv_pointwise_nhwc(s) ||
+        s->p * s->q < FILL_MIN_POSITIONS)
+        return 1;
+    int64_t rows = bt_div_up(s->k, BT_GEMM_MR_AVX512) * BT_GEMM_MR_AVX512;
+    int64_t cols = s->c <= BT_GEMM_NR_AVX512 / 2
+                       ? BT_GEMM_NR_AVX512 / 2
+                       : bt_div_up(s->c, BT_GEMM_NR_AVX512) * BT_GEMM_NR_AVX512;
+    return 4 * s->k * s->c >= 3 * rows * cols;
+}
+
 /* A convolution whose kernel covers its whole unpadded image is the FC of its flattened
  * input, and runs as one (as_fc): the conv families would spend their setup on one output
  * position (Inception-v3's aux head, mb8ic128ih5oc768kh5, NHWC on direct_nhwc: 0.21x
@@ -57,7 +78,10 @@ static int fc_unpacked_leads(const bt_shape *s) {
  * families lead on unpadded 1x1 convolutions without groups where measured ahead
  * (bt_conv_gemm_leads); depthwise takes g = C only; the direct families take their layout. */
 static int as_fc_leads(const bt_shape *s) {
-    return bt_conv_kernel_covers_image(s) || bt_conv_pointwise_nhwc(s);
+    return bt_conv_kernel_covers_image(s) || (bt_conv_pointwise_nhwc(s) && gemm_fills_tiles(s));
+}
+static int gemm_leads(const bt_shape *s) {
+    return bt_conv_gemm_leads(s) && gemm_fills_tiles(s);
 }
 /* bwd_data's depthwise with groups: one group of one input channel (U-Net's first layer,
  * mb1ic1ih572oc64kh3) is an ordinary convolution with a channel multiplier of K, which
@@ -82,7 +106,7 @@ static const heuristic_entry conv_bwd_weights[] = {
     {"as_fc", as_fc_leads},
     {"winograd", winograd_shape},
     {"relayout_nhwc", relayout_leads},
-    {"im2col_gemm", bt_conv_gemm_leads},
+    {"im2col_gemm", gemm_leads},
     {"depthwise_nhwc", NULL},
     {"depthwise_nchw", NULL},
     {"direct_nhwc", NULL},
