@@ -48,13 +48,15 @@ static int fc_unpacked_leads(const bt_shape *s) {
 }
 
 /* NHWC 1x1 bwd_weights on images of 28x28 or more is one GEMM dW (K x C) = dy^T x whose sum
- * runs over the batch's positions; with few filters or channels its AVX-512 register tiles
- * (14 filters x 32 channels, or 16 channels in a half panel) are partly empty, and below 3/4
- * full the direct NHWC family's default ran ahead: on MobileNet-v2 / MnasNet / MobileNet-v3
- * layers at batch 8 (C 16-72 with K 16-240) 1.04-2.05x the GEMM; where the rule keeps the
- * GEMM (tiles 3/4 full or more: C 16 with K 48-96, C 96-144 with K 24, ResNet-50's 56x56
- * layers at batch 32) 0.72-1.14x (results/amd-epyc-zen4-2c-avx512/pointwise_bwd_w_nhwc.txt).
- * The tiles are AVX-512's; AVX2 machines follow the same choice, unmeasured there. */
+ * runs over the batch's positions. The measure here is how full the packed GEMM's AVX-512
+ * register tiles would be, counted as 14 filters x whole 32-channel panels (16 channels when
+ * C <= 16); it overstates the waste at C = 33-48 (the GEMM computes such a last panel at half
+ * width) and ignores the unpacked FC path small ones take, and the 3/4 threshold was fitted
+ * with it as it is. Below 3/4 the direct NHWC family's default ran ahead: on MobileNet-v2 /
+ * MnasNet / MobileNet-v3 layers at batch 8 (C 16-72 with K 16-240) 1.04-2.05x the GEMM; where
+ * the rule keeps the GEMM (C 16 with K 48-96, C 96-144 with K 24, ResNet-50's 56x56 layers at
+ * batch 32) 0.72-1.14x (results/amd-epyc-zen4-2c-avx512/pointwise_bwd_w_nhwc.txt). AVX2
+ * machines follow the same choice, unmeasured there. */
 #define FILL_MIN_POSITIONS (28 * 28)
 static int gemm_fills_tiles(const bt_shape *s) {
     if (s->op != BT_CONV_BWD_WEIGHTS || !bt_conv_pointwise_nhwc(s) ||
