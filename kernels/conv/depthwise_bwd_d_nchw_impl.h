@@ -41,14 +41,14 @@ static const bt_param_spec BT_SIMD_NAME(depthwise_bwd_d_nchw_params)[] = {
 #if DEPTHWISE_NCHW_STREAM
     {.key = "nt", .min = 0, .max = 1, .tune = "0|1", .doc = DEPTHWISE_NT_DOC},
 #endif
-#if DEPTHWISE_NCHW_DIRECT
+#if DEPTHWISE_NCHW_WINDOW
     {.key = "window",
      .min = 0,
      .max = 1,
      .tune = "0|1",
      .doc = "3x3 and 5x5 flat planes (stride 1, 'same' padding, no dilation): 1 runs the "
             "window kernel "
-            "(dy loaded once per tap row, shifted sums by valignd; jb and cb unused), 0 the "
+            "(dy loaded once per tap row, sums shifted across lanes; jb and cb unused), 0 the "
             "masked-load one"},
 #endif
     {0}};
@@ -75,9 +75,15 @@ static int depthwise_bwd_d_nchw_staged(const bt_shape *s, int nt) {
  * "same" padding, no dilation, channel multiplier 1; with nt, on planes of whole vectors only
  * (no stage). */
 static inline int depthwise_bwd_d_window_fits(const bt_shape *s, int nt) {
-    return depthwise_nchw_flat(s) && s->r == s->s && (s->r == 3 || s->r == 5) &&
-           s->ph == s->r / 2 && s->pw == s->s / 2 && s->dh == 1 && s->dw == 1 &&
-           !depthwise_bwd_d_nchw_staged(s, nt);
+    return DEPTHWISE_NCHW_WINDOW && depthwise_nchw_flat_shape(s) && s->r == s->s &&
+           (s->r == 3 || s->r == 5) && s->ph == s->r / 2 && s->pw == s->s / 2 && s->dh == 1 &&
+           s->dw == 1 && !(nt && (s->h * s->w) % DEPTHWISE_NCHW_V != 0);
+}
+
+/* The window kernel's lane masks, uint16 ((2K - 1) per vector and K more; see
+ * depthwise_bwd_d_window_run), where the flat kernel's go. */
+static inline int64_t depthwise_bwd_d_window_masks(const bt_shape *s) {
+    return (2 * s->r - 1) * (bt_div_up(s->h * s->w, DEPTHWISE_NCHW_V) + 1);
 }
 
 static size_t depthwise_bwd_d_nchw_stage_bytes(const bt_shape *s, int64_t cb, int nt) {
@@ -98,7 +104,11 @@ static size_t depthwise_bwd_d_nchw_thread_bytes(const bt_shape *s, int64_t cb, i
            depthwise_align((size_t)(cb * s->kg * s->r * s->s) * sizeof(float)) +
            depthwise_align(depthwise_bwd_d_nchw_list_floats(s) * sizeof(int64_t)) +
            depthwise_align((size_t)(s->s * bt_div_up(s->w, DEPTHWISE_NCHW_V)) * sizeof(uint32_t)) +
-           depthwise_align((size_t)depthwise_nchw_flat_masks(s) * sizeof(uint32_t)) +
+           depthwise_align(
+               bt_max64(depthwise_nchw_flat_masks(s) * (int64_t)sizeof(uint32_t),
+                        depthwise_bwd_d_window_fits(s, nt)
+                            ? depthwise_bwd_d_window_masks(s) * (int64_t)sizeof(uint16_t)
+                            : 0)) +
            depthwise_bwd_d_nchw_stage_bytes(s, cb, nt);
 }
 
@@ -510,6 +520,8 @@ static void BT_SIMD_NAME(depthwise_bwd_d_nchw_flat_run)(const bt_plan *plan, con
     BT_SIMD_NAME(depthwise_bwd_d_nchw_stream_part)(&a.pend, 0, 1);
     if (a.stream || staged) _mm_sfence();
 }
+#endif
+#if DEPTHWISE_NCHW_WINDOW
 #include "conv/depthwise_bwd_d_nchw_window.h"
 #endif
 
@@ -534,14 +546,17 @@ static bt_status BT_SIMD_NAME(depthwise_bwd_d_nchw_prepare)(bt_plan *plan) {
         plan->param[DEPTHWISE_BWD_D_NCHW_JB] =
             bt_min64(DEPTHWISE_NCHW_JB_MAX,
                      bt_div_up(depthwise_nchw_flat(s) ? s->h * s->w : s->w, DEPTHWISE_NCHW_V));
-#if DEPTHWISE_NCHW_DIRECT
-    /* The window kernel by default where it fits (1.2-2.3x the masked-load kernel on the
-     * model suites' 3x3 layers from 7x7 to 112x112, 1.05-1.5x on their 5x5 ones), without
-     * streaming stores: on the 3x3 layers with whole-vector planes it wrote dx 0.6-1.1x as fast
-     * with them (g192 28x28: 0.6x). 2 threads, Zen 4, medians of 3 interleaved runs. */
+#if DEPTHWISE_NCHW_WINDOW
+    /* The window kernel by default where it fits (AVX-512: 1.2-2.3x the masked-load kernel on
+     * the model suites' 3x3 layers from 7x7 to 112x112, 1.05-1.5x on their 5x5 ones, Zen 4),
+     * without streaming stores: on the 3x3 layers with whole-vector planes it wrote dx 0.6-1.1x
+     * as fast with them (g192 28x28: 0.6x). AVX2 up to 28 wide for 3x3 and 14 for 5x5: there
+     * 1.1-3.9x the U-copy kernel, on larger planes 0.8-1.15x (Zen 3). 2 threads, medians of 3
+     * interleaved runs. */
     const int window = plan->param_given[DEPTHWISE_BWD_D_NCHW_WINDOW]
                            ? (int)plan->param[DEPTHWISE_BWD_D_NCHW_WINDOW]
-                           : depthwise_bwd_d_window_fits(s, 0);
+                           : depthwise_bwd_d_window_fits(s, 0) &&
+                                 (DEPTHWISE_NCHW_V == 16 || s->w <= (s->r == 3 ? 28 : 14));
 #else
     const int window = 0;
 #endif
@@ -556,7 +571,7 @@ static bt_status BT_SIMD_NAME(depthwise_bwd_d_nchw_prepare)(bt_plan *plan) {
 #else
     const int nt = 0;
 #endif
-#if DEPTHWISE_NCHW_DIRECT
+#if DEPTHWISE_NCHW_WINDOW
     plan->param[DEPTHWISE_BWD_D_NCHW_WINDOW] = window;
     if (window && !depthwise_bwd_d_window_fits(s, nt))
         return bt_fail(BT_EUNSUPPORTED,
@@ -644,15 +659,15 @@ static void BT_SIMD_NAME(depthwise_bwd_d_nchw_run)(const bt_plan *plan, const bt
                              depthwise_align((size_t)(s->s * bt_div_up(s->w, DEPTHWISE_NCHW_V)) *
                                              sizeof(uint32_t)));
     const int direct = DEPTHWISE_NCHW_DIRECT && s->sw == 1, phased = depthwise_bwd_d_nchw_phased(s);
-#if DEPTHWISE_NCHW_DIRECT
+#if DEPTHWISE_NCHW_WINDOW
     if (plan->param[DEPTHWISE_BWD_D_NCHW_WINDOW]) {
-        /* Its masks ((2K - 1) per vector and K more, uint16) fit where the flat kernel's
-         * (K * K per vector, uint32) go. */
         BT_SIMD_NAME(depthwise_bwd_d_window_run)
         (plan, t, nt && (uintptr_t)t->dx % (DEPTHWISE_NCHW_V * sizeof(float)) == 0,
          (uint16_t *)stage, tid, nthr);
         return;
     }
+#endif
+#if DEPTHWISE_NCHW_DIRECT
     if (depthwise_nchw_flat(s)) {
         uint32_t *fmasks = (uint32_t *)stage;
         float *fstage =

@@ -1,6 +1,6 @@
-/* The window kernel of depthwise bwd_data in NCHW, 3x3 flat planes
- * (depthwise_bwd_d_nchw_impl.h, AVX-512 builds; included once per ISA build, so no include
- * guard).
+/* The window kernel of depthwise bwd_data in NCHW, 3x3 and 5x5 flat planes
+ * (depthwise_bwd_d_nchw_impl.h, AVX-512 and AVX2 builds; included once per ISA build, so no
+ * include guard).
  *
  * The flat case (stride 1, dx plane = dy plane) with 3x3 taps, no dilation, padding 1:
  * dx[f] = sum over taps (r, s) of w[r][s] * dy[f + (1 - r) * w + (1 - s)], where the dy
@@ -9,7 +9,7 @@
  * dx[f] = T_1[f] + T_0[f + 1] + T_2[f - 1], the outer two where f's column plus one, and
  * minus one, lies in the row. So each vector of positions loads three dy vectors, one per tap
  * row, makes the three T by nine FMAs at aligned positions, and shifts T_0 and T_2 by one
- * lane with valignd from a sliding window: four loads and two shuffles per nine FMAs, where
+ * lane (valignd on AVX-512) from a sliding window: four loads and two shuffles per nine FMAs, where
  * the masked-load flat kernel needs nine unaligned loads, which split cache lines and leave
  * the load port, not the FMAs, setting the pace.
  */
@@ -31,32 +31,12 @@ DEPTHWISE_NCHW_INLINE void depthwise_bwd_d_window_sums(const depthwise_bwd_d_win
     bt_vf d[5];
 #pragma GCC unroll 5
     for (int r = 0; r < K; r++)
-        d[r] = _mm512_maskz_loadu_ps(_load_mask16((__mmask16 *)&in[r]),
-                                     dy + v * DEPTHWISE_NCHW_V + (K / 2 - r) * a->w);
+        d[r] = depthwise_lanes_load(&in[r], dy + v * DEPTHWISE_NCHW_V + (K / 2 - r) * a->w);
 #pragma GCC unroll 5
     for (int s = 0; s < K; s++) {
         t[s] = bt_vmul(bt_vbcast(w + s), d[0]);
 #pragma GCC unroll 5
         for (int r = 1; r < K; r++) t[s] = bt_vfmadd(bt_vbcast(w + r * K + s), d[r], t[s]);
-    }
-}
-
-/* T at flat shift o (-2..2) from vector v, out of T at v - 1, v, v + 1. */
-DEPTHWISE_NCHW_INLINE bt_vf depthwise_bwd_d_window_cut(bt_vf prev, bt_vf cur, bt_vf next,
-                                                       const int o) {
-    const __m512i p = _mm512_castps_si512(prev), c = _mm512_castps_si512(cur),
-                  n = _mm512_castps_si512(next);
-    switch (o) {
-    case -2:
-        return _mm512_castsi512_ps(_mm512_alignr_epi32(c, p, 14));
-    case -1:
-        return _mm512_castsi512_ps(_mm512_alignr_epi32(c, p, 15));
-    case 1:
-        return _mm512_castsi512_ps(_mm512_alignr_epi32(n, c, 1));
-    case 2:
-        return _mm512_castsi512_ps(_mm512_alignr_epi32(n, c, 2));
-    default:
-        return cur;
     }
 }
 
@@ -66,7 +46,7 @@ DEPTHWISE_NCHW_INLINE void depthwise_bwd_d_window_plane(const depthwise_bwd_d_wi
                                                         const float *pf, const int K) {
     const int P = K / 2;
     const int64_t nvec = a->nvec, last = nvec - 1;
-    const __mmask16 tail = bt_vmask((int)(a->hw - last * DEPTHWISE_NCHW_V));
+    const uint16_t tail = (uint16_t)((1u << (a->hw - last * DEPTHWISE_NCHW_V)) - 1u);
     bt_vf prev[5], cur[5], next[5];
 #pragma GCC unroll 5
     for (int s = 0; s < K; s++) prev[s] = bt_vzero();
@@ -80,13 +60,12 @@ DEPTHWISE_NCHW_INLINE void depthwise_bwd_d_window_plane(const depthwise_bwd_d_wi
 #pragma GCC unroll 5
         for (int s = 0; s < K; s++)
             if (s != P)
-                out =
-                    _mm512_mask_add_ps(out, _load_mask16((__mmask16 *)&col[s < P ? s : s - 1]), out,
-                                       depthwise_bwd_d_window_cut(prev[s], cur[s], next[s], P - s));
+                out = depthwise_lanes_add(out, &col[s < P ? s : s - 1],
+                                          depthwise_lanes_shift(prev[s], cur[s], next[s], P - s));
         float *o = dx + v * DEPTHWISE_NCHW_V;
-        if (v == last && tail != (__mmask16)0xffff) {
-            if (a->accumulate) out = bt_vadd(out, _mm512_maskz_loadu_ps(tail, o));
-            _mm512_mask_storeu_ps(o, tail, out);
+        if (v == last && tail != DEPTHWISE_NCHW_ALL_LANES) {
+            if (a->accumulate) out = bt_vadd(out, depthwise_lanes_load(&tail, o));
+            depthwise_lanes_store(o, tail, out);
         } else if (a->accumulate) {
             bt_vstore(o, bt_vadd(bt_vload(o), out));
         } else if (a->stream) {

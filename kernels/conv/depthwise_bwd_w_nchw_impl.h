@@ -129,8 +129,8 @@ static int depthwise_bwd_w_nchw_flat(const bt_shape *s) {
 /* The window kernel (depthwise_bwd_w_nchw_window.h): the flat case with 3x3 taps, no dilation,
  * padding 1. */
 static inline int depthwise_bwd_w_window_fits(const bt_shape *s) {
-    return depthwise_bwd_w_nchw_flat(s) && s->r == 3 && s->s == 3 && s->dh == 1 && s->dw == 1 &&
-           s->ph == 1 && s->pw == 1;
+    return DEPTHWISE_NCHW_WINDOW && depthwise_nchw_flat_shape(s) && s->r == 3 && s->s == 3 &&
+           s->dh == 1 && s->dw == 1 && s->ph == 1 && s->pw == 1;
 }
 
 /* Its lane masks: six per vector and one more. */
@@ -165,7 +165,9 @@ static size_t depthwise_bwd_w_nchw_thread_bytes(const bt_shape *s) {
                                                          : depthwise_nchw_flat_masks(s);
     return depthwise_align((size_t)(s->sw * g.plane) * sizeof(float)) +
            depthwise_align((size_t)(s->r * s->s) * sizeof(int64_t)) +
-           (depthwise_bwd_w_nchw_flat(s) ? depthwise_align((size_t)masks * sizeof(uint16_t)) : 0);
+           (depthwise_bwd_w_nchw_flat(s) || depthwise_bwd_w_window_fits(s)
+                ? depthwise_align((size_t)masks * sizeof(uint16_t))
+                : 0);
 }
 
 #if DEPTHWISE_NCHW_DIRECT
@@ -276,6 +278,8 @@ static void BT_SIMD_NAME(depthwise_bwd_w_nchw_flat_run)(const bt_plan *plan, con
         }
 }
 #include "conv/depthwise_bwd_w_nchw_rows.h"
+#endif
+#if DEPTHWISE_NCHW_WINDOW
 #include "conv/depthwise_bwd_w_nchw_window.h"
 #endif
 
@@ -389,7 +393,9 @@ static bt_status BT_SIMD_NAME(depthwise_bwd_w_nchw_prepare)(bt_plan *plan) {
      * kernel runs (1.2-1.9x vec=c from 7x7 to 56x56, 1.6-1.8x vec=rows at 112x112); and 3x3
      * at stride 2 below 28 outputs wide, where the phase kernel runs (1.1-1.5x vec=c; behind
      * vec=rows from 28 on g144). Both with channels split between threads; 2 threads, medians
-     * of 3 interleaved runs. Elsewhere vec=c, 1.02-7.1x vec=w (5x5, smaller planes). */
+     * of 3 interleaved runs (Zen 4, AVX-512; on Zen 3, AVX2, the window kernel ran 1.2-2.0x the
+     * default before it from 14x14 to 56x56, 0.9-1.2x at 7x7 and 112x112). Elsewhere vec=c,
+     * 1.02-7.1x vec=w (5x5, smaller planes). */
     const int window_leads = (depthwise_bwd_w_window_fits(s) && s->w >= 7) ||
                              (depthwise_bwd_w_phases_fits(s) && s->q < 28);
     const int width_leads =
@@ -486,15 +492,17 @@ static void BT_SIMD_NAME(depthwise_bwd_w_nchw_run)(const bt_plan *plan, const bt
 #endif
     int64_t *toff = (int64_t *)(mine + depthwise_align((size_t)(s->sw * g.plane) * sizeof(float)));
     memset(part, 0, part_floats * sizeof(float));
-#if DEPTHWISE_NCHW_DIRECT
-    if (depthwise_bwd_w_nchw_flat(s)) {
+#if DEPTHWISE_NCHW_WINDOW
+    if (depthwise_bwd_w_nchw_flat(s) || depthwise_bwd_w_window_fits(s)) {
         uint16_t *fmasks =
             (uint16_t *)((char *)toff + depthwise_align((size_t)taps * sizeof(int64_t)));
         if (depthwise_bwd_w_window_fits(s)) {
             BT_SIMD_NAME(depthwise_bwd_w_window_run)
             (plan, t, (int)plan->param[DEPTHWISE_BWD_W_NCHW_PAR], part, fmasks, tid, nthr);
         } else {
+#if DEPTHWISE_NCHW_DIRECT
             BT_SIMD_NAME(depthwise_bwd_w_nchw_flat_run)(plan, t, part, toff, fmasks, tid, nthr);
+#endif
         }
         depthwise_barrier(nthr);
         depthwise_reduce_partials(s, t, parts, part_floats, 1, tid, nthr);

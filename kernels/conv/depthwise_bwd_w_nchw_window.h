@@ -1,17 +1,17 @@
-/* vec=w of depthwise bwd_weights in NCHW for 3x3 taps: flat planes at stride 1, and phase planes
- * at stride 2 (below) (depthwise_bwd_w_nchw_impl.h, AVX-512 builds; included once per ISA
- * build, so no include guard).
+/* vec=w of depthwise bwd_weights in NCHW for 3x3 taps: flat planes at stride 1 (AVX-512 and
+ * AVX2), and phase planes at stride 2 (below; AVX-512) (depthwise_bwd_w_nchw_impl.h; included
+ * once per ISA build, so no include guard).
  *
  * The flat case (stride 1, output plane = input plane) with 3x3 taps, no dilation, padding 1.
  * Tap (r, s) pairs dy at flat position f with x at f + (r - 1) * w + (s - 1); equally, x at
  * g + (r - 1) * w with dy at g - (s - 1), where g - (s - 1) lies in g's row. So each vector of
  * positions g loads three x vectors, one per tap row, and cuts the two shifted dy vectors, one
- * per outer tap column, from a sliding window of dy vectors with a masked valignd (the mask
- * drops the pairs that would cross a row end): nine FMAs on four loads and two shuffles, where
- * the masked-load flat kernel (which other taps keep) needs nine unaligned loads, which split
- * cache lines and leave the load port, not the FMAs, setting the pace. Loads reaching outside
- * the plane are masked to zero (the padding rows). The accumulators stay in registers over a
- * channel's samples and are summed across lanes once per channel.
+ * per outer tap column, from a sliding window of dy vectors with a masked shift (valignd on
+ * AVX-512; the mask drops the pairs that would cross a row end): nine FMAs on four loads and two
+ * shuffles, where the masked-load flat kernel (which other taps keep) needs nine unaligned loads,
+ * which split cache lines and leave the load port, not the FMAs, setting the pace. Loads reaching
+ * outside the plane are masked to zero (the padding rows). The accumulators stay in registers over
+ * a channel's samples and are summed across lanes once per channel.
  */
 
 typedef struct depthwise_bwd_w_window_args {
@@ -27,11 +27,6 @@ typedef struct depthwise_bwd_w_window_args {
     float *sums; /* the nine taps' lane sums; db after them */
 } depthwise_bwd_w_window_args;
 
-/* A vector of x under a mask of its lanes inside the plane. */
-DEPTHWISE_NCHW_INLINE bt_vf depthwise_bwd_w_window_load(const float *x, const uint16_t *inside) {
-    return _mm512_maskz_loadu_ps(_load_mask16((__mmask16 *)inside), x);
-}
-
 /* acc[r][s] += tap (r, s)'s x times dy over the thread's samples of one channel (+ db). */
 DEPTHWISE_NCHW_INLINE void depthwise_bwd_w_window_channel(const depthwise_bwd_w_window_args *a,
                                                           const int DB) {
@@ -44,25 +39,21 @@ DEPTHWISE_NCHW_INLINE void depthwise_bwd_w_window_channel(const depthwise_bwd_w_
         const int64_t ahead = n + 1 < a->n1 ? a->x_sample : 0;
         const float *pfx = x + ahead, *pfd = dy + ahead;
         const uint16_t *in = a->inside, *col = a->col;
-        __m512i dprev = _mm512_setzero_si512(),
-                dcur = _mm512_castps_si512(depthwise_bwd_w_window_load(dy, &a->dy_inside[0]));
+        bt_vf dprev = bt_vzero(), dcur = depthwise_lanes_load(&a->dy_inside[0], dy);
         for (int64_t v = 0; v < nvec; v++, col += 2, in += 3) {
             const int64_t f = v * DEPTHWISE_NCHW_V;
             __builtin_prefetch(pfx + f, 0, 2);
             __builtin_prefetch(pfd + f, 0, 2);
-            const __m512i dnext = _mm512_castps_si512(
-                depthwise_bwd_w_window_load(dy + f + DEPTHWISE_NCHW_V, &a->dy_inside[v + 1]));
+            const bt_vf dnext =
+                depthwise_lanes_load(&a->dy_inside[v + 1], dy + f + DEPTHWISE_NCHW_V);
             /* Tap column s pairs x at g + s - 1 with dy at g; equally, x at g with dy at
              * g - (s - 1), in the same row. */
-            const bt_vf d[3] = {_mm512_castsi512_ps(_mm512_maskz_alignr_epi32(
-                                    _load_mask16((__mmask16 *)&col[0]), dnext, dcur, 1)),
-                                _mm512_castsi512_ps(dcur),
-                                _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(
-                                    _load_mask16((__mmask16 *)&col[1]), dcur, dprev, 15))};
+            const bt_vf d[3] = {depthwise_lanes_shift_z(&col[0], dprev, dcur, dnext, 1), dcur,
+                                depthwise_lanes_shift_z(&col[1], dprev, dcur, dnext, -1)};
             if (DB) dbv = bt_vadd(dbv, d[1]);
 #pragma GCC unroll 3
             for (int r = 0; r < 3; r++) {
-                const bt_vf xr = depthwise_bwd_w_window_load(x + (r - 1) * w + f, in + r);
+                const bt_vf xr = depthwise_lanes_load(in + r, x + (r - 1) * w + f);
 #pragma GCC unroll 3
                 for (int s = 0; s < 3; s++) acc[r][s] = bt_vfmadd(xr, d[s], acc[r][s]);
             }
@@ -111,6 +102,7 @@ static void BT_SIMD_NAME(depthwise_bwd_w_window_run)(const bt_plan *plan, const 
     }
 }
 
+#if DEPTHWISE_NCHW_DIRECT
 /* Stride 2 (3x3, padding 1, no dilation, even image: H = 2P, W = 2Q): the x plane is staged as
  * four phase planes X_ab[i][j] = x[2i + a][2j + b], each P x Q like dy. Tap (r, s) reads
  * X_{a(r) b(s)} at the output position shifted by (d(r), d(s)): r = 0 reads phase 1 one row
@@ -229,3 +221,4 @@ static void BT_SIMD_NAME(depthwise_bwd_w_phases_run)(const bt_plan *plan, const 
         for (int j = 0; j < 9 + with_db; j++) pk[j] += bt_vhsum(acc[j]);
     }
 }
+#endif

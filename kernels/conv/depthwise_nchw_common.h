@@ -40,6 +40,90 @@
 #define DEPTHWISE_NCHW_TMAX 9
 #define DEPTHWISE_NCHW_INLINE static inline __attribute__((always_inline))
 
+/* The window kernels' lane operations (depthwise_bwd_{d,w}_nchw_window.h) on lane masks kept
+ * as bits in memory (uint16_t, lane l = bit l): AVX-512 applies them as mask registers, AVX2
+ * expands them into vector masks (vmaskmovps loads, and-masks), loading a whole vector
+ * plainly where every lane is inside (the planes' interior). Shifts of a sliding window of
+ * three vectors by o lanes (-2..2): valignd on AVX-512, a lane-crossing permute and a
+ * byte align on AVX2. */
+#if defined(BT_SIMD_AVX512) || defined(BT_SIMD_AVX2)
+#define DEPTHWISE_NCHW_WINDOW 1
+#define DEPTHWISE_NCHW_ALL_LANES ((uint16_t)((1u << DEPTHWISE_NCHW_V) - 1u))
+#if defined(BT_SIMD_AVX512)
+DEPTHWISE_NCHW_INLINE bt_vf depthwise_lanes_load(const uint16_t *bits, const float *p) {
+    return _mm512_maskz_loadu_ps(_load_mask16((__mmask16 *)bits), p);
+}
+DEPTHWISE_NCHW_INLINE bt_vf depthwise_lanes_add(bt_vf acc, const uint16_t *bits, bt_vf v) {
+    return _mm512_mask_add_ps(acc, _load_mask16((__mmask16 *)bits), acc, v);
+}
+DEPTHWISE_NCHW_INLINE bt_vf depthwise_lanes_shift(bt_vf prev, bt_vf cur, bt_vf next, const int o) {
+    const __m512i p = _mm512_castps_si512(prev), c = _mm512_castps_si512(cur),
+                  n = _mm512_castps_si512(next);
+    switch (o) {
+    case -2:
+        return _mm512_castsi512_ps(_mm512_alignr_epi32(c, p, 14));
+    case -1:
+        return _mm512_castsi512_ps(_mm512_alignr_epi32(c, p, 15));
+    case 1:
+        return _mm512_castsi512_ps(_mm512_alignr_epi32(n, c, 1));
+    case 2:
+        return _mm512_castsi512_ps(_mm512_alignr_epi32(n, c, 2));
+    default:
+        return cur;
+    }
+}
+/* The shift by +1 or -1 with the lanes outside `bits` zeroed, in one instruction. */
+DEPTHWISE_NCHW_INLINE bt_vf depthwise_lanes_shift_z(const uint16_t *bits, bt_vf prev, bt_vf cur,
+                                                    bt_vf next, const int o) {
+    const __mmask16 m = _load_mask16((__mmask16 *)bits);
+    const __m512i p = _mm512_castps_si512(prev), c = _mm512_castps_si512(cur),
+                  n = _mm512_castps_si512(next);
+    return _mm512_castsi512_ps(o > 0 ? _mm512_maskz_alignr_epi32(m, n, c, 1)
+                                     : _mm512_maskz_alignr_epi32(m, c, p, 15));
+}
+DEPTHWISE_NCHW_INLINE void depthwise_lanes_store(float *p, uint16_t bits, bt_vf v) {
+    _mm512_mask_storeu_ps(p, (__mmask16)bits, v);
+}
+#else
+DEPTHWISE_NCHW_INLINE __m256i depthwise_lanes_vmask(unsigned bits) {
+    const __m256i lane = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)bits), lane), lane);
+}
+DEPTHWISE_NCHW_INLINE bt_vf depthwise_lanes_load(const uint16_t *bits, const float *p) {
+    const unsigned b = *bits;
+    if (b == DEPTHWISE_NCHW_ALL_LANES) return _mm256_loadu_ps(p);
+    return b ? _mm256_maskload_ps(p, depthwise_lanes_vmask(b)) : _mm256_setzero_ps();
+}
+DEPTHWISE_NCHW_INLINE bt_vf depthwise_lanes_add(bt_vf acc, const uint16_t *bits, bt_vf v) {
+    return _mm256_add_ps(acc, _mm256_and_ps(v, _mm256_castsi256_ps(depthwise_lanes_vmask(*bits))));
+}
+DEPTHWISE_NCHW_INLINE bt_vf depthwise_lanes_shift(bt_vf prev, bt_vf cur, bt_vf next, const int o) {
+    const __m256i c = _mm256_castps_si256(cur);
+    if (o > 0) { /* [c_o .. c_7, n_0 .. n_(o-1)] */
+        const __m256i mid = _mm256_castps_si256(_mm256_permute2f128_ps(cur, next, 0x21));
+        return _mm256_castsi256_ps(o == 1 ? _mm256_alignr_epi8(mid, c, 4)
+                                          : _mm256_alignr_epi8(mid, c, 8));
+    }
+    if (o < 0) { /* [p_(8+o) .. p_7, c_0 .. c_(7+o)] */
+        const __m256i mid = _mm256_castps_si256(_mm256_permute2f128_ps(prev, cur, 0x21));
+        return _mm256_castsi256_ps(o == -1 ? _mm256_alignr_epi8(c, mid, 12)
+                                           : _mm256_alignr_epi8(c, mid, 8));
+    }
+    return cur;
+}
+DEPTHWISE_NCHW_INLINE bt_vf depthwise_lanes_shift_z(const uint16_t *bits, bt_vf prev, bt_vf cur,
+                                                    bt_vf next, const int o) {
+    return _mm256_and_ps(depthwise_lanes_shift(prev, cur, next, o),
+                         _mm256_castsi256_ps(depthwise_lanes_vmask(*bits)));
+}
+DEPTHWISE_NCHW_INLINE void depthwise_lanes_store(float *p, uint16_t bits, bt_vf v) {
+    _mm256_maskstore_ps(p, depthwise_lanes_vmask(bits), v);
+}
+#endif
+#else
+#define DEPTHWISE_NCHW_WINDOW 0
+#endif
+
 static inline int BT_SIMD_NAME(depthwise_nchw_supports)(const bt_shape *s, char *why, size_t size) {
     return depthwise_supports(s, BT_NCHW, 1, why, size);
 }
@@ -66,9 +150,11 @@ DEPTHWISE_NCHW_INLINE void depthwise_nchw_fill_row(float *row, int64_t width, in
  * dy plane have the same shape, so tap (r, s) is one flat shift of the whole plane, valid
  * where a per-(vector, tap) lane mask says. Vectors run over the flattened plane (no lanes
  * wasted on row tails) and are aligned with the plane, so dx can be streamed in place. */
+static inline int depthwise_nchw_flat_shape(const bt_shape *s) {
+    return s->sh == 1 && s->sw == 1 && s->p == s->h && s->q == s->w && s->kg == 1;
+}
 static inline int depthwise_nchw_flat(const bt_shape *s) {
-    return DEPTHWISE_NCHW_DIRECT && s->sh == 1 && s->sw == 1 && s->p == s->h && s->q == s->w &&
-           s->kg == 1;
+    return DEPTHWISE_NCHW_DIRECT && depthwise_nchw_flat_shape(s);
 }
 
 /* Lane masks of the window kernels (depthwise_bwd_{d,w}_nchw_window.h): the lanes of the
