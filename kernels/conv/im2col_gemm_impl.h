@@ -163,9 +163,13 @@ static im2col_gemm_area im2col_gemm_thread_area(const bt_plan *plan, int tid) {
 #if BT_VREGS >= 32
 #define DOT_RK 4
 #define DOT_RC 6
+#define DOT_TILE_ATTR
 #else
-#define DOT_RK 2
+#define DOT_RK 3
 #define DOT_RC 4
+/* Out of line: inlined into the block loop, gcc 12 kept the row pointers on the stack and
+ * spilled an operand in the inner loop of the 16-register tile. */
+#define DOT_TILE_ATTR __attribute__((noinline))
 #endif
 
 /* One operand of a dot tile: rows P*Q floats apart within a sample, samples `sample` floats
@@ -179,8 +183,9 @@ typedef struct im2col_gemm_dot_rows {
 
 /* dst (+)= the sum over positions [m, me) of the batch of DOT_RK rows of u times DOT_RC rows
  * of v: element (i, j) at dst[i * u.out + j * v.out]. */
-static void im2col_gemm_dot_tile(const bt_shape *s, im2col_gemm_dot_rows u, im2col_gemm_dot_rows v,
-                                 int64_t m, int64_t me, float beta, float *dst) {
+DOT_TILE_ATTR static void im2col_gemm_dot_tile(const bt_shape *s, im2col_gemm_dot_rows u,
+                                               im2col_gemm_dot_rows v, int64_t m, int64_t me,
+                                               float beta, float *dst) {
     int64_t pq = s->p * s->q;
     bt_vf acc[DOT_RK][DOT_RC];
 #pragma GCC unroll 8
