@@ -551,12 +551,12 @@ static bt_status BT_SIMD_NAME(depthwise_bwd_d_nchw_prepare)(bt_plan *plan) {
      * the model suites' 3x3 layers from 7x7 to 112x112, 1.05-1.5x on their 5x5 ones, Zen 4),
      * without streaming stores: on the 3x3 layers with whole-vector planes it wrote dx 0.6-1.1x
      * as fast with them (g192 28x28: 0.6x). AVX2 up to 28 wide for 3x3 and 14 for 5x5: there
-     * 1.1-3.9x the U-copy kernel, on larger planes 0.8-1.15x (Zen 3). 2 threads, medians of 3
-     * interleaved runs. */
+     * 1.1-3.9x the U-copy kernel, on larger planes 0.8-1.15x (Zen 3); AVX-512 (DIRECT) on every
+     * plane it fits. 2 threads, medians of 3 interleaved runs. */
     const int window = plan->param_given[DEPTHWISE_BWD_D_NCHW_WINDOW]
                            ? (int)plan->param[DEPTHWISE_BWD_D_NCHW_WINDOW]
                            : depthwise_bwd_d_window_fits(s, 0) &&
-                                 (DEPTHWISE_NCHW_V == 16 || s->w <= (s->r == 3 ? 28 : 14));
+                                 (DEPTHWISE_NCHW_DIRECT || s->w <= (s->r == 3 ? 28 : 14));
 #else
     const int window = 0;
 #endif

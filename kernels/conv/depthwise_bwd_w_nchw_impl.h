@@ -393,7 +393,7 @@ static bt_status BT_SIMD_NAME(depthwise_bwd_w_nchw_prepare)(bt_plan *plan) {
      * kernel runs (1.2-1.9x vec=c from 7x7 to 56x56, 1.6-1.8x vec=rows at 112x112); and 3x3
      * at stride 2 below 28 outputs wide, where the phase kernel runs (1.1-1.5x vec=c; behind
      * vec=rows from 28 on g144). Both with channels split between threads; 2 threads, medians
-     * of 3 interleaved runs (Zen 4, AVX-512; on Zen 3, AVX2, the window kernel ran 1.2-2.0x the
+     * of 3 interleaved runs (Zen 4, AVX-512; on Zen 3, AVX2, the window kernel ran 1.2-2.1x the
      * default before it from 14x14 to 56x56, 0.9-1.2x at 7x7 and 112x112). Elsewhere vec=c,
      * 1.02-7.1x vec=w (5x5, smaller planes). */
     const int window_leads = (depthwise_bwd_w_window_fits(s) && s->w >= 7) ||
