@@ -48,6 +48,13 @@ typedef struct bt_conv_gemm_plan {
 
 bt_status bt_conv_gemm_prepare(bt_plan *plan);
 
+/* The dot kernel's register tile (im2col_gemm_impl.h): DOT_RK rows of one operand by DOT_RC
+ * of the other, as many accumulators as the ISA's vector registers leave room for. */
+#define BT_DOT_RK_AVX512 4
+#define BT_DOT_RC_AVX512 6
+#define BT_DOT_RK_AVX2 3
+#define BT_DOT_RC_AVX2 4
+
 /* Whether the heuristic puts this family ahead of the direct one (core/heuristic.c): on unpadded
  * 1x1 convolutions without groups (one GEMM over the batch), for bwd_d in NCHW only, for bwd_w
  * in both layouts. */

@@ -161,12 +161,12 @@ static im2col_gemm_area im2col_gemm_thread_area(const bt_plan *plan, int tid) {
  * much as the FMAs its floats feed when dW has few filters). A register tile holds
  * DOT_RK x DOT_RC vector accumulators, each summed across its lanes once per column block. */
 #if BT_VREGS >= 32
-#define DOT_RK 4
-#define DOT_RC 6
+#define DOT_RK BT_DOT_RK_AVX512
+#define DOT_RC BT_DOT_RC_AVX512
 #define DOT_TILE_ATTR
 #else
-#define DOT_RK 3
-#define DOT_RC 4
+#define DOT_RK BT_DOT_RK_AVX2
+#define DOT_RC BT_DOT_RC_AVX2
 /* Out of line: inlined into the block loop, gcc 12 kept the row pointers on the stack and
  * spilled an operand in the inner loop of the 16-register tile. */
 #define DOT_TILE_ATTR __attribute__((noinline))
